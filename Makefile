@@ -1,0 +1,50 @@
+# Interactive Avatar Studio: every task in one place.
+#   make dev    install what is missing, run the product locally on http://127.0.0.1:$(PORT)
+#   make test   install what is missing, run the checks and the whole test suite
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/tsconfig.json
+
+.PHONY: install dev check test bench web clean
+.DEFAULT_GOAL := dev
+
+$(PY_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/.built: $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && npx tsc --noEmit && npm run --silent build
+	@touch $@
+
+install: $(PY_STAMP) $(WEB_STAMP)
+
+web: web/dist/.built
+
+dev: install web
+	PORT=$(PORT) $(BIN)/avatar-studio dev
+
+check: $(PY_STAMP)
+	$(BIN)/ruff format --check functions tests bench
+	$(BIN)/ruff check functions tests bench
+	$(BIN)/mypy functions
+
+test: install web check
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/coldstart.py
+	$(BIN)/python bench/sessions.py
+
+clean:
+	rm -rf .build web/dist test-artifacts

@@ -1,0 +1,18 @@
+"""Lambda: the scheduled sweeper, invoked by an EventBridge schedule."""
+
+import asyncio
+from typing import Any
+
+from functions.core.cleanup import sweep
+from functions.core.db.pool import get_database
+from functions.core.settings import get_settings
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    report = _loop.run_until_complete(sweep(get_database(), get_settings()))
+    return report.model_dump()

@@ -1,0 +1,36 @@
+"""Builds the FastAPI app that every HTTP function serves (with the routers it needs)."""
+
+import logging
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from functions.core.api.body_limit import BodyLimitMiddleware
+from functions.core.api.problems import install_problem_handlers
+from functions.core.api.routes import health
+from functions.core.settings import get_settings
+
+
+def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    if settings.is_local:
+        from functions.core.api.routes import dev
+
+        app.include_router(dev.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "accept"],
+            max_age=600,
+        )
+    return app

@@ -1,0 +1,100 @@
+"""Connection pool and the per-request transaction that makes RLS decide."""
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from functions.core.settings import Settings, get_settings
+
+Conn = AsyncConnection[DictRow]
+
+_AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+
+
+class Database:
+    """Lazily opened pools, one per event loop (a Lambda container keeps one loop, so one pool)."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Conn]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def pool(self) -> AsyncConnectionPool[Conn]:
+        loop = asyncio.get_running_loop()
+        opening = self._pools.get(loop)
+        if opening is None or (opening.done() and (opening.cancelled() or opening.exception())):
+            opening = self._pools[loop] = loop.create_task(self._open())
+        return await opening
+
+    async def _open(self) -> AsyncConnectionPool[Conn]:
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self.url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            connection_class=AsyncConnection[DictRow],
+            open=False,
+            name="avatar-studio",
+        )
+        await pool.open(wait=self._min_size > 0, timeout=10)
+        return pool
+
+    @asynccontextmanager
+    async def as_user(self, claims: Mapping[str, Any]) -> AsyncIterator[Conn]:
+        """One transaction as role `authenticated` with the verified claims, as PostgREST does."""
+        async with self._transaction("authenticated", json.dumps(dict(claims))) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def as_service(self) -> AsyncIterator[Conn]:
+        """One transaction as `service_role`, which bypasses RLS: only for the cleanup job."""
+        async with self._transaction("service_role", "{}") as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, role: str, claims: str) -> AsyncIterator[Conn]:
+        pool = await self.pool()
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(_AS_ROLE, (role, claims))
+            yield conn
+
+    async def ping(self) -> None:
+        pool = await self.pool()
+        async with pool.connection(timeout=5) as conn:
+            await conn.execute("select 1")
+
+    async def close(self) -> None:
+        """Close the pool of the running loop."""
+        opening = self._pools.pop(asyncio.get_running_loop(), None)
+        if opening is not None:
+            await (await opening).close()
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    if not settings.is_local:
+        raise RuntimeError("DATABASE_URL is required outside local mode")
+    from functions.core.db.embedded import start_embedded_postgres
+    from functions.core.db.migrate import prepare_database
+
+    url = start_embedded_postgres(settings.data_dir)
+    prepare_database(url)
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_database() -> Database:
+    settings = get_settings()
+    return Database(database_url(settings), min_size=settings.db_pool_min, max_size=settings.db_pool_max)

@@ -1,0 +1,51 @@
+"""The whole product in one process for `make dev`: every router, the web client, a demo avatar."""
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from functions.core.api.app import create_app
+from functions.core.api.routes import avatars, sessions
+from functions.core.db.pool import Database
+
+log = logging.getLogger(__name__)
+
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+DEMO_EMAIL = "demo@avatar-studio.local"
+
+
+def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
+    app = create_app([avatars.router, sessions.router])
+    if web_dist.is_dir():
+        app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    return app
+
+
+async def seed_demo(db: Database) -> None:
+    """A demo owner with one local avatar, created once."""
+    pool = await db.pool()
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "insert into auth.users (email) values (%s)"
+            " on conflict (email) do update set email = excluded.email returning id",
+            (DEMO_EMAIL,),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await conn.execute(
+            "insert into public.avatars (owner_id, name, persona, greeting, allowed_origins)"
+            " select %s, 'Ava', 'You are Ava, the friendly guide to Interactive Avatar Studio.',"
+            " 'Hi, I am Ava. Ask me anything about Interactive Avatar Studio.',"
+            " array['http://127.0.0.1:8000', 'http://localhost:8000']"
+            " where not exists (select 1 from public.avatars where owner_id = %s)",
+            (row["id"], row["id"]),
+        )

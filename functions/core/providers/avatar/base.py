@@ -1,0 +1,64 @@
+"""The server-side avatar provider interface: mint browser credentials, keep alive, stop, list."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class AvatarSpec(BaseModel):
+    """What a provider needs to know about the avatar a session is held with."""
+
+    avatar_id: uuid.UUID
+    provider_avatar_id: str | None = None
+    voice: dict[str, Any] = Field(default_factory=dict)
+    persona: str = ""
+    greeting: str = ""
+    quality: str = "medium"
+    language: str = "en"
+    max_session_seconds: int = 600
+    idle_timeout_seconds: int = 300
+
+
+class SessionRequest(BaseModel):
+    session_id: uuid.UUID
+    avatar: AvatarSpec
+    expires_at: datetime
+
+
+class ProviderSession(BaseModel):
+    """A provider's answer, normalised: what the browser needs, and the provider's own session id."""
+
+    provider: str
+    provider_session_id: str | None = None
+    credentials: dict[str, Any] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+class LiveSession(BaseModel):
+    provider_session_id: str
+    status: str | None = None
+    created_at: datetime | None = None
+
+
+class AvatarProvider(Protocol):
+    """One implementation per vendor. Failures raise `ProviderError`; keys never leave the server."""
+
+    name: str
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        """Create (or authorise) a provider session and return browser credentials."""
+        ...
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        """Reset the provider's idle countdown."""
+        ...
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        """Stop the provider session; stopping one already stopped is not an error."""
+        ...
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        """The provider's live sessions, or None where the provider cannot list them."""
+        ...

@@ -1,0 +1,79 @@
+"""Reading sessions and messages; RLS decides what the caller sees."""
+
+import base64
+import uuid
+from datetime import datetime
+
+from functions.core.auth.tokens import Principal
+from functions.core.db.pool import Database
+from functions.core.errors import AppError, NotFound
+from functions.core.sessions.models import MessageOut, SessionOut, SessionPage, Usage
+from functions.core.sessions.quota import owner_usage
+from functions.core.settings import Settings
+
+_SESSION_COLUMNS = (
+    "id, avatar_id, user_id, status, end_reason, provider, provider_session_id, quality, started_at,"
+    " ended_at, expires_at, last_activity_at, duration_seconds, message_count"
+)
+
+
+def _encode_cursor(started_at: datetime, session_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{started_at.isoformat()}|{session_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        started, session_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(started), uuid.UUID(session_id)
+    except ValueError as exc:
+        raise AppError("the cursor is not one this API returned") from exc
+
+
+async def list_sessions(db: Database, principal: Principal, limit: int, cursor: str | None) -> SessionPage:
+    """The caller's own sessions, newest first, keyset-paginated."""
+    where = "user_id = %s"
+    params_extra: tuple[object, ...] = ()
+    if cursor is not None:
+        where += " and (started_at, id) < (%s, %s)"
+        params_extra = _decode_cursor(cursor)
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(
+            f"select {_SESSION_COLUMNS} from public.streaming_sessions where {where}"  # noqa: S608
+            " order by started_at desc, id desc limit %s",
+            (principal.user_id, *params_extra, limit + 1),
+        )
+        rows = await cur.fetchall()
+    items = [SessionOut(**row) for row in rows[:limit]]
+    next_cursor = _encode_cursor(items[-1].started_at, items[-1].id) if len(rows) > limit else None
+    return SessionPage(items=items, next_cursor=next_cursor)
+
+
+async def get_session(db: Database, principal: Principal, session_id: uuid.UUID) -> SessionOut:
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(
+            f"select {_SESSION_COLUMNS} from public.streaming_sessions where id = %s",  # noqa: S608
+            (session_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound("no such session")
+    return SessionOut(**row)
+
+
+async def list_messages(db: Database, principal: Principal, session_id: uuid.UUID) -> list[MessageOut]:
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute("select 1 from public.streaming_sessions where id = %s", (session_id,))
+        if await cur.fetchone() is None:
+            raise NotFound("no such session")
+        cur = await conn.execute(
+            "select id, session_id, role, content, audio_duration_ms, created_at"
+            " from public.streaming_messages where session_id = %s order by created_at, id",
+            (session_id,),
+        )
+        rows = await cur.fetchall()
+    return [MessageOut(**row) for row in rows]
+
+
+async def usage(db: Database, principal: Principal, settings: Settings) -> Usage:
+    async with db.as_user(principal.claims) as conn:
+        return await owner_usage(conn, principal.user_id, settings)

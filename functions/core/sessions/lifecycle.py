@@ -1,0 +1,210 @@
+"""Start, keep alive, record events and end streaming sessions; the backend owns their lifetime."""
+
+import logging
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from functions.core.auth.tokens import Principal
+from functions.core.db.pool import Conn, Database
+from functions.core.errors import Conflict, NotFound, ProviderError
+from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
+from functions.core.providers.avatar.registry import get_provider
+from functions.core.sessions.models import (
+    ClientEvent,
+    EndedSession,
+    KeptAlive,
+    StartedSession,
+    StartSession,
+)
+from functions.core.sessions.quota import enforce_quota, owner_usage
+from functions.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SESSION_NOT_FOUND = "no such session"
+
+
+async def add_event(conn: Conn, session_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> None:
+    await conn.execute(
+        "insert into public.avatar_session_events (session_id, event_type, data) values (%s, %s, %s)",
+        (session_id, event_type, Jsonb(data)),
+    )
+
+
+async def start_session(
+    db: Database, principal: Principal, body: StartSession, settings: Settings
+) -> StartedSession:
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute("select * from private.session_avatar(%s)", (body.avatar_id,))
+        avatar = await cur.fetchone()
+        if avatar is None:
+            raise NotFound("no such avatar")
+        usage = await owner_usage(conn, avatar["owner_id"], settings, lock=True)
+        enforce_quota(usage, idle_seconds=settings.session_idle_seconds)
+        cur = await conn.execute(
+            "insert into public.streaming_sessions (avatar_id, quality) values (%s, %s)"
+            " returning id, provider, quality, expires_at",
+            (body.avatar_id, body.quality),
+        )
+        session = await cur.fetchone()
+        assert session is not None
+        await add_event(conn, session["id"], "started", {"provider": session["provider"]})
+
+    request = SessionRequest(
+        session_id=session["id"],
+        expires_at=session["expires_at"],
+        avatar=AvatarSpec(
+            avatar_id=avatar["id"],
+            provider_avatar_id=avatar["provider_avatar_id"],
+            voice=avatar["voice"],
+            persona=avatar["persona"],
+            greeting=avatar["greeting"],
+            quality=session["quality"],
+            language=avatar["language"],
+            max_session_seconds=avatar["max_session_seconds"],
+            idle_timeout_seconds=settings.session_idle_seconds,
+        ),
+    )
+    try:
+        provider = get_provider(session["provider"], settings)
+        created = await provider.create_session(request)
+    except ProviderError as exc:
+        await _fail_session(db, principal, session["id"], exc)
+        raise
+    if created.provider_session_id is not None:
+        async with db.as_user(principal.claims) as conn:
+            await conn.execute(
+                "update public.streaming_sessions set provider_session_id = %s where id = %s",
+                (created.provider_session_id, session["id"]),
+            )
+    return StartedSession(
+        session_id=session["id"],
+        provider=session["provider"],
+        credentials=created.credentials,
+        expires_at=session["expires_at"],
+    )
+
+
+async def _fail_session(
+    db: Database, principal: Principal, session_id: uuid.UUID, exc: ProviderError
+) -> None:
+    reason = f"provider_error: {exc.detail}"[:500]
+    async with db.as_user(principal.claims) as conn:
+        await conn.execute(
+            "update public.streaming_sessions set status = 'error', end_reason = %s where id = %s",
+            (reason, session_id),
+        )
+        await add_event(
+            conn,
+            session_id,
+            "error",
+            {"provider": exc.provider, "status": exc.provider_status, "detail": exc.detail},
+        )
+
+
+async def _lock_own_session(conn: Conn, session_id: uuid.UUID) -> dict[str, Any]:
+    cur = await conn.execute(
+        "select id, status, end_reason, duration_seconds, provider, provider_session_id,"
+        " expires_at, expires_at <= now() as expired"
+        " from public.streaming_sessions where id = %s and user_id = (select auth.uid()) for update",
+        (session_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(_SESSION_NOT_FOUND)
+    return row
+
+
+def _ended(session: dict[str, Any]) -> EndedSession:
+    return EndedSession(
+        status=session["status"],
+        duration_seconds=session["duration_seconds"],
+        end_reason=session["end_reason"],
+    )
+
+
+async def close_session(conn: Conn, session: dict[str, Any], reason: str) -> EndedSession:
+    """End an active session already locked by this transaction and record the `ended` event."""
+    cur = await conn.execute(
+        "update public.streaming_sessions set status = 'ended', end_reason = %s where id = %s"
+        " returning status, duration_seconds, end_reason",
+        (reason, session["id"]),
+    )
+    ended = await cur.fetchone()
+    assert ended is not None
+    await add_event(
+        conn, session["id"], "ended", {"reason": reason, "duration_seconds": ended["duration_seconds"]}
+    )
+    return EndedSession(**ended)
+
+
+async def stop_provider_session(settings: Settings, provider: str, provider_session_id: str | None) -> None:
+    """Stop the provider's side once our row has ended; a failure is logged for reconciliation."""
+    if provider_session_id is None:
+        return
+    try:
+        await get_provider(provider, settings).stop_session(provider_session_id)
+    except ProviderError as exc:
+        log.warning("stopping %s session %s failed: %s", provider, provider_session_id, exc.detail)
+
+
+async def end_session(
+    db: Database, principal: Principal, session_id: uuid.UUID, reason: str, settings: Settings
+) -> EndedSession:
+    async with db.as_user(principal.claims) as conn:
+        session = await _lock_own_session(conn, session_id)
+        if session["status"] != "active":
+            return _ended(session)
+        result = await close_session(conn, session, "expired" if session["expired"] else reason)
+    await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+    return result
+
+
+async def _touch_live_session(
+    db: Database,
+    principal: Principal,
+    session_id: uuid.UUID,
+    settings: Settings,
+    event: ClientEvent | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mark activity on a live session (and record a client event); 409 once it has ended.
+
+    A session found past its end is ended here and then, rather than waiting for the cleanup job.
+    """
+    async with db.as_user(principal.claims) as conn:
+        session = await _lock_own_session(conn, session_id)
+        if session["status"] == "active" and not session["expired"]:
+            cur = await conn.execute(
+                "update public.streaming_sessions set last_activity_at = now() where id = %s"
+                " returning status, expires_at, last_activity_at",
+                (session_id,),
+            )
+            touched = await cur.fetchone()
+            assert touched is not None
+            if event is not None:
+                await add_event(conn, session_id, event.type, event.data)
+            return session, touched
+        if session["status"] == "active":
+            ended = await close_session(conn, session, "expired")
+        else:
+            ended = _ended(session)
+    if session["status"] == "active":
+        await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+    raise Conflict(f"this session has {ended.status} ({ended.end_reason}); start a new one")
+
+
+async def keep_alive(
+    db: Database, principal: Principal, session_id: uuid.UUID, settings: Settings
+) -> KeptAlive:
+    session, touched = await _touch_live_session(db, principal, session_id, settings)
+    if session["provider_session_id"] is not None:
+        await get_provider(session["provider"], settings).keep_alive(session["provider_session_id"])
+    return KeptAlive(**touched)
+
+
+async def record_client_event(
+    db: Database, principal: Principal, session_id: uuid.UUID, event: ClientEvent, settings: Settings
+) -> None:
+    await _touch_live_session(db, principal, session_id, settings, event)

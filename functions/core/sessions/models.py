@@ -1,0 +1,87 @@
+"""Request and response bodies of the session API."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Quality = Literal["low", "medium", "high"]
+SessionStatus = Literal["active", "ended", "error"]
+ClientEventType = Literal["speaking", "listening", "idle"]
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartSession(StrictBody):
+    avatar_id: uuid.UUID
+    quality: Quality | None = None
+
+
+class EndSession(StrictBody):
+    reason: str = Field(default="user_ended", min_length=1, max_length=200, pattern=r"^[a-z0-9_:.\- ]+$")
+
+
+class ClientEvent(StrictBody):
+    type: ClientEventType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StartedSession(BaseModel):
+    session_id: uuid.UUID
+    provider: str
+    credentials: dict[str, Any]
+    expires_at: datetime
+
+
+class EndedSession(BaseModel):
+    status: SessionStatus
+    duration_seconds: int | None
+    end_reason: str | None
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    avatar_id: uuid.UUID
+    user_id: uuid.UUID
+    status: SessionStatus
+    end_reason: str | None
+    provider: str
+    provider_session_id: str | None
+    quality: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    expires_at: datetime
+    last_activity_at: datetime
+    duration_seconds: int | None
+    message_count: int
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    role: Literal["user", "assistant"]
+    content: str
+    audio_duration_ms: int | None
+    created_at: datetime
+
+
+class KeptAlive(BaseModel):
+    status: SessionStatus
+    expires_at: datetime
+    last_activity_at: datetime
+
+
+class Usage(BaseModel):
+    month_start: datetime
+    streaming_seconds_used: int
+    monthly_streaming_seconds_limit: int
+    active_sessions: int
+    concurrent_sessions_limit: int
