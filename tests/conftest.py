@@ -18,8 +18,15 @@ from psycopg.rows import dict_row
 
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="avatar-studio-tests-"))
 os.environ.update({"APP_MODE": "local", "DATA_DIR": str(_DATA_DIR), "SESSION_IDLE_SECONDS": "300"})
-for _name in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_JWT_SECRET", "JWKS_URL", "SSM_PARAMETER_PATH",
-              "SECRETS_MANAGER_SECRET_ID", "CORS_ORIGINS"):
+for _name in (
+    "DATABASE_URL",
+    "SUPABASE_URL",
+    "SUPABASE_JWT_SECRET",
+    "JWKS_URL",
+    "SSM_PARAMETER_PATH",
+    "SECRETS_MANAGER_SECRET_ID",
+    "CORS_ORIGINS",
+):
     os.environ.pop(_name, None)
 
 from functions.core.auth.tokens import sign_local_token  # noqa: E402

@@ -60,4 +60,11 @@ class AwsSecretsSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values = self._values()
-        return {name: values[name] for name in self.settings_cls.model_fields if name in values}
+        found: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if name in values:
+                value: Any = values[name]
+                if self.field_is_complex(field):
+                    value = self.decode_complex_value(name, field, value)
+                found[name] = value
+        return found

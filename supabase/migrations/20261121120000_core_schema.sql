@@ -302,7 +302,7 @@ returns table (
   month_start timestamptz, used_seconds bigint, active_sessions integer,
   monthly_limit integer, concurrent_limit integer
 )
-language plpgsql stable security definer set search_path = '' as $$
+language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_month timestamptz := date_trunc('month', now() at time zone 'utc') at time zone 'utc';
 begin

@@ -1,0 +1,245 @@
+"""The AWS Lambda deployment: serverless.yml packages offline, and its routes match the FastAPI apps."""
+
+import importlib
+import json
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import fastapi.routing
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SERVERLESS_YML = REPO / "serverless.yml"
+PACKAGE_DIR = REPO / ".build" / "serverless"
+STAGE = "ci"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads serverless.yml, turning CloudFormation short forms (!Ref, !Sub, ...) into their long forms."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {f"Fn::{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def _service() -> dict[str, Any]:
+    service: dict[str, Any] = yaml.load(SERVERLESS_YML.read_text(), Loader=_CloudFormationLoader)  # noqa: S506
+    return service
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    functions: dict[str, dict[str, Any]] = _service()["functions"]
+    return functions
+
+
+def _module_name(handler: str) -> str:
+    """`functions.sessions.handler` (or `functions/sessions.handler`) -> `functions.sessions`."""
+    return handler.replace("/", ".").rsplit(".", 1)[0]
+
+
+def _http_routes(function: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (METHOD, path) of each httpApi event of one function in serverless.yml."""
+    routes: set[tuple[str, str]] = set()
+    for event in function.get("events") or []:
+        http = event.get("httpApi")
+        if http is None:
+            continue
+        if isinstance(http, str):
+            method, path = http.split(maxsplit=1)
+        else:
+            method, path = http["method"], http["path"]
+        routes.add((method.upper(), path))
+    return routes
+
+
+def _http_functions() -> list[str]:
+    return [name for name, function in _functions().items() if _http_routes(function)]
+
+
+def _all_routed() -> set[tuple[str, str]]:
+    return {_route_key(*route) for function in _functions().values() for route in _http_routes(function)}
+
+
+def _route_key(method: str, path: str) -> tuple[str, str]:
+    """Paths compared by shape: `{name}`, `{name:int}` -> `{}`; greedy `{name+}`, `{name:path}` -> `{+}`."""
+    path = re.sub(r"\{[^}:+]+(\+|:path)\}", "{+}", path)
+    return method.upper(), re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _app_routes(module_name: str) -> set[tuple[str, str]]:
+    """(METHOD, path) of every route the module's FastAPI app serves, without HEAD, docs and /v1/dev."""
+    app = importlib.import_module(module_name).app
+    hidden = {app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
+    # Newer FastAPI keeps included routers nested in app.routes; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", iter)
+    routes: set[tuple[str, str]] = set()
+    for route in flatten(app.routes):
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path is None or not methods or path in hidden or path.startswith("/v1/dev/"):
+            continue
+        routes.update(_route_key(method, path) for method in methods if method != "HEAD")
+    assert routes, f"{module_name}.app has no routes"
+    return routes
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == kind}
+
+
+def _lambda_ids_by_handler(template: dict[str, Any]) -> dict[str, str]:
+    return {
+        resource["Properties"]["Handler"]: logical_id
+        for logical_id, resource in _resources(template, "AWS::Lambda::Function").items()
+    }
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    """Runs scripts/package_serverless.sh once and reads the CloudFormation template it wrote."""
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "package_serverless.sh")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"packaging failed:\n{result.stdout}\n{result.stderr}"
+    packaged: dict[str, Any] = json.loads(
+        (PACKAGE_DIR / "cloudformation-template-update-stack.json").read_text()
+    )
+    return packaged
+
+
+def test_the_package_has_a_lambda_function_for_every_function_in_serverless_yml(
+    template: dict[str, Any],
+) -> None:
+    functions = _resources(template, "AWS::Lambda::Function")
+    names = {
+        resource["Properties"]["FunctionName"]: resource["Properties"] for resource in functions.values()
+    }
+    for name, function in _functions().items():
+        properties = names[f"avatar-studio-{STAGE}-{name}"]
+        assert properties["Handler"] == function["handler"]
+        assert properties["Runtime"] == "python3.11"
+        assert properties["Architectures"] == ["x86_64"]
+        assert properties["Layers"], f"{name} has no dependency layer"
+    assert len(functions) == len(_functions())
+
+
+def test_the_cleanup_function_runs_on_a_five_minute_schedule(template: dict[str, Any]) -> None:
+    cleanup_id = _lambda_ids_by_handler(template)[_functions()["cleanup"]["handler"]]
+    schedules = [
+        rule["Properties"]
+        for rule in _resources(template, "AWS::Events::Rule").values()
+        if rule["Properties"].get("ScheduleExpression") == "rate(5 minutes)"
+    ]
+    assert len(schedules) == 1
+    assert schedules[0]["State"] == "ENABLED"
+    assert [target["Arn"] for target in schedules[0]["Targets"]] == [{"Fn::GetAtt": [cleanup_id, "Arn"]}]
+
+
+def test_the_package_routes_every_http_api_route_to_its_function(template: dict[str, Any]) -> None:
+    lambda_ids = _lambda_ids_by_handler(template)
+    integration_targets = {
+        logical_id: integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        for logical_id, integration in _resources(template, "AWS::ApiGatewayV2::Integration").items()
+    }
+    integrations = {
+        logical_id: integration["Properties"]["PayloadFormatVersion"]
+        for logical_id, integration in _resources(template, "AWS::ApiGatewayV2::Integration").items()
+    }
+    assert set(integrations.values()) == {"2.0"}
+    packaged = {}
+    for route in _resources(template, "AWS::ApiGatewayV2::Route").values():
+        integration_id = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        packaged[route["Properties"]["RouteKey"]] = integration_targets[integration_id]
+    expected = {
+        f"{method} {path}": lambda_ids[function["handler"]]
+        for function in _functions().values()
+        for method, path in _http_routes(function)
+    }
+    assert packaged == expected
+
+
+def test_the_http_api_leaves_cors_to_the_app(template: dict[str, Any]) -> None:
+    (api,) = _resources(template, "AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]
+
+
+def test_the_functions_run_in_cloud_mode_and_may_read_their_ssm_secrets(template: dict[str, Any]) -> None:
+    for resource in _resources(template, "AWS::Lambda::Function").values():
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert variables["APP_MODE"] == "cloud"
+        assert variables["SSM_PARAMETER_PATH"] == f"/avatar-studio/{STAGE}/"
+    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
+    statements = [
+        statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    ssm = [statement for statement in statements if "ssm:GetParametersByPath" in statement["Action"]]
+    assert len(ssm) == 1
+    resources = [resource["Fn::Sub"] for resource in ssm[0]["Resource"]]
+    assert all(
+        resource.endswith(f":parameter/avatar-studio/{STAGE}/*")
+        or resource.endswith(f":parameter/avatar-studio/{STAGE}")
+        for resource in resources
+    )
+
+
+def test_the_function_bundle_holds_only_the_functions_package_and_the_layer_the_dependencies(
+    template: dict[str, Any],
+) -> None:
+    with zipfile.ZipFile(PACKAGE_DIR / "avatar-studio.zip") as bundle:
+        names = bundle.namelist()
+    assert "functions/__init__.py" in names
+    assert all(name.startswith("functions/") for name in names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith((".pyc", ".pyo"))]
+    with zipfile.ZipFile(PACKAGE_DIR / "pythonDeps.zip") as layer:
+        packages = {name.split("/")[1] for name in layer.namelist() if name.startswith("python/")}
+    assert {
+        "fastapi",
+        "mangum",
+        "psycopg",
+        "psycopg_pool",
+        "jwt",
+        "pydantic",
+        "pydantic_settings",
+        "httpx",
+    } <= packages
+
+
+@pytest.mark.parametrize("name", sorted(_functions()))
+def test_every_handler_in_serverless_yml_imports_and_is_callable(name: str) -> None:
+    module = importlib.import_module(_module_name(_functions()[name]["handler"]))
+    assert callable(module.handler)
+
+
+@pytest.mark.parametrize("name", _http_functions())
+def test_every_http_api_route_in_serverless_yml_is_served_by_its_functions_app(name: str) -> None:
+    function = _functions()[name]
+    routed = {_route_key(*route) for route in _http_routes(function)}
+    assert routed - _app_routes(_module_name(function["handler"])) == set()
+
+
+@pytest.mark.parametrize("name", _http_functions())
+def test_every_route_of_each_functions_app_is_routed_in_serverless_yml(name: str) -> None:
+    """Routes every app shares (like GET /health) reach the API once, through any function serving them."""
+    assert _app_routes(_module_name(_functions()[name]["handler"])) - _all_routed() == set()
