@@ -1,9 +1,8 @@
 """Lambda: avatar configuration (API Gateway HTTP API through Mangum)."""
 
-from mangum import Mangum
-
 from functions.core.api.app import create_app
+from functions.core.api.lambda_adapter import lambda_handler
 from functions.core.api.routes import avatars
 
 app = create_app([avatars.router])
-handler = Mangum(app, lifespan="off")
+handler = lambda_handler(app)

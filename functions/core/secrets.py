@@ -34,7 +34,10 @@ def _secrets_manager_values(secret_id: str) -> dict[str, str]:
     payload = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])
     if not isinstance(payload, dict):
         raise ValueError(f"secret {secret_id} must hold a JSON object")
-    return {str(key).lower(): str(value) for key, value in payload.items()}
+    return {
+        str(key).lower(): value if isinstance(value, str) else json.dumps(value)
+        for key, value in payload.items()
+    }
 
 
 @lru_cache(maxsize=8)

@@ -12,7 +12,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from functions.core.secrets import AwsSecretsSource
 
 AvatarProviderName = Literal["local", "heygen", "liveavatar", "simli", "tavus"]
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "your-secret", "your-super-secret-jwt-token"}
+_PLACEHOLDERS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "your-secret",
+    "your-super-secret-jwt-token",
+    # The published defaults of the Supabase CLI and of self-hosted Supabase's .env.example.
+    "super-secret-jwt-token-with-at-least-32-characters-long",
+    "your-super-secret-jwt-token-with-at-least-32-characters-long",
+}
 
 
 class Settings(BaseSettings):
@@ -65,7 +75,7 @@ class Settings(BaseSettings):
             return self
         if self.database_url is None:
             raise ValueError("DATABASE_URL is required when APP_MODE=cloud")
-        secret = self.supabase_jwt_secret.get_secret_value() if self.supabase_jwt_secret else None
+        secret = None if self.supabase_jwt_secret is None else self.supabase_jwt_secret.get_secret_value()
         if secret is None and self.resolved_jwks_url is None:
             raise ValueError("set SUPABASE_URL (for JWKS) or SUPABASE_JWT_SECRET when APP_MODE=cloud")
         if secret is not None and (secret.lower() in _PLACEHOLDERS or len(secret) < 32):

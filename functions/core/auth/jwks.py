@@ -55,7 +55,7 @@ class JwksCache:
             for entry in document.get("keys", []):
                 try:
                     parsed = jwt.PyJWK(entry)
-                except jwt.PyJWTError:
+                except (jwt.PyJWTError, KeyError):  # PyJWT raises KeyError for an "oct" key without "k"
                     continue
                 if parsed.key_id:
                     keys[parsed.key_id] = parsed

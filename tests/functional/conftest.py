@@ -1,0 +1,22 @@
+"""Fixtures of the functional tests (on top of tests/conftest.py)."""
+
+import httpx
+import pytest
+
+from tests.conftest import User, UserFactory
+from tests.functional.support import Api
+
+
+@pytest.fixture
+def api(client: httpx.Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def owner(make_user: UserFactory) -> User:
+    return make_user()
+
+
+@pytest.fixture
+def stranger(make_user: UserFactory) -> User:
+    return make_user()

@@ -1,0 +1,299 @@
+"""The cleanup sweep against the real database: what it ends, why, and that concurrent runs never double up.
+
+The sweep acts on every session in the shared test database, so these tests only make claims about
+the sessions they create themselves.
+"""
+
+import asyncio
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+
+from functions.core.cleanup import CleanupReport, sweep
+from functions.core.db.pool import get_database
+from functions.core.errors import ProviderError
+from functions.core.providers.avatar import registry
+from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.settings import Settings, get_settings
+from tests.conftest import User
+from tests.functional.support import Api, event_types, events, session_row
+
+Admin = psycopg.Connection[Any]
+
+
+def sweep_on_a_new_loop(batch_size: int = 200) -> CleanupReport:
+    """One sweep on an event loop of its own (as one Lambda invocation), closing its pool after."""
+
+    async def run() -> CleanupReport:
+        db = get_database()
+        try:
+            return await sweep(db, get_settings(), batch_size=batch_size)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def make_expired(admin: Admin, session_id: str) -> None:
+    admin.execute(
+        "update public.streaming_sessions set started_at = now() - interval '12 minutes',"
+        " last_activity_at = now() - interval '3 minutes', expires_at = now() - interval '2 minutes'"
+        " where id = %s",
+        (session_id,),
+    )
+
+
+def make_idle(admin: Admin, session_id: str) -> None:
+    """Started 8 minutes ago, last active 6 minutes ago (SESSION_IDLE_SECONDS is 300), not yet expired."""
+    admin.execute(
+        "update public.streaming_sessions set started_at = now() - interval '8 minutes',"
+        " last_activity_at = now() - interval '6 minutes', expires_at = now() + interval '2 minutes'"
+        " where id = %s",
+        (session_id,),
+    )
+
+
+def ended_events(admin: Admin, session_ids: list[str]) -> dict[str, int]:
+    rows = admin.execute(
+        "select session_id::text as id, count(*) as n from public.avatar_session_events"
+        " where event_type = 'ended' and session_id = any(%s::uuid[]) group by session_id",
+        (session_ids,),
+    ).fetchall()
+    counts = {session_id: 0 for session_id in session_ids}
+    counts.update({row["id"]: row["n"] for row in rows})
+    return counts
+
+
+def test_the_idle_limit_used_here_is_five_minutes() -> None:
+    assert get_settings().session_idle_seconds == 300
+
+
+def test_a_sweep_ends_expired_and_idle_sessions_and_leaves_a_live_one(
+    api: Api, admin: Admin, owner: User
+) -> None:
+    avatar = api.create_avatar(owner)
+    expired = api.start_session(owner, avatar["id"])["session_id"]
+    idle = api.start_session(owner, avatar["id"])["session_id"]
+    live = api.start_session(owner, avatar["id"])["session_id"]
+    make_expired(admin, expired)
+    make_idle(admin, idle)
+    live_before = session_row(admin, live)
+
+    report = sweep_on_a_new_loop()
+
+    assert {expired, idle} <= set(report.session_ids)
+    assert live not in report.session_ids
+    assert report.ended == len(report.session_ids) == report.expired + report.idle
+    assert report.expired >= 1
+    assert report.idle >= 1
+
+    expired_row = session_row(admin, expired)
+    assert expired_row["status"] == "ended"
+    assert expired_row["end_reason"] == "expired"
+    assert expired_row["ended_at"] == expired_row["expires_at"]
+    assert expired_row["duration_seconds"] == 600
+
+    idle_row = session_row(admin, idle)
+    assert idle_row["status"] == "ended"
+    assert idle_row["end_reason"] == "idle_timeout"
+    assert idle_row["ended_at"] is not None
+    assert 8 * 60 <= idle_row["duration_seconds"] <= 8 * 60 + 30
+
+    for session_id, row in ((expired, expired_row), (idle, idle_row)):
+        assert event_types(admin, session_id) == ["started", "ended"]
+        assert events(admin, session_id)[-1]["data"] == {
+            "reason": row["end_reason"],
+            "duration_seconds": row["duration_seconds"],
+        }
+        assert events(admin, session_id)[-1]["owner_id"] == owner.id
+
+    assert session_row(admin, live) == live_before
+    assert event_types(admin, live) == ["started"]
+    api.end_session(owner, live)
+
+
+def test_a_session_active_just_under_the_idle_limit_is_not_swept(api: Api, admin: Admin, owner: User) -> None:
+    avatar = api.create_avatar(owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    admin.execute(
+        "update public.streaming_sessions set last_activity_at = now() - interval '4 minutes' where id = %s",
+        (session_id,),
+    )
+    assert session_id not in sweep_on_a_new_loop().session_ids
+    assert session_row(admin, session_id)["status"] == "active"
+    api.end_session(owner, session_id)
+
+
+def test_a_sweep_leaves_sessions_that_already_ended_alone(api: Api, admin: Admin, owner: User) -> None:
+    avatar = api.create_avatar(owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    ended = api.end_session(owner, session_id)
+    make_expired(admin, session_id)
+
+    assert session_id not in sweep_on_a_new_loop().session_ids
+    row = session_row(admin, session_id)
+    assert (row["status"], row["end_reason"], row["duration_seconds"]) == (
+        "ended",
+        "user_ended",
+        ended["duration_seconds"],
+    )
+    assert event_types(admin, session_id) == ["started", "ended"]
+
+
+def test_two_sweeps_on_two_loops_at_once_end_each_session_exactly_once(
+    api: Api, admin: Admin, make_user: Any
+) -> None:
+    due: list[str] = []
+    live: list[str] = []
+    for _ in range(4):
+        user = make_user()
+        avatar = api.create_avatar(user)
+        sessions = [api.start_session(user, avatar["id"])["session_id"] for _ in range(3)]
+        make_expired(admin, sessions[0])
+        make_idle(admin, sessions[1])
+        due += sessions[:2]
+        live.append(sessions[2])
+
+    barrier = threading.Barrier(2)
+    reports: list[list[CleanupReport]] = [[], []]
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            while True:
+                report = sweep_on_a_new_loop(batch_size=3)
+                reports[index].append(report)
+                if report.ended == 0:
+                    return
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+
+    swept = [session_id for runs in reports for report in runs for session_id in report.session_ids]
+    assert len(swept) == len(set(swept)), "a session was ended by two sweeps"
+    assert set(due) <= set(swept)
+    assert not set(live) & set(swept)
+    assert ended_events(admin, due) == dict.fromkeys(due, 1)
+    assert ended_events(admin, live) == dict.fromkeys(live, 0)
+    for session_id in due:
+        row = session_row(admin, session_id)
+        assert row["status"] == "ended"
+        assert row["end_reason"] in {"expired", "idle_timeout"}
+        assert row["duration_seconds"] is not None
+    for session_id in live:
+        assert session_row(admin, session_id)["status"] == "active"
+        assert (
+            admin.execute(
+                "update public.streaming_sessions set status = 'ended', end_reason = 'test_done'"
+                " where id = %s",
+                (session_id,),
+            ).rowcount
+            == 1
+        )
+
+
+async def test_two_sweeps_gathered_on_one_loop_use_two_connections_and_end_each_session_once(
+    api: Api, admin: Admin, owner: User
+) -> None:
+    avatar = api.create_avatar(owner)
+    due = [api.start_session(owner, avatar["id"])["session_id"] for _ in range(3)]
+    for session_id in due:
+        make_expired(admin, session_id)
+
+    db = get_database()
+    try:
+        first, second = await asyncio.gather(
+            sweep(db, get_settings(), batch_size=2), sweep(db, get_settings(), batch_size=2)
+        )
+        rest = await sweep(db, get_settings())
+    finally:
+        await db.close()
+
+    swept = first.session_ids + second.session_ids + rest.session_ids
+    assert len(swept) == len(set(swept))
+    assert set(due) <= set(swept)
+    assert ended_events(admin, due) == dict.fromkeys(due, 1)
+
+
+# --- provider sessions ----------------------------------------------------------------------------
+
+
+class _RecordingProvider:
+    name = "simli"
+
+    def __init__(self, *, fail_stop: bool = False) -> None:
+        self.fail_stop = fail_stop
+        self.created = 0
+        self.stopped: list[str] = []
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        self.created += 1
+        return ProviderSession(
+            provider=self.name,
+            provider_session_id=f"simli-{request.session_id}",
+            credentials={"token": "short-lived"},
+        )
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        return None
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        self.stopped.append(provider_session_id)
+        if self.fail_stop:
+            raise ProviderError(self.name, "stop failed", status=503)
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        return None
+
+
+@pytest.fixture
+def simli(monkeypatch: pytest.MonkeyPatch) -> _RecordingProvider:
+    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    monkeypatch.setattr(registry, "_instances", {})
+    provider = _RecordingProvider()
+
+    def factory(_settings: Settings) -> _RecordingProvider:
+        return provider
+
+    registry.register_provider("simli", factory)
+    return provider
+
+
+def test_a_sweep_stops_the_provider_session_of_each_session_it_ends(
+    api: Api, admin: Admin, owner: User, simli: _RecordingProvider
+) -> None:
+    avatar = api.create_avatar(owner, provider="simli")
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    assert session_row(admin, session_id)["provider_session_id"] == f"simli-{session_id}"
+    make_idle(admin, session_id)
+
+    assert session_id in sweep_on_a_new_loop().session_ids
+    assert simli.stopped.count(f"simli-{session_id}") == 1
+    assert session_row(admin, session_id)["end_reason"] == "idle_timeout"
+
+
+def test_a_provider_that_fails_to_stop_does_not_stop_the_sweep(
+    api: Api, admin: Admin, owner: User, simli: _RecordingProvider
+) -> None:
+    avatar = api.create_avatar(owner, provider="simli")
+    sessions = [api.start_session(owner, avatar["id"])["session_id"] for _ in range(2)]
+    for session_id in sessions:
+        make_expired(admin, session_id)
+    simli.fail_stop = True
+
+    report = sweep_on_a_new_loop()
+
+    assert set(sessions) <= set(report.session_ids)
+    assert {f"simli-{session_id}" for session_id in sessions} <= set(simli.stopped)
+    for session_id in sessions:
+        assert session_row(admin, session_id)["end_reason"] == "expired"

@@ -1,0 +1,318 @@
+"""Access token verification: HS256 with the project secret, ES256/RS256 through a cached JWKS."""
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from functions.core.auth import jwks as jwks_module
+from functions.core.auth.jwks import JwksCache
+from functions.core.auth.tokens import Principal, TokenVerifier, sign_local_token
+from functions.core.errors import Unauthorized
+from functions.core.settings import Settings
+
+SECRET = "x" * 40
+JWKS_URL = "https://project-ref.supabase.co/auth/v1/.well-known/jwks.json"
+USER_ID = uuid.uuid4()
+
+
+def hs256_settings() -> Settings:
+    return Settings(app_mode="cloud", database_url="postgresql://x", supabase_jwt_secret=SECRET)
+
+
+def jwks_settings() -> Settings:
+    return Settings(app_mode="cloud", database_url="postgresql://x", jwks_url=JWKS_URL)
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    values: dict[str, Any] = {
+        "sub": str(USER_ID),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": "ada@example.test",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def hs256(payload: dict[str, Any], secret: str = SECRET, **headers: Any) -> str:
+    return jwt.encode(payload, secret, algorithm="HS256", headers=headers or None)
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def verifier() -> TokenVerifier:
+    return TokenVerifier(hs256_settings())
+
+
+async def assert_refused(verifier: TokenVerifier, token: str, words: str) -> Unauthorized:
+    with pytest.raises(Unauthorized) as caught:
+        await verifier.verify(token)
+    assert words in caught.value.detail
+    assert caught.value.status == 401
+    assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
+    return caught.value
+
+
+# --- HS256 ---------------------------------------------------------------------------------------
+
+
+async def test_a_valid_hs256_token_is_accepted(verifier: TokenVerifier) -> None:
+    principal = await verifier.verify(hs256(claims()))
+    assert isinstance(principal, Principal)
+    assert principal.user_id == USER_ID
+    assert principal.claims["email"] == "ada@example.test"
+    assert principal.claims["role"] == "authenticated"
+
+
+async def test_a_local_token_is_accepted_by_a_verifier_with_the_same_secret(verifier: TokenVerifier) -> None:
+    principal = await verifier.verify(sign_local_token(SECRET, USER_ID, "ada@example.test"))
+    assert principal.user_id == USER_ID
+
+
+async def test_a_token_expired_within_the_leeway_is_still_accepted(verifier: TokenVerifier) -> None:
+    principal = await verifier.verify(hs256(claims(exp=int(time.time()) - 1)))
+    assert principal.user_id == USER_ID
+
+
+async def test_an_expired_token_is_refused(verifier: TokenVerifier) -> None:
+    await assert_refused(verifier, hs256(claims(exp=int(time.time()) - 60)), "expired")
+
+
+async def test_a_token_not_valid_yet_is_refused(verifier: TokenVerifier) -> None:
+    await assert_refused(verifier, hs256(claims(nbf=int(time.time()) + 120)), "not valid yet")
+
+
+async def test_a_token_with_a_wrong_signature_is_refused(verifier: TokenVerifier) -> None:
+    await assert_refused(verifier, hs256(claims(), secret="y" * 40), "signature")
+
+
+async def test_a_token_with_a_tampered_payload_is_refused(verifier: TokenVerifier) -> None:
+    header, _payload, signature = hs256(claims()).split(".")
+    forged = f"{header}.{_b64(claims(sub=str(uuid.uuid4())))}.{signature}"
+    await assert_refused(verifier, forged, "signature")
+
+
+@pytest.mark.parametrize("audience", ["anon", "service_role", ["other"]])
+async def test_a_token_for_another_audience_is_refused(verifier: TokenVerifier, audience: object) -> None:
+    await assert_refused(verifier, hs256(claims(aud=audience)), "audience")
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+async def test_an_unsigned_alg_none_token_is_refused(verifier: TokenVerifier, alg: str) -> None:
+    token = f"{_b64({'alg': alg, 'typ': 'JWT'})}.{_b64(claims())}."
+    await assert_refused(verifier, token, "not accepted")
+
+
+@pytest.mark.parametrize("claim", ["sub", "exp", "aud"])
+async def test_a_token_without_a_required_claim_is_refused(verifier: TokenVerifier, claim: str) -> None:
+    await assert_refused(verifier, hs256(claims(**{claim: None})), f"no '{claim}' claim")
+
+
+async def test_a_token_whose_subject_is_not_a_user_id_is_refused(verifier: TokenVerifier) -> None:
+    await assert_refused(verifier, hs256(claims(sub="service-account")), "not a user id")
+
+
+@pytest.mark.parametrize("token", ["", "not-a-jwt", "a.b", "a.b.c", "Bearer abc.def.ghi", "{}.{}.{}"])
+async def test_a_malformed_token_is_refused(verifier: TokenVerifier, token: str) -> None:
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
+
+
+async def test_an_hs512_token_is_refused(verifier: TokenVerifier) -> None:
+    token = jwt.encode(claims(), "z" * 64, algorithm="HS512")
+    await assert_refused(verifier, token, "'HS512' is not accepted")
+
+
+async def test_an_hs256_token_is_refused_where_only_a_jwks_is_configured() -> None:
+    verifier = TokenVerifier(jwks_settings())
+    await assert_refused(verifier, hs256(claims()), "HS256 tokens are not accepted")
+
+
+async def test_an_asymmetric_token_is_refused_where_no_jwks_is_configured(verifier: TokenVerifier) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    await assert_refused(verifier, token, "no JWKS is configured")
+
+
+# --- ES256 and RS256 through the JWKS ----------------------------------------------------------------
+
+
+class Keys:
+    def __init__(self) -> None:
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.unpublished = ec.generate_private_key(ec.SECP256R1())
+
+    def document(self) -> dict[str, Any]:
+        es256 = ECAlgorithm.to_jwk(self.ec.public_key(), as_dict=True)
+        rs256 = RSAAlgorithm.to_jwk(self.rsa.public_key(), as_dict=True)
+        return {
+            "keys": [
+                {**es256, "kid": "ec-2026", "alg": "ES256", "use": "sig"},
+                {**rs256, "kid": "rsa-2026", "alg": "RS256", "use": "sig"},
+                {"kty": "oct", "kid": "no-secret"},
+                {"kty": "RSA", "kid": "no-modulus", "e": "AQAB"},
+                {"kid": "no-type"},
+            ]
+        }
+
+
+class JwksServer:
+    """A JWKS endpoint served through httpx.MockTransport, counting the requests it answers."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+        self.requests: list[httpx.Request] = []
+        self.status = 200
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.status != 200:
+            return httpx.Response(self.status, text="unavailable")
+        return httpx.Response(200, json=self.keys.document())
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture
+def server(keys: Keys) -> JwksServer:
+    return JwksServer(keys)
+
+
+@pytest.fixture
+async def jwks_cache(server: JwksServer) -> AsyncIterator[JwksCache]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server.handle)) as http:
+        yield JwksCache(JWKS_URL, 600, client=http)
+
+
+@pytest.fixture
+def jwks_verifier(jwks_cache: JwksCache) -> TokenVerifier:
+    return TokenVerifier(jwks_settings(), jwks=jwks_cache)
+
+
+def es256(keys: Keys, payload: dict[str, Any], kid: str = "ec-2026") -> str:
+    return jwt.encode(payload, keys.ec, algorithm="ES256", headers={"kid": kid})
+
+
+def rs256(keys: Keys, payload: dict[str, Any], kid: str = "rsa-2026") -> str:
+    return jwt.encode(payload, keys.rsa, algorithm="RS256", headers={"kid": kid})
+
+
+async def test_es256_and_rs256_tokens_signed_by_published_keys_are_accepted(
+    jwks_verifier: TokenVerifier, keys: Keys, server: JwksServer
+) -> None:
+    assert (await jwks_verifier.verify(es256(keys, claims()))).user_id == USER_ID
+    assert (await jwks_verifier.verify(rs256(keys, claims()))).user_id == USER_ID
+    assert [str(request.url) for request in server.requests] == [JWKS_URL]
+
+
+async def test_the_jwks_is_fetched_once_for_many_verifications(
+    jwks_verifier: TokenVerifier, keys: Keys, server: JwksServer
+) -> None:
+    for _ in range(10):
+        await jwks_verifier.verify(es256(keys, claims()))
+        await jwks_verifier.verify(rs256(keys, claims()))
+    assert len(server.requests) == 1
+
+
+async def test_a_token_signed_by_an_unknown_key_id_is_refused_without_refetching(
+    jwks_verifier: TokenVerifier, keys: Keys, server: JwksServer
+) -> None:
+    await jwks_verifier.verify(es256(keys, claims()))
+    for _ in range(5):
+        await assert_refused(jwks_verifier, es256(keys, claims(), kid="rotated-away"), "unknown key")
+    assert len(server.requests) == 1
+
+
+async def test_an_unknown_key_id_on_a_cold_cache_is_refused(
+    jwks_verifier: TokenVerifier, keys: Keys, server: JwksServer
+) -> None:
+    await assert_refused(jwks_verifier, es256(keys, claims(), kid="nobody"), "unknown key")
+    assert len(server.requests) == 1
+
+
+async def test_a_token_signed_by_another_key_under_a_published_kid_is_refused(
+    jwks_verifier: TokenVerifier, keys: Keys
+) -> None:
+    forged = jwt.encode(claims(), keys.unpublished, algorithm="ES256", headers={"kid": "ec-2026"})
+    await assert_refused(jwks_verifier, forged, "signature")
+
+
+async def test_a_token_whose_algorithm_does_not_match_its_key_is_refused(
+    jwks_verifier: TokenVerifier, keys: Keys
+) -> None:
+    await assert_refused(jwks_verifier, rs256(keys, claims(), kid="ec-2026"), "does not match its key")
+
+
+async def test_a_token_without_a_key_id_is_refused(jwks_verifier: TokenVerifier, keys: Keys) -> None:
+    token = jwt.encode(claims(), keys.ec, algorithm="ES256")
+    await assert_refused(jwks_verifier, token, "no key id")
+
+
+async def test_jwks_tokens_are_checked_for_expiry_and_audience(
+    jwks_verifier: TokenVerifier, keys: Keys
+) -> None:
+    await assert_refused(jwks_verifier, es256(keys, claims(exp=int(time.time()) - 60)), "expired")
+    await assert_refused(jwks_verifier, rs256(keys, claims(aud="anon")), "audience")
+
+
+async def test_an_unreachable_jwks_refuses_tokens(
+    jwks_verifier: TokenVerifier, keys: Keys, server: JwksServer
+) -> None:
+    server.status = 503
+    await assert_refused(jwks_verifier, es256(keys, claims()), "could not be fetched")
+
+
+async def test_a_new_key_id_is_fetched_once_the_cache_may_refresh(
+    jwks_cache: JwksCache, keys: Keys, server: JwksServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(jwks_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    verifier = TokenVerifier(jwks_settings(), jwks=jwks_cache)
+    await verifier.verify(es256(keys, claims()))
+    clock.now += 60
+    await assert_refused(verifier, es256(keys, claims(), kid="next"), "unknown key")
+    assert len(server.requests) == 2
+    await assert_refused(verifier, es256(keys, claims(), kid="next"), "unknown key")
+    assert len(server.requests) == 2
+    clock.now += 601
+    await verifier.verify(rs256(keys, claims()))
+    assert len(server.requests) == 3
+
+
+async def test_a_failed_refresh_keeps_the_keys_already_fetched(
+    jwks_cache: JwksCache, keys: Keys, server: JwksServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(jwks_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    verifier = TokenVerifier(jwks_settings(), jwks=jwks_cache)
+    await verifier.verify(es256(keys, claims()))
+    server.status = 500
+    clock.now += 700
+    assert (await verifier.verify(es256(keys, claims()))).user_id == USER_ID
+    assert len(server.requests) == 2
+
+
+async def test_unusable_entries_in_the_jwks_are_skipped(jwks_verifier: TokenVerifier, keys: Keys) -> None:
+    assert (await jwks_verifier.verify(es256(keys, claims()))).user_id == USER_ID
+    for kid in ("no-secret", "no-modulus", "no-type"):
+        await assert_refused(jwks_verifier, es256(keys, claims(), kid=kid), "unknown key")
