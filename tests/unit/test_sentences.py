@@ -1,0 +1,204 @@
+"""Sentence splitting for streamed avatar replies."""
+
+# Full-width punctuation and dashes are the subject of these tests.
+# ruff: noqa: RUF001
+
+import random
+import time
+
+import pytest
+
+from functions.core.text.sentences import SentenceSplitter, split_at_clauses, split_sentences
+
+SAMPLES = [
+    "Hello there. How are you today? I'm fine!",
+    "I met Mr. Smith, Mrs. Jones and Dr. Who on Main St. yesterday. Cats vs. dogs, e.g. fur, i.e. hair.",
+    "We left at 9 a.m. and came back at 5 p.m. Then we slept. Fruit, veg, etc. Then more.",
+    "J. R. R. Tolkien lived in the U.K. for years. The U.S. economy grew. Pi is 3.14, not 3.",
+    "Install v2.1.0 from https://example.com/a.b?x=1 or write to foo@bar.com. Done.",
+    'He said "Stop." Then he left. (It was late.) Really?! Wait... what? Yes… Okay.',
+    "Steps:\n1. Open the app.\n2. Click save\n- first bullet\n- second bullet\n\nNew paragraph here.",
+    "你好。今天天气很好！你要去哪里？我去北京。他说：“好的。”然后走了",
+    "A long clause, with commas; and semicolons: and more words – and dashes — everywhere. " * 20,
+]
+
+
+def stream(text: str, sizes: list[int], max_chars: int = 900) -> list[str]:
+    splitter = SentenceSplitter(max_chars)
+    out: list[str] = []
+    at = 0
+    for size in sizes:
+        out += splitter.feed(text[at : at + size])
+        at += size
+    return out + splitter.feed(text[at:]) + splitter.flush()
+
+
+def test_plain_sentences_split_after_their_terminators() -> None:
+    assert split_sentences("Hello there. How are you? Fine!") == ["Hello there.", "How are you?", "Fine!"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I met Mr. Smith and Mrs. Smith today.",
+        "Dr. Who lives on Baker St. near the park.",
+        "Use a tool, e.g. a hammer, i.e. something heavy.",
+        "It is cats vs. dogs again.",
+        "Bring apples, pears, etc. and some bread.",
+        "The U.S. economy grew fast.",
+        "We met at 9 a.m. and left at 5 p.m. on Friday.",
+        "J. R. R. Tolkien wrote it.",
+    ],
+)
+def test_abbreviations_and_initials_do_not_end_a_sentence(text: str) -> None:
+    assert split_sentences(text) == [text]
+
+
+def test_ambiguous_abbreviations_end_a_sentence_before_a_capitalised_word() -> None:
+    assert split_sentences("I live in the U.S. It is big.") == ["I live in the U.S.", "It is big."]
+    assert split_sentences("Fruit, veg, etc. Then bread.") == ["Fruit, veg, etc.", "Then bread."]
+    assert split_sentences("Neither did I. Then we left.") == ["Neither did I.", "Then we left."]
+
+
+def test_decimals_versions_urls_and_emails_stay_whole() -> None:
+    text = "Pi is 3.14 and v2.1.0 is out. See https://example.com/a.b?x=1 or foo@bar.com. Bye."
+    assert split_sentences(text) == [
+        "Pi is 3.14 and v2.1.0 is out.",
+        "See https://example.com/a.b?x=1 or foo@bar.com.",
+        "Bye.",
+    ]
+
+
+def test_ellipses_end_a_sentence_only_before_a_new_one() -> None:
+    text = "Wait... what? Well… maybe. Hmm... Okay."
+    assert split_sentences(text) == ["Wait... what?", "Well… maybe.", "Hmm...", "Okay."]
+
+
+def test_list_items_are_sentences_of_their_own() -> None:
+    text = "Steps:\n1. Open the app.\n2. Click save\n10. Done\n- first bullet\n* second bullet"
+    assert split_sentences(text) == [
+        "Steps:",
+        "1. Open the app.",
+        "2. Click save",
+        "10. Done",
+        "- first bullet",
+        "* second bullet",
+    ]
+
+
+def test_closing_quotes_and_brackets_stay_with_their_sentence() -> None:
+    text = "He said \"Stop.\" Then he left. (It was late.) She wrote 'done.' Fine."
+    assert split_sentences(text) == [
+        'He said "Stop."',
+        "Then he left.",
+        "(It was late.)",
+        "She wrote 'done.'",
+        "Fine.",
+    ]
+
+
+def test_repeated_terminators_form_one_boundary() -> None:
+    assert split_sentences("Really?! Yes!!! No?? Ok.") == ["Really?!", "Yes!!!", "No??", "Ok."]
+
+
+def test_newlines_and_paragraph_breaks_are_boundaries() -> None:
+    assert split_sentences("# Title\nFirst line\n\n\nSecond paragraph") == [
+        "# Title",
+        "First line",
+        "Second paragraph",
+    ]
+
+
+def test_chinese_and_japanese_split_without_spaces() -> None:
+    assert split_sentences("你好。今天天气很好！你要去哪里？我去北京") == [
+        "你好。",
+        "今天天气很好！",
+        "你要去哪里？",
+        "我去北京",
+    ]
+    assert split_sentences("こんにちは。元気ですか？はい！") == ["こんにちは。", "元気ですか？", "はい！"]
+    assert split_sentences("他说：“好的。”然后走了。") == ["他说：“好的。”", "然后走了。"]
+
+
+def test_a_terminator_at_the_end_of_the_buffer_waits_for_the_next_character() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("The value is 3.") == []
+    assert splitter.feed("14 exactly. Next") == ["The value is 3.14 exactly."]
+    assert splitter.flush() == ["Next"]
+
+
+def test_a_sentence_is_emitted_as_soon_as_the_next_character_arrives() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Hello") == []
+    assert splitter.feed(" there.") == []
+    assert splitter.feed(" How") == ["Hello there."]
+    assert splitter.feed("你好。") == []
+    assert splitter.feed("好") == ["How你好。"]
+
+
+def test_emitted_sentences_are_stripped_and_never_empty() -> None:
+    splitter = SentenceSplitter()
+    out = [s for delta in ["  ", "\n\n", " Hi. ", "  \n", "\n", "  Bye. ", " "] for s in splitter.feed(delta)]
+    assert out + splitter.flush() == ["Hi.", "Bye."]
+    assert SentenceSplitter().flush() == []
+    assert split_sentences(" \n \n ") == []
+
+
+def test_flush_makes_the_splitter_reusable() -> None:
+    splitter = SentenceSplitter()
+    splitter.feed("First stream")
+    assert splitter.flush() == ["First stream"]
+    assert splitter.feed("1. Item one\n") == ["1. Item one"]
+
+
+def test_long_sentences_are_cut_at_the_nearest_clause_boundary_below_the_limit() -> None:
+    text = "one two three, four five; six seven eight nine ten eleven twelve"
+    assert split_sentences(text, max_chars=30) == [
+        "one two three, four five;",
+        "six seven eight nine ten",
+        "eleven twelve",
+    ]
+
+
+def test_long_sentences_without_clauses_are_cut_at_whitespace_or_mid_word() -> None:
+    assert split_at_clauses("aaaa bbbb cccc", 10) == ["aaaa bbbb", "cccc"]
+    assert split_at_clauses("abcdefghijkl", 5) == ["abcde", "fghij", "kl"]
+    assert split_at_clauses("left – right side here", 12) == ["left –", "right side", "here"]
+
+
+def test_pieces_of_an_overlong_sentence_stream_out_before_it_ends() -> None:
+    splitter = SentenceSplitter(max_chars=20)
+    out = splitter.feed("alpha beta gamma delta epsilon zeta eta")
+    assert out == ["alpha beta gamma", "delta epsilon zeta"]
+    assert splitter.flush() == ["eta"]
+
+
+def test_default_limit_keeps_every_sentence_within_900_characters() -> None:
+    sentences = split_sentences("word, " * 1000 + "end.")
+    assert len(sentences) > 1
+    assert all(len(s) <= 900 for s in sentences)
+
+
+def test_a_limit_below_one_is_rejected() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        SentenceSplitter(0)
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_any_chunking_of_the_stream_gives_the_same_sentences_as_the_whole_text(text: str) -> None:
+    rng = random.Random(1234)
+    for max_chars in (900, 25):
+        expected = split_sentences(text, max_chars=max_chars)
+        for _ in range(60):
+            sizes = [rng.randint(1, 12) for _ in range(len(text))]
+            assert stream(text, sizes, max_chars) == expected
+
+
+def test_feeding_200_kb_in_small_deltas_takes_well_under_two_seconds() -> None:
+    text = " ".join(SAMPLES) * (200_000 // len(" ".join(SAMPLES)) + 1)
+    rng = random.Random(7)
+    sizes = [rng.randint(1, 6) for _ in range(len(text) // 3)]
+    began = time.perf_counter()
+    sentences = stream(text, sizes)
+    assert time.perf_counter() - began < 2
+    assert "".join(sentences).replace(" ", "") == "".join(text.split())
