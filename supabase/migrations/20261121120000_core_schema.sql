@@ -81,7 +81,8 @@ $$;
 create table public.streaming_sessions (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
-  avatar_id uuid not null references public.avatars (id) on delete cascade,
+  -- Kept (as null) when the avatar is deleted: the session still counts toward its owner's usage.
+  avatar_id uuid references public.avatars (id) on delete set null,
   owner_id uuid not null references auth.users (id) on delete cascade,
   status text not null default 'active' check (status in ('active', 'ended', 'error')),
   end_reason text check (char_length(end_reason) <= 500),
@@ -116,8 +117,14 @@ create policy "Users can start sessions with avatars they may use" on public.str
 create policy "Users can update their own sessions" on public.streaming_sessions
   for update to authenticated
   using (user_id = (select auth.uid())) with check (user_id = (select auth.uid()));
+-- Only sessions of past months: this month's count toward the owner's usage (private.owner_usage), and a
+-- visitor or owner deleting them would hand the used seconds back.
 create policy "Users can delete their own finished sessions" on public.streaming_sessions
-  for delete to authenticated using (user_id = (select auth.uid()) and status <> 'active');
+  for delete to authenticated
+  using (
+    user_id = (select auth.uid()) and status <> 'active'
+    and started_at < date_trunc('month', now() at time zone 'utc') at time zone 'utc'
+  );
 
 -- Columns a client may never set: the server derives them, so usage stays truthful.
 revoke insert, update on public.streaming_sessions from anon, authenticated;

@@ -1,10 +1,12 @@
 """The AWS Lambda deployment: serverless.yml packages offline, and its routes match the FastAPI apps."""
 
+import asyncio
 import importlib
 import json
 import re
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +226,16 @@ def test_the_function_bundle_holds_only_the_functions_package_and_the_layer_the_
         "pydantic_settings",
         "httpx",
     } <= packages
+
+
+@pytest.fixture(scope="module", autouse=True)
+def container_loop() -> Iterator[None]:
+    """Mangum takes the current event loop at import, as in a Lambda container; give it one and close it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.mark.parametrize("name", sorted(_functions()))

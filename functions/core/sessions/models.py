@@ -44,7 +44,7 @@ class EndedSession(BaseModel):
 
 class SessionOut(BaseModel):
     id: uuid.UUID
-    avatar_id: uuid.UUID
+    avatar_id: uuid.UUID | None
     user_id: uuid.UUID
     status: SessionStatus
     end_reason: str | None

@@ -1,0 +1,107 @@
+"""Who may select, insert, update and delete what, in every public table, as the functions connect.
+
+Each cell targets the owner's rows (or inserts a row for the owner's avatar/session) as one actor,
+inside a rolled-back transaction with the role and claims set exactly as functions/core/db/pool.py does.
+"""
+
+import pytest
+
+from tests.db.rls import PUBLIC_TABLES, Actor, Admin, World, attempt
+
+STATEMENTS: dict[str, dict[str, str]] = {
+    "avatars": {
+        "select": "select id from public.avatars where id = %(avatar_id)s",
+        "insert": "insert into public.avatars (owner_id, name) values (%(owner_id)s, 'Matrix') returning id",
+        "update": "update public.avatars set name = 'Renamed' where id = %(avatar_id)s returning id",
+        "delete": "delete from public.avatars where id = %(avatar_id)s returning id",
+    },
+    "streaming_sessions": {
+        "select": "select id from public.streaming_sessions where id = %(session_id)s",
+        "insert": "insert into public.streaming_sessions (avatar_id) values (%(avatar_id)s) returning id",
+        "update": "update public.streaming_sessions set status = 'ended', end_reason = 'matrix'"
+        " where id = %(session_id)s returning id",
+        # Only finished sessions of past months can be deleted at all (this month's count toward usage),
+        # so the cell targets the owner's session of last month.
+        "delete": "delete from public.streaming_sessions where id = %(past_session_id)s returning id",
+    },
+    "streaming_messages": {
+        "select": "select id from public.streaming_messages where id = %(message_id)s",
+        "insert": "insert into public.streaming_messages (session_id, role, content)"
+        " values (%(session_id)s, 'user', 'hello again') returning id",
+        "update": "update public.streaming_messages set audio_duration_ms = 1200"
+        " where id = %(message_id)s returning id",
+        "delete": "delete from public.streaming_messages where id = %(message_id)s returning id",
+    },
+    "avatar_session_events": {
+        "select": "select id from public.avatar_session_events where id = %(event_id)s",
+        "insert": "insert into public.avatar_session_events (session_id, event_type)"
+        " values (%(session_id)s, 'speaking') returning id",
+        "update": "update public.avatar_session_events set data = '{\"edited\": true}'"
+        " where id = %(event_id)s returning id",
+        "delete": "delete from public.avatar_session_events where id = %(event_id)s returning id",
+    },
+    "usage_limits": {
+        "select": "select owner_id from public.usage_limits where owner_id = %(owner_id)s",
+        "insert": "insert into public.usage_limits (owner_id, monthly_streaming_seconds, concurrent_sessions)"
+        " values (%(owner_id)s, 999999, 99) returning owner_id",
+        "update": "update public.usage_limits set monthly_streaming_seconds = 999999"
+        " where owner_id = %(owner_id)s returning owner_id",
+        "delete": "delete from public.usage_limits where owner_id = %(owner_id)s returning owner_id",
+    },
+}
+
+# What each actor may do to the owner's rows; everything not listed is denied.
+ALLOWED: dict[str, dict[str, set[str]]] = {
+    "owner": {
+        "avatars": {"select", "insert", "update", "delete"},
+        "streaming_sessions": {"select", "insert", "update", "delete"},
+        "streaming_messages": {"select", "insert", "update", "delete"},
+        # An append-only log: nobody may edit or remove an event.
+        "avatar_session_events": {"select", "insert"},
+        # Limits are the operator's: owners may only read theirs.
+        "usage_limits": {"select"},
+    },
+    "another_user": {},
+    "anon": {},
+}
+
+OPERATIONS = ("select", "insert", "update", "delete")
+
+
+def _cell(actor: str, table: str, operation: str) -> object:
+    allowed = operation in ALLOWED[actor].get(table, set())
+    verdict = "may" if allowed else "may-not"
+    return pytest.param(actor, table, operation, allowed, id=f"{actor}-{verdict}-{operation}-{table}")
+
+
+CELLS = [
+    _cell(actor, table, operation) for actor in ALLOWED for table in PUBLIC_TABLES for operation in OPERATIONS
+]
+
+
+def _actor(world: World, name: str) -> Actor:
+    return {"owner": world.owner, "another_user": world.other, "anon": Actor.anon()}[name]
+
+
+@pytest.mark.parametrize(("actor", "table", "operation", "allowed"), CELLS)
+def test_each_actor_may_do_exactly_what_the_matrix_allows(
+    admin: Admin, world: World, actor: str, table: str, operation: str, allowed: bool
+) -> None:
+    outcome = attempt(admin, _actor(world, actor), STATEMENTS[table][operation], world.params)
+    if allowed:
+        assert outcome.allowed, outcome
+    elif operation == "insert":
+        assert outcome.error is not None, f"the insert was not refused: {outcome}"
+    else:
+        assert not outcome.allowed, outcome
+
+
+def test_the_matrix_covers_every_table_in_public(admin: Admin) -> None:
+    tables = {
+        row["relname"]
+        for row in admin.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'public' and c.relkind in ('r', 'p')"
+        )
+    }
+    assert tables == set(PUBLIC_TABLES) == set(STATEMENTS)
