@@ -24,6 +24,15 @@ async def current_principal(request: Request) -> Principal:
     return await get_verifier().verify(token.strip())
 
 
+# Async wrappers: FastAPI runs plain-function dependencies in a thread pool, a hop per request.
+async def _database() -> Database:
+    return get_database()
+
+
+async def _settings() -> Settings:
+    return get_settings()
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
-Db = Annotated[Database, Depends(get_database)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Db = Annotated[Database, Depends(_database)]
+AppSettings = Annotated[Settings, Depends(_settings)]

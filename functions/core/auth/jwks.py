@@ -3,16 +3,18 @@
 import asyncio
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 
 from functions.core.errors import Unauthorized
 
+if TYPE_CHECKING:
+    import httpx
+
 
 class JwksCache:
-    def __init__(self, url: str, ttl_seconds: int, *, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, url: str, ttl_seconds: int, *, client: "httpx.AsyncClient | None" = None) -> None:
         self._url = url
         self._ttl = ttl_seconds
         self._client = client
@@ -39,6 +41,8 @@ class JwksCache:
         async with self._lock:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return
+            import httpx  # only when keys are fetched: it is slow to import on a cold start
+
             try:
                 if self._client is not None:
                     response = await self._client.get(self._url, timeout=5)

@@ -65,7 +65,8 @@ class Database:
     @asynccontextmanager
     async def _transaction(self, role: str, claims: str) -> AsyncIterator[Conn]:
         pool = await self.pool()
-        async with pool.connection() as conn, conn.transaction():
+        # Pipeline mode sends BEGIN and the role switch with the first real query: one round trip.
+        async with pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_AS_ROLE, (role, claims))
             yield conn
 

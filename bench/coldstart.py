@@ -1,0 +1,196 @@
+"""Cold-start import time of each Lambda handler module, against the 300 ms target.
+
+The handler modules are the .py files directly in functions/ (other than __init__.py). For each,
+a fresh interpreter is spawned ``--runs`` times; it measures ``time.perf_counter()`` around
+``importlib.import_module(name)`` only (interpreter start-up is reported apart) with a cloud
+environment: APP_MODE=cloud, DATABASE_URL=postgresql://bench@127.0.0.1/bench and a random 40
+character SUPABASE_JWT_SECRET. The child also checks that the import opened no network connection
+(Python-level ``socket.connect`` audit events and the process's open inet sockets), since a
+handler must not touch the database before its first invocation.
+
+Then each module is imported once more under ``-X importtime`` and the slowest top-level packages
+by cumulative import time (each counted where it is first imported, so including what it imports)
+are listed.
+
+    .venv/bin/python bench/coldstart.py --runs 5 --top 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import statistics
+import string
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGET_MS = 300.0
+MARKER = "--- bench import starts ---"
+_SCRUBBED_ENV = (
+    "DATA_DIR",
+    "DATABASE_URL",
+    "SUPABASE_URL",
+    "SUPABASE_JWT_SECRET",
+    "JWKS_URL",
+    "SSM_PARAMETER_PATH",
+    "SECRETS_MANAGER_SECRET_ID",
+    "CORS_ORIGINS",
+)
+
+# Runs in the fresh interpreter: time the import, count network connections it made.
+CHILD = f"""
+import importlib, json, sys, time
+connects = []
+sys.addaudithook(lambda event, args: connects.append(repr(args[1])) if event == "socket.connect" else None)
+sys.stderr.write({MARKER!r} + "\\n")
+sys.stderr.flush()
+began = time.perf_counter()
+importlib.import_module(sys.argv[1])
+elapsed = time.perf_counter() - began
+try:
+    import psutil
+    sockets = len(psutil.Process().net_connections(kind="inet"))
+except Exception:
+    sockets = -1
+print(json.dumps({{"import_s": elapsed, "connects": connects, "sockets": sockets}}))
+"""
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    import_ms: float
+    process_ms: float
+    connects: list[str]
+    sockets: int
+
+
+def handler_modules(root: Path = REPO_ROOT) -> list[str]:
+    return sorted(
+        f"functions.{path.stem}" for path in (root / "functions").glob("*.py") if path.name != "__init__.py"
+    )
+
+
+def cloud_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED_ENV}
+    alphabet = string.ascii_letters + string.digits
+    env.update(
+        {
+            "APP_MODE": "cloud",
+            "DATABASE_URL": "postgresql://bench@127.0.0.1/bench",
+            "SUPABASE_JWT_SECRET": "".join(secrets.choice(alphabet) for _ in range(40)),
+        }
+    )
+    return env
+
+
+def spawn(module: str, env: dict[str, str], *flags: str) -> tuple[Run, str]:
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", CHILD, module],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    process_ms = (time.perf_counter() - began) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{done.stderr[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    run = Run(
+        import_ms=report["import_s"] * 1000,
+        process_ms=process_ms,
+        connects=list(report["connects"]),
+        sockets=int(report["sockets"]),
+    )
+    return run, done.stderr
+
+
+def slowest_packages(importtime_log: str, exclude: str, top: int) -> list[tuple[str, float]]:
+    """Top-level packages by cumulative import time, each counted at its outermost import."""
+    lines = importtime_log.split(MARKER, 1)[-1].splitlines()
+    totals: dict[str, float] = {}
+    # -X importtime prints children before their parent; read it backwards to walk top-down.
+    stack: list[tuple[int, str]] = []
+    for line in reversed(lines):
+        match = _IMPORTTIME.match(line)
+        if match is None:
+            continue
+        cumulative_us, indent, name = int(match[2]), len(match[3]), match[4]
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        root = name.split(".")[0]
+        if root != exclude and all(outer != root for _, outer in stack):
+            totals[root] = totals.get(root, 0.0) + cumulative_us / 1000
+        stack.append((indent, root))
+    return sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per module")
+    parser.add_argument("--top", type=int, default=8, help="slowest top-level packages to list per module")
+    parser.add_argument("--modules", nargs="*", default=None, help="modules (default: functions/*.py)")
+    args = parser.parse_args(argv)
+
+    modules = args.modules or handler_modules()
+    env = cloud_env()
+    print(
+        f"python {sys.version.split()[0]}, {args.runs} fresh interpreters per module,"
+        f" target {TARGET_MS:.0f} ms"
+    )
+    # One untimed import each so that .pyc files exist, as they do in a built Lambda package.
+    for module in modules:
+        spawn(module, env)
+
+    runs: dict[str, list[Run]] = {
+        module: [spawn(module, env)[0] for _ in range(args.runs)] for module in modules
+    }
+
+    header = (
+        f"{'module':<22}{'median ms':>10}{'min ms':>8}{'max ms':>8}{'process ms':>12}"
+        f"{'target':>8}{'verdict':>9}{'net conns':>11}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    failed = False
+    for module, measured in runs.items():
+        imports = [run.import_ms for run in measured]
+        median = statistics.median(imports)
+        process = statistics.median(run.process_ms for run in measured)
+        conns = max(len(run.connects) + max(run.sockets, 0) for run in measured)
+        ok = median <= TARGET_MS and conns == 0
+        failed = failed or not ok
+        print(
+            f"{module:<22}{median:>10.1f}{min(imports):>8.1f}{max(imports):>8.1f}{process:>12.1f}"
+            f"{TARGET_MS:>8.0f}{verdict(median <= TARGET_MS):>9}{conns:>11}"
+        )
+    print("(import ms: import_module only; process ms: whole child interpreter, start-up included)")
+
+    for module in modules:
+        _, log = spawn(module, env, "-X", "importtime")
+        print(f"\nslowest top-level imports of {module} (cumulative ms, one run under -X importtime):")
+        for package, ms in slowest_packages(log, exclude="functions", top=args.top):
+            print(f"  {package:<28}{ms:>8.1f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
