@@ -396,7 +396,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--factory",
         default=DEFAULT_FACTORY,
-        help="app factory served by uvicorn (e.g. bench._variants:create_async_deps_app for an A/B run)",
+        help="app factory served by uvicorn, module:function (for A/B runs of a variant app)",
     )
     parser.add_argument("--keep-data", action="store_true", help="leave the data directory in place")
     return parser.parse_args(argv)
