@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from functions.core.api.app import create_app
 from functions.core.api.routes import avatars, sessions
+from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
 
 log = logging.getLogger(__name__)
@@ -32,20 +33,14 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
 
 async def seed_demo(db: Database) -> None:
     """A demo owner with one local avatar, created once."""
+    owner_id = await ensure_local_user(db, DEMO_EMAIL)
     pool = await db.pool()
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "insert into auth.users (email) values (%s)"
-            " on conflict (email) do update set email = excluded.email returning id",
-            (DEMO_EMAIL,),
-        )
-        row = await cur.fetchone()
-        assert row is not None
         await conn.execute(
             "insert into public.avatars (owner_id, name, persona, greeting, allowed_origins)"
             " select %s, 'Ava', 'You are Ava, the friendly guide to Interactive Avatar Studio.',"
             " 'Hi, I am Ava. Ask me anything about Interactive Avatar Studio.',"
             " array['http://127.0.0.1:8000', 'http://localhost:8000']"
             " where not exists (select 1 from public.avatars where owner_id = %s)",
-            (row["id"], row["id"]),
+            (owner_id, owner_id),
         )

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.api.deps import AppSettings, Db
+from functions.core.auth.local_users import ensure_local_user
 from functions.core.auth.tokens import sign_local_token
-from functions.core.db.pool import Database
 
 router = APIRouter(prefix="/v1/dev", tags=["local development"])
 
@@ -30,17 +30,3 @@ async def dev_login(body: DevLogin, db: Db, settings: AppSettings) -> DevToken:
     secret = settings.hs256_secret()
     assert secret is not None
     return DevToken(access_token=sign_local_token(secret, user_id, body.email.lower()), user_id=user_id)
-
-
-async def ensure_local_user(db: Database, email: str) -> uuid.UUID:
-    pool = await db.pool()
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "insert into auth.users (email) values (%s)"
-            " on conflict (email) do update set email = excluded.email returning id",
-            (email,),
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    user_id: uuid.UUID = row["id"]
-    return user_id
