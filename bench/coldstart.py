@@ -30,19 +30,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from functions.core.settings import settings_env_names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300.0
 MARKER = "--- bench import starts ---"
-_SCRUBBED_ENV = (
-    "DATA_DIR",
-    "DATABASE_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWKS_URL",
-    "SSM_PARAMETER_PATH",
-    "SECRETS_MANAGER_SECRET_ID",
-    "CORS_ORIGINS",
-)
 
 # Runs in the fresh interpreter: time the import, count network connections it made.
 CHILD = f"""
@@ -80,7 +72,7 @@ def handler_modules(root: Path = REPO_ROOT) -> list[str]:
 
 
 def cloud_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in settings_env_names()}
     alphabet = string.ascii_letters + string.digits
     env.update(
         {

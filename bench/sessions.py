@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from functions.core.settings import settings_env_names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 DEFAULT_FACTORY = "functions.core.local:create_local_app"
@@ -47,16 +49,6 @@ TARGET_START_P50_MS = 15.0
 TARGET_START_P99_MS = 50.0
 HIGH_MONTHLY_SECONDS = 2_000_000_000
 HIGH_CONCURRENT_SESSIONS = 100_000
-# Variables that would point the bench (or its server) at something other than its own database.
-_SCRUBBED_ENV = (
-    "DATABASE_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWKS_URL",
-    "SSM_PARAMETER_PATH",
-    "SECRETS_MANAGER_SECRET_ID",
-    "CORS_ORIGINS",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +397,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
-    for name in _SCRUBBED_ENV:
+    for name in settings_env_names():
         os.environ.pop(name, None)
     os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
     if args.pool_max is not None:

@@ -16,23 +16,16 @@ import pytest
 import uvicorn
 from psycopg.rows import dict_row
 
+from functions.core.settings import get_settings, settings_env_names
+
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="avatar-studio-tests-"))
-os.environ.update({"APP_MODE": "local", "DATA_DIR": str(_DATA_DIR), "SESSION_IDLE_SECONDS": "300"})
-for _name in (
-    "DATABASE_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWKS_URL",
-    "SSM_PARAMETER_PATH",
-    "SECRETS_MANAGER_SECRET_ID",
-    "CORS_ORIGINS",
-):
+for _name in settings_env_names():
     os.environ.pop(_name, None)
+os.environ.update({"APP_MODE": "local", "DATA_DIR": str(_DATA_DIR), "SESSION_IDLE_SECONDS": "300"})
 
 from functions.core.auth.tokens import sign_local_token  # noqa: E402
 from functions.core.db.embedded import start_embedded_postgres  # noqa: E402
 from functions.core.db.migrate import prepare_database  # noqa: E402
-from functions.core.settings import get_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, AwsSecretsSource(settings_cls), file_secret_settings)
 
 
+def settings_env_names() -> frozenset[str]:
+    """The environment variables that configure the product, e.g. to give a test a clean slate."""
+    return frozenset(name.upper() for name in Settings.model_fields)
+
+
 @lru_cache(maxsize=4)
 def local_jwt_secret(data_dir: Path) -> str:
     """A random signing secret for local tokens, made once per data directory and kept there."""
