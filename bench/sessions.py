@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -235,32 +236,65 @@ class CpuMeter:
 # --- load -----------------------------------------------------------------------------------------
 
 
-async def one_session(http: httpx.AsyncClient, client: Client, result: LevelResult | None) -> bool:
+class Http1:
+    """A minimal HTTP/1.1 keep-alive client, one connection per simulated caller.
+
+    The load generator shares the machine's two cores with the server and Postgres; a full HTTP
+    client library costs it more CPU per request than the server spends, and the benchmark would
+    mostly measure that.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\nauthorization: Bearer {token}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + body)
+        header = await self._reader.readuntil(b"\r\n\r\n")
+        lines = header.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next(
+            int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")
+        )
+        return status, await self._reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            await self._writer.wait_closed()
+
+
+_CALL_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, StopIteration)
+
+
+async def one_session(http: Http1, client: Client, result: LevelResult | None) -> bool:
     """Start then end one session; records latencies and errors into result (None: warm-up)."""
-    headers = {"authorization": f"Bearer {client.token}"}
+    body = json.dumps({"avatar_id": str(client.avatar_id)}).encode()
     began = time.perf_counter()
     try:
-        response = await http.post("/v1/sessions", json={"avatar_id": str(client.avatar_id)}, headers=headers)
-    except httpx.HTTPError as exc:
+        status, payload = await http.post("/v1/sessions", client.token, body)
+        started = time.perf_counter()
+        if status != 201:
+            if result is not None:
+                result.record_error(f"start: HTTP {status}: {payload[:200]!r}")
+            return False
+        session_id = json.loads(payload)["session_id"]
+        status, payload = await http.post(f"/v1/sessions/{session_id}/end", client.token)
+    except _CALL_ERRORS as exc:
         if result is not None:
-            result.record_error(f"start: {type(exc).__name__}: {exc}")
-        return False
-    started = time.perf_counter()
-    if response.status_code != 201:
-        if result is not None:
-            result.record_error(f"start: HTTP {response.status_code}: {response.text[:200]}")
-        return False
-    session_id = response.json()["session_id"]
-    try:
-        response = await http.post(f"/v1/sessions/{session_id}/end", headers=headers)
-    except httpx.HTTPError as exc:
-        if result is not None:
-            result.record_error(f"end: {type(exc).__name__}: {exc}")
+            result.record_error(f"{type(exc).__name__}: {exc}")
         return False
     ended = time.perf_counter()
-    if response.status_code != 200:
+    if status != 200:
         if result is not None:
-            result.record_error(f"end: HTTP {response.status_code}: {response.text[:200]}")
+            result.record_error(f"end: HTTP {status}: {payload[:200]!r}")
         return False
     if result is not None:
         result.start_ms.append((started - began) * 1000)
@@ -270,7 +304,7 @@ async def one_session(http: httpx.AsyncClient, client: Client, result: LevelResu
 
 
 async def run_level(
-    base_url: str,
+    port: int,
     mode: str,
     clients: list[Client],
     *,
@@ -280,21 +314,21 @@ async def run_level(
     meter: CpuMeter | None,
 ) -> LevelResult:
     concurrency = len(clients)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     result = LevelResult(mode=mode, clients=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as http:
+    connections = [Http1(HOST, port) for _ in clients]
+    try:
         warmups_each = max(1, -(-warmup // concurrency))
 
-        async def warm(client: Client) -> None:
+        async def warm(http: Http1, client: Client) -> None:
             for _ in range(warmups_each):
                 await one_session(http, client, None)
 
-        await asyncio.gather(*(warm(client) for client in clients))
+        await asyncio.gather(*(warm(http, client) for http, client in zip(connections, clients, strict=True)))
 
         remaining = requests
         deadline = time.perf_counter() + seconds
 
-        async def drive(client: Client) -> None:
+        async def drive(http: Http1, client: Client) -> None:
             nonlocal remaining
             while remaining > 0 and time.perf_counter() < deadline:
                 remaining -= 1
@@ -302,11 +336,16 @@ async def run_level(
 
         before = meter.sample() if meter else {}
         began = time.perf_counter()
-        await asyncio.gather(*(drive(client) for client in clients))
+        await asyncio.gather(
+            *(drive(http, client) for http, client in zip(connections, clients, strict=True))
+        )
         result.elapsed = time.perf_counter() - began
         if meter is not None:
             after = meter.sample()
             result.cpu_s = {name: after[name] - before[name] for name in after}
+    finally:
+        for http in connections:
+            await http.close()
     return result
 
 
@@ -434,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 result = asyncio.run(
                     run_level(
-                        base_url,
+                        port,
                         mode,
                         clients,
                         requests=args.requests,

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
+    # Off behind a transaction-mode pooler that cannot keep server-side prepared statements.
+    db_prepared_statements: bool = True
 
     supabase_url: str | None = None
     supabase_jwt_secret: SecretStr | None = None

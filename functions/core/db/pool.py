@@ -22,10 +22,13 @@ _AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims'
 class Database:
     """Lazily opened pools, one per event loop (a Lambda container keeps one loop, so one pool)."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, prepare_threshold: int | None = 5
+    ) -> None:
         self.url = url
         self._min_size = min_size
         self._max_size = max_size
+        self._prepare_threshold = prepare_threshold
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Conn]]
         ] = weakref.WeakKeyDictionary()
@@ -42,7 +45,11 @@ class Database:
             self.url,
             min_size=self._min_size,
             max_size=self._max_size,
-            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "prepare_threshold": self._prepare_threshold,
+            },
             connection_class=AsyncConnection[DictRow],
             open=False,
             name="avatar-studio",
@@ -98,4 +105,9 @@ def database_url(settings: Settings) -> str:
 @lru_cache(maxsize=1)
 def get_database() -> Database:
     settings = get_settings()
-    return Database(database_url(settings), min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    return Database(
+        database_url(settings),
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        prepare_threshold=5 if settings.db_prepared_statements else None,
+    )
