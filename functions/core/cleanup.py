@@ -39,7 +39,7 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
     async with db.as_service() as conn:
         cur = await conn.execute(_DUE, (settings.session_idle_seconds, batch_size))
         for session in await cur.fetchall():
-            await close_session(conn, session, session["reason"])
+            await close_session(conn, session["id"], session["reason"])
             ended.append(session)
     for session in ended:
         await stop_provider_session(settings, session["provider"], session["provider_session_id"])

@@ -18,12 +18,17 @@ from functions.core.sessions.models import (
     StartedSession,
     StartSession,
 )
-from functions.core.sessions.quota import enforce_quota, owner_usage
+from functions.core.sessions.quota import enforce_quota, usage_from_row
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _SESSION_NOT_FOUND = "no such session"
+# The avatar and its owner's usage in one round trip; the lock serialises starts per owner.
+_AVATAR_WITH_USAGE = (
+    "select a.*, u.* from private.session_avatar(%s) a"
+    " left join lateral private.owner_usage(a.owner_id, true) u on true"
+)
 
 
 async def add_event(conn: Conn, session_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> None:
@@ -37,12 +42,11 @@ async def start_session(
     db: Database, principal: Principal, body: StartSession, settings: Settings
 ) -> StartedSession:
     async with db.as_user(principal.claims) as conn:
-        cur = await conn.execute("select * from private.session_avatar(%s)", (body.avatar_id,))
+        cur = await conn.execute(_AVATAR_WITH_USAGE, (body.avatar_id,))
         avatar = await cur.fetchone()
         if avatar is None:
             raise NotFound("no such avatar")
-        usage = await owner_usage(conn, avatar["owner_id"], settings, lock=True)
-        enforce_quota(usage, idle_seconds=settings.session_idle_seconds)
+        enforce_quota(usage_from_row(avatar, settings), idle_seconds=settings.session_idle_seconds)
         cur = await conn.execute(
             "insert into public.streaming_sessions (avatar_id, quality) values (%s, %s)"
             " returning id, provider, quality, expires_at",
@@ -125,19 +129,27 @@ def _ended(session: dict[str, Any]) -> EndedSession:
     )
 
 
-async def close_session(conn: Conn, session: dict[str, Any], reason: str) -> EndedSession:
-    """End an active session already locked by this transaction and record the `ended` event."""
+async def close_session(conn: Conn, session_id: uuid.UUID, reason: str) -> dict[str, Any] | None:
+    """End the session if it is still active (as `expired` once past its end) and record `ended`.
+
+    Returns the ended row with its provider session, or None where RLS hides it or it had ended.
+    """
     cur = await conn.execute(
-        "update public.streaming_sessions set status = 'ended', end_reason = %s where id = %s"
-        " returning status, duration_seconds, end_reason",
-        (reason, session["id"]),
+        "update public.streaming_sessions"
+        " set status = 'ended', end_reason = case when expires_at <= now() then 'expired' else %s end"
+        " where id = %s and status = 'active'"
+        " returning status, duration_seconds, end_reason, provider, provider_session_id",
+        (reason, session_id),
     )
     ended = await cur.fetchone()
-    assert ended is not None
-    await add_event(
-        conn, session["id"], "ended", {"reason": reason, "duration_seconds": ended["duration_seconds"]}
-    )
-    return EndedSession(**ended)
+    if ended is not None:
+        await add_event(
+            conn,
+            session_id,
+            "ended",
+            {"reason": ended["end_reason"], "duration_seconds": ended["duration_seconds"]},
+        )
+    return ended
 
 
 async def stop_provider_session(settings: Settings, provider: str, provider_session_id: str | None) -> None:
@@ -154,12 +166,19 @@ async def end_session(
     db: Database, principal: Principal, session_id: uuid.UUID, reason: str, settings: Settings
 ) -> EndedSession:
     async with db.as_user(principal.claims) as conn:
-        session = await _lock_own_session(conn, session_id)
-        if session["status"] != "active":
-            return _ended(session)
-        result = await close_session(conn, session, "expired" if session["expired"] else reason)
-    await stop_provider_session(settings, session["provider"], session["provider_session_id"])
-    return result
+        ended = await close_session(conn, session_id, reason)
+        if ended is None:
+            cur = await conn.execute(
+                "select status, duration_seconds, end_reason from public.streaming_sessions"
+                " where id = %s and user_id = (select auth.uid())",
+                (session_id,),
+            )
+            earlier = await cur.fetchone()
+            if earlier is None:
+                raise NotFound(_SESSION_NOT_FOUND)
+            return _ended(earlier)
+    await stop_provider_session(settings, ended["provider"], ended["provider_session_id"])
+    return _ended(ended)
 
 
 async def _touch_live_session(
@@ -186,13 +205,10 @@ async def _touch_live_session(
             if event is not None:
                 await add_event(conn, session_id, event.type, event.data)
             return session, touched
-        if session["status"] == "active":
-            ended = await close_session(conn, session, "expired")
-        else:
-            ended = _ended(session)
+        ended = await close_session(conn, session_id, "expired") or session
     if session["status"] == "active":
         await stop_provider_session(settings, session["provider"], session["provider_session_id"])
-    raise Conflict(f"this session has {ended.status} ({ended.end_reason}); start a new one")
+    raise Conflict(f"this session has {ended['status']} ({ended['end_reason']}); start a new one")
 
 
 async def keep_alive(

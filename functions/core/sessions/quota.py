@@ -1,7 +1,9 @@
 """Per-owner limits: monthly streaming seconds and concurrent sessions."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from functions.core.db.pool import Conn
 from functions.core.errors import QuotaExceeded
@@ -9,10 +11,14 @@ from functions.core.sessions.models import Usage
 from functions.core.settings import Settings
 
 
-async def owner_usage(conn: Conn, owner_id: uuid.UUID, settings: Settings, *, lock: bool = False) -> Usage:
-    cur = await conn.execute("select * from private.owner_usage(%s, %s)", (owner_id, lock))
-    row = await cur.fetchone()
-    if row is None:
+async def owner_usage(conn: Conn, owner_id: uuid.UUID, settings: Settings) -> Usage:
+    cur = await conn.execute("select * from private.owner_usage(%s)", (owner_id,))
+    return usage_from_row(await cur.fetchone(), settings)
+
+
+def usage_from_row(row: Mapping[str, Any] | None, settings: Settings) -> Usage:
+    """A `private.owner_usage` row with the deployment's defaults where no usage_limits row overrides."""
+    if row is None or row["month_start"] is None:
         return Usage(
             month_start=datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0),
             streaming_seconds_used=0,
