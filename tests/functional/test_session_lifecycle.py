@@ -277,6 +277,24 @@ def test_a_provider_failure_answers_502_and_leaves_the_session_in_error(
     assert usage["active_sessions"] == 0
 
 
+def test_an_unexpected_provider_exception_still_leaves_the_session_in_error(
+    client: httpx.Client, api: Api, admin: Admin, owner: User, failing_heygen: _FailingProvider
+) -> None:
+    async def crash(request: SessionRequest) -> ProviderSession:
+        failing_heygen.requests.append(request)
+        raise TimeoutError("socket read timed out")
+
+    failing_heygen.create_session = crash  # type: ignore[method-assign]
+    avatar = api.create_avatar(owner, provider="heygen")
+    response = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=owner.headers)
+    problem = assert_problem(response, 503, "provider_unavailable")
+    assert problem["provider"] == "heygen"
+    assert "TimeoutError" in problem["detail"]
+    row = session_row(admin, failing_heygen.requests[0].session_id)
+    assert row["status"] == "error"
+    assert event_types(admin, failing_heygen.requests[0].session_id) == ["started", "error"]
+
+
 def test_the_provider_registry_is_restored_after_a_failing_provider_test() -> None:
     assert "heygen" not in registry._FACTORIES
     assert "heygen" not in registry._instances

@@ -77,6 +77,12 @@ async def start_session(
     except ProviderError as exc:
         await _fail_session(db, principal, session["id"], exc)
         raise
+    except Exception as exc:
+        # A provider module should raise ProviderError; anything else still must not leave the
+        # session looking live.
+        failure = ProviderError(session["provider"], f"unexpected failure ({type(exc).__name__})")
+        await _fail_session(db, principal, session["id"], failure)
+        raise failure from exc
     if created.provider_session_id is not None:
         async with db.as_user(principal.claims) as conn:
             await conn.execute(
