@@ -1,0 +1,225 @@
+"""Streamed chat completions from any OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM, ...)."""
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from functions.core.errors import ProviderError
+from functions.core.llm.base import ChatMessage
+
+log = logging.getLogger(__name__)
+
+BODY_LIMIT = 2000  # characters of a provider's error body kept on the ProviderError
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
+JITTER_S = 0.25
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header; HTTP dates and junk are ignored (backoff applies instead)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+class OpenAICompatibleChat:
+    """`ChatModel` over `POST {base_url}/chat/completions` with `stream: true` (server-sent events).
+
+    Retries 429, 5xx and connection failures with exponential backoff (honouring `Retry-After` seconds,
+    capped) only while nothing has been yielded. Every failure raises `ProviderError`; a timeout carries
+    status None, so it maps to 503. The API key is only ever put in the Authorization header.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str = "https://api.openai.com/v1",
+        model: str,
+        client: httpx.AsyncClient,
+        provider: str = "openai",
+        max_retries: int = 2,
+        timeout_s: float = 30,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        self.name = provider
+        self.model = model
+        self._api_key = api_key
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._client = client
+        self._max_retries = max_retries
+        self._timeout = httpx.Timeout(timeout_s)
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleChat(provider={self.name!r}, model={self.model!r}, url={self._url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _payload(
+        self, messages: list[ChatMessage], max_tokens: int | None, temperature: float | None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in messages],
+            "stream": True,
+        }
+        if max_tokens is not None:
+            payload["max_tokens"] = max_tokens
+        if temperature is not None:
+            payload["temperature"] = temperature
+        return payload
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        base = retry_after if retry_after is not None else BACKOFF_BASE_S * 2**attempt
+        return min(BACKOFF_CAP_S, base + random.uniform(0, JITTER_S))
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    async def _status_error(self, response: httpx.Response) -> ProviderError:
+        try:
+            raw = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
+        except httpx.HTTPError:
+            raw = ""
+        text = self._redact(raw)
+        body: Any = text[:BODY_LIMIT]
+        detail = f"HTTP {response.status_code}"
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            error = parsed.get("error")
+            message = error.get("message") if isinstance(error, dict) else error
+            if isinstance(message, str) and message:
+                detail = f"{detail}: {message[:300]}"
+            if len(text) <= BODY_LIMIT:
+                body = parsed
+        return ProviderError(
+            self.name,
+            detail,
+            status=response.status_code,
+            body=body,
+            retryable=_retryable(response.status_code),
+        )
+
+    def _chunk_error(self, detail: str, data: str) -> ProviderError:
+        return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
+
+    def _content(self, data: str) -> str:
+        """The text delta of one `data:` payload ("" when it carries none)."""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise self._chunk_error("malformed stream chunk", data) from None
+        if not isinstance(chunk, dict):
+            raise self._chunk_error("malformed stream chunk", data)
+        if chunk.get("error"):
+            # Some compatible servers report a failure mid-stream as an error object.
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise self._chunk_error(f"error in stream: {str(message)[:300]}", data)
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return ""  # e.g. the usage-only final chunk
+        delta = choices[0].get("delta") or choices[0].get("message")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        return content if isinstance(content, str) else ""
+
+    async def _deltas(self, response: httpx.Response) -> AsyncIterator[str]:
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json":
+            # A server that ignored `stream: true` and answered in one piece.
+            content = self._content(self._redact((await response.aread()).decode("utf-8", errors="replace")))
+            if content:
+                yield content
+            return
+        data: list[str] = []
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(" ") else value)
+                continue
+            if line or not data:
+                continue  # comments (": keep-alive"), other fields (event:, id:, retry:), blank keep-alives
+            payload, data = "\n".join(data), []
+            if payload.strip() == "[DONE]":
+                return
+            content = self._content(payload)
+            if content:
+                yield content
+        if data and "\n".join(data).strip() != "[DONE]":
+            content = self._content("\n".join(data))  # the last event lacked its blank line
+            if content:
+                yield content
+
+    async def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str]:
+        """Stream the reply's text deltas; see `ChatModel.stream`."""
+        payload = self._payload(messages, max_tokens, temperature)
+        attempt = 0
+        while True:
+            started = False
+            delay: float | None = None
+            try:
+                async with self._client.stream(
+                    "POST", self._url, json=payload, headers=self._headers(), timeout=self._timeout
+                ) as response:
+                    if response.status_code >= 400:
+                        error = await self._status_error(response)
+                        if not error.retryable or attempt >= self._max_retries:
+                            raise error
+                        delay = self._delay(attempt, _retry_after(response.headers.get("retry-after")))
+                        log.warning(
+                            "%s chat HTTP %s, retry %d in %.2fs",
+                            self.name,
+                            response.status_code,
+                            attempt + 1,
+                            delay,
+                        )
+                    else:
+                        async for piece in self._deltas(response):
+                            started = True
+                            yield piece
+                        return
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if started or attempt >= self._max_retries:
+                    raise ProviderError(self.name, f"cannot connect: {type(exc).__name__}") from exc
+                delay = self._delay(attempt, None)
+                log.warning(
+                    "%s chat %s, retry %d in %.2fs", self.name, type(exc).__name__, attempt + 1, delay
+                )
+            except httpx.TimeoutException as exc:
+                raise ProviderError(self.name, f"timed out: {type(exc).__name__}", retryable=True) from exc
+            except httpx.HTTPError as exc:
+                raise ProviderError(self.name, f"transport failure: {type(exc).__name__}") from exc
+            assert delay is not None
+            await self._sleep(delay)
+            attempt += 1

@@ -1,0 +1,258 @@
+"""The OpenAI-compatible chat client, tested at the HTTP boundary with a mock transport."""
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import httpx
+import pytest
+
+from functions.core.errors import ProviderError
+from functions.core.llm.base import ChatMessage, ChatModel
+from functions.core.llm.openai_compat import BACKOFF_CAP_S, OpenAICompatibleChat
+
+MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi?")]
+KEY = "sk-test-not-a-real-key"
+
+
+class Chunks(httpx.AsyncByteStream):
+    """A response body delivered in the given pieces, optionally failing after them."""
+
+    def __init__(self, parts: Iterable[bytes], fail: Exception | None = None) -> None:
+        self.parts = list(parts)
+        self.fail = fail
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+        if self.fail is not None:
+            raise self.fail
+
+
+def sse(*events: object, done: bool = True) -> bytes:
+    text = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+    return (text + ("data: [DONE]\n\n" if done else "")).encode()
+
+
+def delta(content: str) -> dict[str, object]:
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": content}}],
+    }
+
+
+def ok(body: bytes, parts: int = 1) -> httpx.Response:
+    size = max(1, len(body) // parts)
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Chunks(pieces))
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Harness:
+    def __init__(self, *responses: httpx.Response | Exception | Handler) -> None:
+        self.responses = list(responses)
+        self.requests: list[httpx.Request] = []
+        self.sleeps: list[float] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        item = self.responses.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        if callable(item):
+            return item(request)
+        return item
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def chat(self, api_key: str | None = KEY, **kwargs: object) -> OpenAICompatibleChat:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+        return OpenAICompatibleChat(
+            api_key=api_key,
+            model="gpt-test",
+            client=client,
+            sleep=self.sleep,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+async def collect(model: ChatModel, **kwargs: int | float) -> list[str]:
+    return [piece async for piece in model.stream(MESSAGES, **kwargs)]  # type: ignore[arg-type]
+
+
+async def test_deltas_are_yielded_in_order_whatever_the_byte_boundaries() -> None:
+    events = [
+        delta("Héllo"),
+        delta(", wörld"),
+        delta("! 你好"),
+        {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+    ]
+    body = sse(*events)
+    for size in (1, 2, 3, 7, 64):
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        harness = Harness(
+            httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Chunks(pieces))
+        )
+        assert await collect(harness.chat()) == ["Héllo", ", wörld", "! 你好"]
+
+
+async def test_usage_only_chunks_comments_and_keep_alives_are_ignored() -> None:
+    usage = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+    body = b": keep-alive\n\nevent: message\nid: 1\n" + sse(delta("A"), delta(""), delta("B"), usage)
+    harness = Harness(ok(body, parts=5))
+    assert await collect(harness.chat()) == ["A", "B"]
+
+
+async def test_nothing_after_done_is_read() -> None:
+    body = sse(delta("A")) + sse(delta("never"), done=False)
+    assert await collect(Harness(ok(body)).chat()) == ["A"]
+
+
+async def test_a_stream_ending_without_done_still_yields_its_last_event() -> None:
+    body = sse(delta("A"), done=False) + b'data: {"choices":[{"delta":{"content":"B"}}]}'
+    assert await collect(Harness(ok(body)).chat()) == ["A", "B"]
+
+
+async def test_a_server_that_ignores_stream_true_still_gives_its_answer() -> None:
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Whole answer."}}]}
+    assert await collect(Harness(httpx.Response(200, json=body)).chat()) == ["Whole answer."]
+
+
+async def test_the_request_carries_model_messages_stream_and_options() -> None:
+    harness = Harness(ok(sse(delta("x"))))
+    await collect(harness.chat(base_url="http://llm.local/v1/"), max_tokens=50, temperature=0.2)
+    request = harness.requests[0]
+    assert request.method == "POST"
+    assert str(request.url) == "http://llm.local/v1/chat/completions"
+    assert json.loads(request.content) == {
+        "model": "gpt-test",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}],
+        "stream": True,
+        "max_tokens": 50,
+        "temperature": 0.2,
+    }
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+async def test_no_authorization_header_is_sent_without_an_api_key() -> None:
+    harness = Harness(ok(sse(delta("x"))))
+    await collect(harness.chat(api_key=None))
+    assert "authorization" not in harness.requests[0].headers
+    assert "max_tokens" not in json.loads(harness.requests[0].content)
+
+
+async def test_429_with_retry_after_is_retried_after_that_many_seconds() -> None:
+    busy = httpx.Response(429, headers={"retry-after": "2"}, json={"error": {"message": "Rate limited"}})
+    harness = Harness(busy, ok(sse(delta("ok"))))
+    assert await collect(harness.chat()) == ["ok"]
+    assert len(harness.requests) == 2
+    assert len(harness.sleeps) == 1
+    assert 2 <= harness.sleeps[0] < 2.5
+
+
+async def test_a_huge_retry_after_is_capped() -> None:
+    harness = Harness(httpx.Response(429, headers={"retry-after": "3600"}), ok(sse(delta("ok"))))
+    assert await collect(harness.chat()) == ["ok"]
+    assert harness.sleeps == [BACKOFF_CAP_S]
+
+
+async def test_backoff_grows_exponentially_between_server_errors() -> None:
+    harness = Harness(httpx.Response(502), httpx.Response(503), ok(sse(delta("ok"))))
+    assert await collect(harness.chat()) == ["ok"]
+    assert len(harness.requests) == 3
+    first, second = harness.sleeps
+    assert 0.5 <= first < 0.75
+    assert 1.0 <= second < 1.25
+
+
+async def test_repeated_500s_give_up_with_the_status_and_body_kept() -> None:
+    failure = {"error": {"message": "The server had an error", "type": "server_error"}}
+    harness = Harness(httpx.Response(500, json=failure), httpx.Response(500, json=failure))
+    with pytest.raises(ProviderError) as caught:
+        await collect(harness.chat(max_retries=1))
+    assert len(harness.requests) == 2
+    error = caught.value
+    assert error.provider == "openai"
+    assert error.provider_status == 500
+    assert error.status == 502
+    assert error.body == failure
+    assert "The server had an error" in error.detail
+
+
+async def test_a_long_error_body_is_truncated() -> None:
+    harness = Harness(httpx.Response(400, text="x" * 10_000))
+    with pytest.raises(ProviderError) as caught:
+        await collect(harness.chat())
+    assert caught.value.body == "x" * 2000
+
+
+async def test_401_is_not_retried_and_the_key_does_not_leak() -> None:
+    body = {"error": {"message": f"Incorrect API key provided: {KEY}", "code": "invalid_api_key"}}
+    harness = Harness(httpx.Response(401, json=body))
+    with pytest.raises(ProviderError) as caught:
+        await collect(harness.chat())
+    assert len(harness.requests) == 1
+    assert harness.sleeps == []
+    assert caught.value.provider_status == 401
+    assert caught.value.status == 502
+    assert KEY not in caught.value.detail
+    assert KEY not in json.dumps(caught.value.body)
+    assert KEY not in repr(harness.chat())
+
+
+async def test_a_timeout_becomes_a_503_provider_error() -> None:
+    harness = Harness(httpx.ReadTimeout("read timed out"))
+    with pytest.raises(ProviderError) as caught:
+        await collect(harness.chat())
+    assert len(harness.requests) == 1
+    assert caught.value.provider_status is None
+    assert caught.value.status == 503
+    assert caught.value.problem()["provider"] == "openai"
+
+
+async def test_connection_errors_are_retried_then_become_503() -> None:
+    refused = httpx.ConnectError("connection refused")
+    harness = Harness(refused, ok(sse(delta("ok"))))
+    assert await collect(harness.chat(provider="ollama")) == ["ok"]
+    assert len(harness.requests) == 2
+
+    harness = Harness(refused, refused, refused)
+    with pytest.raises(ProviderError) as caught:
+        await collect(harness.chat(provider="ollama"))
+    assert len(harness.requests) == 3
+    assert caught.value.status == 503
+    assert caught.value.provider == "ollama"
+
+
+async def test_a_failure_after_the_first_delta_raises_without_retrying() -> None:
+    broken = httpx.Response(
+        200,
+        headers={"content-type": "text/event-stream"},
+        stream=Chunks([sse(delta("Hel"), done=False)], fail=httpx.ReadError("connection reset")),
+    )
+    harness = Harness(broken, ok(sse(delta("never"))))
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for piece in harness.chat().stream(MESSAGES):
+            seen.append(piece)
+
+    with pytest.raises(ProviderError) as caught:
+        await consume()
+    assert seen == ["Hel"]
+    assert len(harness.requests) == 1
+    assert caught.value.status == 503
+
+
+async def test_an_error_object_inside_the_stream_raises() -> None:
+    body = sse(delta("A"), {"error": {"message": "overloaded"}})
+    with pytest.raises(ProviderError, match="overloaded"):
+        await collect(Harness(ok(body)).chat())
+
+
+async def test_a_malformed_chunk_raises() -> None:
+    with pytest.raises(ProviderError, match="malformed"):
+        await collect(Harness(ok(b"data: {not json\n\n")).chat())
