@@ -114,6 +114,19 @@ def create_session(
     return session_id
 
 
+def create_document(
+    conn: Admin, owner_id: uuid.UUID, avatar_id: uuid.UUID, title: str = "Manual", *, status: str = "queued"
+) -> uuid.UUID:
+    row = conn.execute(
+        "insert into public.knowledge_documents (owner_id, avatar_id, title, content_hash, status)"
+        " values (%s, %s, %s, %s, %s) returning id",
+        (owner_id, avatar_id, title, uuid.uuid4().hex, status),
+    ).fetchone()
+    assert row is not None
+    document_id: uuid.UUID = row["id"]
+    return document_id
+
+
 def create_message(conn: Admin, session_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
     row = conn.execute(
         "insert into public.streaming_messages (session_id, user_id, role, content)"

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.db.rls import Actor, Admin, World, acting_as, attempt, create_avatar, rows_as
+from tests.db.rls import Actor, Admin, World, acting_as, attempt, create_avatar, create_document, rows_as
 
 SMALL = "text-embedding-3-small"
 DIMS = 1536
@@ -37,17 +37,6 @@ class Corpus:
     other_avatar_id: uuid.UUID
 
 
-def _document(conn: Admin, owner_id: uuid.UUID, avatar_id: uuid.UUID, title: str) -> uuid.UUID:
-    row = conn.execute(
-        "insert into public.knowledge_documents (owner_id, avatar_id, title, content_hash, status)"
-        " values (%s, %s, %s, %s, 'ready') returning id",
-        (owner_id, avatar_id, title, uuid.uuid4().hex),
-    ).fetchone()
-    assert row is not None
-    document_id: uuid.UUID = row["id"]
-    return document_id
-
-
 def _chunk(
     conn: Admin,
     document_id: uuid.UUID,
@@ -73,7 +62,7 @@ def _chunk(
 def corpus(admin: Admin, world: World) -> Corpus:
     """The owner's avatar holds a manual; another user's avatar holds a chunk that matches every query
     exactly, by text and by vector. Removing the world's users cascades to all of it."""
-    manual = _document(admin, world.owner_id, world.avatar_id, "Manual")
+    manual = create_document(admin, world.owner_id, world.avatar_id, "Manual", status="ready")
     chunks = {
         # Best by text ("battery" three times), worst by vector (opposite the query).
         "text_best": _chunk(
@@ -96,10 +85,12 @@ def corpus(admin: Admin, world: World) -> Corpus:
         "tiny_near": _chunk(admin, manual, 6, "Tiny near.", "[1,0,0]", "tiny-3d"),
         "tiny_far": _chunk(admin, manual, 7, "Tiny far.", "[0,1,0]", "tiny-3d"),
     }
-    second = _document(admin, world.owner_id, world.second_avatar_id, "Second avatar's notes")
+    second = create_document(
+        admin, world.owner_id, world.second_avatar_id, "Second avatar's notes", status="ready"
+    )
     chunks["second_avatar"] = _chunk(admin, second, 0, "Battery warranty notes.", QUERY)
     other_avatar_id = create_avatar(admin, world.other_id, "Rival")
-    rival = _document(admin, world.other_id, other_avatar_id, "Rival secrets")
+    rival = create_document(admin, world.other_id, other_avatar_id, "Rival secrets", status="ready")
     chunks["rival"] = _chunk(admin, rival, 0, "Battery battery battery warranty warranty secret.", QUERY)
     return Corpus(world=world, chunks=chunks, other_avatar_id=other_avatar_id)
 

@@ -12,23 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.db.rls import Actor, Admin, World, acting_as, attempt, create_avatar
+from tests.db.rls import Actor, Admin, World, acting_as, attempt, create_avatar, create_document
 
 TABLES = ("knowledge_documents", "knowledge_chunks")
 OPERATIONS = ("select", "insert", "update", "delete")
-
-
-def create_document(
-    conn: Admin, owner_id: uuid.UUID, avatar_id: uuid.UUID, title: str = "Manual"
-) -> uuid.UUID:
-    row = conn.execute(
-        "insert into public.knowledge_documents (owner_id, avatar_id, title, content_hash)"
-        " values (%s, %s, %s, %s) returning id",
-        (owner_id, avatar_id, title, uuid.uuid4().hex),
-    ).fetchone()
-    assert row is not None
-    document_id: uuid.UUID = row["id"]
-    return document_id
 
 
 def create_chunk(

@@ -6,7 +6,10 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
+from functions.core.providers.avatar import registry
+from functions.core.providers.avatar.base import AvatarProvider
 from tests.conftest import User
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -93,3 +96,10 @@ def insert_message_as_user(
             "insert into public.streaming_messages (session_id, role, content) values (%s, %s, %s)",
             (session_id, role, content),
         )
+
+
+def use_provider(monkeypatch: pytest.MonkeyPatch, name: str, provider: AvatarProvider) -> None:
+    """Serve avatars of `name` with `provider` for one test; the registry is restored afterwards."""
+    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    monkeypatch.setattr(registry, "_instances", {})
+    registry.register_provider(name, lambda _settings: provider)

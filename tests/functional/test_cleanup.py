@@ -14,11 +14,10 @@ import pytest
 from functions.core.cleanup import CleanupReport, sweep
 from functions.core.db.pool import get_database
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar import registry
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.settings import Settings, get_settings
+from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, event_types, events, session_row
+from tests.functional.support import Api, event_types, events, session_row, use_provider
 
 Admin = psycopg.Connection[Any]
 
@@ -258,14 +257,8 @@ class _RecordingProvider:
 
 @pytest.fixture
 def simli(monkeypatch: pytest.MonkeyPatch) -> _RecordingProvider:
-    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
-    monkeypatch.setattr(registry, "_instances", {})
     provider = _RecordingProvider()
-
-    def factory(_settings: Settings) -> _RecordingProvider:
-        return provider
-
-    registry.register_provider("simli", factory)
+    use_provider(monkeypatch, "simli", provider)
     return provider
 
 

@@ -11,7 +11,6 @@ import pytest
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar import registry
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.settings import Settings
 from tests.conftest import User
 from tests.functional.support import (
     Api,
@@ -20,6 +19,7 @@ from tests.functional.support import (
     events,
     insert_message_as_user,
     session_row,
+    use_provider,
 )
 
 Admin = psycopg.Connection[Any]
@@ -238,14 +238,8 @@ class _FailingProvider:
 @pytest.fixture
 def failing_heygen(monkeypatch: pytest.MonkeyPatch) -> _FailingProvider:
     """Registers a failing `heygen` provider; the registry is restored after the test."""
-    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
-    monkeypatch.setattr(registry, "_instances", {})
     provider = _FailingProvider()
-
-    def factory(_settings: Settings) -> _FailingProvider:
-        return provider
-
-    registry.register_provider("heygen", factory)
+    use_provider(monkeypatch, "heygen", provider)
     return provider
 
 
