@@ -54,6 +54,47 @@ class Settings(BaseSettings):
     ssm_parameter_path: str | None = None
     secrets_manager_secret_id: str | None = None
 
+    # Where the functions are reachable from outside, e.g. for a provider's custom-LLM callback.
+    public_api_base: str | None = None
+
+    # Uploads (knowledge files, audio turns) may be larger than a JSON body.
+    max_upload_bytes: int = Field(default=20_971_520, ge=1024)
+
+    openai_api_key: SecretStr | None = None
+    openai_api_base: str = "https://api.openai.com/v1"
+    # Any OpenAI-compatible chat server; each falls back to the OpenAI setting above.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    llm_timeout_seconds: float = Field(default=30, gt=0)
+    turn_history_messages: int = Field(default=8, ge=0, le=100)
+    turn_sources: int = Field(default=4, ge=1, le=20)
+    embedding_model: str = "text-embedding-3-small"
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    stt_model: str = "gpt-4o-mini-transcribe"
+
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_api_base: str = "https://api.elevenlabs.io"
+    elevenlabs_model: str = "eleven_flash_v2_5"
+
+    heygen_api_key: SecretStr | None = None
+    heygen_api_base: str = "https://api.heygen.com"
+    liveavatar_api_key: SecretStr | None = None
+    liveavatar_api_base: str = "https://api.liveavatar.com"
+    simli_api_key: SecretStr | None = None
+    simli_api_base: str = "https://api.simli.ai"
+    tavus_api_key: SecretStr | None = None
+    tavus_api_base: str = "https://tavusapi.com"
+    provider_timeout_seconds: float = Field(default=15, gt=0)
+
+    # Visitor tokens of the embeddable widget: signed with their own key, short-lived, rate limited.
+    widget_token_secret: SecretStr | None = None
+    widget_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    widget_tokens_per_ip_per_minute: int = Field(default=10, ge=1)
+    widget_tokens_per_avatar_per_minute: int = Field(default=120, ge=1)
+
     @property
     def is_local(self) -> bool:
         return self.app_mode == "local"
@@ -66,10 +107,32 @@ class Settings(BaseSettings):
             return self.supabase_url.rstrip("/") + "/auth/v1/.well-known/jwks.json"
         return None
 
+    @property
+    def llm_url(self) -> str:
+        return (self.llm_base_url or self.openai_api_base).rstrip("/")
+
+    def llm_key(self) -> str | None:
+        key = self.llm_api_key or self.openai_api_key
+        return None if key is None else key.get_secret_value()
+
+    @property
+    def llm_configured(self) -> bool:
+        """A chat model is reachable: a key, or a keyless OpenAI-compatible server (Ollama, llama.cpp)."""
+        return self.llm_key() is not None or self.llm_base_url is not None
+
+    def openai_key(self) -> str | None:
+        return None if self.openai_api_key is None else self.openai_api_key.get_secret_value()
+
     def hs256_secret(self) -> str | None:
         if self.supabase_jwt_secret is not None:
             return self.supabase_jwt_secret.get_secret_value()
-        return local_jwt_secret(self.data_dir) if self.is_local else None
+        return local_secret(self.data_dir, "local-jwt-secret") if self.is_local else None
+
+    def widget_secret(self) -> str | None:
+        """The key that signs visitor tokens: configured, or a random local one; never the user JWT key."""
+        if self.widget_token_secret is not None:
+            return self.widget_token_secret.get_secret_value()
+        return local_secret(self.data_dir, "local-widget-secret") if self.is_local else None
 
     @model_validator(mode="after")
     def _cloud_mode_needs_real_credentials(self) -> "Settings":
@@ -101,10 +164,10 @@ def settings_env_names() -> frozenset[str]:
     return frozenset(name.upper() for name in Settings.model_fields)
 
 
-@lru_cache(maxsize=4)
-def local_jwt_secret(data_dir: Path) -> str:
-    """A random signing secret for local tokens, made once per data directory and kept there."""
-    path = data_dir / "local-jwt-secret"
+@lru_cache(maxsize=8)
+def local_secret(data_dir: Path, name: str) -> str:
+    """A random signing secret for local mode, made once per data directory and kept there."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -20,6 +20,7 @@ PUBLIC_TABLES = (
     "streaming_messages",
     "avatar_session_events",
     "usage_limits",
+    "avatar_api_keys",
 )
 
 
@@ -168,6 +169,7 @@ class World:
     visitor_session_id: uuid.UUID
     visitor_message_id: uuid.UUID
     visitor_event_id: int
+    api_key_id: uuid.UUID
 
     @property
     def params(self) -> dict[str, Any]:
@@ -211,7 +213,14 @@ def arrange_world(conn: Admin) -> World:
         " values (%s, 3600, 2)",
         (owner_id,),
     )
+    api_key = conn.execute(
+        "insert into public.avatar_api_keys (owner_id, avatar_id, key_prefix, key_hash)"
+        " values (%s, %s, 'sk-avs-ab', md5(random()::text) || md5(random()::text)) returning id",
+        (owner_id, avatar_id),
+    ).fetchone()
+    assert api_key is not None
     return World(
+        api_key_id=api_key["id"],
         owner_id=owner_id,
         other_id=other_id,
         visitor_id=visitor_id,

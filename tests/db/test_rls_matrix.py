@@ -49,6 +49,14 @@ STATEMENTS: dict[str, dict[str, str]] = {
         " where owner_id = %(owner_id)s returning owner_id",
         "delete": "delete from public.usage_limits where owner_id = %(owner_id)s returning owner_id",
     },
+    "avatar_api_keys": {
+        "select": "select id from public.avatar_api_keys where id = %(api_key_id)s",
+        "insert": "insert into public.avatar_api_keys (avatar_id, key_prefix, key_hash)"
+        " values (%(avatar_id)s, 'sk-avs-cd', repeat('c', 64)) returning id",
+        "update": "update public.avatar_api_keys set revoked_at = now()"
+        " where id = %(api_key_id)s returning id",
+        "delete": "delete from public.avatar_api_keys where id = %(api_key_id)s returning id",
+    },
 }
 
 # What each actor may do to the owner's rows; everything not listed is denied.
@@ -61,6 +69,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "avatar_session_events": {"select", "insert"},
         # Limits are the operator's: owners may only read theirs.
         "usage_limits": {"select"},
+        "avatar_api_keys": {"select", "insert", "update", "delete"},
     },
     "another_user": {},
     "anon": {},

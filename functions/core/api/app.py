@@ -24,7 +24,9 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
         from functions.core.api.routes import dev
 
         app.include_router(dev.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
