@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from functions.core.api.app import create_app
-from functions.core.api.routes import avatars, sessions
+from functions.core.api.routes import api_keys, avatars, chat, knowledge, sessions, speech, turns, widget
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
 
@@ -19,7 +19,18 @@ DEMO_EMAIL = "demo@avatar-studio.local"
 
 
 def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
-    app = create_app([avatars.router, sessions.router])
+    app = create_app(
+        [
+            avatars.router,
+            api_keys.router,
+            knowledge.router,
+            sessions.router,
+            turns.router,
+            chat.router,
+            speech.router,
+            widget.router,
+        ]
+    )
     if web_dist.is_dir():
         app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
     else:
