@@ -16,7 +16,14 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from functions.core.auth import jwks as jwks_module
 from functions.core.auth.jwks import JwksCache
-from functions.core.auth.tokens import Principal, TokenVerifier, sign_local_token
+from functions.core.auth.tokens import (
+    WIDGET_ISSUER,
+    Principal,
+    TokenVerifier,
+    sign_local_token,
+    sign_visitor_token,
+    widget_key,
+)
 from functions.core.errors import Unauthorized
 from functions.core.settings import Settings
 
@@ -316,3 +323,112 @@ async def test_unusable_entries_in_the_jwks_are_skipped(jwks_verifier: TokenVeri
     assert (await jwks_verifier.verify(es256(keys, claims()))).user_id == USER_ID
     for kid in ("no-secret", "no-modulus", "no-type"):
         await assert_refused(jwks_verifier, es256(keys, claims(), kid=kid), "unknown key")
+
+
+# --- widget visitor tokens ---------------------------------------------------------------------------
+
+WIDGET_SECRET = "w" * 40
+AVATAR_ID = uuid.uuid4()
+SITE = "https://shop.example.com"
+
+
+def widget_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_mode": "cloud",
+        "database_url": "postgresql://x",
+        "supabase_jwt_secret": SECRET,
+        "widget_token_secret": WIDGET_SECRET,
+    }
+    return Settings(**{**values, **overrides})
+
+
+def visitor_claims(**overrides: Any) -> dict[str, Any]:
+    bound: dict[str, Any] = {"iss": WIDGET_ISSUER, "avatar_id": str(AVATAR_ID), "origin": SITE, "email": None}
+    return claims(**{**bound, **overrides})
+
+
+@pytest.fixture
+def widget_verifier() -> TokenVerifier:
+    return TokenVerifier(widget_settings())
+
+
+async def test_a_signed_visitor_token_is_accepted_as_a_visitor_bound_to_its_avatar_and_origin(
+    widget_verifier: TokenVerifier,
+) -> None:
+    token, expires_at = sign_visitor_token(
+        WIDGET_SECRET,
+        visitor_id=USER_ID,
+        avatar_id=AVATAR_ID,
+        origin=SITE,
+        audience="authenticated",
+        ttl_seconds=900,
+    )
+    principal = await widget_verifier.verify(token)
+    assert principal.user_id == USER_ID
+    assert principal.is_visitor
+    assert principal.avatar_id == AVATAR_ID
+    assert principal.origin == SITE
+    assert principal.claims["role"] == "authenticated"
+    assert principal.claims["avatar_id"] == str(AVATAR_ID)
+    assert principal.claims["iss"] == WIDGET_ISSUER
+    assert principal.claims["exp"] == int(expires_at.timestamp())
+    assert 895 <= expires_at.timestamp() - time.time() <= 900
+
+
+async def test_a_user_token_is_not_a_visitor(widget_verifier: TokenVerifier) -> None:
+    principal = await widget_verifier.verify(hs256(claims()))
+    assert not principal.is_visitor
+    assert principal.avatar_id is None
+    assert principal.origin is None
+
+
+async def test_a_visitor_token_signed_with_the_user_secret_is_refused(widget_verifier: TokenVerifier) -> None:
+    await assert_refused(widget_verifier, hs256(visitor_claims(), secret=SECRET), "signature")
+
+
+async def test_a_user_token_signed_with_the_widget_secret_is_refused(widget_verifier: TokenVerifier) -> None:
+    await assert_refused(widget_verifier, hs256(claims(), secret=WIDGET_SECRET), "signature")
+
+
+async def test_an_expired_visitor_token_is_refused(widget_verifier: TokenVerifier) -> None:
+    token = hs256(visitor_claims(exp=int(time.time()) - 60), secret=WIDGET_SECRET)
+    await assert_refused(widget_verifier, token, "expired")
+
+
+async def test_a_tampered_visitor_token_is_refused(widget_verifier: TokenVerifier) -> None:
+    header, _payload, signature = hs256(visitor_claims(), secret=WIDGET_SECRET).split(".")
+    forged = f"{header}.{_b64(visitor_claims(avatar_id=str(uuid.uuid4())))}.{signature}"
+    await assert_refused(widget_verifier, forged, "signature")
+
+
+async def test_a_visitor_token_without_an_avatar_is_refused(widget_verifier: TokenVerifier) -> None:
+    token = hs256(claims(iss=WIDGET_ISSUER), secret=WIDGET_SECRET)
+    await assert_refused(widget_verifier, token, "no 'avatar_id' claim")
+
+
+async def test_a_visitor_token_bound_to_a_malformed_avatar_id_is_refused(
+    widget_verifier: TokenVerifier,
+) -> None:
+    token = hs256(visitor_claims(avatar_id="lobby"), secret=WIDGET_SECRET)
+    await assert_refused(widget_verifier, token, "not bound to an avatar")
+
+
+async def test_a_visitor_token_for_another_audience_is_refused(widget_verifier: TokenVerifier) -> None:
+    await assert_refused(widget_verifier, hs256(visitor_claims(aud="anon"), secret=WIDGET_SECRET), "audience")
+
+
+async def test_a_visitor_token_with_another_algorithm_is_refused(widget_verifier: TokenVerifier) -> None:
+    token = jwt.encode(visitor_claims(), WIDGET_SECRET * 2, algorithm="HS512")
+    await assert_refused(widget_verifier, token, "not accepted for visitor tokens")
+
+
+async def test_visitor_tokens_are_refused_where_no_widget_secret_is_configured() -> None:
+    verifier = TokenVerifier(widget_settings(widget_token_secret=None))
+    await assert_refused(verifier, hs256(visitor_claims(), secret=WIDGET_SECRET), "not accepted")
+
+
+async def test_a_widget_secret_equal_to_the_user_secret_is_not_used() -> None:
+    settings = widget_settings(widget_token_secret=SECRET)
+    assert widget_key(settings) is None
+    await assert_refused(TokenVerifier(settings), hs256(visitor_claims(), secret=SECRET), "not accepted")
+    assert widget_key(widget_settings()) == WIDGET_SECRET

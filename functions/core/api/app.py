@@ -4,11 +4,12 @@ import logging
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from functions.core.api.body_limit import BodyLimitMiddleware
+from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
+from functions.core.db.pool import get_database
 from functions.core.settings import get_settings
 
 
@@ -27,12 +28,9 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "accept"],
-            max_age=600,
-        )
+    app.add_middleware(
+        CorsMiddleware,
+        static_origins=settings.cors_origins,
+        avatar_origins=OriginCache(lambda: load_avatar_origins(get_database())),
+    )
     return app

@@ -5,10 +5,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from functions.core.auth.api_keys import InvalidApiKey, principal_for_api_key
 from functions.core.auth.tokens import Principal, TokenVerifier
 from functions.core.db.pool import Database, get_database
-from functions.core.errors import Unauthorized
+from functions.core.errors import Forbidden, Unauthorized
 from functions.core.settings import Settings, get_settings
+from functions.core.widget import normalise_origin
 
 
 @lru_cache(maxsize=1)
@@ -16,12 +18,27 @@ def get_verifier() -> TokenVerifier:
     return TokenVerifier(get_settings())
 
 
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 async def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = _bearer(request)
+    if token is None:
         raise Unauthorized("send an access token as 'Authorization: Bearer <token>'")
-    return await get_verifier().verify(token.strip())
+    principal = await get_verifier().verify(token)
+    origin = request.headers.get("origin")
+    # A visitor token works only from the site it was issued to (a browser always sends Origin there).
+    if principal.is_visitor and principal.origin and origin and normalise_origin(origin) != principal.origin:
+        raise Forbidden(f"this visitor token was issued for {principal.origin}, not for {origin}")
+    return principal
+
+
+async def owner_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.is_visitor:
+        raise Forbidden("widget visitors cannot manage avatars; sign in to the studio as the owner")
+    return principal
 
 
 # Async wrappers: FastAPI runs plain-function dependencies in a thread pool, a hop per request.
@@ -33,6 +50,15 @@ async def _settings() -> Settings:
     return get_settings()
 
 
+async def api_key_principal(request: Request, db: Annotated[Database, Depends(_database)]) -> Principal:
+    key = _bearer(request)
+    if key is None:
+        raise InvalidApiKey("send the avatar's API key as 'Authorization: Bearer sk-avs-...'")
+    return await principal_for_api_key(db, key)
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+OwnerUser = Annotated[Principal, Depends(owner_principal)]
+ApiKeyUser = Annotated[Principal, Depends(api_key_principal)]
 Db = Annotated[Database, Depends(_database)]
 AppSettings = Annotated[Settings, Depends(_settings)]

@@ -1,8 +1,9 @@
-"""Verification of Supabase access tokens (HS256 secret or JWKS) and signing of local ones."""
+"""Verification of access tokens (Supabase users, local dev users, widget visitors) and signing of ours."""
 
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -13,28 +14,43 @@ from functions.core.settings import Settings
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
 LOCAL_ISSUER = "avatar-studio-local"
+WIDGET_ISSUER = "avatar-studio-widget"
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The verified caller: its user id and the claims handed to Postgres."""
+    """The verified caller: its user id and the claims handed to Postgres.
+
+    A widget visitor carries the avatar (and the site origin) its token is bound to; a caller
+    holding an avatar API key carries the avatar and the key's id."""
 
     user_id: uuid.UUID
     claims: dict[str, Any]
+    is_visitor: bool = False
+    avatar_id: uuid.UUID | None = None
+    origin: str | None = None
+    api_key_id: uuid.UUID | None = None
 
 
 class TokenVerifier:
     def __init__(self, settings: Settings, jwks: JwksCache | None = None) -> None:
         self._audience = settings.jwt_audience
         self._secret = settings.hs256_secret()
+        self._widget_secret = widget_key(settings)
         jwks_url = settings.resolved_jwks_url
         self._jwks = jwks or (JwksCache(jwks_url, settings.jwks_cache_seconds) if jwks_url else None)
 
     async def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthorized("the access token is malformed") from exc
+        if unverified.get("iss") == WIDGET_ISSUER:
+            # Visitor tokens are checked with the widget key only, so neither key can stand in for the other.
+            if self._widget_secret is None:
+                raise Unauthorized("visitor tokens are not accepted by this deployment")
+            return verify_visitor_token(self._widget_secret, token, audience=self._audience)
         algorithm = header.get("alg")
         if algorithm == "HS256":
             if self._secret is None:
@@ -46,30 +62,62 @@ class TokenVerifier:
             key = await self._jwks.key_for(header.get("kid"), algorithm)
         else:
             raise Unauthorized(f"token algorithm {algorithm!r} is not accepted")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=self._audience,
-                options={"require": ["exp", "sub", "aud"]},
-                leeway=5,
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("the access token has expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise Unauthorized("the access token is not valid yet") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise Unauthorized("the access token has the wrong audience") from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise Unauthorized(f"the access token has no {exc.claim!r} claim") from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthorized("the access token signature is invalid") from exc
-        try:
-            user_id = uuid.UUID(str(claims["sub"]))
-        except ValueError as exc:
-            raise Unauthorized("the access token subject is not a user id") from exc
-        return Principal(user_id=user_id, claims=claims)
+        claims = _decode(token, key, algorithm, audience=self._audience)
+        return Principal(user_id=_subject(claims), claims=claims)
+
+
+def widget_key(settings: Settings) -> str | None:
+    """The key of visitor tokens; none when it is missing or is also the user JWT key, which would let
+    whoever holds one forge the other kind of token."""
+    secret = settings.widget_secret()
+    return None if secret is None or secret == settings.hs256_secret() else secret
+
+
+def verify_visitor_token(secret: str, token: str, *, audience: str) -> Principal:
+    """A widget visitor's token: HS256 under the widget key, our issuer, bound to one avatar."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the access token is malformed") from exc
+    if algorithm != "HS256":
+        raise Unauthorized(f"token algorithm {algorithm!r} is not accepted for visitor tokens")
+    claims = _decode(token, secret, "HS256", audience=audience, issuer=WIDGET_ISSUER, require=("avatar_id",))
+    try:
+        avatar_id = uuid.UUID(str(claims["avatar_id"]))
+    except ValueError as exc:
+        raise Unauthorized("the visitor token is not bound to an avatar") from exc
+    origin = claims.get("origin")
+    return Principal(
+        user_id=_subject(claims),
+        claims=claims,
+        is_visitor=True,
+        avatar_id=avatar_id,
+        origin=origin if isinstance(origin, str) else None,
+    )
+
+
+def sign_visitor_token(
+    secret: str,
+    *,
+    visitor_id: uuid.UUID,
+    avatar_id: uuid.UUID,
+    origin: str,
+    audience: str,
+    ttl_seconds: int,
+) -> tuple[str, datetime]:
+    """A visitor token and the moment it expires."""
+    now = int(time.time())
+    claims = {
+        "sub": str(visitor_id),
+        "role": "authenticated",
+        "aud": audience,
+        "iss": WIDGET_ISSUER,
+        "avatar_id": str(avatar_id),
+        "origin": origin,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256"), datetime.fromtimestamp(now + ttl_seconds, UTC)
 
 
 def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600) -> str:
@@ -84,3 +132,45 @@ def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _decode(
+    token: str,
+    key: Any,
+    algorithm: str,
+    *,
+    audience: str,
+    issuer: str | None = None,
+    require: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    required = ["exp", "sub", "aud", *(["iss"] if issuer else []), *require]
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            options={"require": required},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the access token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise Unauthorized("the access token is not valid yet") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise Unauthorized("the access token has the wrong audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise Unauthorized("the access token has the wrong issuer") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"the access token has no {exc.claim!r} claim") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the access token signature is invalid") from exc
+    return claims
+
+
+def _subject(claims: dict[str, Any]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise Unauthorized("the access token subject is not a user id") from exc

@@ -3,34 +3,34 @@ import uuid
 from fastapi import APIRouter, Response
 
 from functions.core import avatars
-from functions.core.api.deps import CurrentUser, Db
+from functions.core.api.deps import Db, OwnerUser
 
 router = APIRouter(prefix="/v1/avatars", tags=["avatars"])
 
 
 @router.post("", status_code=201)
-async def create_avatar(body: avatars.AvatarCreate, user: CurrentUser, db: Db) -> avatars.AvatarOut:
+async def create_avatar(body: avatars.AvatarCreate, user: OwnerUser, db: Db) -> avatars.AvatarOut:
     return await avatars.create_avatar(db, user, body)
 
 
 @router.get("")
-async def list_avatars(user: CurrentUser, db: Db) -> list[avatars.AvatarOut]:
+async def list_avatars(user: OwnerUser, db: Db) -> list[avatars.AvatarOut]:
     return await avatars.list_avatars(db, user)
 
 
 @router.get("/{avatar_id}")
-async def get_avatar(avatar_id: uuid.UUID, user: CurrentUser, db: Db) -> avatars.AvatarOut:
+async def get_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db) -> avatars.AvatarOut:
     return await avatars.get_avatar(db, user, avatar_id)
 
 
 @router.patch("/{avatar_id}")
 async def update_avatar(
-    avatar_id: uuid.UUID, body: avatars.AvatarPatch, user: CurrentUser, db: Db
+    avatar_id: uuid.UUID, body: avatars.AvatarPatch, user: OwnerUser, db: Db
 ) -> avatars.AvatarOut:
     return await avatars.update_avatar(db, user, avatar_id, body)
 
 
 @router.delete("/{avatar_id}", status_code=204)
-async def delete_avatar(avatar_id: uuid.UUID, user: CurrentUser, db: Db) -> Response:
+async def delete_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db) -> Response:
     await avatars.delete_avatar(db, user, avatar_id)
     return Response(status_code=204)

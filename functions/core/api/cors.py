@@ -1,0 +1,112 @@
+"""CORS for exactly the configured origins: the studio's, and every avatar's allowed widget origins."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from functions.core.db.pool import Database
+from functions.core.widget import normalise_origin
+
+log = logging.getLogger(__name__)
+
+ALLOW_METHODS = "GET, POST, PATCH, DELETE"
+ALLOW_HEADERS = "authorization, content-type, accept"
+EXPOSE_HEADERS = "Retry-After, X-Sample-Rate"
+PREFLIGHT_MAX_AGE = "600"
+
+OriginLoader = Callable[[], Awaitable[Iterable[str]]]
+
+
+async def load_avatar_origins(db: Database) -> frozenset[str]:
+    # As service_role: the union of every avatar's allowed origins is needed before any caller is known.
+    async with db.as_service() as conn:
+        cur = await conn.execute("select distinct unnest(allowed_origins) as origin from public.avatars")
+        rows = await cur.fetchall()
+    return frozenset(row["origin"] for row in rows)
+
+
+class OriginCache:
+    """The avatars' origins, loaded at most once per `ttl_seconds` in this process (a warm container)."""
+
+    def __init__(self, load: OriginLoader, ttl_seconds: float = 60) -> None:
+        self._load = load
+        self._ttl = ttl_seconds
+        self._origins: frozenset[str] = frozenset()
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def origins(self) -> frozenset[str]:
+        if self._fresh():
+            return self._origins
+        async with self._lock:
+            if not self._fresh():
+                try:
+                    self._origins = frozenset(await self._load())
+                except Exception:  # keep answering with what was loaded before; retry after the ttl
+                    log.exception("could not load the avatars' allowed origins")
+                self._loaded_at = time.monotonic()
+        return self._origins
+
+    def _fresh(self) -> bool:
+        return self._loaded_at is not None and time.monotonic() - self._loaded_at < self._ttl
+
+
+class CorsMiddleware:
+    """Pure ASGI, so streamed bodies (server-sent events, audio) pass through untouched: only the
+    response's start message gains headers."""
+
+    def __init__(self, app: ASGIApp, *, static_origins: Iterable[str], avatar_origins: OriginCache) -> None:
+        self.app = app
+        self._static = frozenset(filter(None, (normalise_origin(o) for o in static_origins)))
+        self._avatar_origins = avatar_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        allowed = await self._allowed(origin)
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            await self._preflight(origin, allowed)(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                response_headers.add_vary_header("Origin")
+                if allowed:
+                    response_headers["Access-Control-Allow-Origin"] = origin
+                    response_headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _allowed(self, origin: str) -> bool:
+        site = normalise_origin(origin)
+        if site is None:
+            return False
+        return site in self._static or site in await self._avatar_origins.origins()
+
+    @staticmethod
+    def _preflight(origin: str, allowed: bool) -> Response:
+        if not allowed:
+            return PlainTextResponse("origin not allowed", status_code=403, headers={"Vary": "Origin"})
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ALLOW_METHODS,
+                "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+                "Vary": "Origin",
+            },
+        )

@@ -1,0 +1,159 @@
+"""Visitor tokens for the embeddable widget: one per browser visit, bound to an avatar and its site."""
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.core.auth.tokens import sign_visitor_token, verify_visitor_token, widget_key
+from functions.core.avatars import _origin
+from functions.core.db.pool import Conn, Database
+from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from functions.core.settings import Settings
+
+RATE_WINDOW_SECONDS = 60
+
+
+class OriginNotAllowed(Forbidden):
+    code = "origin_not_allowed"
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, window_seconds: int) -> None:
+        retry_after = window_seconds - int(time.time()) % window_seconds
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class WidgetTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    avatar_public_id: str = Field(min_length=1, max_length=64)
+    visitor_token: str | None = Field(default=None, max_length=4096)
+
+
+class WidgetAvatar(BaseModel):
+    id: uuid.UUID
+    public_id: str
+    name: str
+    greeting: str
+    provider: str
+    language: str
+
+
+class WidgetToken(BaseModel):
+    token: str
+    expires_at: datetime
+    visitor_id: uuid.UUID
+    avatar: WidgetAvatar
+
+
+def normalise_origin(value: str | None) -> str | None:
+    """An Origin header as avatars store allowed origins; None when absent or not an http(s) origin."""
+    if not value:
+        return None
+    try:
+        return _origin(value)
+    except ValueError:
+        return None
+
+
+async def issue_visitor_token(
+    db: Database, settings: Settings, body: WidgetTokenRequest, *, origin: str | None, client_ip: str | None
+) -> WidgetToken:
+    """Checks the caller's origin and rate limits, then signs a token for a new or returning visitor."""
+    secret = widget_key(settings)
+    if secret is None:
+        raise ServiceUnavailable("widget tokens are not configured: set WIDGET_TOKEN_SECRET")
+    # As service_role: the caller has no token yet, so there is no user for RLS to decide about. The
+    # queries are limited to one avatar by its public id and to this endpoint's rate-limit counters.
+    async with db.as_service() as conn:
+        ip_ok = await _hit(
+            conn, f"widget-token:ip:{client_ip or 'unknown'}", settings.widget_tokens_per_ip_per_minute
+        )
+        avatar = await _avatar(conn, body.avatar_public_id) if ip_ok else None
+    if not ip_ok:
+        raise RateLimited(
+            "too many widget tokens from this address; wait a minute", window_seconds=RATE_WINDOW_SECONDS
+        )
+    if avatar is None:
+        raise NotFound("no avatar has this public id")
+    site = _check_origin(origin, avatar["allowed_origins"])
+    visitor_id = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
+    async with db.as_service() as conn:
+        avatar_ok = await _hit(
+            conn, f"widget-token:avatar:{avatar['id']}", settings.widget_tokens_per_avatar_per_minute
+        )
+        if avatar_ok and visitor_id is None:
+            cur = await conn.execute("select private.create_visitor(%s) as id", (avatar["id"],))
+            row = await cur.fetchone()
+            assert row is not None
+            visitor_id = row["id"]
+    if not avatar_ok:
+        raise RateLimited(
+            "this avatar is handing out too many visitor tokens; wait a minute",
+            window_seconds=RATE_WINDOW_SECONDS,
+        )
+    assert visitor_id is not None
+    token, expires_at = sign_visitor_token(
+        secret,
+        visitor_id=visitor_id,
+        avatar_id=avatar["id"],
+        origin=site,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.widget_token_ttl_seconds,
+    )
+    return WidgetToken(
+        token=token, expires_at=expires_at, visitor_id=visitor_id, avatar=WidgetAvatar(**avatar)
+    )
+
+
+async def _hit(conn: Conn, bucket: str, limit: int) -> bool:
+    cur = await conn.execute(
+        "select private.rate_limit_hit(%s, %s, %s) as ok", (bucket, RATE_WINDOW_SECONDS, limit)
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    ok: bool = row["ok"]
+    return ok
+
+
+async def _avatar(conn: Conn, public_id: str) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select id, public_id, name, greeting, provider, language, allowed_origins"
+        " from public.avatars where public_id = %s",
+        (public_id,),
+    )
+    return await cur.fetchone()
+
+
+def _check_origin(origin: str | None, allowed: list[str]) -> str:
+    site = normalise_origin(origin)
+    if origin is None:
+        raise OriginNotAllowed(
+            "the request has no Origin header; the widget must run in a web page on one of the"
+            " avatar's allowed origins"
+        )
+    if site is None or site not in allowed:
+        raise OriginNotAllowed(
+            f"the origin {origin!r} is not allowed for this avatar; its owner must add it to the"
+            " avatar's allowed origins in the studio"
+        )
+    return site
+
+
+def _returning_visitor(
+    secret: str, token: str | None, avatar_id: uuid.UUID, audience: str
+) -> uuid.UUID | None:
+    """The visitor a still-valid token for the same avatar stands for; otherwise a new visitor is made."""
+    if token is None:
+        return None
+    try:
+        principal = verify_visitor_token(secret, token, audience=audience)
+    except Unauthorized:
+        return None
+    return principal.user_id if principal.avatar_id == avatar_id else None

@@ -1,0 +1,103 @@
+"""The private helpers behind widget tokens and API keys: who may call them, and what they do."""
+
+import uuid
+
+import psycopg
+import pytest
+
+from tests.db.rls import AS_ROLE, Actor, Admin, World, acting_as, attempt
+
+SERVICE = Actor("service_role", {"role": "service_role"})
+
+
+def hit(conn: Admin, bucket: str, window_seconds: int, limit: int) -> bool:
+    row = conn.execute(
+        "select private.rate_limit_hit(%s, %s, %s) as ok", (bucket, window_seconds, limit)
+    ).fetchone()
+    assert row is not None
+    ok: bool = row["ok"]
+    return ok
+
+
+def test_rate_limit_hit_allows_the_limit_per_window_then_refuses(admin: Admin) -> None:
+    bucket, other = f"test:{uuid.uuid4()}", f"test:{uuid.uuid4()}"
+    # One transaction keeps now(), so every hit falls in the same window.
+    with acting_as(admin, SERVICE) as conn:
+        assert [hit(conn, bucket, 60, 3) for _ in range(5)] == [True, True, True, False, False]
+        assert hit(conn, other, 60, 3)
+        assert not hit(conn, f"test:{uuid.uuid4()}", 60, 0)
+
+
+def test_rate_limit_hit_starts_each_window_afresh_and_drops_past_windows(admin: Admin) -> None:
+    bucket = f"test:{uuid.uuid4()}"
+    with admin.transaction(force_rollback=True):
+        admin.execute(
+            "insert into private.rate_limits (bucket, window_start, hits)"
+            " values (%s, to_timestamp(floor(extract(epoch from now()) / 60) * 60 - 60), 99)",
+            (bucket,),
+        )
+        admin.execute(AS_ROLE, ("service_role", "{}"))
+        assert hit(admin, bucket, 60, 1)
+        assert not hit(admin, bucket, 60, 1)
+        admin.execute("reset role")
+        rows = admin.execute(
+            "select hits, window_start = to_timestamp(floor(extract(epoch from now()) / 60) * 60) as current"
+            " from private.rate_limits where bucket = %s",
+            (bucket,),
+        ).fetchall()
+    assert rows == [{"hits": 2, "current": True}]
+
+
+def test_create_visitor_makes_a_widget_user_of_its_own(admin: Admin, world: World) -> None:
+    with acting_as(admin, SERVICE) as conn:
+        first = conn.execute("select private.create_visitor(%s) as id", (world.avatar_id,)).fetchone()
+        second = conn.execute("select private.create_visitor(%s) as id", (world.avatar_id,)).fetchone()
+        assert first is not None
+        assert second is not None
+        assert first["id"] != second["id"]
+        conn.execute("reset role")
+        user = conn.execute(
+            "select email, raw_app_meta_data from auth.users where id = %s", (first["id"],)
+        ).fetchone()
+    assert user == {
+        "email": None,
+        "raw_app_meta_data": {"provider": "widget", "avatar_id": str(world.avatar_id)},
+    }
+
+
+@pytest.mark.parametrize("actor", ["owner", "visitor", "anon"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select private.create_visitor(%(avatar_id)s)",
+        "select private.rate_limit_hit('test:caller', 60, 1000)",
+        "select * from private.avatar_api_key(repeat('0', 64))",
+        "select * from private.rate_limits",
+    ],
+)
+def test_the_token_and_key_helpers_are_for_the_service_role_only(
+    admin: Admin, world: World, actor: str, sql: str
+) -> None:
+    caller = Actor.anon() if actor == "anon" else getattr(world, actor)
+    outcome = attempt(admin, caller, sql, world.params)
+    assert isinstance(outcome.error, psycopg.errors.InsufficientPrivilege), outcome
+
+
+def test_the_service_role_resolves_only_live_api_keys(admin: Admin, world: World) -> None:
+    key_hash = admin.execute(
+        "select key_hash from public.avatar_api_keys where id = %s", (world.api_key_id,)
+    ).fetchone()
+    assert key_hash is not None
+    with acting_as(admin, SERVICE) as conn:
+        found = conn.execute("select * from private.avatar_api_key(%s)", (key_hash["key_hash"],)).fetchall()
+        assert found == [
+            {"key_id": world.api_key_id, "avatar_id": world.avatar_id, "owner_id": world.owner_id}
+        ]
+        conn.execute("reset role")
+        conn.execute(
+            "update public.avatar_api_keys set revoked_at = now() where id = %s", (world.api_key_id,)
+        )
+        conn.execute(AS_ROLE, ("service_role", "{}"))
+        assert (
+            conn.execute("select * from private.avatar_api_key(%s)", (key_hash["key_hash"],)).fetchall() == []
+        )
