@@ -9,14 +9,18 @@ cached. Cost on the 2-core dev machine, for 5 s of audio: about 1.5 ms at 22050 
 or 22050 -> 24000 Hz, plus 2-5 ms the first time a rate pair is used, to build its table.
 Rates whose ratio does not reduce (22051 -> 16000) take about 35 ms, and 130 ms the first time.
 The output is within 2 LSB of the ideal resampled signal for tones below the cut-off.
+
+numpy is imported where it is used: WAV framing must work on Lambda, which has no `local` extra.
 """
 
 import math
 import struct
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["PCM16_MAX", "resample_pcm16", "rms_level", "to_wav", "wav_header"]
 
@@ -45,7 +49,9 @@ def _check_rate(name: str, rate: int) -> None:
 
 
 @lru_cache(maxsize=16)
-def _filter_table(up: int, down: int) -> tuple[npt.NDArray[np.float32], int]:
+def _filter_table(up: int, down: int) -> "tuple[npt.NDArray[np.float32], int]":
+    import numpy as np
+
     """Polyphase filter for a rate change of ``up / down`` (already reduced by their gcd).
 
     Output sample ``n`` lies at input position ``t = n * down / up``; its phase is
@@ -73,6 +79,8 @@ def resample_pcm16(data: bytes, src_rate: int, dst_rate: int) -> bytes:
     silent beyond its ends, so a stream resampled piece by piece is exact only where the
     pieces meet in silence (as the sentences a TTS engine synthesizes do).
     """
+    import numpy as np
+
     _check_pcm16(data)
     _check_rate("src_rate", src_rate)
     _check_rate("dst_rate", dst_rate)
@@ -145,6 +153,8 @@ def rms_level(pcm: bytes) -> float:
 
     A full-scale sine measures about 0.707. Empty audio measures 0.0.
     """
+    import numpy as np
+
     _check_pcm16(pcm)
     if not pcm:
         return 0.0

@@ -1,3 +1,62 @@
+import uuid
+
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.auth.tokens import Principal
+from functions.core.avatars import Voice
+from functions.core.db.pool import Database
+from functions.core.errors import NotFound
+from functions.core.sessions.lifecycle import refuse_ended_session
+from functions.core.settings import Settings
+from functions.core.speech.tts import AudioFormat, synthesize
 
 router = APIRouter(prefix="/v1", tags=["speech"])
+
+# The caller's own session (not one of their avatar's visitors') with its avatar's voice, through RLS.
+_SESSION_VOICE = (
+    "select s.status = 'active' and s.expires_at > now() as live, a.voice"
+    " from public.streaming_sessions s"
+    " left join lateral private.session_avatar(s.avatar_id) a on true"
+    " where s.id = %s and s.user_id = (select auth.uid())"
+)
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: uuid.UUID
+    text: str = Field(min_length=1, max_length=5000)
+    format: AudioFormat
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("there is nothing to say in blank text")
+        return value
+
+
+async def _session_voice(
+    db: Database, principal: Principal, session_id: uuid.UUID, settings: Settings
+) -> Voice:
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(_SESSION_VOICE, (session_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound("no such session")
+    if not row["live"]:
+        await refuse_ended_session(db, principal, session_id, settings)
+    return Voice.model_validate(row["voice"] or {})
+
+
+@router.post("/tts", response_class=StreamingResponse)
+async def text_to_speech(
+    body: SpeechRequest, user: CurrentUser, db: Db, settings: AppSettings
+) -> StreamingResponse:
+    """Speak `text` in the voice of the session's avatar, streamed as it is synthesized."""
+    voice = await _session_voice(db, user, body.session_id, settings)
+    speech = await synthesize(voice, body.text, body.format, settings)
+    return StreamingResponse(speech.chunks, media_type=speech.media_type, headers=speech.headers)
