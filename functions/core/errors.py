@@ -39,6 +39,10 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class SessionEnded(Conflict):
+    code = "session_ended"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"

@@ -18,7 +18,8 @@ alter table public.streaming_messages
 create unique index streaming_messages_session_turn_role_key
   on public.streaming_messages (session_id, turn_id, role) where turn_id is not null;
 
-grant insert (turn_id, sources, source_chunk_ids, timings) on public.streaming_messages to authenticated;
+grant insert (turn_id, sources, source_chunk_ids, timings, interrupted)
+  on public.streaming_messages to authenticated;
 grant update (interrupted, heard_content) on public.streaming_messages to authenticated;
 
 -- 'api' sessions record conversations held through /v1/chat/completions, with no avatar stream.
@@ -26,6 +27,42 @@ alter table public.streaming_sessions
   add column channel text not null default 'avatar' check (channel in ('avatar', 'api'));
 
 grant insert (channel) on public.streaming_sessions to authenticated;
+
+-- Usage counts avatar streams only: an 'api' session holds no provider stream and costs no seconds.
+create or replace function private.owner_usage(p_owner_id uuid, p_lock boolean default false)
+returns table (
+  month_start timestamptz, used_seconds bigint, active_sessions integer,
+  monthly_limit integer, concurrent_limit integer
+)
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_month timestamptz := date_trunc('month', now() at time zone 'utc') at time zone 'utc';
+begin
+  if p_owner_id is distinct from (select auth.uid()) and not exists (
+    select 1 from public.avatars a where a.owner_id = p_owner_id and private.can_use_avatar(a.id)
+  ) then
+    return;
+  end if;
+  if p_lock then
+    perform pg_advisory_xact_lock(hashtextextended('owner_usage:' || p_owner_id::text, 0));
+  end if;
+  return query
+  select v_month,
+         coalesce(sum(
+           case when s.status = 'active'
+                then greatest(0, ceil(extract(epoch from least(now(), s.expires_at) - s.started_at)))
+                else s.duration_seconds end
+         ), 0)::bigint,
+         (count(*) filter (where s.status = 'active' and s.expires_at > now()))::integer,
+         l.monthly_streaming_seconds,
+         l.concurrent_sessions
+    from (select 1) one
+    left join public.streaming_sessions s
+      on s.owner_id = p_owner_id and s.started_at >= v_month and s.channel = 'avatar'
+    left join public.usage_limits l on l.owner_id = p_owner_id
+   group by l.monthly_streaming_seconds, l.concurrent_sessions;
+end;
+$$;
 
 -- avatar API keys ----------------------------------------------------------------------------------
 

@@ -114,7 +114,7 @@ def test_an_ended_session_refuses_keepalive_and_events_with_409(
     session_id = api.start_session(owner, avatar["id"])["session_id"]
     api.end_session(owner, session_id)
     response = client.post(f"/v1/sessions/{session_id}/{path}", json=payload, headers=owner.headers)
-    problem = assert_problem(response, 409, "conflict")
+    problem = assert_problem(response, 409, "session_ended")
     assert "ended" in problem["detail"]
     assert event_types(admin, session_id) == ["started", "ended"]
 
@@ -131,7 +131,7 @@ def test_a_session_past_its_end_is_ended_as_expired_on_keepalive(
     )
 
     response = client.post(f"/v1/sessions/{session_id}/keepalive", headers=owner.headers)
-    problem = assert_problem(response, 409, "conflict")
+    problem = assert_problem(response, 409, "session_ended")
     assert "expired" in problem["detail"]
 
     row = session_row(admin, session_id)

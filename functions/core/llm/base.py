@@ -20,6 +20,7 @@ class Passage(BaseModel):
     """A retrieved knowledge-base chunk an answer may be grounded on; `score` is higher when more relevant."""
 
     chunk_id: uuid.UUID
+    document_id: uuid.UUID | None = None
     document_title: str
     heading_path: list[str] = Field(default_factory=list)
     content: str

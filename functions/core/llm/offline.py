@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from functions.core.llm.base import ChatMessage, Passage
 from functions.core.text.sentences import split_sentences
+from functions.core.text.terms import content_terms
 
 OFFLINE_LEAD = "I'm running in offline mode, so here is what the knowledge base says."
 NOT_IN_KNOWLEDGE_BASE = "I'm running in offline mode, and I don't know that from the knowledge base."
@@ -22,23 +23,6 @@ _WORD = re.compile(r"\w+")
 _PIECE = re.compile(r"\S+\s*")
 _MARKUP = re.compile(r"^(?:#{1,6}\s+|[-*+>]\s+|\d{1,3}[.)]\s+)+")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
-_STOP_TEXT = """
-a about above after again against all am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have
-having he her here hers herself him himself his how i if in into is it its itself just me more most
-my myself no nor not now of off on once only or other our ours ourselves out over own same she
-should so some such than that the their theirs them themselves then there these they this those
-through to too under until up very was we were what when where which while who whom why will with
-would you your yours yourself yourselves tell know please thanks thank hi hello hey s t m re ll ve d
-let lets much many also
-"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
-
-
-def _terms(text: str) -> set[str]:
-    """Content words, lower-cased, with a plural/possessive "s" dropped so "refunds" meets "refund"."""
-    words = (w.lower() for w in _WORD.findall(text))
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOP_WORDS}
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -64,11 +48,11 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     """The whole offline reply: the offline-mode lead, then up to three cited sentences."""
     if not passages:
         return NOT_IN_KNOWLEDGE_BASE if grounded_only else NO_KNOWLEDGE_YET
-    wanted = _terms(question)
+    wanted = content_terms(question)
     best = sorted(range(len(passages)), key=lambda i: (-passages[i].score, i))[:MAX_PASSAGES]
     # (overlap, passage score, passage index, sentence index, sentence); citation n is passage index + 1.
     candidates = [
-        (len(wanted & _terms(sentence)), passages[i].score, i, j, sentence)
+        (len(wanted & content_terms(sentence)), passages[i].score, i, j, sentence)
         for i in best
         for j, sentence in enumerate(_sentences(passages[i].content))
     ]
@@ -83,7 +67,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     return " ".join([OFFLINE_LEAD, *(_cite(c[4], c[2] + 1) for c in chosen)])
 
 
-async def _word_by_word(text: str) -> AsyncIterator[str]:
+async def stream_words(text: str) -> AsyncIterator[str]:
     for m in _PIECE.finditer(text):
         yield m.group()
         await asyncio.sleep(0)  # let the consumer speak a finished sentence while the rest is "generated"
@@ -103,7 +87,7 @@ class OfflineAnswerer:
 
     def answer(self, question: str, passages: list[Passage], *, grounded_only: bool) -> AsyncIterator[str]:
         """Stream a short grounded reply to `question` from `passages`, a word at a time."""
-        return _word_by_word(compose(question, passages, grounded_only=grounded_only))
+        return stream_words(compose(question, passages, grounded_only=grounded_only))
 
     def stream(
         self,

@@ -66,8 +66,9 @@ async def list_messages(db: Database, principal: Principal, session_id: uuid.UUI
         if await cur.fetchone() is None:
             raise NotFound("no such session")
         cur = await conn.execute(
-            "select id, session_id, role, content, audio_duration_ms, created_at"
-            " from public.streaming_messages where session_id = %s order by created_at, id",
+            "select id, session_id, role, content, turn_id, sources, timings, interrupted, heard_content,"
+            " audio_duration_ms, created_at from public.streaming_messages"
+            " where session_id = %s order by created_at, id",
             (session_id,),
         )
         rows = await cur.fetchall()

@@ -2,13 +2,13 @@
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 from psycopg.types.json import Jsonb
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
-from functions.core.errors import Conflict, NotFound, ProviderError
+from functions.core.errors import NotFound, ProviderError, SessionEnded
 from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.registry import get_provider
 from functions.core.sessions.models import (
@@ -187,6 +187,19 @@ async def end_session(
     return _ended(ended)
 
 
+async def refuse_ended_session(
+    db: Database, principal: Principal, session_id: uuid.UUID, settings: Settings
+) -> NoReturn:
+    """Answer 409 for a session that is over; one found past its end is ended here, as `expired`,
+    rather than waiting for the cleanup job."""
+    async with db.as_user(principal.claims) as conn:
+        session = await _lock_own_session(conn, session_id)
+        ended = await close_session(conn, session_id, "expired") or session
+    if session["status"] == "active":
+        await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+    raise SessionEnded(f"this session has {ended['status']} ({ended['end_reason']}); start a new one")
+
+
 async def _touch_live_session(
     db: Database,
     principal: Principal,
@@ -194,10 +207,7 @@ async def _touch_live_session(
     settings: Settings,
     event: ClientEvent | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mark activity on a live session (and record a client event); 409 once it has ended.
-
-    A session found past its end is ended here and then, rather than waiting for the cleanup job.
-    """
+    """Mark activity on a live session (and record a client event); 409 once it has ended."""
     async with db.as_user(principal.claims) as conn:
         session = await _lock_own_session(conn, session_id)
         if session["status"] == "active" and not session["expired"]:
@@ -211,10 +221,7 @@ async def _touch_live_session(
             if event is not None:
                 await add_event(conn, session_id, event.type, event.data)
             return session, touched
-        ended = await close_session(conn, session_id, "expired") or session
-    if session["status"] == "active":
-        await stop_provider_session(settings, session["provider"], session["provider_session_id"])
-    raise Conflict(f"this session has {ended['status']} ({ended['end_reason']}); start a new one")
+    await refuse_ended_session(db, principal, session_id, settings)
 
 
 async def keep_alive(

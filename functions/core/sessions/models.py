@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.core.turns.models import Source, Timings
+
 Quality = Literal["low", "medium", "high"]
 SessionStatus = Literal["active", "ended", "error"]
 ClientEventType = Literal["speaking", "listening", "idle"]
@@ -69,6 +71,11 @@ class MessageOut(BaseModel):
     session_id: uuid.UUID
     role: Literal["user", "assistant"]
     content: str
+    turn_id: str | None
+    sources: list[Source]
+    timings: Timings
+    interrupted: bool
+    heard_content: str | None
     audio_duration_ms: int | None
     created_at: datetime
 

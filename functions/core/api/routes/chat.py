@@ -1,3 +1,53 @@
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from functions.core.api.deps import ApiKeyUser, AppSettings, CurrentUser, Db
+from functions.core.auth.tokens import Principal
+from functions.core.turns.chat_completions import (
+    ChatCompletionRequest,
+    completion,
+    completion_chunks,
+    session_for,
+    turn_of,
+)
+from functions.core.turns.engine import turn_engine
+from functions.core.turns.sse import SSE_HEADERS
 
 router = APIRouter(prefix="/v1", tags=["chat completions"])
+
+
+async def _complete(
+    body: ChatCompletionRequest,
+    principal: Principal,
+    session_id: uuid.UUID | None,
+    db: Db,
+    settings: AppSettings,
+) -> Response:
+    request, history = turn_of(body)
+    engine = turn_engine(db, settings)
+    session = await session_for(db, principal, session_id)
+    turn = await engine.prepare(principal, session, request, history=history)
+    if body.stream:
+        return StreamingResponse(
+            completion_chunks(engine, turn, body.model), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    prompt_chars = sum(len(m.text) for m in body.messages)
+    return JSONResponse(await completion(turn, engine.events(turn), body.model, prompt_chars))
+
+
+@router.post("/chat/completions")
+async def chat_completions(
+    body: ChatCompletionRequest, caller: ApiKeyUser, db: Db, settings: AppSettings
+) -> Response:
+    """OpenAI Chat Completions with an avatar API key; recorded in the key's 'api' session."""
+    return await _complete(body, caller, None, db, settings)
+
+
+@router.post("/sessions/{session_id}/chat/completions")
+async def session_chat_completions(
+    session_id: uuid.UUID, body: ChatCompletionRequest, caller: CurrentUser, db: Db, settings: AppSettings
+) -> Response:
+    """The same, inside a live session, for a provider's custom-LLM mode holding that session's token."""
+    return await _complete(body, caller, session_id, db, settings)

@@ -1,3 +1,60 @@
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.turns.engine import collect, turn_engine
+from functions.core.turns.interrupts import interrupt_turn
+from functions.core.turns.models import TURN_ID_PATTERN, Interrupt, Interrupted, TurnResult
+from functions.core.turns.request import read_turn_request
+from functions.core.turns.sse import SSE_HEADERS, sse_stream
 
 router = APIRouter(prefix="/v1", tags=["turns"])
+
+TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)]
+
+
+@router.post(
+    "/sessions/{session_id}/turns",
+    response_model=TurnResult,
+    responses={200: {"content": {"text/event-stream": {}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/TurnRequest"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["turn_id", "audio"],
+                        "properties": {
+                            "turn_id": {"type": "string"},
+                            "audio": {"type": "string", "format": "binary"},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def take_turn(
+    session_id: uuid.UUID, request: Request, user: CurrentUser, db: Db, settings: AppSettings
+) -> Response:
+    body = await read_turn_request(request, settings)
+    engine = turn_engine(db, settings)
+    turn = await engine.prepare(user, session_id, body)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            sse_stream(engine.events(turn)), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    result = await collect(turn, engine.events(turn))
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.post("/sessions/{session_id}/turns/{turn_id}/interrupt")
+async def interrupt(
+    session_id: uuid.UUID, turn_id: TurnId, body: Interrupt, user: CurrentUser, db: Db
+) -> Interrupted:
+    return await interrupt_turn(db, user, session_id, turn_id, body.heard_text)

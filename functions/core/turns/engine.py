@@ -1,0 +1,310 @@
+"""A conversation turn: persist the question, retrieve, prompt, stream sentences, persist the reply.
+
+`prepare` does everything that can still refuse the turn with a plain HTTP error (no such session,
+session over, turn_id reused for another question) and commits the user message. `events` then
+yields the turn as (event, data) pairs in the order clients rely on: user, sources, delta/sentence...,
+done or error. Nothing waits for the whole reply before the first sentence goes out.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Protocol
+
+import psycopg
+
+from functions.core.auth.tokens import Principal
+from functions.core.db.pool import Database
+from functions.core.errors import AppError, Conflict, NotFound
+from functions.core.llm.base import ChatMessage, ChatModel, Passage
+from functions.core.llm.factory import chat_model_from_settings
+from functions.core.llm.offline import OfflineAnswerer, stream_words
+from functions.core.sessions.lifecycle import add_event, refuse_ended_session
+from functions.core.settings import Settings
+from functions.core.text.sentences import SentenceSplitter, split_sentences
+from functions.core.turns import store
+from functions.core.turns.models import Sentence, Source, Timings, TurnRequest, TurnResult
+from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, dict[str, Any]]
+
+# Replies cut off by a disconnect are still stored; these tasks outlive the request that started them.
+_finishing: set[asyncio.Task[None]] = set()
+
+
+class QueryEmbedder(Protocol):
+    model: str
+
+    async def embed_query(self, text: str) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    principal: Principal
+    session_id: uuid.UUID
+    turn_id: str
+    question: str
+    user_message_id: uuid.UUID
+    avatar_id: uuid.UUID
+    persona: Persona
+    history: list[ChatMessage]
+    stored: store.StoredReply | None
+    started: float
+
+
+def _ms(since: float) -> float:
+    return round((perf_counter() - since) * 1000, 2)
+
+
+def _problem(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, AppError):
+        return exc.problem()
+    return {"status": 500, "code": "internal_error", "detail": "the reply failed; please ask again"}
+
+
+class TurnEngine:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        chat: ChatModel | None,
+        embedder: QueryEmbedder | None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.chat = chat
+        self.embedder = embedder
+        self.offline = OfflineAnswerer()
+
+    async def prepare(
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        request: TurnRequest,
+        *,
+        history: list[ChatMessage] | None = None,
+    ) -> PreparedTurn:
+        """Refuse or commit the turn's user message. `history` replaces the stored one (OpenAI clients
+        send the whole conversation with every request)."""
+        started = perf_counter()
+        begun = await self._begin(principal, session_id, request)
+        if begun is None:
+            raise NotFound("no such session")
+        if not begun.live:
+            await refuse_ended_session(self.db, principal, session_id, self.settings)
+        assert begun.user_message_id is not None
+        assert begun.question is not None
+        if begun.question != request.text:
+            raise Conflict(f"turn_id {request.turn_id!r} was already used for another question")
+        if begun.persona is None or begun.avatar_id is None:
+            raise NotFound("this session's avatar no longer exists")
+        window = self.settings.turn_history_messages
+        return PreparedTurn(
+            principal=principal,
+            session_id=session_id,
+            turn_id=request.turn_id,
+            question=begun.question,
+            user_message_id=begun.user_message_id,
+            avatar_id=begun.avatar_id,
+            persona=begun.persona,
+            history=begun.history if history is None else history[-window:] if window else [],
+            stored=begun.stored,
+            started=started,
+        )
+
+    async def _begin(
+        self, principal: Principal, session_id: uuid.UUID, request: TurnRequest
+    ) -> store.Begun | None:
+        limit = self.settings.turn_history_messages
+        for attempt in range(2):
+            try:
+                async with self.db.as_user(principal.claims) as conn:
+                    return await store.begin(conn, session_id, request.turn_id, request.text, limit)
+            except psycopg.errors.UniqueViolation:
+                # The same turn_id raced in from a retry; the second pass finds the first's message.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def events(self, turn: PreparedTurn) -> AsyncIterator[Event]:
+        yield (
+            "user",
+            {"turn_id": turn.turn_id, "message_id": str(turn.user_message_id), "text": turn.question},
+        )
+        if turn.stored is not None:
+            for event in self._replay(turn.stored):
+                yield event
+            return
+        timings = Timings()
+        reply: list[str] = []
+        sources: list[Source] = []
+        saved = False
+        try:
+            passages = await self._retrieve(turn, timings)
+            sources = store.sources_of(passages)
+            yield "sources", {"sources": [s.model_dump(mode="json") for s in sources]}
+            splitter = SentenceSplitter()
+            index = 0
+            llm_started = perf_counter()
+            async for delta in self._answer(turn, passages):
+                if timings.llm_first_token_ms is None:
+                    timings.llm_first_token_ms = _ms(llm_started)
+                reply.append(delta)
+                yield "delta", {"text": delta}
+                for sentence in splitter.feed(delta):
+                    if timings.first_sentence_ms is None:
+                        timings.first_sentence_ms = _ms(turn.started)
+                    yield "sentence", {"index": index, "text": sentence}
+                    index += 1
+            for sentence in splitter.flush():
+                if timings.first_sentence_ms is None:
+                    timings.first_sentence_ms = _ms(turn.started)
+                yield "sentence", {"index": index, "text": sentence}
+                index += 1
+            content = "".join(reply).strip()
+            timings.total_ms = _ms(turn.started)
+            message_id = await self._save(turn, content, sources, timings, interrupted=False)
+            saved = True
+            yield (
+                "done",
+                {
+                    "assistant_message_id": str(message_id),
+                    "reply": content,
+                    "timings": timings.model_dump(),
+                    "offline": self.chat is None,
+                },
+            )
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
+            if not saved and "".join(reply).strip():
+                timings.total_ms = _ms(turn.started)
+                self._finish_later(turn, "".join(reply).strip(), sources, timings)
+            raise
+        except Exception as exc:
+            if not isinstance(exc, AppError):
+                log.exception("turn %s of session %s failed", turn.turn_id, turn.session_id)
+            problem = _problem(exc)
+            await self._record_failure(turn, problem)
+            yield "error", problem
+
+    def _replay(self, stored: store.StoredReply) -> list[Event]:
+        sentences = split_sentences(stored.content)
+        return [
+            ("sources", {"sources": [s.model_dump(mode="json") for s in stored.sources]}),
+            ("delta", {"text": stored.content}),
+            *(("sentence", {"index": i, "text": s}) for i, s in enumerate(sentences)),
+            (
+                "done",
+                {
+                    "assistant_message_id": str(stored.message_id),
+                    "reply": stored.content,
+                    "timings": stored.timings.model_dump(),
+                    "offline": self.chat is None,
+                },
+            ),
+        ]
+
+    async def _retrieve(self, turn: PreparedTurn, timings: Timings) -> list[Passage]:
+        started = perf_counter()
+        embedding: list[float] | None = None
+        model: str | None = None
+        if self.embedder is not None:
+            try:
+                embedding, model = await self.embedder.embed_query(turn.question), self.embedder.model
+            except AppError as exc:
+                # Full text alone still answers; a slow or failing embedding service must not.
+                log.warning("query embedding failed, retrieving by full text only: %s", exc.detail)
+        async with self.db.as_user(turn.principal.claims) as conn:
+            passages = await store.retrieve(
+                conn, turn.avatar_id, turn.question, embedding, model, self.settings.turn_sources
+            )
+        timings.retrieval_ms = _ms(started)
+        return passages
+
+    def _answer(self, turn: PreparedTurn, passages: list[Passage]) -> AsyncIterator[str]:
+        grounded_only = turn.persona.grounded_only
+        if self.chat is None:
+            return self.offline.answer(turn.question, passages, grounded_only=grounded_only)
+        if grounded_only and not passages:
+            return stream_words(GROUNDED_REFUSAL)
+        messages = build_messages(turn.persona, passages, turn.history, turn.question)
+        return self.chat.stream(
+            messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+        )
+
+    async def _save(
+        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, *, interrupted: bool
+    ) -> uuid.UUID:
+        async with self.db.as_user(turn.principal.claims) as conn:
+            return await store.save_reply(
+                conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
+            )
+
+    def _finish_later(
+        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings
+    ) -> None:
+        async def finish() -> None:
+            try:
+                await self._save(turn, content, sources, timings, interrupted=True)
+            except Exception:
+                log.exception("storing the cut-off reply of turn %s failed", turn.turn_id)
+
+        task = asyncio.get_running_loop().create_task(finish())
+        _finishing.add(task)
+        task.add_done_callback(_finishing.discard)
+
+    async def _record_failure(self, turn: PreparedTurn, problem: dict[str, Any]) -> None:
+        """The user message stays; the session stays live (the next turn may succeed); the log says why."""
+        try:
+            async with self.db.as_user(turn.principal.claims) as conn:
+                await add_event(conn, turn.session_id, "error", {"turn_id": turn.turn_id, **problem})
+        except Exception:
+            log.exception("recording the failure of turn %s failed", turn.turn_id)
+
+
+async def collect(turn: PreparedTurn, events: AsyncIterator[Event]) -> TurnResult:
+    """The whole turn as one object, for `Accept: application/json`; an `error` event raises."""
+    sources: list[Source] = []
+    sentences: list[Sentence] = []
+    async for name, data in events:
+        if name == "sources":
+            sources = [Source.model_validate(s) for s in data["sources"]]
+        elif name == "sentence":
+            sentences.append(Sentence.model_validate(data))
+        elif name == "error":
+            raise TurnFailed(data)
+        elif name == "done":
+            return TurnResult(
+                turn_id=turn.turn_id,
+                user_message_id=turn.user_message_id,
+                assistant_message_id=uuid.UUID(data["assistant_message_id"]),
+                reply=data["reply"],
+                sentences=sentences,
+                sources=sources,
+                timings=Timings.model_validate(data["timings"]),
+                offline=data["offline"],
+            )
+    raise AssertionError("a turn ends with done or error")
+
+
+class TurnFailed(AppError):
+    """A turn that failed after its user message was stored, answered as the problem it reported."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(problem["detail"])
+        self.status = problem["status"]
+        self.code = problem["code"]
+        self.extra = {k: v for k, v in problem.items() if k not in {"status", "code", "detail"}}
+
+    def problem(self) -> dict[str, Any]:
+        return {**super().problem(), **self.extra}
+
+
+def turn_engine(db: Database, settings: Settings) -> TurnEngine:
+    return TurnEngine(db, settings, chat=chat_model_from_settings(settings), embedder=None)

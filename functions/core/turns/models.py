@@ -1,0 +1,62 @@
+"""Request and response bodies of a conversation turn."""
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class TurnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    turn_id: str = Field(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Interrupt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    heard_text: str = Field(default="", max_length=20000)
+
+
+class Source(BaseModel):
+    """A knowledge-base chunk the reply was given, numbered as the prompt numbered it."""
+
+    index: int
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID | None
+    title: str
+    heading_path: list[str]
+    excerpt: str
+
+
+class Sentence(BaseModel):
+    index: int
+    text: str
+
+
+class Timings(BaseModel):
+    """Milliseconds: retrieval's own duration, the model's time to its first token, and from the
+    start of the turn to the first complete sentence and to the stored reply."""
+
+    retrieval_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    first_sentence_ms: float | None = None
+    total_ms: float | None = None
+
+
+class TurnResult(BaseModel):
+    turn_id: str
+    user_message_id: uuid.UUID
+    assistant_message_id: uuid.UUID | None
+    reply: str
+    sentences: list[Sentence]
+    sources: list[Source]
+    timings: Timings
+    offline: bool
+
+
+class Interrupted(BaseModel):
+    assistant_message_id: uuid.UUID
+    heard_content: str

@@ -1,0 +1,233 @@
+"""What a turn reads and writes, as the caller (RLS decides): few statements, pipelined."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from functions.core.db.pool import Conn
+from functions.core.llm.base import ChatMessage, Passage
+from functions.core.text.terms import full_text_query
+from functions.core.turns.models import Source, Timings
+from functions.core.turns.prompt import Persona
+
+EXCERPT_CHARS = 280
+
+# Finds the session and, while it is live, adds the user message unless this turn_id already has one.
+# One statement: a separate select-then-insert would cost a round trip, and ON CONFLICT DO NOTHING
+# would still fire the trigger that counts messages.
+_BEGIN = """
+with s as (
+  select id, status, expires_at <= now() as expired, avatar_id
+    from public.streaming_sessions
+   where id = %(session_id)s and user_id = (select auth.uid())
+),
+prior as (
+  select m.id, m.content from public.streaming_messages m
+   where m.session_id = %(session_id)s and m.turn_id = %(turn_id)s and m.role = 'user'
+),
+added as (
+  insert into public.streaming_messages (session_id, role, content, turn_id)
+  select s.id, 'user', %(text)s, %(turn_id)s from s
+   where s.status = 'active' and not s.expired and not exists (select 1 from prior)
+  returning id, content
+)
+select s.status, s.expired, s.avatar_id,
+       coalesce(added.id, prior.id) as user_message_id,
+       coalesce(added.content, prior.content) as question
+  from s left join added on true left join prior on true
+"""
+_AVATAR = (
+    "select a.name, a.persona, a.language, a.grounded_only from private.session_avatar("
+    "(select avatar_id from public.streaming_sessions where id = %s)) a"
+)
+# What was said before this turn, newest first; an interrupted reply counts as what was heard of it.
+_HISTORY = """
+select role, case when interrupted and heard_content is not null then heard_content else content end
+       as content
+  from public.streaming_messages
+ where session_id = %s and turn_id is distinct from %s
+ order by created_at desc
+ limit %s
+"""
+_STORED_REPLY = (
+    "select id, content, sources, timings from public.streaming_messages"
+    " where session_id = %s and turn_id = %s and role = 'assistant'"
+)
+_SAVE_REPLY = """
+with prior as (
+  select id from public.streaming_messages
+   where session_id = %(session_id)s and turn_id = %(turn_id)s and role = 'assistant'
+),
+added as (
+  insert into public.streaming_messages
+         (session_id, role, content, turn_id, sources, source_chunk_ids, timings, interrupted)
+  select %(session_id)s, 'assistant', %(content)s, %(turn_id)s, %(sources)s, %(chunk_ids)s, %(timings)s,
+         %(interrupted)s
+   where not exists (select 1 from prior)
+  returning id
+)
+select id from added union all select id from prior
+"""
+_MATCH = "select * from public.match_chunks(%s, %s, %s::extensions.vector, %s, %s)"
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    message_id: uuid.UUID
+    content: str
+    sources: list[Source]
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class Begun:
+    """The session as the turn found it and, when it was live, the turn's user message."""
+
+    status: str
+    expired: bool
+    avatar_id: uuid.UUID | None
+    user_message_id: uuid.UUID | None
+    question: str | None
+    persona: Persona | None
+    history: list[ChatMessage]
+    stored: StoredReply | None
+
+    @property
+    def live(self) -> bool:
+        return self.user_message_id is not None
+
+
+async def begin(
+    conn: Conn, session_id: uuid.UUID, turn_id: str, text: str, history_limit: int
+) -> Begun | None:
+    """None when the caller has no such session."""
+    params = {"session_id": session_id, "turn_id": turn_id, "text": text}
+    begun = await conn.execute(_BEGIN, params)
+    avatar = await conn.execute(_AVATAR, (session_id,))
+    history = await conn.execute(_HISTORY, (session_id, turn_id, history_limit))
+    stored = await conn.execute(_STORED_REPLY, (session_id, turn_id))
+    row = await begun.fetchone()
+    if row is None:
+        return None
+    avatar_row = await avatar.fetchone()
+    history_rows = await history.fetchall()
+    stored_row = await stored.fetchone()
+    return Begun(
+        status=row["status"],
+        expired=row["expired"],
+        avatar_id=row["avatar_id"],
+        user_message_id=row["user_message_id"],
+        question=row["question"],
+        persona=None if avatar_row is None else Persona(**avatar_row),
+        history=[ChatMessage(role=r["role"], content=r["content"]) for r in reversed(history_rows)],
+        stored=None if stored_row is None else _stored(stored_row),
+    )
+
+
+def _stored(row: dict[str, Any]) -> StoredReply:
+    return StoredReply(
+        message_id=row["id"],
+        content=row["content"],
+        sources=[Source.model_validate(s) for s in row["sources"]],
+        timings=Timings.model_validate(row["timings"]),
+    )
+
+
+def vector_literal(embedding: list[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in embedding) + "]"
+
+
+async def retrieve(
+    conn: Conn,
+    avatar_id: uuid.UUID,
+    query: str,
+    embedding: list[float] | None,
+    embedding_model: str | None,
+    limit: int,
+) -> list[Passage]:
+    vector = None if embedding is None else vector_literal(embedding)
+    cur = await conn.execute(
+        _MATCH, (avatar_id, full_text_query(query), vector, embedding_model if vector else None, limit)
+    )
+    return [
+        Passage(
+            chunk_id=r["chunk_id"],
+            document_id=r["document_id"],
+            document_title=r["document_title"] or "Untitled",
+            heading_path=list(r["heading_path"]),
+            content=r["content"],
+            score=r["score"],
+        )
+        for r in await cur.fetchall()
+    ]
+
+
+def sources_of(passages: list[Passage]) -> list[Source]:
+    return [
+        Source(
+            index=n,
+            chunk_id=p.chunk_id,
+            document_id=p.document_id,
+            title=p.document_title,
+            heading_path=p.heading_path,
+            excerpt=_excerpt(p.content),
+        )
+        for n, p in enumerate(passages, start=1)
+    ]
+
+
+def _excerpt(content: str) -> str:
+    text = " ".join(content.split())
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text.rfind(" ", 0, EXCERPT_CHARS)
+    return text[: cut if cut > EXCERPT_CHARS // 2 else EXCERPT_CHARS].rstrip(" ,;:") + "…"
+
+
+async def save_reply(
+    conn: Conn,
+    session_id: uuid.UUID,
+    turn_id: str,
+    content: str,
+    sources: list[Source],
+    timings: Timings,
+    *,
+    interrupted: bool = False,
+) -> uuid.UUID:
+    """The reply of a turn, stored once: a concurrent retry of the same turn gets the first one's id."""
+    cur = await conn.execute(
+        _SAVE_REPLY,
+        {
+            "session_id": session_id,
+            "turn_id": turn_id,
+            "content": content,
+            "sources": Jsonb([s.model_dump(mode="json") for s in sources]),
+            "chunk_ids": [s.chunk_id for s in sources],
+            "timings": Jsonb(timings.model_dump(exclude_none=True)),
+            "interrupted": interrupted,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    message_id: uuid.UUID = row["id"]
+    return message_id
+
+
+async def mark_interrupted(
+    conn: Conn, session_id: uuid.UUID, turn_id: str, heard_text: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """The interrupted reply, and whether the turn exists at all (its user message)."""
+    updated = await conn.execute(
+        "update public.streaming_messages set interrupted = true, heard_content = %s"
+        " where session_id = %s and turn_id = %s and role = 'assistant' and user_id = (select auth.uid())"
+        " returning id, heard_content",
+        (heard_text, session_id, turn_id),
+    )
+    asked = await conn.execute(
+        "select 1 from public.streaming_messages"
+        " where session_id = %s and turn_id = %s and role = 'user' and user_id = (select auth.uid())",
+        (session_id, turn_id),
+    )
+    return await updated.fetchone(), await asked.fetchone() is not None

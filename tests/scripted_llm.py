@@ -1,0 +1,164 @@
+"""A scripted OpenAI-compatible chat server for tests and benchmarks: real HTTP, known timing.
+
+It answers `POST /chat/completions` (any prefix) with a reply chosen by `reply_for(messages)`,
+streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token.
+It can refuse (`fail_status`) or drop the connection after some tokens (`drop_after_tokens`), and it
+records each request and, per request, when the token that completed the first sentence was sent
+(`time.monotonic`, comparable across processes on one machine).
+"""
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_REPLY = (
+    "Interactive Avatar Studio answers from your knowledge base. "
+    "It streams each sentence as soon as it is complete, so the avatar starts speaking early. "
+    "Every conversation is recorded per user."
+)
+_TOKEN = re.compile(r"\S+\s*")
+_SENTENCE_END = re.compile(r"[.!?]\s*$")
+
+
+def _default_reply(messages: list[dict[str, Any]]) -> str:
+    return DEFAULT_REPLY
+
+
+@dataclass
+class Script:
+    ttft_s: float = 0.0
+    tokens_per_second: float = 0.0  # 0: as fast as the socket takes them
+    reply_for: Callable[[list[dict[str, Any]]], str] = _default_reply
+    fail_status: int | None = None
+    fail_body: dict[str, Any] = field(
+        default_factory=lambda: {"error": {"message": "scripted failure", "type": "server_error"}}
+    )
+    drop_after_tokens: int | None = None
+
+
+@dataclass
+class Record:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    received_at: float
+    first_sentence_sent_at: float | None = None
+    finished_at: float | None = None
+
+
+class ScriptedLLM:
+    """Runs in a thread with its own event loop; `url` is the base URL to give as LLM_BASE_URL."""
+
+    def __init__(self, script: Script | None = None) -> None:
+        self.script = script or Script()
+        self.records: list[Record] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._thread = threading.Thread(target=self._run, name="scripted-llm", daemon=True)
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> "ScriptedLLM":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._connections:
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=512)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    return
+                headers: dict[str, str] = {}
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))) or b"{}")
+                record = Record(body=body, headers=headers, received_at=time.monotonic())
+                self.records.append(record)
+                if not await self._respond(record, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _respond(self, record: Record, writer: asyncio.StreamWriter) -> bool:
+        script = self.script
+        if script.fail_status is not None:
+            payload = json.dumps(script.fail_body).encode()
+            writer.write(
+                f"HTTP/1.1 {script.fail_status} Scripted\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+            return True
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        if script.ttft_s:
+            await asyncio.sleep(script.ttft_s)
+        tokens = _TOKEN.findall(script.reply_for(record.body.get("messages", [])))
+        gap = 1 / script.tokens_per_second if script.tokens_per_second else 0.0
+        for n, token in enumerate(tokens):
+            if script.drop_after_tokens is not None and n >= script.drop_after_tokens:
+                writer.transport.abort()
+                return False
+            chunk = {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion.chunk",
+                "model": record.body.get("model", "scripted"),
+                "choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}],
+            }
+            _write_chunk(writer, f"data: {json.dumps(chunk)}\n\n".encode())
+            await writer.drain()
+            if record.first_sentence_sent_at is None and _SENTENCE_END.search(token):
+                record.first_sentence_sent_at = time.monotonic()
+            if gap and n + 1 < len(tokens):
+                await asyncio.sleep(gap)
+        _write_chunk(writer, b"data: [DONE]\n\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        record.finished_at = time.monotonic()
+        return True
+
+
+def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
