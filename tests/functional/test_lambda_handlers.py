@@ -358,7 +358,15 @@ def test_the_scheduled_cleanup_ends_an_expired_session(
     )
 
     report = cleanup_handler(load_event("eventbridge_scheduled"), lambda_context("cleanup"))
-    assert set(report) == {"ended", "expired", "idle", "session_ids"}
+    assert set(report) == {
+        "ended",
+        "expired",
+        "idle",
+        "session_ids",
+        "orphans_stopped",
+        "orphans_failed",
+        "orphans",
+    }
     assert expired in report["session_ids"]
     assert live not in report["session_ids"]
     assert report["ended"] == len(report["session_ids"]) == report["expired"] + report["idle"]

@@ -25,6 +25,10 @@ class SessionRequest(BaseModel):
     session_id: uuid.UUID
     avatar: AvatarSpec
     expires_at: datetime
+    # For providers that call back into our OpenAI-compatible chat (LiveAvatar FULL): the base URL
+    # they append `/chat/completions` to, and the avatar API key they send as Bearer.
+    chat_completions_base_url: str | None = None
+    chat_api_key: str | None = Field(default=None, repr=False)
 
 
 class ProviderSession(BaseModel):

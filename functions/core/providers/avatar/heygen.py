@@ -1,0 +1,144 @@
+"""HeyGen Interactive Avatar (`/v1/streaming.*`): the backend mints the token and creates the session.
+
+Creating the session here (`streaming.new`, as `startAvatar(req, sessionInfo)` of the SDK allows)
+rather than in the browser gives the backend the provider session id, so it can stop, keep alive
+and reconcile it, and a client holding the token cannot open sessions of its own.
+"""
+
+from typing import Any
+
+import httpx
+
+from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.http import ProviderHttp, parse_time, require_str, unwrap
+
+# streaming.task fails above 1000 characters (HeyGen StreamingAvatar #18).
+TASK_TEXT_LIMIT = 1000
+_VOICE_SETTINGS = ("rate", "emotion", "elevenlabs_settings")
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _pieces(text: str, limit: int = TASK_TEXT_LIMIT) -> list[str]:
+    """The text in pieces of at most `limit` characters, cut between words where possible."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind(" ", 0, limit + 1)
+        cut = cut if cut > 0 else limit
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+class HeyGenProvider:
+    """Token (`x-api-key`) → `streaming.new` (Bearer token, `version: v2`); the browser starts it."""
+
+    name = "heygen"
+
+    def __init__(
+        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._http = ProviderHttp(
+            provider=self.name,
+            base_url=base_url,
+            headers={"x-api-key": api_key},
+            timeout=timeout,
+            secret=api_key,
+            client=client,
+        )
+
+    def _new_session_body(self, request: SessionRequest) -> dict[str, Any]:
+        avatar = request.avatar
+        settings = avatar.voice.get("settings") or {}
+        body: dict[str, Any] = {
+            "version": "v2",
+            "quality": avatar.quality,
+            "activity_idle_timeout": _clamp(avatar.idle_timeout_seconds, 30, 3600),
+            "language": avatar.language,
+        }
+        if avatar.provider_avatar_id:
+            # The docs name it avatar_id; the SDK still sends avatar_name.
+            body["avatar_id"] = body["avatar_name"] = avatar.provider_avatar_id
+        voice = {key: settings[key] for key in _VOICE_SETTINGS if key in settings}
+        if avatar.voice.get("voice_id"):
+            voice["voice_id"] = avatar.voice["voice_id"]
+        if voice:
+            body["voice"] = voice
+        if settings.get("video_encoding"):
+            body["video_encoding"] = settings["video_encoding"]
+        return body
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        minted = await self._http.call("POST", "/v1/streaming.create_token", json_body={})
+        token = require_str(self.name, minted, "token")
+        created = await self._http.call(
+            "POST",
+            "/v1/streaming.new",
+            json_body=self._new_session_body(request),
+            bearer=token,
+        )
+        session = unwrap(created)
+        session_id = require_str(self.name, created, "session_id")
+        settings = request.avatar.voice.get("settings") or {}
+        credentials: dict[str, Any] = {
+            "kind": "heygen",
+            "api_base": self._http.base_url,
+            "token": token,
+            "session_id": session_id,
+            "url": session.get("url"),
+            "access_token": session.get("access_token"),
+            "session_duration_limit": session.get("session_duration_limit"),
+            "server_speech": bool(settings.get("server_speech", False)),
+        }
+        return ProviderSession(
+            provider=self.name, provider_session_id=session_id, credentials=credentials, raw=session
+        )
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        await self._http.call(
+            "POST",
+            "/v1/streaming.keep_alive",
+            json_body={"session_id": provider_session_id},
+            safe_to_retry=True,
+        )
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        await self._http.call(
+            "POST",
+            "/v1/streaming.stop",
+            json_body={"session_id": provider_session_id},
+            safe_to_retry=True,
+            already_done=frozenset({404, 410}),
+        )
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        answer = await self._http.call("GET", "/v1/streaming.list", safe_to_retry=True)
+        sessions = unwrap(answer).get("sessions") or []
+        return [
+            LiveSession(
+                provider_session_id=item["session_id"],
+                status=item.get("status"),
+                created_at=parse_time(item.get("created_at")),
+            )
+            for item in sessions
+            if isinstance(item, dict) and isinstance(item.get("session_id"), str)
+        ]
+
+    async def speak(self, provider_session_id: str, text: str) -> None:
+        """Say `text` word for word (`repeat`, async) in a started session; long text goes in pieces."""
+        for piece in _pieces(text):
+            await self._http.call(
+                "POST",
+                "/v1/streaming.task",
+                json_body={
+                    "session_id": provider_session_id,
+                    "text": piece,
+                    "task_type": "repeat",
+                    "task_mode": "async",
+                },
+            )

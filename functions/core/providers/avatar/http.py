@@ -1,0 +1,210 @@
+"""The HTTP boundary shared by the avatar providers: one client per provider, one error mapping.
+
+Retries: a request that never reached the provider (the connection failed) is tried once more
+whatever it is. A request that may have reached it is retried (on a timeout or 502/503/504) only
+when the caller says it is safe: listing, keep-alive and stop change nothing when repeated. Minting
+tokens and creating sessions, conversations or tasks are not retried: a lost answer would leave a
+second, billed or unknown session (Tavus bills from creation) or speak a sentence twice.
+"""
+
+import asyncio
+import json
+import logging
+import weakref
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from functions.core.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+BODY_LIMIT = 2000  # characters of a provider's error body kept on the ProviderError
+ATTEMPTS = 2
+RETRY_DELAY_S = 0.25
+RETRY_AFTER_DEFAULT = "30"
+_RETRY_STATUSES = frozenset({502, 503, 504})
+# Providers that refuse one more session with a 400 and a sentence (Tavus: "User has reached maximum
+# concurrent conversations"); they become a 429 to our user.
+_CONCURRENCY_WORDS = ("concurrent", "concurrency")
+
+
+class ProviderHttp:
+    """JSON over HTTPS to one provider, with its auth headers and its key kept out of every error."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float,
+        secret: str,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._headers = headers
+        self._timeout = timeout
+        self._secret = secret
+        self._injected = client
+        # One client per event loop: a Lambda container keeps one loop, so one client across invocations.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._injected is not None:
+            return self._injected
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = httpx.AsyncClient(timeout=self._timeout)
+        return client
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        bearer: str | None = None,
+        safe_to_retry: bool = False,
+        already_done: frozenset[int] = frozenset(),
+    ) -> Any:
+        """The decoded JSON answer (None when empty, or when the status is in `already_done`).
+
+        `bearer` sends a provider session token instead of the API key.
+        """
+        url = self.base_url + path
+        request_headers = {"authorization": f"Bearer {bearer}"} if bearer else self._headers
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt == ATTEMPTS
+            try:
+                response = await self._client().request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    headers=request_headers,
+                    timeout=self._timeout,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if last:
+                    raise ProviderError(self.provider, f"cannot connect ({type(exc).__name__})") from exc
+            except httpx.TimeoutException as exc:
+                if last or not safe_to_retry:
+                    raise ProviderError(
+                        self.provider, f"timed out ({type(exc).__name__})", retryable=True
+                    ) from exc
+            except httpx.TransportError as exc:
+                if last or not safe_to_retry:
+                    raise ProviderError(self.provider, f"connection failed ({type(exc).__name__})") from exc
+            else:
+                if response.status_code in already_done:
+                    return None
+                if response.is_success:
+                    return self._decode(response)
+                if last or not safe_to_retry or response.status_code not in _RETRY_STATUSES:
+                    raise self._status_error(response)
+            log.info("%s %s %s failed; retrying once", self.provider, method, path)
+            await asyncio.sleep(RETRY_DELAY_S)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.text)
+        except ValueError as exc:
+            raise ProviderError(
+                self.provider,
+                f"HTTP {response.status_code}: the answer is not JSON",
+                status=response.status_code,
+                body=self._redact(response.text)[:BODY_LIMIT],
+            ) from exc
+
+    def _status_error(self, response: httpx.Response) -> ProviderError:
+        text = self._redact(response.text)
+        body: Any = text[:BODY_LIMIT]
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict | list) and len(text) <= BODY_LIMIT:
+            body = parsed
+        status = response.status_code
+        detail = f"HTTP {status}"
+        message = error_message(parsed)
+        if message:
+            detail = f"{detail}: {message[:300]}"
+        busy = status == 429 or any(word in text.lower() for word in _CONCURRENCY_WORDS)
+        error = ProviderError(
+            self.provider,
+            f"concurrent session limit reached ({detail})" if busy else detail,
+            status=429 if busy else status,
+            body=body,
+            retryable=busy or status in _RETRY_STATUSES,
+        )
+        if busy:
+            retry_after = response.headers.get("retry-after", "")
+            error.headers["Retry-After"] = retry_after if retry_after.isdigit() else RETRY_AFTER_DEFAULT
+        return error
+
+
+def error_message(parsed: Any) -> str | None:
+    """The human sentence of an error body, wherever the provider put it."""
+    if not isinstance(parsed, dict):
+        return None
+    for key in ("message", "error", "detail", "msg"):
+        value = parsed.get(key)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def unwrap(answer: Any) -> dict[str, Any]:
+    """The payload of `{code, message, data: {...}}` envelopes, or the answer itself when unwrapped."""
+    if isinstance(answer, dict):
+        data = answer.get("data")
+        if isinstance(data, dict):
+            return data
+        return answer
+    return {}
+
+
+def require_str(provider: str, answer: Any, *names: str) -> str:
+    """The first of `names` in the (unwrapped) answer as a non-empty string, else a 502 saying so."""
+    payload = unwrap(answer)
+    for name in names:
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return value
+    message = error_message(answer)
+    raise ProviderError(
+        provider,
+        f"unexpected answer without {' or '.join(names)}" + (f": {message[:300]}" if message else ""),
+        status=200,
+        body={"keys": sorted(payload)},
+    )
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A provider timestamp: epoch seconds or milliseconds, or ISO 8601 (UTC when it has no zone)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000 if value > 1e12 else value, UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None

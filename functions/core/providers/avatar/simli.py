@@ -1,0 +1,87 @@
+"""Simli: a session token (`/compose/token`) and ICE servers (`/compose/ice`) for the browser client.
+
+Simli has no server-side stop or list: the browser ends a session (`stop()` / `DONE`), and the
+limits set here (the avatar's maximum length and our idle limit) end it at Simli when it does not.
+"""
+
+import logging
+from typing import Any
+
+import httpx
+
+from functions.core.errors import ProviderError
+from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.http import ProviderHttp, require_str
+
+log = logging.getLogger(__name__)
+
+# What /compose/token answers instead of a token when it refuses (with HTTP 400 and a `detail`).
+_REFUSAL = "FAIL TOKEN"
+
+
+class SimliProvider:
+    """`POST /compose/token` and `GET /compose/ice` with `x-simli-api-key`."""
+
+    name = "simli"
+
+    def __init__(
+        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._http = ProviderHttp(
+            provider=self.name,
+            base_url=base_url,
+            headers={"x-simli-api-key": api_key},
+            timeout=timeout,
+            secret=api_key,
+            client=client,
+        )
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        avatar = request.avatar
+        if not avatar.provider_avatar_id:
+            raise ProviderError(self.name, "the avatar has no provider_avatar_id (a Simli face id)")
+        settings: dict[str, Any] = avatar.voice.get("settings") or {}
+        body: dict[str, Any] = {
+            "faceId": avatar.provider_avatar_id,
+            "handleSilence": True,
+            "maxSessionLength": avatar.max_session_seconds,
+            "maxIdleTime": avatar.idle_timeout_seconds,
+        }
+        if settings.get("model"):
+            body["model"] = settings["model"]
+        answer = await self._http.call("POST", "/compose/token", json_body=body)
+        token = require_str(self.name, answer, "session_token")
+        if token == _REFUSAL:
+            raise ProviderError(self.name, "Simli refused the session token", status=200, body=answer)
+        return ProviderSession(
+            provider=self.name,
+            credentials={
+                "kind": "simli",
+                "session_token": token,
+                "ice_servers": await self._ice_servers(),
+                "max_session_seconds": avatar.max_session_seconds,
+                "max_idle_seconds": avatar.idle_timeout_seconds,
+            },
+        )
+
+    async def _ice_servers(self) -> list[dict[str, Any]] | None:
+        """ICE servers for P2P; without them the browser client falls back to STUN or LiveKit."""
+        try:
+            answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
+        except ProviderError as exc:
+            log.warning("simli ICE servers unavailable: %s", exc.detail)
+            return None
+        if isinstance(answer, dict):
+            answer = answer.get("data") or answer.get("iceServers") or answer.get("ice_servers")
+        if not isinstance(answer, list):
+            return None
+        return [server for server in answer if isinstance(server, dict)]
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        return None
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        return None
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        return None

@@ -1,0 +1,89 @@
+"""Tavus CVI: the backend creates the conversation and the browser opens its URL in an iframe.
+
+Tavus bills from creation, so every conversation is created with a maximum call duration and an
+absent-participant timeout, and ended with `/end` as soon as our session ends. Tavus documents no
+list of live conversations, so the cleanup job cannot reconcile it; those two limits end orphans.
+"""
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from functions.core.errors import ProviderError
+from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.http import ProviderHttp, require_str, unwrap
+
+MAX_CALL_SECONDS = 3600  # Tavus' own maximum for max_call_duration
+_PROPERTY_SETTINGS = ("participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language")
+
+
+class TavusProvider:
+    """`POST /v2/conversations` and `POST /v2/conversations/{id}/end` with `x-api-key`."""
+
+    name = "tavus"
+
+    def __init__(
+        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._http = ProviderHttp(
+            provider=self.name,
+            base_url=base_url,
+            headers={"x-api-key": api_key},
+            timeout=timeout,
+            secret=api_key,
+            client=client,
+        )
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        avatar = request.avatar
+        settings: dict[str, Any] = avatar.voice.get("settings") or {}
+        # Faces and PALs are the new names of replicas and personas; the legacy fields still work.
+        replica = avatar.provider_avatar_id or settings.get("face_id")
+        persona = settings.get("persona_id") or settings.get("pal_id")
+        if not replica and not persona:
+            raise ProviderError(self.name, "the avatar needs a replica (provider_avatar_id) or a persona_id")
+        properties: dict[str, Any] = {
+            "max_call_duration": min(avatar.max_session_seconds, MAX_CALL_SECONDS),
+            "participant_absent_timeout": avatar.idle_timeout_seconds,
+        }
+        properties.update({key: settings[key] for key in _PROPERTY_SETTINGS if key in settings})
+        body: dict[str, Any] = {
+            "conversation_name": f"avatar-studio {request.session_id}",
+            "properties": properties,
+        }
+        if replica:
+            body["replica_id"] = replica
+        if persona:
+            body["persona_id"] = persona
+        if avatar.persona:
+            body["conversational_context"] = avatar.persona
+        if avatar.greeting:
+            body["custom_greeting"] = avatar.greeting
+        answer = await self._http.call("POST", "/v2/conversations", json_body=body)
+        conversation_id = require_str(self.name, answer, "conversation_id")
+        conversation = unwrap(answer)
+        credentials: dict[str, Any] = {
+            "kind": "tavus",
+            "conversation_id": conversation_id,
+            "conversation_url": require_str(self.name, answer, "conversation_url"),
+        }
+        if conversation.get("meeting_token"):
+            credentials["meeting_token"] = conversation["meeting_token"]
+        return ProviderSession(
+            provider=self.name, provider_session_id=conversation_id, credentials=credentials, raw=conversation
+        )
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        return None
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        await self._http.call(
+            "POST",
+            f"/v2/conversations/{quote(provider_session_id, safe='')}/end",
+            safe_to_retry=True,
+            already_done=frozenset({404, 410}),
+        )
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        return None

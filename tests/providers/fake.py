@@ -1,0 +1,165 @@
+"""A fake provider at the HTTP boundary: routes answer canned or computed responses; requests are kept."""
+
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    headers: httpx.Headers
+    body: Any
+    params: dict[str, str]
+
+
+class FakeProvider:
+    """Serve `routes[(method, path)]` through an `httpx.MockTransport`; unknown routes answer 404."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self.requests: list[Seen] = []
+        # Live sessions by id with their creation time, for providers that list them.
+        self.live: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def on(self, method: str, path: str, handler: Handler | httpx.Response) -> None:
+        if isinstance(handler, httpx.Response):
+            canned = handler
+            self.routes[(method, path)] = lambda _request: httpx.Response(
+                canned.status_code, headers=canned.headers, content=canned.content
+            )
+        else:
+            self.routes[(method, path)] = handler
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        seen = Seen(request.method, request.url.path, request.headers, body, dict(request.url.params))
+        with self._lock:
+            self.requests.append(seen)
+        handler = self.routes.get((request.method, request.url.path))
+        if handler is None:
+            return httpx.Response(404, json={"message": "not found"})
+        return handler(request)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+
+    def calls(self, method: str, path: str) -> list[Seen]:
+        with self._lock:
+            return [seen for seen in self.requests if (seen.method, seen.path) == (method, path)]
+
+
+def timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("the fake provider did not answer", request=request)
+
+
+def refuse_connection(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+HEYGEN_KEY = "hg-key-0123456789"
+HEYGEN_BASE = "https://heygen.test"
+LIVEAVATAR_KEY = "la-key-0123456789"
+LIVEAVATAR_BASE = "https://liveavatar.test"
+
+
+def _session_id(request: httpx.Request) -> str:
+    return str(json.loads(request.content)["session_id"])
+
+
+def _stop(fake: FakeProvider, session_id: str) -> None:
+    with fake._lock:
+        fake.live.pop(session_id, None)
+
+
+def heygen_fake(*, wrapped: bool = True) -> FakeProvider:
+    """HeyGen's `/v1/streaming.*`: `{code, message, data}` envelopes (or bare payloads when not `wrapped`)."""
+    fake = FakeProvider()
+    tokens = itertools.count(1)
+
+    def answer(payload: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(
+            200, json={"code": 100, "message": "success", "data": payload} if wrapped else payload
+        )
+
+    def new(request: httpx.Request) -> httpx.Response:
+        session_id = f"hg-{uuid.uuid4()}"
+        fake.live[session_id] = datetime.now(UTC)
+        return answer(
+            {
+                "session_id": session_id,
+                "url": "wss://livekit.heygen.test",
+                "access_token": "livekit-jwt",
+                "realtime_endpoint": f"wss://signaling.heygen.test/{session_id}",
+                "session_duration_limit": 600,
+                "is_paid": True,
+            }
+        )
+
+    def stop(request: httpx.Request) -> httpx.Response:
+        _stop(fake, _session_id(request))
+        return answer({"status": "success"})
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        with fake._lock:
+            sessions = [
+                {"session_id": key, "status": "connected", "created_at": int(created.timestamp())}
+                for key, created in fake.live.items()
+            ]
+        return answer({"sessions": sessions})
+
+    fake.on(
+        "POST",
+        "/v1/streaming.create_token",
+        lambda _request: answer({"token": f"session-token-{next(tokens)}"}),
+    )
+    fake.on("POST", "/v1/streaming.new", new)
+    fake.on("POST", "/v1/streaming.stop", stop)
+    fake.on("POST", "/v1/streaming.keep_alive", lambda _request: answer({}))
+    fake.on("POST", "/v1/streaming.task", lambda _request: answer({"duration_ms": 1200.0, "task_id": "t"}))
+    fake.on("GET", "/v1/streaming.list", listing)
+    return fake
+
+
+def liveavatar_fake(*, code: int = 1000) -> FakeProvider:
+    """LiveAvatar's `/v1/sessions*`, answering success as `code` (100 in the OpenAPI, 1000 in the SDK)."""
+    fake = FakeProvider()
+
+    def answer(payload: Any, status: int = 200) -> httpx.Response:
+        return httpx.Response(status, json={"code": code, "message": "ok", "data": payload})
+
+    def token(request: httpx.Request) -> httpx.Response:
+        session_id = str(uuid.uuid4())
+        fake.live[session_id] = datetime.now(UTC)
+        return answer({"session_id": session_id, "session_token": f"la-session-token-{session_id[:8]}"})
+
+    def stop(request: httpx.Request) -> httpx.Response:
+        _stop(fake, _session_id(request))
+        return answer(None)
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        with fake._lock:
+            results = [
+                {"id": key, "status": "CONNECTED", "created_at": created.isoformat()}
+                for key, created in fake.live.items()
+            ]
+        return answer({"count": len(results), "results": results, "next": None, "previous": None})
+
+    fake.on("POST", "/v1/sessions/token", token)
+    fake.on("POST", "/v1/sessions/stop", stop)
+    fake.on("POST", "/v1/sessions/keep-alive", lambda _request: answer(None))
+    fake.on("GET", "/v1/sessions", listing)
+    fake.on("POST", "/v1/secrets", lambda _request: answer({"id": "secret-1"}, 201))
+    fake.on("POST", "/v1/llm_configurations", lambda _request: answer({"id": "llm-config-1"}, 201))
+    return fake

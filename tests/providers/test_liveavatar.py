@@ -1,0 +1,255 @@
+"""HeyGen LiveAvatar at the HTTP boundary: FULL and LITE tokens, stop, keep-alive and list."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from functions.core.errors import ProviderError
+from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
+from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
+from tests.conftest import User
+from tests.functional.support import Api, session_row, use_provider
+from tests.providers.checks import assert_start_fails
+from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
+
+Admin = psycopg.Connection[Any]
+AVATAR_UUID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+CHAT_KEY = "sk-avs-session-key"
+
+
+def provider_for(fake: FakeProvider) -> LiveAvatarProvider:
+    return LiveAvatarProvider(
+        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
+    )
+
+
+def full_request(**request: Any) -> SessionRequest:
+    return SessionRequest(
+        session_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        avatar=AvatarSpec(
+            avatar_id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
+            provider_avatar_id=AVATAR_UUID,
+            voice={
+                "provider": "liveavatar",
+                "voice_id": "voice-9",
+                "settings": {"mode": "FULL", "context_id": "ctx-1", "voice_settings": {"speed": 1.1}},
+            },
+            quality="high",
+            language="de",
+            max_session_seconds=900,
+        ),
+        expires_at=datetime.now(UTC),
+        **request,
+    )
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    fake = liveavatar_fake()
+    use_provider(monkeypatch, "liveavatar", provider_for(fake))
+    return fake
+
+
+@pytest.fixture
+def avatar(api: Api, owner: User) -> dict[str, Any]:
+    return api.create_avatar(
+        owner,
+        provider="liveavatar",
+        provider_avatar_id=AVATAR_UUID,
+        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "sandbox": True}},
+    )
+
+
+def test_a_lite_start_returns_a_session_token_and_never_the_key(
+    client: httpx.Client, admin: Admin, owner: User, fake: FakeProvider, avatar: dict[str, Any]
+) -> None:
+    response = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    assert LIVEAVATAR_KEY not in response.text
+    [minted] = fake.calls("POST", "/v1/sessions/token")
+    assert minted.headers["x-api-key"] == LIVEAVATAR_KEY
+    assert minted.body == {
+        "mode": "LITE",
+        "avatar_id": AVATAR_UUID,
+        "is_sandbox": True,
+        "video_settings": {"quality": "medium"},
+    }
+    session_id = next(iter(fake.live))
+    credentials = response.json()["credentials"]
+    assert credentials == {
+        "kind": "liveavatar",
+        "mode": "LITE",
+        "api_base": LIVEAVATAR_BASE,
+        "session_id": session_id,
+        "session_token": f"la-session-token-{session_id[:8]}",
+    }
+    assert session_row(admin, response.json()["session_id"])["provider_session_id"] == session_id
+
+
+@pytest.mark.parametrize("code", [100, 1000])
+async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: int) -> None:
+    fake = liveavatar_fake(code=code)
+    created = await provider_for(fake).create_session(
+        full_request(
+            chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+        )
+    )
+
+    [secret] = fake.calls("POST", "/v1/secrets")
+    assert secret.body == {
+        "secret_type": "LLM_API_KEY",
+        "secret_value": CHAT_KEY,
+        "secret_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
+    }
+    [config] = fake.calls("POST", "/v1/llm_configurations")
+    assert config.body == {
+        "display_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
+        "secret_id": "secret-1",
+        "base_url": "https://api.studio.test/v1/sessions/s1",
+        "model_name": "avatar-00000000-0000-4000-8000-000000000002",
+    }
+    [minted] = fake.calls("POST", "/v1/sessions/token")
+    assert minted.body == {
+        "mode": "FULL",
+        "avatar_id": AVATAR_UUID,
+        "is_sandbox": False,
+        "video_settings": {"quality": "high"},
+        "avatar_persona": {
+            "language": "de",
+            "voice_id": "voice-9",
+            "context_id": "ctx-1",
+            "voice_settings": {"speed": 1.1},
+        },
+        "max_session_duration": 900,
+        "llm_configuration_id": "llm-config-1",
+    }
+    assert created.credentials["mode"] == "FULL"
+    assert CHAT_KEY not in str(created.credentials)
+    assert LIVEAVATAR_KEY not in str(created.credentials)
+
+
+async def test_the_hyphenated_llm_configuration_path_is_used_when_the_other_is_missing() -> None:
+    fake = liveavatar_fake()
+    del fake.routes[("POST", "/v1/llm_configurations")]
+    fake.on(
+        "POST",
+        "/v1/llm-configurations",
+        httpx.Response(201, json={"data": {"llm_configuration_id": "llm-2"}}),
+    )
+    await provider_for(fake).create_session(
+        full_request(
+            chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+        )
+    )
+    [config] = fake.calls("POST", "/v1/llm-configurations")
+    assert config.body["model"] == "avatar-00000000-0000-4000-8000-000000000002"
+    assert fake.calls("POST", "/v1/sessions/token")[0].body["llm_configuration_id"] == "llm-2"
+
+
+async def test_full_mode_without_our_chat_url_and_key_is_refused_before_any_call() -> None:
+    fake = liveavatar_fake()
+    with pytest.raises(ProviderError) as raised:
+        await provider_for(fake).create_session(full_request())
+    assert "FULL mode needs our chat-completions URL" in raised.value.detail
+    assert fake.requests == []
+
+
+def test_ending_twice_stops_the_provider_session_once(
+    api: Api, admin: Admin, owner: User, fake: FakeProvider, avatar: dict[str, Any]
+) -> None:
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    provider_session_id = session_row(admin, session_id)["provider_session_id"]
+    api.end_session(owner, session_id)
+    api.end_session(owner, session_id)
+    stops = fake.calls("POST", "/v1/sessions/stop")
+    assert [stop.body for stop in stops] == [{"session_id": provider_session_id, "reason": "USER_CLOSED"}]
+    assert stops[0].headers["x-api-key"] == LIVEAVATAR_KEY
+
+
+def test_a_keepalive_reaches_liveavatar(
+    client: httpx.Client, api: Api, admin: Admin, owner: User, fake: FakeProvider, avatar: dict[str, Any]
+) -> None:
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    assert client.post(f"/v1/sessions/{session_id}/keepalive", headers=owner.headers).status_code == 200
+    [kept] = fake.calls("POST", "/v1/sessions/keep-alive")
+    assert kept.body == {"session_id": session_row(admin, session_id)["provider_session_id"]}
+    api.end_session(owner, session_id)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code", "provider_status"),
+    [
+        pytest.param(
+            httpx.Response(401, json={"code": 401, "message": "Invalid API key"}),
+            502,
+            "provider_error",
+            401,
+            id="bad-key",
+        ),
+        pytest.param(
+            httpx.Response(400, json={"code": 400, "message": "concurrent session limit reached"}),
+            429,
+            "provider_busy",
+            429,
+            id="concurrency",
+        ),
+        pytest.param(
+            httpx.Response(503, text="upstream unavailable"), 502, "provider_unavailable", 503, id="5xx"
+        ),
+    ],
+)
+def test_a_refused_token_fails_the_start_and_keeps_the_reason(
+    client: httpx.Client,
+    admin: Admin,
+    owner: User,
+    fake: FakeProvider,
+    avatar: dict[str, Any],
+    answer: httpx.Response,
+    status: int,
+    code: str,
+    provider_status: int,
+) -> None:
+    fake.on("POST", "/v1/sessions/token", answer)
+    assert_start_fails(
+        client,
+        admin,
+        owner,
+        avatar["id"],
+        status=status,
+        code=code,
+        provider="liveavatar",
+        provider_status=provider_status,
+        secret=LIVEAVATAR_KEY,
+    )
+    assert len(fake.calls("POST", "/v1/sessions/token")) == 1
+
+
+async def test_listing_accepts_a_bare_list_and_skips_ended_sessions() -> None:
+    fake = FakeProvider()
+    fake.on(
+        "GET",
+        "/v1/sessions",
+        httpx.Response(
+            200,
+            json={
+                "code": 100,
+                "data": [
+                    {"session_id": "a", "status": "CONNECTED"},
+                    {"session_id": "b", "status": "CLOSED"},
+                    {"id": "c", "created_at": "2026-03-01T10:00:00"},
+                ],
+            },
+        ),
+    )
+    live = await provider_for(fake).list_sessions()
+    assert live is not None
+    assert [(session.provider_session_id, session.status) for session in live] == [
+        ("a", "CONNECTED"),
+        ("c", None),
+    ]
+    assert live[1].created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active"}
