@@ -1,9 +1,11 @@
-"""`avatar-studio`: run the product locally, apply migrations, run the sweeper once."""
+"""`avatar-studio`: run the product locally, apply migrations, run the sweeper once, ingest knowledge."""
 
 import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 
 def _serve(host: str, port: int) -> None:
@@ -39,6 +41,64 @@ def _cleanup() -> None:
     print(report.model_dump_json())
 
 
+def _progress_bar(name: str) -> Callable[[int, int], None]:
+    def draw(done: int, total: int) -> None:
+        filled = 30 * done // max(1, total)
+        bar = "#" * filled + "-" * (30 - filled)
+        end = "\n" if done >= total else ""
+        print(f"\r{name} [{bar}] {done}/{total} chunks", end=end, file=sys.stderr, flush=True)
+
+    return draw
+
+
+async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> int:
+    from functions.core.db.pool import get_database
+    from functions.core.errors import AppError
+    from functions.core.knowledge.ingest import ingest_path, owner_principal, resolve_avatar
+    from functions.core.local import DEMO_EMAIL
+    from functions.core.settings import get_settings
+
+    email = email or DEMO_EMAIL
+    db = get_database()
+    try:
+        # The owner is found with the database's own credentials (this runs on the owner's machine);
+        # everything after runs as that owner, through RLS.
+        pool = await db.pool()
+        async with pool.connection() as conn:
+            cur = await conn.execute("select id from auth.users where email = %s", (email.lower(),))
+            user = await cur.fetchone()
+        if user is None:
+            print(f"no local user {email}", file=sys.stderr)
+            return 2
+        principal = owner_principal(user["id"])
+        try:
+            avatar_id = await resolve_avatar(db, principal, avatar)
+        except AppError as exc:
+            print(f"avatar {avatar}: {exc.detail}", file=sys.stderr)
+            return 2
+        failures = 0
+        for path in paths:
+            try:
+                result = await ingest_path(
+                    db, principal, avatar_id, path, get_settings(), _progress_bar(path.name)
+                )
+            except (AppError, OSError) as exc:
+                failures += 1
+                print(f"failed     {path}: {exc.detail if isinstance(exc, AppError) else exc}")
+                continue
+            document = result.document
+            if result.duplicate:
+                print(f"duplicate  {path}: already indexed as {document.id} ({document.status})")
+            elif document.status == "ready":
+                print(f"ready      {path}: {document.chunks_total} chunks, {document.id}")
+            else:
+                failures += 1
+                print(f"failed     {path}: {document.error}")
+        return 1 if failures else 0
+    finally:
+        await db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="avatar-studio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -47,11 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("migrate", help="apply pending migrations to the database")
     commands.add_parser("cleanup", help="end expired and idle sessions once")
+    ingest = commands.add_parser("ingest", help="add files to an avatar's knowledge base (local mode)")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--avatar", required=True, help="the avatar's id or public id")
+    ingest.add_argument("--email", help="the owner's email (default: the demo owner)")
     args = parser.parse_args(argv)
     if args.command == "dev":
         _serve(args.host, args.port)
     elif args.command == "migrate":
         _migrate()
+    elif args.command == "ingest":
+        return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))
     else:
         _cleanup()
     return 0

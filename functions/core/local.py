@@ -11,6 +11,7 @@ from functions.core.api.app import create_app
 from functions.core.api.routes import api_keys, avatars, chat, knowledge, sessions, speech, turns, widget
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
+from functions.core.knowledge.ingest import demo_knowledge_paths, owner_principal, seed_demo_knowledge
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
 
 
 async def seed_demo(db: Database) -> None:
-    """A demo owner with one local avatar, created once."""
+    """A demo owner with one local avatar whose knowledge base is the product's own docs, made once."""
     owner_id = await ensure_local_user(db, DEMO_EMAIL)
     pool = await db.pool()
     async with pool.connection() as conn:
@@ -55,3 +56,9 @@ async def seed_demo(db: Database) -> None:
             " where not exists (select 1 from public.avatars where owner_id = %s)",
             (owner_id, owner_id),
         )
+        cur = await conn.execute(
+            "select id from public.avatars where owner_id = %s order by created_at, id limit 1", (owner_id,)
+        )
+        avatar = await cur.fetchone()
+    assert avatar is not None
+    await seed_demo_knowledge(db, owner_principal(owner_id), avatar["id"], demo_knowledge_paths())

@@ -26,7 +26,7 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header; HTTP dates and junk are ignored (backoff applies instead)."""
     if value is None:
         return None
@@ -196,7 +196,7 @@ class OpenAICompatibleChat:
                         error = await self._status_error(response)
                         if not error.retryable or attempt >= self._max_retries:
                             raise error
-                        delay = self._delay(attempt, _retry_after(response.headers.get("retry-after")))
+                        delay = self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
                         log.warning(
                             "%s chat HTTP %s, retry %d in %.2fs",
                             self.name,

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 
@@ -20,6 +20,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.llm.base import ChatMessage, ChatModel, Passage
+from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
 from functions.core.llm.offline import OfflineAnswerer, stream_words
 from functions.core.sessions.lifecycle import add_event, refuse_ended_session
@@ -35,12 +36,6 @@ Event = tuple[str, dict[str, Any]]
 
 # Replies cut off by a disconnect are still stored; these tasks outlive the request that started them.
 _finishing: set[asyncio.Task[None]] = set()
-
-
-class QueryEmbedder(Protocol):
-    model: str
-
-    async def embed_query(self, text: str) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ class TurnEngine:
         settings: Settings,
         *,
         chat: ChatModel | None,
-        embedder: QueryEmbedder | None,
+        embedder: Embedder | None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -307,4 +302,6 @@ class TurnFailed(AppError):
 
 
 def turn_engine(db: Database, settings: Settings) -> TurnEngine:
-    return TurnEngine(db, settings, chat=chat_model_from_settings(settings), embedder=None)
+    return TurnEngine(
+        db, settings, chat=chat_model_from_settings(settings), embedder=embedder_from_settings(settings)
+    )
