@@ -162,3 +162,29 @@ class ScriptedLLM:
 
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def main() -> None:
+    """Serve in a process of its own (for benchmarks) until SIGTERM, then write the records as JSON."""
+    import argparse
+    import signal
+    from dataclasses import asdict
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--ttft-ms", type=float, default=0.0)
+    parser.add_argument("--tokens-per-second", type=float, default=0.0)
+    parser.add_argument("--port-file", type=Path, required=True, help="where to write the port once serving")
+    parser.add_argument("--records", type=Path, required=True, help="where to write the records on SIGTERM")
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ScriptedLLM(Script(ttft_s=args.ttft_ms / 1000, tokens_per_second=args.tokens_per_second)) as llm:
+        args.port_file.write_text(str(llm.port))
+        stop.wait()
+        records = [asdict(r) for r in llm.records]
+    args.records.write_text(json.dumps(records))
+
+
+if __name__ == "__main__":
+    main()

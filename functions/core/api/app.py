@@ -16,6 +16,8 @@ from functions.core.settings import get_settings
 def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
+    # One line per provider request at INFO would cost more than the request's own work here.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None)
     install_problem_handlers(app)
     app.include_router(health.router)

@@ -156,22 +156,35 @@ class OpenAICompatibleChat:
             if content:
                 yield content
             return
-        data: list[str] = []
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(" ") else value)
-                continue
-            if line or not data:
-                continue  # comments (": keep-alive"), other fields (event:, id:, retry:), blank keep-alives
-            payload, data = "\n".join(data), []
-            if payload.strip() == "[DONE]":
+        # Bytes split at b"\n" rather than aiter_lines: no text decoding of partial reads, and every
+        # event that arrived in one read becomes one delta, which is what the turn forwards.
+        data: list[bytes] = []
+        rest = b""
+        async for received in response.aiter_bytes():
+            *lines, rest = (rest + received).split(b"\n")
+            pieces: list[str] = []
+            finished = False
+            for line in lines:
+                line = line.rstrip(b"\r")
+                if line.startswith(b"data:"):
+                    value = line[5:]
+                    data.append(value[1:] if value.startswith(b" ") else value)
+                    continue
+                if line or not data:
+                    continue  # comments (": keep-alive"), fields (event:, id:, retry:), blank keep-alives
+                payload, data = b"\n".join(data), []
+                if payload.strip() == b"[DONE]":
+                    finished = True
+                    break
+                pieces.append(self._content(payload.decode("utf-8", errors="replace")))
+            if any(pieces):
+                yield "".join(pieces)
+            if finished:
                 return
-            content = self._content(payload)
-            if content:
-                yield content
-        if data and "\n".join(data).strip() != "[DONE]":
-            content = self._content("\n".join(data))  # the last event lacked its blank line
+        if rest.startswith(b"data:"):
+            data.append(rest[5:].lstrip(b" "))
+        if data and b"\n".join(data).strip() != b"[DONE]":
+            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"))  # no final blank line
             if content:
                 yield content
 

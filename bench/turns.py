@@ -1,0 +1,346 @@
+"""Per-turn overhead of our own code: many sessions run SSE turns against a scripted LLM.
+
+The benchmark starts its own embedded Postgres in a temporary data directory, serves the local app
+with uvicorn in a separate process (as bench/sessions.py does), and points it at a scripted
+OpenAI-compatible server (tests/scripted_llm.py), also in a process of its own so that neither it
+nor the server shares this load generator's interpreter, with a configurable time to first token
+and tokens per second. Each simulated client holds one session with an avatar that has a
+small knowledge base, and sends turns one after another with `Accept: text/event-stream`.
+
+Per turn it measures, with `time.monotonic` (one clock for all processes on the machine):
+
+* overhead: the client's time from sending the turn to receiving `done`, minus the LLM's own time
+  (from the scripted server receiving the request to sending its last token);
+* first-sentence lag: from the LLM sending the token that completes the first sentence to the
+  client receiving the `sentence` event;
+* turns per second, and messages lost: turns that got `done` but whose two messages are not stored.
+
+    .venv/bin/python bench/turns.py --clients 16 --seconds 20 --ttft-ms 20 --tokens-per-second 1000
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.sessions import (  # noqa: E402 (the repository root must be importable first)
+    HOST,
+    Client,
+    create_clients,
+    free_port,
+    percentile,
+    start_database,
+    start_server,
+    stop_database,
+    stop_server,
+)
+from functions.core.settings import settings_env_names  # noqa: E402
+
+TARGET_CLIENTS = 16
+TARGET_OVERHEAD_P50_MS = 10.0
+TARGET_OVERHEAD_P99_MS = 40.0
+TARGET_LAG_P99_MS = 15.0
+TARGET_TURNS_PER_S = 100.0
+KNOWLEDGE = [
+    (["Billing", "Refunds"], "Refunds are paid back to the original card within five business days."),
+    (["Shipping"], "Parcels ship from Rotterdam every weekday and arrive in two to four days."),
+    (["Support"], "The help desk answers by chat from eight to six, Monday to Friday."),
+]
+QUESTIONS = ["How do refunds work?", "When do parcels ship?", "When is the help desk open?"]
+
+
+@dataclass(slots=True)
+class Turn:
+    question: str
+    sent_at: float
+    first_sentence_at: float | None = None
+    done_at: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Results:
+    turns: list[Turn] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    sessions: list[tuple[str, int]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+class SseClient:
+    """One keep-alive HTTP/1.1 connection that posts turns and reads their chunked event streams.
+
+    Minimal on purpose: the load generator shares two cores with the server, Postgres and the
+    scripted LLM, and a full client library would spend more CPU per turn than the server does.
+    """
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict[str, object], accept: str) -> tuple[int, str]:
+        """Sends the request; returns the status and the lower-cased response head."""
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        body = json.dumps(payload).encode()
+        self.writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nhost: {HOST}\r\nauthorization: Bearer {self.token}\r\n"
+                f"accept: {accept}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        return int(head.split(" ", 2)[1]), head
+
+    async def body(self, head: str) -> bytes:
+        assert self.reader is not None
+        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        return await self.reader.readexactly(length)
+
+    async def events(self, turn: Turn) -> str | None:
+        """Reads one turn's event stream to its end; returns the error event's data, if any."""
+        assert self.reader is not None
+        buffer = b""
+        error = None
+        while True:
+            size = int((await self.reader.readline()).strip(), 16)
+            data = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return error
+            buffer += data[:-2]
+            while b"\n\n" in buffer:
+                event, buffer = buffer.split(b"\n\n", 1)
+                name = event.split(b"\n", 1)[0][len(b"event: ") :]
+                if name == b"sentence" and turn.first_sentence_at is None:
+                    turn.first_sentence_at = time.monotonic()
+                elif name == b"done":
+                    turn.done_at = time.monotonic()
+                    turn.timings = json.loads(event.split(b"data: ", 1)[1])["timings"]
+                elif name == b"error":
+                    error = event.decode()
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+def add_knowledge(url: str, clients: list[Client]) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for client in clients:
+            row = conn.execute(
+                "insert into public.knowledge_documents (owner_id, avatar_id, title, content_hash, status)"
+                " select owner_id, id, 'Help centre', %s, 'ready' from public.avatars where id = %s"
+                " returning id, owner_id",
+                (uuid.uuid4().hex, client.avatar_id),
+            ).fetchone()
+            assert row is not None
+            for position, (path, content) in enumerate(KNOWLEDGE):
+                conn.execute(
+                    "insert into public.knowledge_chunks"
+                    " (document_id, owner_id, avatar_id, position, heading_path, content)"
+                    " values (%s, %s, %s, %s, %s, %s)",
+                    (row[0], row[1], client.avatar_id, position, path, content),
+                )
+
+
+async def run(port: int, clients: list[Client], *, seconds: float, warmup: int) -> Results:
+    results = Results()
+    connections = [SseClient(port, client.token) for client in clients]
+
+    async def drive(index: int, http: SseClient, client: Client, deadline: float, measure: bool) -> None:
+        status, head = await http.post(
+            "/v1/sessions", {"avatar_id": str(client.avatar_id)}, "application/json"
+        )
+        session = json.loads(await http.body(head))
+        if status != 201:
+            results.errors.append(f"start: HTTP {status}: {session}")
+            return
+        done = 0
+        n = 0
+        while time.monotonic() < deadline if measure else n < warmup:
+            question = f"{QUESTIONS[n % len(QUESTIONS)]} ({index}-{n}-{measure})"
+            n += 1
+            turn = Turn(question=question, sent_at=time.monotonic())
+            status, head = await http.post(
+                f"/v1/sessions/{session['session_id']}/turns",
+                {"turn_id": f"t{n}", "text": question},
+                "text/event-stream",
+            )
+            if status != 200:
+                results.errors.append(f"turn: HTTP {status}: {await http.body(head)!r}")
+                continue
+            error = await http.events(turn)
+            if error is not None:
+                results.errors.append(error)
+            elif measure and turn.done_at is not None:
+                results.turns.append(turn)
+                done += 1
+        if measure:
+            results.sessions.append((session["session_id"], done))
+
+    await asyncio.gather(
+        *(drive(i, h, c, 0, False) for i, (h, c) in enumerate(zip(connections, clients, strict=True)))
+    )
+    began = time.monotonic()
+    deadline = began + seconds
+    await asyncio.gather(
+        *(drive(i, h, c, deadline, True) for i, (h, c) in enumerate(zip(connections, clients, strict=True)))
+    )
+    results.elapsed = time.monotonic() - began
+    for http in connections:
+        await http.close()
+    return results
+
+
+def stored_messages(url: str, session_ids: list[str]) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select session_id::text, count(*) from public.streaming_messages"
+            " where session_id = any(%s::uuid[]) group by 1",
+            (session_ids,),
+        ).fetchall()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def start_llm(
+    work_dir: Path, ttft_ms: float, tokens_per_second: float
+) -> tuple[subprocess.Popen[bytes], int]:
+    port_file = work_dir / "llm-port"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.scripted_llm",
+        f"--ttft-ms={ttft_ms}",
+        f"--tokens-per-second={tokens_per_second}",
+        f"--port-file={port_file}",
+        f"--records={work_dir / 'llm-records.json'}",
+    ]
+    llm = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if llm.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the scripted LLM did not start")
+        time.sleep(0.05)
+    return llm, int(port_file.read_text())
+
+
+def stop_llm(llm: subprocess.Popen[bytes], work_dir: Path) -> list[dict[str, Any]]:
+    llm.send_signal(signal.SIGTERM)
+    llm.wait(timeout=30)
+    records: list[dict[str, Any]] = json.loads((work_dir / "llm-records.json").read_text())
+    return records
+
+
+def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str, int], clients: int) -> bool:
+    records = {record["body"]["messages"][-1]["content"]: record for record in llm_records}
+    overhead, lag = [], []
+    for turn in results.turns:
+        record = records.get(turn.question)
+        if record is None or record["finished_at"] is None or turn.done_at is None:
+            continue
+        llm_time = record["finished_at"] - record["received_at"]
+        overhead.append(1000 * ((turn.done_at - turn.sent_at) - llm_time))
+        if record["first_sentence_sent_at"] is not None and turn.first_sentence_at is not None:
+            lag.append(1000 * (turn.first_sentence_at - record["first_sentence_sent_at"]))
+    server_side = {
+        name: [turn.timings[name] for turn in results.turns if turn.timings.get(name) is not None]
+        for name in ("retrieval_ms", "llm_first_token_ms", "first_sentence_ms", "total_ms")
+    }
+    lost = sum(max(0, 2 * done - stored.get(session_id, 0)) for session_id, done in results.sessions)
+    rate = len(results.turns) / results.elapsed if results.elapsed else 0.0
+    rows = [
+        ("overhead p50 (ms)", percentile(overhead, 50), TARGET_OVERHEAD_P50_MS, True),
+        ("overhead p99 (ms)", percentile(overhead, 99), TARGET_OVERHEAD_P99_MS, True),
+        ("first-sentence lag p50 (ms)", percentile(lag, 50), None, True),
+        ("first-sentence lag p99 (ms)", percentile(lag, 99), TARGET_LAG_P99_MS, True),
+        ("turns per second", rate, TARGET_TURNS_PER_S, False),
+        ("messages lost", float(lost), 0.0, True),
+        ("errors", float(len(results.errors)), 0.0, True),
+    ]
+    print(f"\n{clients} concurrent sessions, {len(results.turns)} turns in {results.elapsed:.1f} s")
+    ok = True
+    for name, value, target, at_most in rows:
+        verdict = ""
+        if target is not None:
+            met = value <= target if at_most else value >= target
+            ok = ok and met
+            verdict = f"{'<=' if at_most else '>='} {target:g}  {'PASS' if met else 'MISS'}"
+        print(f"  {name:<30}{value:>10.2f}   {verdict}")
+    print("  as the server timed them (p50 / p99 ms):")
+    for name, values in server_side.items():
+        print(f"    {name:<28}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}")
+    for sample in results.errors[:5]:
+        print(f"  error: {sample[:300]}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--clients", type=int, default=TARGET_CLIENTS)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=int, default=5, help="turns per client before measuring")
+    parser.add_argument("--ttft-ms", type=float, default=20.0, help="the scripted LLM's time to first token")
+    parser.add_argument("--tokens-per-second", type=float, default=1000.0, help="0: as fast as possible")
+    args = parser.parse_args(argv)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
+    for name in settings_env_names():
+        os.environ.pop(name, None)
+    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
+    from functions.core.settings import get_settings
+
+    server = None
+    llm: subprocess.Popen[bytes] | None = None
+    database_started = False
+    try:
+        llm, llm_port = start_llm(data_dir, args.ttft_ms, args.tokens_per_second)
+        url = start_database(data_dir)
+        database_started = True
+        llm_url = f"http://{HOST}:{llm_port}/v1"
+        os.environ.update({"DATABASE_URL": url, "LLM_BASE_URL": llm_url, "LLM_MODEL": "scripted"})
+        get_settings.cache_clear()
+        secret = get_settings().hs256_secret()
+        assert secret is not None
+        clients = create_clients(url, secret, args.clients, shared_owner=False, tag="turns")
+        add_knowledge(url, clients)
+        port = free_port()
+        server = start_server(dict(os.environ), port)
+        print(
+            f"server on port {port}; scripted LLM ttft {args.ttft_ms:g} ms,"
+            f" {args.tokens_per_second:g} tokens/s; measuring {args.seconds:g} s ...",
+            flush=True,
+        )
+        results = asyncio.run(run(port, clients, seconds=args.seconds, warmup=args.warmup))
+        stored = stored_messages(url, [session_id for session_id, _ in results.sessions])
+        records = stop_llm(llm, data_dir)
+        llm = None
+        return 0 if report(results, records, stored, args.clients) else 1
+    finally:
+        if llm is not None:
+            llm.kill()
+        if server is not None:
+            stop_server(server)
+        if database_started:
+            stop_database(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
