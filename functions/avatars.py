@@ -1,8 +1,8 @@
-"""Lambda: avatar configuration (API Gateway HTTP API through Mangum)."""
+"""Lambda: avatar configuration and avatar API keys (API Gateway HTTP API through Mangum)."""
 
 from functions.core.api.app import create_app
 from functions.core.api.lambda_adapter import lambda_handler
-from functions.core.api.routes import avatars
+from functions.core.api.routes import api_keys, avatars
 
-app = create_app([avatars.router])
+app = create_app([avatars.router, api_keys.router])
 handler = lambda_handler(app)

@@ -1,8 +1,8 @@
-"""Lambda: session lifecycle, history and usage (API Gateway HTTP API through Mangum)."""
+"""Lambda: session lifecycle, history, usage and widget visitor tokens (API Gateway through Mangum)."""
 
 from functions.core.api.app import create_app
 from functions.core.api.lambda_adapter import lambda_handler
-from functions.core.api.routes import sessions
+from functions.core.api.routes import sessions, widget
 
-app = create_app([sessions.router])
+app = create_app([sessions.router, widget.router])
 handler = lambda_handler(app)

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     db_prepared_statements: bool = True
 
     supabase_url: str | None = None
+    # Public by design (it only identifies the project); the studio's Supabase sign-in needs it.
+    supabase_anon_key: str | None = None
     supabase_jwt_secret: SecretStr | None = None
     jwks_url: str | None = None
     jwt_audience: str = "authenticated"

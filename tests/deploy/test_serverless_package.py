@@ -238,10 +238,47 @@ def container_loop() -> Iterator[None]:
     loop.close()
 
 
-@pytest.mark.parametrize("name", sorted(_functions()))
+def _mangum_functions() -> list[str]:
+    return sorted(name for name, function in _functions().items() if not function["handler"].endswith(".sh"))
+
+
+@pytest.mark.parametrize("name", _mangum_functions())
 def test_every_handler_in_serverless_yml_imports_and_is_callable(name: str) -> None:
     module = importlib.import_module(_module_name(_functions()[name]["handler"]))
     assert callable(module.handler)
+
+
+def _streaming_app_module() -> str:
+    script = (REPO / _functions()["stream"]["handler"]).read_text()
+    match = re.search(r"uvicorn (functions\.[\w.]+):app", script)
+    assert match, script
+    return match.group(1)
+
+
+def test_the_streaming_function_serves_its_app_through_the_web_adapter_behind_a_streaming_url(
+    template: dict[str, Any],
+) -> None:
+    function = _functions()["stream"]
+    assert function["url"]["invokeMode"] == "RESPONSE_STREAM"
+    assert function["environment"]["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert function["environment"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert any("LambdaAdapterLayer" in str(layer) for layer in function["layers"])
+    urls = _resources(template, "AWS::Lambda::Url")
+    assert [url["Properties"]["InvokeMode"] for url in urls.values()] == ["RESPONSE_STREAM"]
+    with zipfile.ZipFile(PACKAGE_DIR / "avatar-studio.zip") as bundle:
+        mode = bundle.getinfo(function["handler"]).external_attr >> 16
+    assert mode & 0o111, "the adapter runs the handler script, so it must be executable"
+
+
+def test_the_streaming_app_serves_turns_chat_completions_and_speech() -> None:
+    routes = _app_routes(_streaming_app_module())
+    assert {
+        ("POST", "/v1/sessions/{}/turns"),
+        ("POST", "/v1/sessions/{}/turns/{}/interrupt"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/sessions/{}/chat/completions"),
+        ("POST", "/v1/tts"),
+    } <= routes
 
 
 @pytest.mark.parametrize("name", _http_functions())
@@ -255,3 +292,8 @@ def test_every_http_api_route_in_serverless_yml_is_served_by_its_functions_app(n
 def test_every_route_of_each_functions_app_is_routed_in_serverless_yml(name: str) -> None:
     """Routes every app shares (like GET /health) reach the API once, through any function serving them."""
     assert _app_routes(_module_name(_functions()[name]["handler"])) - _all_routed() == set()
+
+
+def test_no_route_is_served_by_both_the_http_api_and_the_streaming_url() -> None:
+    shared = {("GET", "/health"), ("GET", "/v1/config")}
+    assert (_app_routes(_streaming_app_module()) - shared) & _all_routed() == set()

@@ -7,8 +7,10 @@ import openai
 import pytest
 
 from functions.core.llm.offline import OFFLINE_LEAD
+from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, assert_problem, event_types
+from tests.functional.support import Api, assert_problem, event_types, use_provider
 from tests.functional.test_turns import REFUNDS, SHIPPING
 from tests.functional.turns_support import Admin, add_knowledge, scripted_llm
 from tests.scripted_llm import Script
@@ -172,3 +174,62 @@ def test_a_model_failure_streams_an_error_chunk_and_keeps_the_question(
     assert '"error"' in lines[-2]
     session = _sessions(admin, keyed["avatar"]["id"])[0]
     assert session["message_count"] == 1
+
+
+class _CustomLlmProvider:
+    """A provider that runs the conversation itself and calls back our chat completions."""
+
+    def __init__(self) -> None:
+        self.requests: list[SessionRequest] = []
+
+    async def create_session(self, request: SessionRequest) -> ProviderSession:
+        self.requests.append(request)
+        return ProviderSession(provider="liveavatar", provider_session_id=f"la-{request.session_id}")
+
+    async def keep_alive(self, provider_session_id: str) -> None:
+        return None
+
+    async def stop_session(self, provider_session_id: str) -> None:
+        return None
+
+    async def list_sessions(self) -> list[LiveSession] | None:
+        return None
+
+
+def test_a_provider_running_the_conversation_gets_a_session_url_and_token_for_our_brain(
+    monkeypatch: pytest.MonkeyPatch, base_url: str, api: Api, admin: Admin, owner: User, stranger: User
+) -> None:
+    provider = _CustomLlmProvider()
+    use_provider(monkeypatch, "liveavatar", provider)
+    monkeypatch.setenv("PUBLIC_API_BASE", base_url)
+    get_settings.cache_clear()
+    try:
+        avatar = api.create_avatar(owner, provider="liveavatar", provider_avatar_id="la-avatar")
+        add_knowledge(admin, avatar["id"], "Help centre", [REFUNDS])
+        session_id = api.start_session(owner, avatar["id"])["session_id"]
+    finally:
+        monkeypatch.delenv("PUBLIC_API_BASE")
+        get_settings.cache_clear()
+    request = provider.requests[0]
+    assert request.chat_completions_base_url == f"{base_url}/v1/sessions/{session_id}"
+    assert request.chat_api_key is not None
+
+    # What the provider's servers do with it: an OpenAI client on that base URL with that key.
+    reply = openai.OpenAI(
+        api_key=request.chat_api_key, base_url=request.chat_completions_base_url, max_retries=0, timeout=10
+    ).chat.completions.create(model="x", messages=[{"role": "user", "content": "How do refunds work?"}])
+    assert "original card" in (reply.choices[0].message.content or "")
+    messages = admin.execute(
+        "select role from public.streaming_messages where session_id = %s order by created_at", (session_id,)
+    ).fetchall()
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+
+    # The token is bound to that session's user: nobody else's session accepts it.
+    other = api.create_avatar(stranger)
+    other_session = api.start_session(stranger, other["id"])["session_id"]
+    response = httpx.post(
+        f"{base_url}/v1/sessions/{other_session}/chat/completions",
+        json={"messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {request.chat_api_key}"},
+    )
+    assert_problem(response, 404, "not_found")

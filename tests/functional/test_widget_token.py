@@ -224,6 +224,8 @@ def test_a_visitor_starts_a_session_and_sees_only_their_own(
     assert seen_by_owner.status_code == 200, seen_by_owner.text
     assert seen_by_owner.json()["user_id"] == issued["visitor_id"]
     assert seen_by_owner.json()["avatar_id"] == avatar["id"]
+    owners_history = client.get("/v1/sessions", headers=owner.headers).json()["items"]
+    assert [item["id"] for item in owners_history] == [session_id, owners_session["session_id"]]
 
     another_visitor = visitor_headers(widget.token(avatar["public_id"])["token"])
     assert client.get("/v1/sessions", headers=another_visitor).json()["items"] == []

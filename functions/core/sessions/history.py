@@ -30,8 +30,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_sessions(db: Database, principal: Principal, limit: int, cursor: str | None) -> SessionPage:
-    """The caller's own sessions, newest first, keyset-paginated."""
-    where = "user_id = %s"
+    """The caller's sessions and, for an owner, the sessions visitors held with their avatars; newest
+    first, keyset-paginated."""
+    where = "(user_id = %s or owner_id = %s)"
     params_extra: tuple[object, ...] = ()
     if cursor is not None:
         where += " and (started_at, id) < (%s, %s)"
@@ -40,7 +41,7 @@ async def list_sessions(db: Database, principal: Principal, limit: int, cursor: 
         cur = await conn.execute(
             f"select {_SESSION_COLUMNS} from public.streaming_sessions where {where}"  # noqa: S608
             " order by started_at desc, id desc limit %s",
-            (principal.user_id, *params_extra, limit + 1),
+            (principal.user_id, principal.user_id, *params_extra, limit + 1),
         )
         rows = await cur.fetchall()
     items = [SessionOut(**row) for row in rows[:limit]]

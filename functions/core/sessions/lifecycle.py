@@ -2,11 +2,12 @@
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from psycopg.types.json import Jsonb
 
-from functions.core.auth.tokens import Principal
+from functions.core.auth.tokens import Principal, sign_visitor_token, widget_key
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import NotFound, ProviderError, SessionEnded
 from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
@@ -70,6 +71,7 @@ async def start_session(
             max_session_seconds=avatar["max_session_seconds"],
             idle_timeout_seconds=settings.session_idle_seconds,
         ),
+        **_chat_callback(principal, session, avatar, settings),
     )
     try:
         provider = get_provider(session["provider"], settings)
@@ -95,6 +97,27 @@ async def start_session(
         credentials=created.credentials,
         expires_at=session["expires_at"],
     )
+
+
+def _chat_callback(
+    principal: Principal, session: dict[str, Any], avatar: dict[str, Any], settings: Settings
+) -> dict[str, str]:
+    """For a provider that runs the conversation itself (LiveAvatar FULL): where our chat completions
+    answer for this session, and a token good for this session's user and avatar until it ends."""
+    secret = widget_key(settings)
+    if session["provider"] != "liveavatar" or settings.public_api_base is None or secret is None:
+        return {}
+    lifetime = int((session["expires_at"] - datetime.now(UTC)).total_seconds()) + 60
+    token, _ = sign_visitor_token(
+        secret,
+        visitor_id=principal.user_id,
+        avatar_id=avatar["id"],
+        origin="",
+        audience=settings.jwt_audience,
+        ttl_seconds=max(60, lifetime),
+    )
+    base = settings.public_api_base.rstrip("/")
+    return {"chat_completions_base_url": f"{base}/v1/sessions/{session['id']}", "chat_api_key": token}
 
 
 async def _fail_session(

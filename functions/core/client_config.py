@@ -1,0 +1,73 @@
+"""The deployment as the web client sees it: never a key, only which parts are configured."""
+
+from typing import get_args
+
+from pydantic import BaseModel
+
+from functions.core.providers.avatar.registry import provider_names
+from functions.core.settings import Settings
+from functions.core.speech.tts import AudioFormat
+
+
+class LlmInfo(BaseModel):
+    offline: bool
+    model: str | None
+
+
+class EmbeddingsInfo(BaseModel):
+    enabled: bool
+    model: str | None
+
+
+class SttInfo(BaseModel):
+    enabled: bool
+
+
+class TtsInfo(BaseModel):
+    engine: str
+    formats: list[str]
+
+
+class SupabaseInfo(BaseModel):
+    url: str | None
+    anon_key: str | None
+
+
+class ClientConfig(BaseModel):
+    mode: str
+    llm: LlmInfo
+    embeddings: EmbeddingsInfo
+    stt: SttInfo
+    tts: TtsInfo
+    providers: dict[str, bool]
+    supabase: SupabaseInfo
+
+
+def _provider_configured(settings: Settings, name: str) -> bool:
+    if name == "local":
+        return settings.is_local
+    return getattr(settings, f"{name}_api_key", None) is not None
+
+
+def _tts_engine(settings: Settings) -> str:
+    if settings.elevenlabs_api_key is not None:
+        return "elevenlabs"
+    return "piper" if settings.is_local else "none"
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    openai = settings.openai_key() is not None
+    return ClientConfig(
+        mode=settings.app_mode,
+        llm=LlmInfo(
+            offline=not settings.llm_configured, model=settings.llm_model if settings.llm_configured else None
+        ),
+        embeddings=EmbeddingsInfo(enabled=openai, model=settings.embedding_model if openai else None),
+        stt=SttInfo(enabled=openai),
+        tts=TtsInfo(
+            engine=_tts_engine(settings),
+            formats=list(get_args(AudioFormat)),
+        ),
+        providers={name: _provider_configured(settings, name) for name in provider_names()},
+        supabase=SupabaseInfo(url=settings.supabase_url, anon_key=settings.supabase_anon_key),
+    )

@@ -1,0 +1,11 @@
+"""Lambda: the streaming routes (turns as server-sent events, chat completions, speech).
+
+Python Lambdas cannot stream a response themselves, so this app runs under uvicorn inside the
+function, behind a Function URL in RESPONSE_STREAM mode, with the AWS Lambda Web Adapter layer
+relaying each invocation to it (see functions/stream.sh and serverless.yml).
+"""
+
+from functions.core.api.app import create_app
+from functions.core.api.routes import chat, speech, turns
+
+app = create_app([turns.router, chat.router, speech.router])
