@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.sessions import percentile, start_database, stop_database  # noqa: E402
 from functions.core.settings import settings_env_names  # noqa: E402
+from functions.core.text.terms import full_text_query  # noqa: E402
 
 DIMS = 1536
 MODEL = "text-embedding-3-small"
@@ -62,9 +63,6 @@ class HashingEmbedder:
 
     async def embed_query(self, text: str) -> list[float]:
         return hashing_vector(text)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def hashing_vector(text: str) -> list[float]:
@@ -149,7 +147,8 @@ def latency(
             timings: list[float] = []
             found = 0
             for q in range(queries + 10):
-                text = " or ".join(rng.choice(common, 2))
+                # What the turn engine sends for a question of three common words.
+                text = full_text_query(" ".join(rng.choice(common, 3)))
                 vector = None
                 if hybrid:
                     raw = rng.standard_normal(DIMS)
@@ -198,7 +197,7 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID) -> None:
         "select m.content, d.source_name from public.match_chunks(%s, %s, %s::extensions.vector, %s, 5) m"
         " join public.knowledge_documents d on d.id = m.document_id"
     )
-    hits = {"full-text": 0, "full-text, words or-ed": 0, "vector": 0, "hybrid": 0, "hybrid, words or-ed": 0}
+    hits = {"full-text": 0, "vector": 0, "hybrid": 0}
     with psycopg.connect(url, autocommit=True) as conn:
         as_owner(conn, owner_id)
         missing = [
@@ -211,14 +210,12 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID) -> None:
         ]
         for q in questions:
             vector = vector_text(hashing_vector(q["question"]))
-            # websearch_to_tsquery needs every word of a question; or-ing them asks for any.
-            any_word = " or ".join(_WORD.findall(q["question"]))
+            # The query the turn engine sends: any content word of the question (and its plural).
+            text = full_text_query(q["question"])
             for label, args in (
-                ("full-text", (q["question"], None, None)),
-                ("full-text, words or-ed", (any_word, None, None)),
+                ("full-text", (text, None, None)),
                 ("vector", ("", vector, HASHING_MODEL)),
-                ("hybrid", (q["question"], vector, HASHING_MODEL)),
-                ("hybrid, words or-ed", (any_word, vector, HASHING_MODEL)),
+                ("hybrid", (text, vector, HASHING_MODEL)),
             ):
                 rows = conn.execute(sql, (avatar_id, *args)).fetchall()
                 if any(
