@@ -92,7 +92,7 @@ def test_responses_to_an_allowed_origin_expose_retry_after_and_the_sample_rate(a
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
     assert response.headers["access-control-allow-origin"] == STUDIO
-    assert response.headers["access-control-expose-headers"] == "Retry-After, X-Sample-Rate"
+    assert response.headers["access-control-expose-headers"] == "Retry-After, X-Sample-Rate, X-TTS-Engine"
     assert response.headers["vary"] == "Origin"
 
 

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 ALLOW_HEADERS = "authorization, content-type, accept"
-EXPOSE_HEADERS = "Retry-After, X-Sample-Rate"
+EXPOSE_HEADERS = "Retry-After, X-Sample-Rate, X-TTS-Engine"
 PREFLIGHT_MAX_AGE = "600"
 
 OriginLoader = Callable[[], Awaitable[Iterable[str]]]
