@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/tsconfig.json
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dev check test bench web clean
+.PHONY: install dev check test bench web clean browser
 .DEFAULT_GOAL := dev
 
 $(PY_STAMP): pyproject.toml
@@ -27,6 +30,12 @@ web/dist/.built: $(WEB_STAMP) $(WEB_SOURCES)
 	cd web && npx tsc --noEmit && npm run --silent build
 	@touch $@
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
 install: $(PY_STAMP) $(WEB_STAMP)
 
 web: web/dist/.built
@@ -39,12 +48,14 @@ check: $(PY_STAMP)
 	$(BIN)/ruff check functions tests bench
 	$(BIN)/mypy functions
 
-test: install web check
+test: install web browser check
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/turns.py
+	$(BIN)/python bench/retrieval.py
 
 clean:
 	rm -rf .build web/dist test-artifacts

@@ -1,0 +1,124 @@
+"""Chromium (Debian's, driven by Playwright), a signed-in owner, and host pages served from other origins."""
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+_HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "host", "content-length"}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert (WEB_DIST / "widget.js").is_file(), "build the web client first (make web)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--autoplay-policy=no-user-gesture-required",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+class HostPages:
+    """A site embedding the widget: it serves its own pages and forwards everything else to the app."""
+
+    def __init__(self, app_url: str) -> None:
+        self.app_url = app_url
+        self.pages: dict[str, str] = {}
+        self._servers: list[ThreadingHTTPServer] = []
+
+    def serve(self) -> str:
+        """Starts one more origin for the same pages; returns it (http://127.0.0.1:port)."""
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                if self.path in host.pages:
+                    body = host.pages[self.path].encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "text/html; charset=utf-8")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.forward()
+
+            def do_POST(self) -> None:
+                self.forward()
+
+            def forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                try:
+                    with (
+                        httpx.Client(timeout=60) as client,
+                        client.stream(
+                            self.command, host.app_url + self.path, headers=headers, content=body
+                        ) as reply,
+                    ):
+                        self.send_response(reply.status_code)
+                        for name, value in reply.headers.items():
+                            if name.lower() not in _HOP_BY_HOP:
+                                self.send_header(name, value)
+                        self.end_headers()
+                        for chunk in reply.iter_raw():
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def host_pages(base_url: str) -> Iterator[HostPages]:
+    pages = HostPages(base_url)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture
+def owner_token(base_url: str) -> str:
+    reply = httpx.post(f"{base_url}/v1/dev/login", json={"email": "browser-owner@example.test"}, timeout=10)
+    reply.raise_for_status()
+    token: str = reply.json()["access_token"]
+    return token

@@ -1,0 +1,110 @@
+/** The built-in avatar: a canvas face speaking our own TTS, no external service. */
+
+import type { AdapterContext, AdapterEvent, AdapterEvents, AvatarAdapter } from "../../lib/adapter";
+import { Emitter } from "../../lib/events";
+import { Face } from "./face";
+import { SpeechPlayer, type PcmAudio } from "./player";
+
+const SAMPLE_RATE = 24_000;
+
+export class AutoplayBlockedError extends Error {
+  readonly code = "autoplay_blocked";
+
+  constructor() {
+    super("The browser blocked the avatar's sound. Click to start sound.");
+  }
+}
+
+class LocalAvatar implements AvatarAdapter {
+  private readonly events = new Emitter<AdapterEvents>();
+  private readonly context: AdapterContext;
+  private audio: AudioContext | null = null;
+  private player: SpeechPlayer | null = null;
+  private face: Face | null = null;
+
+  constructor(context: AdapterContext) {
+    this.context = context;
+  }
+
+  on<K extends AdapterEvent>(event: K, callback: (detail: AdapterEvents[K]) => void): () => void {
+    return this.events.on(event, callback);
+  }
+
+  async start(): Promise<void> {
+    const canvas = document.createElement("canvas");
+    canvas.width = 320;
+    canvas.height = 320;
+    canvas.className = "avs-face";
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "The avatar's face");
+    this.context.stage.replaceChildren(canvas);
+    const audio = new AudioContext();
+    this.audio = audio;
+    this.player = new SpeechPlayer(audio, (text, signal) => this.fetchSpeech(text, signal), {
+      speaking: () => {
+        this.face?.setState("speaking");
+        this.events.emit("speaking", undefined);
+      },
+      idle: () => {
+        this.face?.setState("idle");
+        this.events.emit("idle", undefined);
+      },
+      error: (error) => this.events.emit("error", error),
+    });
+    this.face = new Face(canvas, this.player.analyser);
+    this.face.start();
+    if (!(await this.resumeAudio())) this.events.emit("error", new AutoplayBlockedError());
+    this.face.setState("idle");
+    this.events.emit("ready", undefined);
+  }
+
+  async resumeAudio(): Promise<boolean> {
+    const audio = this.audio;
+    if (!audio) return false;
+    if (audio.state === "running") return true;
+    await Promise.race([audio.resume(), new Promise((resolve) => setTimeout(resolve, 300))]);
+    return (audio.state as AudioContextState) === "running";
+  }
+
+  private async fetchSpeech(text: string, signal: AbortSignal): Promise<PcmAudio> {
+    const { api, sessionId } = this.context;
+    const response = await api.request(
+      "POST",
+      "/v1/tts",
+      { session_id: sessionId, text, format: `pcm16_${SAMPLE_RATE}` },
+      { signal },
+    );
+    const bytes = await response.arrayBuffer();
+    const sampleRate = Number(response.headers.get("x-sample-rate")) || SAMPLE_RATE;
+    return { pcm: new Int16Array(bytes, 0, Math.floor(bytes.byteLength / 2)), sampleRate };
+  }
+
+  speakSentence(text: string): Promise<boolean> {
+    return this.player ? this.player.speakText(text) : Promise.resolve(false);
+  }
+
+  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {
+    return this.player ? this.player.speakPcm(pcm, sampleRate) : Promise.resolve(false);
+  }
+
+  setListening(listening: boolean): void {
+    if (this.face && this.face.state !== "speaking") this.face.setState(listening ? "listening" : "idle");
+  }
+
+  interrupt(): void {
+    this.player?.interrupt();
+  }
+
+  async stop(): Promise<void> {
+    this.player?.interrupt();
+    this.face?.stop();
+    await this.audio?.close();
+    this.audio = null;
+    this.player = null;
+    this.events.emit("disconnected", undefined);
+  }
+}
+
+export function createLocalAdapter(context: AdapterContext): AvatarAdapter {
+  return new LocalAvatar(context);
+}

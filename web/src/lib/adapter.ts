@@ -1,0 +1,59 @@
+/** The one browser-side interface every avatar provider implements, and the registry that loads them lazily. */
+
+import type { ApiClient } from "./api";
+
+export interface AdapterEvents {
+  ready: undefined;
+  speaking: undefined;
+  idle: undefined;
+  error: Error;
+  disconnected: undefined;
+  [event: string]: unknown;
+}
+
+export type AdapterEvent = "ready" | "speaking" | "idle" | "error" | "disconnected";
+
+export interface AvatarAdapter {
+  /** Connects with the credentials the sessions function returned; resolves once the avatar can speak. */
+  start(credentials: Record<string, unknown>): Promise<void>;
+  /** Queues a sentence; resolves true once it has been spoken to the end, false if it was interrupted. */
+  speakSentence(text: string): Promise<boolean>;
+  /** Queues raw PCM16 mono audio, for providers driven by our own TTS. */
+  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean>;
+  /** Stops speaking at once and discards everything queued. */
+  interrupt(): void;
+  stop(): Promise<void>;
+  on<K extends AdapterEvent>(event: K, callback: (detail: AdapterEvents[K]) => void): () => void;
+  /** Lets the face look at the user while they speak; optional for video providers. */
+  setListening?(listening: boolean): void;
+  /** Retries audio playback after the browser blocked autoplay; resolves true once sound can play. */
+  resumeAudio?(): Promise<boolean>;
+}
+
+export interface AdapterContext {
+  api: ApiClient;
+  sessionId: string;
+  /** The element the avatar renders into (canvas or video). */
+  stage: HTMLElement;
+}
+
+export type AdapterFactory = (context: AdapterContext) => AvatarAdapter;
+
+const loaders = new Map<string, () => Promise<AdapterFactory>>([
+  ["local", () => import("../adapters/local/index").then((module) => module.createLocalAdapter)],
+]);
+
+export function registerAdapter(provider: string, loader: () => Promise<AdapterFactory>): void {
+  loaders.set(provider, loader);
+}
+
+export function hasAdapter(provider: string): boolean {
+  return loaders.has(provider);
+}
+
+/** Loads the provider's adapter code on first use (a separate chunk in the bundles). */
+export async function loadAdapter(provider: string): Promise<AdapterFactory> {
+  const loader = loaders.get(provider);
+  if (!loader) throw new Error(`No avatar adapter for provider "${provider}" in this client yet.`);
+  return loader();
+}

@@ -1,0 +1,130 @@
+/** The functions' HTTP API: bearer token, problem JSON turned into ApiError, plain-words messages. */
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  provider?: string;
+  [extra: string]: unknown;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly provider: string | undefined;
+  readonly retryAfter: number | undefined;
+
+  constructor(problem: Problem, retryAfter?: number) {
+    super(problem.detail);
+    this.name = "ApiError";
+    this.status = problem.status;
+    this.code = problem.code;
+    this.detail = problem.detail;
+    this.provider = problem.provider;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export const OFFLINE_MESSAGE = "The server cannot be reached. Check your internet connection, then try again.";
+export const STT_MESSAGE = "Voice input needs a transcription key; type your question instead";
+
+/** What to tell a person about an error, with the fix when there is one. */
+export function humanMessage(error: unknown): string {
+  if (!(error instanceof ApiError)) {
+    return error instanceof Error && error.message ? error.message : "Something went wrong; please try again.";
+  }
+  switch (error.code) {
+    case "offline":
+      return OFFLINE_MESSAGE;
+    case "quota_exceeded":
+      return `Usage limit reached: ${error.detail} Wait for the limit to reset or raise it in your plan.`;
+    case "stt_unavailable":
+      return STT_MESSAGE;
+    case "origin_not_allowed":
+      return `This website is not allowed to show this avatar (${error.detail}). The avatar's owner can add it to the allowed widget origins.`;
+    case "rate_limited":
+      return `Too many requests right now; try again in ${error.retryAfter ?? 30} seconds.`;
+    case "session_ended":
+      return "This conversation has ended. Press Start to begin a new one.";
+  }
+  if (error.provider) {
+    return `The avatar service (${error.provider}) is unavailable right now: ${error.detail}. Try again in a minute, or switch this avatar to the local provider.`;
+  }
+  if (error.status === 401) return "Your sign-in has expired. Sign in again.";
+  if (error.status >= 500) return `The server had a problem: ${error.detail}. Try again in a moment.`;
+  return error.detail;
+}
+
+function isProblem(value: unknown): value is Problem {
+  const candidate = value as Partial<Problem> | null;
+  return typeof candidate?.code === "string" && typeof candidate.detail === "string";
+}
+
+/** Builds the ApiError for a response that is not ok, whatever its body. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const retry = Number(response.headers.get("retry-after"));
+  const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
+  if (isProblem(body)) return new ApiError({ ...body, status: response.status }, retryAfter);
+  return new ApiError(
+    { status: response.status, code: `http_${response.status}`, detail: response.statusText || "request failed" },
+    retryAfter,
+  );
+}
+
+export function offlineError(): ApiError {
+  return new ApiError({ status: 0, code: "offline", detail: "network request failed" });
+}
+
+export type Fetch = typeof fetch;
+
+export class ApiClient {
+  readonly base: string;
+  token: string | null;
+  private readonly fetcher: Fetch;
+
+  constructor(base: string, token: string | null = null, fetcher: Fetch = (input, init) => fetch(input, init)) {
+    this.base = base.replace(/\/+$/, "");
+    this.token = token;
+    this.fetcher = fetcher;
+  }
+
+  url(path: string): string {
+    return `${this.base}${path}`;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}`, ...extra } : { ...extra };
+  }
+
+  /** Sends a request; JSON bodies are encoded, FormData is sent as is. Throws ApiError unless ok. */
+  async request(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<Response> {
+    const headers = this.headers(init.headers as Record<string, string> | undefined);
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = "application/json";
+    }
+    let response: Response;
+    try {
+      response = await this.fetcher(this.url(path), { ...init, method, headers, body: payload });
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "AbortError") throw error;
+      throw offlineError();
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return response;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.request(method, path, body, { headers: { accept: "application/json" } });
+    return (response.status === 204 ? undefined : await response.json()) as T;
+  }
+}

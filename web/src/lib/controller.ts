@@ -1,0 +1,278 @@
+/** One conversation, shared by the studio and the widget: session, adapter, greeting, turns, end. */
+
+import { ApiClient, ApiError } from "./api";
+import { loadAdapter, type AvatarAdapter } from "./adapter";
+import { Emitter } from "./events";
+import { SentenceQueue } from "./sentences";
+import { newTurnId, reportInterrupt, runTurn, type Source, type TurnInput } from "./turns";
+
+export type ConversationStatus = "idle" | "connecting" | "listening" | "thinking" | "speaking" | "ended";
+
+export interface Latency {
+  retrievalMs: number | null;
+  firstSentenceMs: number | null;
+  firstAudioMs: number | null;
+}
+
+export interface ControllerEvents {
+  status: ConversationStatus;
+  greeting: string;
+  user: { turnId: string; text: string };
+  sources: { turnId: string; sources: Source[] };
+  sentence: { turnId: string; index: number; text: string };
+  answer: { turnId: string; reply: string; interrupted: boolean; heard: string };
+  latency: { turnId: string; latency: Latency };
+  error: Error;
+  ended: { reason: string };
+  [event: string]: unknown;
+}
+
+export interface ControllerOptions {
+  api: ApiClient;
+  avatarId: string;
+  stage: HTMLElement;
+  greeting?: string;
+  keepaliveMs?: number;
+  /** Where `pagehide` is listened for; the window in a browser. */
+  pageEvents?: EventTarget | null;
+  now?: () => number;
+}
+
+interface ActiveTurn {
+  id: string;
+  queue: SentenceQueue;
+  abort: AbortController;
+  sentAt: number;
+  latency: Latency;
+  reply: string;
+  sentences: string[];
+  interrupted: boolean;
+  heard: string;
+  streaming: boolean;
+}
+
+interface StartedSession {
+  session_id: string;
+  provider: string;
+  credentials: Record<string, unknown>;
+}
+
+export class ConversationController extends Emitter<ControllerEvents> {
+  status: ConversationStatus = "idle";
+  sessionId: string | null = null;
+  startedAt: number | null = null;
+  private adapter: AvatarAdapter | null = null;
+  private greeting = "";
+  private turn: ActiveTurn | null = null;
+  private keepalive: ReturnType<typeof setInterval> | null = null;
+  private readonly options: ControllerOptions;
+  private readonly now: () => number;
+  private readonly onPageHide = (): void => this.endOnPageHide();
+
+  constructor(options: ControllerOptions) {
+    super();
+    this.options = options;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  private setStatus(status: ConversationStatus): void {
+    if (this.status === status) return;
+    this.status = status;
+    this.emit("status", status);
+  }
+
+  /** Starts the session and the avatar; call it from a click so audio may play. */
+  async start(): Promise<void> {
+    const { api, avatarId, stage } = this.options;
+    this.setStatus("connecting");
+    try {
+      const session = await api.json<StartedSession>("POST", "/v1/sessions", { avatar_id: avatarId });
+      this.sessionId = session.session_id;
+      const factory = await loadAdapter(session.provider);
+      const adapter = factory({ api, sessionId: session.session_id, stage });
+      this.adapter = adapter;
+      adapter.on("speaking", () => this.adapterSpeaking());
+      adapter.on("idle", () => this.adapterIdle());
+      adapter.on("error", (error) => this.emit("error", error));
+      adapter.on("disconnected", () => void this.end("provider_disconnected"));
+      await adapter.start(session.credentials);
+      const greeting = session.credentials.greeting;
+      this.greeting = typeof greeting === "string" && greeting ? greeting : (this.options.greeting ?? "");
+    } catch (error) {
+      await this.end("start_failed");
+      this.emit("error", error as Error);
+      return;
+    }
+    this.startedAt = this.now();
+    this.keepalive = setInterval(() => void this.sendKeepalive(), this.options.keepaliveMs ?? 60_000);
+    this.options.pageEvents?.addEventListener("pagehide", this.onPageHide);
+    this.setStatus("listening");
+    this.adapter.setListening?.(true);
+    if (this.greeting) {
+      this.emit("greeting", this.greeting);
+      void this.adapter.speakSentence(this.greeting);
+    }
+  }
+
+  ask(text: string): Promise<void> {
+    return this.runTurn({ turnId: newTurnId(), text }, text);
+  }
+
+  askAudio(audio: Blob): Promise<void> {
+    return this.runTurn({ turnId: newTurnId(), audio }, null);
+  }
+
+  private async runTurn(input: TurnInput, text: string | null): Promise<void> {
+    const { adapter, sessionId } = this;
+    if (!adapter || !sessionId || this.status === "ended") return;
+    this.interrupt();
+    adapter.interrupt();
+    const turn: ActiveTurn = {
+      id: input.turnId,
+      queue: new SentenceQueue(adapter),
+      abort: new AbortController(),
+      sentAt: this.now(),
+      latency: { retrievalMs: null, firstSentenceMs: null, firstAudioMs: null },
+      reply: "",
+      sentences: [],
+      interrupted: false,
+      heard: "",
+      streaming: true,
+    };
+    this.turn = turn;
+    adapter.setListening?.(false);
+    this.setStatus("thinking");
+    if (text !== null) this.emit("user", { turnId: turn.id, text });
+    try {
+      await runTurn(
+        this.options.api,
+        sessionId,
+        input,
+        {
+          user: (data) => text === null && this.emit("user", { turnId: turn.id, text: data.text }),
+          sources: (data) => this.emit("sources", { turnId: turn.id, sources: data.sources }),
+          sentence: (data) => {
+            if (turn.interrupted) return;
+            turn.sentences[data.index] = data.text;
+            turn.queue.push(data.index, data.text);
+            this.emit("sentence", { turnId: turn.id, index: data.index, text: data.text });
+          },
+          done: (data) => {
+            turn.reply = data.reply;
+            turn.latency.retrievalMs = data.timings.retrieval_ms ?? null;
+            turn.latency.firstSentenceMs = data.timings.first_sentence_ms ?? null;
+            this.emit("latency", { turnId: turn.id, latency: { ...turn.latency } });
+          },
+          error: (error) => this.emit("error", error),
+        },
+        turn.abort.signal,
+      );
+      turn.streaming = false;
+      await turn.queue.drained();
+    } catch (error) {
+      if (!turn.abort.signal.aborted) this.emit("error", error as Error);
+    } finally {
+      turn.queue.dispose();
+      this.finishTurn(turn);
+    }
+  }
+
+  private finishTurn(turn: ActiveTurn): void {
+    const reply = turn.reply || turn.sentences.filter(Boolean).join(" ");
+    this.emit("answer", { turnId: turn.id, reply, interrupted: turn.interrupted, heard: turn.heard });
+    if (this.turn !== turn) return;
+    this.turn = null;
+    if (this.status !== "ended") {
+      this.setStatus("listening");
+      this.adapter?.setListening?.(true);
+    }
+  }
+
+  /** Stops the avatar at once; the transcript and the server keep only what was heard. */
+  interrupt(): void {
+    const turn = this.turn;
+    if (!turn) {
+      if (this.status === "speaking") this.adapter?.interrupt();
+      return;
+    }
+    if (turn.interrupted) return;
+    turn.interrupted = true;
+    turn.heard = turn.queue.interrupt();
+    turn.abort.abort();
+    const { api } = this.options;
+    if (this.sessionId) {
+      reportInterrupt(api, this.sessionId, turn.id, turn.heard).catch((error: unknown) =>
+        console.warn("the interrupt was not recorded", error),
+      );
+    }
+  }
+
+  private adapterSpeaking(): void {
+    const turn = this.turn;
+    if (turn && !turn.interrupted && turn.latency.firstAudioMs === null) {
+      turn.latency.firstAudioMs = Math.round(this.now() - turn.sentAt);
+      this.emit("latency", { turnId: turn.id, latency: { ...turn.latency } });
+    }
+    if (this.status !== "ended") this.setStatus("speaking");
+  }
+
+  private adapterIdle(): void {
+    if (this.status === "ended") return;
+    this.setStatus(this.turn?.streaming ? "thinking" : "listening");
+  }
+
+  private async sendKeepalive(): Promise<void> {
+    if (!this.sessionId) return;
+    try {
+      await this.options.api.json("POST", `/v1/sessions/${this.sessionId}/keepalive`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) {
+        this.emit("error", error);
+        await this.end("expired");
+      }
+    }
+  }
+
+  /** The page is going away: end the session with a request that outlives the page. */
+  private endOnPageHide(): void {
+    if (!this.sessionId || this.status === "ended") return;
+    const { api } = this.options;
+    void fetch(api.url(`/v1/sessions/${this.sessionId}/end`), {
+      method: "POST",
+      keepalive: true,
+      headers: api.headers({ "content-type": "application/json" }),
+      body: JSON.stringify({ reason: "pagehide" }),
+    }).catch(() => undefined);
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
+    this.options.pageEvents?.removeEventListener("pagehide", this.onPageHide);
+    this.interrupt();
+    this.setStatus("ended");
+  }
+
+  durationSeconds(): number {
+    return this.startedAt === null ? 0 : Math.floor((this.now() - this.startedAt) / 1000);
+  }
+
+  async end(reason = "user_ended"): Promise<void> {
+    if (this.status === "ended") return;
+    this.teardown();
+    const adapter = this.adapter;
+    this.adapter = null;
+    await adapter?.stop().catch(() => undefined);
+    if (this.sessionId) {
+      await this.options.api
+        .json("POST", `/v1/sessions/${this.sessionId}/end`, { reason })
+        .catch((error: unknown) => console.warn("the session end was not recorded", error));
+    }
+    this.emit("ended", { reason });
+  }
+
+  resumeAudio(): Promise<boolean> {
+    return this.adapter?.resumeAudio?.() ?? Promise.resolve(true);
+  }
+}

@@ -1,0 +1,238 @@
+/** The conversation UI shared by the studio and the widget: stage, status, transcript, inputs. */
+
+import { ApiClient, humanMessage } from "./api";
+import { ConversationController, type ConversationStatus, type Latency } from "./controller";
+import { h } from "./dom";
+import type { Source } from "./turns";
+import { VoiceInput } from "./voice";
+
+export interface ConversationOptions {
+  api: ApiClient;
+  avatarId: string;
+  avatarName: string;
+  greeting?: string;
+}
+
+const STATUS_WORDS: Record<ConversationStatus, string> = {
+  idle: "ready",
+  connecting: "connecting",
+  listening: "listening",
+  thinking: "thinking",
+  speaking: "speaking",
+  ended: "ended",
+};
+
+function formatDuration(seconds: number): string {
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+export function formatLatency(latency: Latency): string {
+  const parts: [string, number | null][] = [
+    ["retrieval", latency.retrievalMs],
+    ["first sentence", latency.firstSentenceMs],
+    ["first audio", latency.firstAudioMs],
+  ];
+  return parts
+    .filter(([, ms]) => ms !== null)
+    .map(([name, ms]) => `${name} ${Math.round(ms ?? 0)} ms`)
+    .join(" · ");
+}
+
+function sourceLabel(source: Source): string {
+  const heading = Array.isArray(source.heading_path) ? source.heading_path.join(" › ") : source.heading_path;
+  return `[${source.index}] ${source.title}${heading ? ` — ${heading}` : ""}`;
+}
+
+export function mountConversation(root: HTMLElement | ShadowRoot, options: ConversationOptions): () => void {
+  const stage = h("div", { class: "avs-stage", "aria-label": `${options.avatarName}, the avatar` });
+  const state = h("span", { "data-part": "state" }, "ready");
+  const duration = h("span", { "data-part": "duration", "aria-label": "Duration" }, "0:00");
+  const latency = h("span", { "data-part": "latency", "aria-label": "Latency of the last answer" });
+  const status = h("div", { class: "avs-status", role: "status" }, state, duration, latency);
+  const notice = h("div", { class: "avs-notice", role: "alert", hidden: true });
+  const transcript = h("ol", {
+    class: "avs-transcript",
+    "aria-live": "polite",
+    "aria-label": "Transcript",
+  });
+  const input = h("input", {
+    type: "text",
+    name: "question",
+    autocomplete: "off",
+    placeholder: "Type your question",
+    "aria-label": "Your question",
+    disabled: true,
+  });
+  const send = h("button", { type: "submit", class: "avs-primary", disabled: true }, "Send");
+  const form = h("form", { class: "avs-ask", "aria-label": "Ask the avatar" }, input, send);
+  const startButton = h("button", { type: "button", class: "avs-primary" }, "Start");
+  const talk = h("button", { type: "button", disabled: true, "aria-label": "Hold to talk" }, "Hold to talk");
+  const handsFree = h(
+    "button",
+    { type: "button", disabled: true, "aria-pressed": "false", "aria-label": "Hands-free listening" },
+    "Hands-free",
+  );
+  const stopSpeaking = h("button", { type: "button", disabled: true, "aria-label": "Interrupt the avatar" }, "Interrupt");
+  const endButton = h("button", { type: "button", disabled: true, "aria-label": "End the conversation" }, "End");
+  const controls = h("div", { class: "avs-controls" }, startButton, talk, handsFree, stopSpeaking, endButton);
+  const container = h("section", { class: "avs-conversation", "aria-label": `Conversation with ${options.avatarName}` });
+  container.append(stage, status, notice, transcript, form, controls);
+  root.append(container);
+
+  let controller: ConversationController | null = null;
+  let clock: ReturnType<typeof setInterval> | null = null;
+  const answers = new Map<string, { text: HTMLElement; item: HTMLElement }>();
+  const voice = new VoiceInput({
+    utterance: (audio) => void controller?.askAudio(audio),
+    speechStart: () => controller?.interrupt(),
+  });
+
+  function showNotice(message: string, action?: { label: string; run: () => void }): void {
+    notice.replaceChildren(message);
+    if (action) {
+      notice.append(" ", h("button", { type: "button", onclick: () => action.run() }, action.label));
+    }
+    notice.hidden = false;
+  }
+
+  function line(kind: "user" | "avatar", who: string, text: string): { item: HTMLElement; text: HTMLElement } {
+    const body = h("span", { class: "avs-text" }, text);
+    const item = h("li", { class: `avs-${kind}` }, h("span", { class: "avs-who" }, `${who}:`), body);
+    transcript.append(item);
+    item.scrollIntoView?.({ block: "nearest" });
+    return { item, text: body };
+  }
+
+  function answer(turnId: string): { text: HTMLElement; item: HTMLElement } {
+    let entry = answers.get(turnId);
+    if (!entry) {
+      entry = line("avatar", options.avatarName, "");
+      entry.item.dataset.turn = turnId;
+      answers.set(turnId, entry);
+    }
+    return entry;
+  }
+
+  function setRunning(running: boolean): void {
+    for (const control of [input, send, talk, handsFree, stopSpeaking, endButton]) control.disabled = !running;
+    startButton.disabled = running;
+  }
+
+  function wire(conversation: ConversationController): void {
+    conversation.on("status", (value) => {
+      state.textContent = STATUS_WORDS[value];
+      container.dataset.status = value;
+    });
+    conversation.on("greeting", (text) => line("avatar", options.avatarName, text));
+    conversation.on("user", ({ text }) => line("user", "You", text));
+    conversation.on("sentence", ({ turnId, text }) => {
+      const entry = answer(turnId);
+      entry.text.textContent = `${entry.text.textContent ?? ""} ${text}`.trim();
+    });
+    conversation.on("sources", ({ turnId, sources }) => {
+      if (sources.length === 0) return;
+      const list = h("ul", { class: "avs-sources", "aria-label": "Sources" });
+      for (const source of sources) list.append(h("li", { "data-document": source.document_id }, sourceLabel(source)));
+      answer(turnId).item.append(list);
+    });
+    conversation.on("answer", ({ turnId, reply, interrupted, heard }) => {
+      const entry = answer(turnId);
+      entry.text.textContent = interrupted ? heard : reply;
+      if (interrupted) {
+        entry.item.dataset.interrupted = "true";
+        entry.item.append(h("span", { class: "avs-interrupted" }, "(interrupted)"));
+      }
+    });
+    conversation.on("latency", ({ latency: value }) => (latency.textContent = formatLatency(value)));
+    conversation.on("error", (error) => {
+      if ("code" in error && error.code === "autoplay_blocked") {
+        showNotice("The browser blocked the avatar's sound.", {
+          label: "Click to start sound",
+          run: () => void conversation.resumeAudio().then((ok) => ok && (notice.hidden = true)),
+        });
+      } else showNotice(humanMessage(error));
+    });
+    conversation.on("ended", () => {
+      setRunning(false);
+      voice.close();
+      handsFree.setAttribute("aria-pressed", "false");
+      if (clock) clearInterval(clock);
+    });
+  }
+
+  startButton.addEventListener("click", () => {
+    notice.hidden = true;
+    transcript.replaceChildren();
+    answers.clear();
+    latency.textContent = "";
+    controller = new ConversationController({
+      api: options.api,
+      avatarId: options.avatarId,
+      stage,
+      greeting: options.greeting,
+      pageEvents: window,
+    });
+    wire(controller);
+    const current = controller;
+    startButton.disabled = true;
+    void current.start().then(() => {
+      if (current.status === "ended") {
+        startButton.disabled = false;
+        return;
+      }
+      setRunning(true);
+      input.focus();
+      clock = setInterval(() => (duration.textContent = formatDuration(current.durationSeconds())), 1000);
+    });
+  });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || !controller) return;
+    input.value = "";
+    void controller.ask(text);
+  });
+
+  const voiceError = (error: unknown): void => showNotice(humanMessage(error));
+  const pressTalk = (): void => {
+    if (talk.dataset.recording === "true") return;
+    talk.dataset.recording = "true";
+    controller?.interrupt();
+    voice.startRecording().catch(voiceError);
+  };
+  const releaseTalk = (): void => {
+    if (talk.dataset.recording !== "true") return;
+    talk.dataset.recording = "false";
+    void voice.stopRecording();
+  };
+  talk.addEventListener("pointerdown", pressTalk);
+  talk.addEventListener("pointerup", releaseTalk);
+  talk.addEventListener("pointerleave", releaseTalk);
+  talk.addEventListener("keydown", (event) => {
+    if ((event.key === " " || event.key === "Enter") && !event.repeat) {
+      event.preventDefault();
+      pressTalk();
+    }
+  });
+  talk.addEventListener("keyup", (event) => {
+    if (event.key === " " || event.key === "Enter") releaseTalk();
+  });
+
+  handsFree.addEventListener("click", () => {
+    if (voice.handsFree) {
+      voice.stopHandsFree();
+      handsFree.setAttribute("aria-pressed", "false");
+    } else {
+      voice.startHandsFree().then(() => handsFree.setAttribute("aria-pressed", "true"), voiceError);
+    }
+  });
+  stopSpeaking.addEventListener("click", () => controller?.interrupt());
+  endButton.addEventListener("click", () => void controller?.end());
+
+  return () => {
+    void controller?.end();
+    voice.close();
+    container.remove();
+  };
+}

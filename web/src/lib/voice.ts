@@ -1,0 +1,103 @@
+/** Microphone input: hold-to-talk recording and hands-free utterances cut by the energy VAD. */
+
+import { EnergyVad, rmsDb } from "./vad";
+
+export const MIC_DENIED_MESSAGE =
+  "The microphone is blocked. Allow it from the icon in the address bar, then try again, or type your question instead.";
+
+export interface VoiceHandlers {
+  /** A finished utterance, ready to be sent as a turn. */
+  utterance(audio: Blob): void;
+  /** The user started speaking (hands-free): a chance to interrupt the avatar. */
+  speechStart(): void;
+}
+
+const FRAME_MS = 20;
+
+export class VoiceInput {
+  private readonly handlers: VoiceHandlers;
+  private stream: MediaStream | null = null;
+  private recorder: MediaRecorder | null = null;
+  private chunks: Blob[] = [];
+  private audio: AudioContext | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(handlers: VoiceHandlers) {
+    this.handlers = handlers;
+  }
+
+  get handsFree(): boolean {
+    return this.timer !== null;
+  }
+
+  private async microphone(): Promise<MediaStream> {
+    if (this.stream) return this.stream;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
+      });
+    } catch {
+      throw new Error(MIC_DENIED_MESSAGE);
+    }
+    return this.stream;
+  }
+
+  async startRecording(): Promise<void> {
+    const stream = await this.microphone();
+    if (this.recorder) return;
+    const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus"].find((t) => MediaRecorder.isTypeSupported(t));
+    const recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
+    this.chunks = [];
+    recorder.ondataavailable = (event) => this.chunks.push(event.data);
+    recorder.start();
+    this.recorder = recorder;
+  }
+
+  /** Stops recording and hands the utterance over (nothing when the recording was empty). */
+  stopRecording(): Promise<void> {
+    const recorder = this.recorder;
+    this.recorder = null;
+    if (!recorder) return Promise.resolve();
+    return new Promise((resolve) => {
+      recorder.onstop = () => {
+        const audio = new Blob(this.chunks, { type: recorder.mimeType || "audio/webm" });
+        if (audio.size > 0) this.handlers.utterance(audio);
+        resolve();
+      };
+      recorder.stop();
+    });
+  }
+
+  async startHandsFree(): Promise<void> {
+    const stream = await this.microphone();
+    const audio = new AudioContext();
+    const analyser = audio.createAnalyser();
+    analyser.fftSize = 1024;
+    audio.createMediaStreamSource(stream).connect(analyser);
+    const frame = new Float32Array(analyser.fftSize);
+    const vad = new EnergyVad();
+    this.audio = audio;
+    this.timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(frame);
+      const transition = vad.process(rmsDb(frame));
+      if (transition === "speech-start") {
+        this.handlers.speechStart();
+        void this.startRecording();
+      } else if (transition === "speech-end") void this.stopRecording();
+    }, FRAME_MS);
+  }
+
+  stopHandsFree(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    void this.audio?.close();
+    this.audio = null;
+    void this.stopRecording();
+  }
+
+  close(): void {
+    this.stopHandsFree();
+    for (const track of this.stream?.getTracks() ?? []) track.stop();
+    this.stream = null;
+  }
+}

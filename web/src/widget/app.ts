@@ -1,0 +1,64 @@
+/** The widget's conversation, loaded when a visitor opens it: visitor token, then the shared conversation UI. */
+
+import { ApiClient, humanMessage } from "../lib/api";
+import css from "../lib/conversation.css";
+import { mountConversation } from "../lib/conversation-view";
+
+interface WidgetToken {
+  token: string;
+  expires_at: string;
+  visitor_id: string;
+  avatar: { id: string; public_id: string; name: string; greeting: string; provider: string; language: string };
+}
+
+export interface WidgetMount {
+  root: ShadowRoot;
+  body: HTMLElement;
+  title: HTMLElement;
+  api: string;
+  avatar: string;
+}
+
+function storedVisitor(key: string): string | undefined {
+  try {
+    return localStorage.getItem(key) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function openWidget({ root, body, title, api, avatar }: WidgetMount): Promise<void> {
+  const style = document.createElement("style");
+  style.textContent = css;
+  root.append(style);
+  const client = new ApiClient(api);
+  const visitorKey = `avatar-studio-visitor:${avatar}`;
+  let grant: WidgetToken;
+  try {
+    grant = await client.json<WidgetToken>("POST", "/v1/widget/token", {
+      avatar_public_id: avatar,
+      visitor_token: storedVisitor(visitorKey),
+    });
+  } catch (error) {
+    const refusal = document.createElement("p");
+    refusal.className = "refusal";
+    refusal.setAttribute("role", "alert");
+    refusal.textContent = humanMessage(error);
+    body.replaceChildren(refusal);
+    return;
+  }
+  try {
+    localStorage.setItem(visitorKey, grant.token);
+  } catch {
+    // Storage can be blocked on the host page; the visitor then simply starts fresh next time.
+  }
+  client.token = grant.token;
+  title.textContent = grant.avatar.name;
+  body.replaceChildren();
+  mountConversation(body, {
+    api: client,
+    avatarId: grant.avatar.id,
+    avatarName: grant.avatar.name,
+    greeting: grant.avatar.greeting,
+  });
+}

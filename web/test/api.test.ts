@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ApiClient, ApiError, humanMessage, STT_MESSAGE } from "../src/lib/api";
+
+function problem(status: number, body: object, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/problem+json", ...headers },
+  });
+}
+
+test("a problem response becomes an ApiError with status, code, detail and retry-after", async () => {
+  const api = new ApiClient("http://api.test/", "tok", async () =>
+    problem(429, { status: 429, code: "quota_exceeded", detail: "You used 600 of 600 minutes." }, { "retry-after": "30" }),
+  );
+  const error = await api.json("POST", "/v1/sessions", {}).catch((e: unknown) => e);
+  assert.ok(error instanceof ApiError);
+  assert.equal(error.status, 429);
+  assert.equal(error.code, "quota_exceeded");
+  assert.equal(error.retryAfter, 30);
+  assert.match(humanMessage(error), /Usage limit reached: You used 600 of 600 minutes\./);
+});
+
+test("requests carry the bearer token and a JSON body", async () => {
+  let seen: RequestInit | undefined;
+  let url = "";
+  const api = new ApiClient("http://api.test/", "tok", async (input, init) => {
+    url = String(input);
+    seen = init;
+    return new Response(JSON.stringify({ ok: true }), { status: 200 });
+  });
+  assert.deepEqual(await api.json("POST", "/v1/x", { a: 1 }), { ok: true });
+  assert.equal(url, "http://api.test/v1/x");
+  assert.equal((seen?.headers as Record<string, string>).authorization, "Bearer tok");
+  assert.equal(seen?.body, '{"a":1}');
+});
+
+test("a network failure is the offline error with a plain message", async () => {
+  const api = new ApiClient("http://api.test", null, async () => {
+    throw new TypeError("Failed to fetch");
+  });
+  const error = await api.json("GET", "/v1/avatars").catch((e: unknown) => e);
+  assert.ok(error instanceof ApiError);
+  assert.equal(error.code, "offline");
+  assert.match(humanMessage(error), /cannot be reached/);
+});
+
+test("provider failures, missing transcription and refused origins read as plain words", () => {
+  const provider = new ApiError({ status: 502, code: "provider_error", detail: "timed out", provider: "heygen" });
+  assert.match(humanMessage(provider), /avatar service \(heygen\) is unavailable/);
+  assert.equal(humanMessage(new ApiError({ status: 501, code: "stt_unavailable", detail: "x" })), STT_MESSAGE);
+  const refused = new ApiError({ status: 403, code: "origin_not_allowed", detail: "origin https://evil.test is not allowed" });
+  assert.match(humanMessage(refused), /not allowed to show this avatar/);
+});
+
+test("a non-problem error body still maps to an ApiError", async () => {
+  const api = new ApiClient("http://api.test", null, async () => new Response("<html>", { status: 502, statusText: "Bad Gateway" }));
+  const error = await api.json("GET", "/v1/x").catch((e: unknown) => e);
+  assert.ok(error instanceof ApiError);
+  assert.equal(error.code, "http_502");
+});

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StubAdapter } from "../src/adapters/stub";
+import { registerAdapter } from "../src/lib/adapter";
+import { ApiClient } from "../src/lib/api";
+import { ConversationController, type ConversationStatus } from "../src/lib/controller";
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+function sse(events: [string, object][]): string {
+  return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
+}
+
+interface Call {
+  method: string;
+  path: string;
+  body: unknown;
+  accept?: string;
+}
+
+function fakeServer(turn: [string, object][], answers: Record<string, () => Response> = {}) {
+  const calls: Call[] = [];
+  const fetcher = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const path = new URL(String(input)).pathname;
+    const headers = (init?.headers ?? {}) as Record<string, string>;
+    calls.push({ method: init?.method ?? "GET", path, body: typeof init?.body === "string" ? JSON.parse(init.body) : null, accept: headers.accept });
+    const key = `${init?.method} ${path.replace(/turn-[\w-]+/, "{turn}")}`;
+    if (answers[key]) return answers[key]();
+    if (key === "POST /v1/sessions") {
+      return Response.json({ session_id: "s1", provider: "stub", credentials: { greeting: "Hello there." } }, { status: 201 });
+    }
+    if (key === "POST /v1/sessions/s1/turns") {
+      return new Response(sse(turn), { headers: { "content-type": "text/event-stream" } });
+    }
+    return Response.json({});
+  };
+  return { calls, api: new ApiClient("http://api.test", "tok", fetcher) };
+}
+
+const ANSWER: [string, object][] = [
+  ["user", { turn_id: "t", message_id: "m1", text: "What is it?" }],
+  ["sources", { sources: [{ index: 1, chunk_id: "c", document_id: "d", title: "Guide", excerpt: "…" }] }],
+  ["delta", { text: "It is " }],
+  ["sentence", { index: 0, text: "It is a studio." }],
+  ["sentence", { index: 1, text: "It makes avatars." }],
+  ["done", { assistant_message_id: "a1", reply: "It is a studio. It makes avatars.", timings: { retrieval_ms: 12, first_sentence_ms: 80 }, offline: true }],
+];
+
+async function started(turn: [string, object][], answers?: Record<string, () => Response>) {
+  let adapter: StubAdapter | null = null;
+  registerAdapter("stub", async () => (context) => (adapter = new StubAdapter(context)));
+  const server = fakeServer(turn, answers);
+  let clock = 0;
+  const controller = new ConversationController({
+    api: server.api,
+    avatarId: "av1",
+    stage: {} as HTMLElement,
+    now: () => clock,
+  });
+  const statuses: ConversationStatus[] = [];
+  controller.on("status", (status) => statuses.push(status));
+  await controller.start();
+  assert.ok(adapter);
+  const stub: StubAdapter = adapter;
+  return { controller, stub, statuses, calls: server.calls, advance: (ms: number) => (clock += ms) };
+}
+
+test("start opens the session, starts the adapter with its credentials and speaks the greeting", async () => {
+  const { controller, stub, statuses, calls } = await started(ANSWER);
+  assert.deepEqual(calls[0], { method: "POST", path: "/v1/sessions", body: { avatar_id: "av1" }, accept: "application/json" });
+  assert.deepEqual(stub.credentials, { greeting: "Hello there." });
+  assert.deepEqual(stub.calls, ["start", "speak:Hello there."]);
+  assert.deepEqual(statuses, ["connecting", "listening", "speaking"]);
+  await controller.end();
+});
+
+test("a turn streams sentences to the adapter in order and reports latency and the answer", async () => {
+  const { controller, stub, statuses, calls, advance } = await started(ANSWER);
+  stub.finishSentence();
+  const sentences: string[] = [];
+  const latencies: object[] = [];
+  let answer: object | null = null;
+  controller.on("sentence", ({ text }) => sentences.push(text));
+  controller.on("latency", ({ latency }) => latencies.push(latency));
+  controller.on("answer", (detail) => (answer = detail));
+  const turn = controller.ask("What is it?");
+  advance(150);
+  await tick();
+  const post = calls.find((call) => call.path === "/v1/sessions/s1/turns");
+  assert.equal(post?.accept, "text/event-stream");
+  assert.equal((post?.body as { text: string }).text, "What is it?");
+  assert.deepEqual(sentences, ["It is a studio.", "It makes avatars."]);
+  assert.equal(stub.current, "It is a studio.");
+  stub.finishSentence();
+  stub.finishSentence();
+  await turn;
+  assert.deepEqual(stub.spoken, ["Hello there.", "It is a studio.", "It makes avatars."]);
+  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: false, heard: "" });
+  assert.deepEqual(latencies.at(-1), { retrievalMs: 12, firstSentenceMs: 80, firstAudioMs: 150 });
+  assert.deepEqual(statuses.slice(-3), ["thinking", "speaking", "listening"]);
+  await controller.end();
+});
+
+test("interrupt stops the adapter, keeps what was heard and reports it, retrying once on 409", async () => {
+  let attempts = 0;
+  const { controller, stub, calls } = await started(ANSWER, {
+    "POST /v1/sessions/s1/turns/{turn}/interrupt": () => {
+      attempts += 1;
+      return attempts === 1
+        ? Response.json({ status: 409, code: "turn_in_progress", detail: "not stored yet" }, { status: 409 })
+        : Response.json({ assistant_message_id: "a1", heard_content: "It is a studio." });
+    },
+  });
+  stub.finishSentence();
+  let answer: { interrupted: boolean; heard: string } | null = null;
+  controller.on("answer", (detail) => (answer = detail));
+  const turn = controller.ask("What is it?");
+  await tick();
+  controller.interrupt();
+  await turn;
+  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: true, heard: "It is a studio." });
+  assert.equal(stub.current, undefined);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const reports = calls.filter((call) => call.path.endsWith("/interrupt"));
+  assert.equal(reports.length, 2);
+  assert.deepEqual(reports[1].body, { heard_text: "It is a studio." });
+  assert.equal(controller.status, "listening");
+  await controller.end();
+});
+
+test("end stops the adapter and ends the session once", async () => {
+  const { controller, stub, calls } = await started(ANSWER);
+  let ended = 0;
+  controller.on("ended", () => (ended += 1));
+  await controller.end();
+  await controller.end();
+  assert.ok(stub.calls.includes("stop"));
+  assert.deepEqual(calls.filter((call) => call.path === "/v1/sessions/s1/end").map((call) => call.body), [{ reason: "user_ended" }]);
+  assert.equal(controller.status, "ended");
+  assert.equal(ended, 1);
+});
+
+test("a refused turn surfaces the server's error and returns to listening", async () => {
+  const { controller, stub } = await started(ANSWER, {
+    "POST /v1/sessions/s1/turns": () => Response.json({ status: 501, code: "stt_unavailable", detail: "no stt" }, { status: 501 }),
+  });
+  stub.finishSentence();
+  const errors: string[] = [];
+  controller.on("error", (error) => errors.push((error as { code?: string }).code ?? ""));
+  await controller.askAudio(new Blob(["x"], { type: "audio/webm" }));
+  assert.deepEqual(errors, ["stt_unavailable"]);
+  assert.equal(controller.status, "listening");
+  await controller.end();
+});
+
+test("an unknown provider fails the start with a clear error and ends", async () => {
+  const server = fakeServer(ANSWER, {
+    "POST /v1/sessions": () => Response.json({ session_id: "s2", provider: "nobody", credentials: {} }, { status: 201 }),
+  });
+  const controller = new ConversationController({ api: server.api, avatarId: "av1", stage: {} as HTMLElement });
+  const errors: string[] = [];
+  controller.on("error", (error) => errors.push(error.message));
+  await controller.start();
+  assert.equal(controller.status, "ended");
+  assert.match(errors[0], /No avatar adapter for provider "nobody"/);
+});

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StubAdapter } from "../src/adapters/stub";
+import { SentenceQueue } from "../src/lib/sentences";
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+test("sentences are handed over in index order, the first at once", () => {
+  const adapter = new StubAdapter();
+  const queue = new SentenceQueue(adapter);
+  queue.push(0, "One.");
+  assert.equal(adapter.current, "One.");
+  queue.push(2, "Three.");
+  assert.deepEqual(adapter.calls, ["speak:One."]);
+  queue.push(1, "Two.");
+  assert.deepEqual(adapter.calls, ["speak:One.", "speak:Two.", "speak:Three."]);
+});
+
+test("drained resolves after every sentence was spoken", async () => {
+  const adapter = new StubAdapter();
+  const queue = new SentenceQueue(adapter);
+  queue.push(0, "One.");
+  queue.push(1, "Two.");
+  let drained = false;
+  void queue.drained().then(() => (drained = true));
+  adapter.finishSentence();
+  await tick();
+  assert.equal(drained, false);
+  adapter.finishSentence();
+  await tick();
+  assert.equal(drained, true);
+  assert.equal(queue.heardText(), "One. Two.");
+});
+
+test("interrupt keeps the spoken sentences and the one being spoken, and discards the rest", async () => {
+  const adapter = new StubAdapter();
+  const queue = new SentenceQueue(adapter);
+  queue.push(0, "One.");
+  queue.push(1, "Two.");
+  queue.push(2, "Three.");
+  adapter.finishSentence();
+  await tick();
+  assert.equal(queue.interrupt(), "One. Two.");
+  assert.ok(adapter.calls.includes("interrupt"));
+  queue.push(3, "Four.");
+  assert.equal(adapter.calls.includes("speak:Four."), false);
+  await queue.drained();
+  assert.equal(queue.heardText(), "One. Two.");
+});
+
+test("nothing counts as heard when the adapter had not started speaking", () => {
+  const adapter = new StubAdapter();
+  const queue = new SentenceQueue(adapter);
+  adapter.interrupt();
+  queue.push(0, "Never heard.");
+  adapter.interrupt();
+  assert.equal(new SentenceQueue(adapter).interrupt(), "");
+});
