@@ -14,8 +14,10 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "host", "content-length"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API keeps an event loop running in this thread while it is open,
+    which the asyncio tests of later modules could not share."""
     assert (WEB_DIST / "widget.js").is_file(), "build the web client first (make web)"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
