@@ -1,11 +1,10 @@
 """Text embeddings for retrieval: OpenAI `POST /embeddings`, batched and retried."""
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -14,11 +13,11 @@ from functions.core.http_client import shared_client
 from functions.core.llm.openai_compat import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,
-    BODY_LIMIT,
     JITTER_S,
     Sleep,
     retry_after_seconds,
 )
+from functions.core.provider_errors import BODY_LIMIT, status_error
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,24 +110,7 @@ class OpenAIEmbeddings:
         return text.replace(self._api_key, "***")
 
     def _status_error(self, response: httpx.Response) -> ProviderError:
-        text = self._redact(response.text)
-        detail = f"embeddings HTTP {response.status_code}"
-        body: Any = text[:BODY_LIMIT]
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            error = parsed.get("error")
-            message = error.get("message") if isinstance(error, dict) else error
-            if isinstance(message, str) and message:
-                detail = f"{detail}: {message[:300]}"
-            if len(text) <= BODY_LIMIT:
-                body = parsed
-        status = response.status_code
-        return ProviderError(
-            "openai", detail, status=status, body=body, retryable=status == 429 or status >= 500
-        )
+        return status_error("openai", response.status_code, self._redact(response.text), prefix="embeddings ")
 
     def _vectors(self, response: httpx.Response, expected: int) -> list[list[float]]:
         try:

@@ -11,19 +11,15 @@ import httpx
 
 from functions.core.errors import ProviderError
 from functions.core.llm.base import ChatMessage
+from functions.core.provider_errors import BODY_LIMIT, status_error
 
 log = logging.getLogger(__name__)
 
-BODY_LIMIT = 2000  # characters of a provider's error body kept on the ProviderError
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
 JITTER_S = 0.25
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def _retryable(status: int) -> bool:
-    return status == 429 or status >= 500
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -103,27 +99,7 @@ class OpenAICompatibleChat:
             raw = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
         except httpx.HTTPError:
             raw = ""
-        text = self._redact(raw)
-        body: Any = text[:BODY_LIMIT]
-        detail = f"HTTP {response.status_code}"
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            error = parsed.get("error")
-            message = error.get("message") if isinstance(error, dict) else error
-            if isinstance(message, str) and message:
-                detail = f"{detail}: {message[:300]}"
-            if len(text) <= BODY_LIMIT:
-                body = parsed
-        return ProviderError(
-            self.name,
-            detail,
-            status=response.status_code,
-            body=body,
-            retryable=_retryable(response.status_code),
-        )
+        return status_error(self.name, response.status_code, self._redact(raw))
 
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])

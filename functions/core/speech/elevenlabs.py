@@ -1,7 +1,6 @@
 """ElevenLabs streaming text to speech: `POST /v1/text-to-speech/{voice_id}/stream`."""
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -11,6 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from functions.core.errors import ProviderError
+from functions.core.provider_errors import status_error
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,6 @@ VOICE_SETTING_TYPES: Mapping[str, tuple[type, ...]] = {
     "use_speaker_boost": (bool,),
 }
 """The `voice_settings` ElevenLabs takes, with their JSON types; other keys of an avatar's voice stay ours."""
-BODY_LIMIT = 2000  # characters of an error body kept on the ProviderError
 BACKOFF_BASE_S = 0.3
 BACKOFF_CAP_S = 2.0  # a person is waiting for the avatar to speak
 
@@ -133,23 +132,13 @@ class ElevenLabsTts:
             text = (await response.aread()).decode("utf-8", errors="replace")
         except httpx.HTTPError:
             text = ""
-        text = text.replace(self._api_key, "***")
-        body: Any = text[:BODY_LIMIT]
-        detail = f"HTTP {response.status_code}"
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            # ElevenLabs answers {"detail": {"status": "invalid_api_key", "message": "..."}}, or a list of
-            # validation errors under "detail".
-            reason = parsed.get("detail")
-            message = (reason.get("message") or reason.get("status")) if isinstance(reason, dict) else reason
-            if isinstance(message, str) and message:
-                detail = f"{detail}: {message[:300]}"
-            if len(text) <= BODY_LIMIT:
-                body = parsed
-        status = response.status_code
-        return ProviderError(
-            PROVIDER, detail, status=status, body=body, retryable=status == 429 or status >= 500
+        return status_error(
+            PROVIDER, response.status_code, text.replace(self._api_key, "***"), message_of=_error_message
         )
+
+
+def _error_message(parsed: dict[str, Any]) -> object:
+    """ElevenLabs answers {"detail": {"status": "invalid_api_key", "message": "..."}}, or a list of
+    validation errors under "detail"."""
+    reason = parsed.get("detail")
+    return (reason.get("message") or reason.get("status")) if isinstance(reason, dict) else reason

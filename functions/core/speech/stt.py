@@ -1,7 +1,6 @@
 """Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`."""
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ import httpx
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
 from functions.core.http_client import shared_client
+from functions.core.provider_errors import BODY_LIMIT, status_error
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ AUDIO_TYPES = {
 }
 _EXTENSIONS = frozenset(AUDIO_TYPES.values()) | {"mpeg", "oga"}
 _UNTYPED = frozenset({"", "application/octet-stream"})
-BODY_LIMIT = 2000
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 4.0  # a person is waiting for their words to be understood
 
@@ -183,24 +182,7 @@ class OpenAITranscriber:
         return text
 
     def _status_error(self, response: httpx.Response) -> ProviderError:
-        text = response.text.replace(self._api_key, "***")
-        body: Any = text[:BODY_LIMIT]
-        detail = f"HTTP {response.status_code}"
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            error = parsed.get("error")
-            message = error.get("message") if isinstance(error, dict) else error
-            if isinstance(message, str) and message:
-                detail = f"{detail}: {message[:300]}"
-            if len(text) <= BODY_LIMIT:
-                body = parsed
-        status = response.status_code
-        return ProviderError(
-            PROVIDER, detail, status=status, body=body, retryable=status == 429 or status >= 500
-        )
+        return status_error(PROVIDER, response.status_code, response.text.replace(self._api_key, "***"))
 
 
 def transcriber_from_settings(

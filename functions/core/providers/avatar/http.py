@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from functions.core.errors import ProviderError
+from functions.core.provider_errors import BODY_LIMIT
 
 log = logging.getLogger(__name__)
 
-BODY_LIMIT = 2000  # characters of a provider's error body kept on the ProviderError
 ATTEMPTS = 2
 RETRY_DELAY_S = 0.25
 RETRY_AFTER_DEFAULT = "30"
