@@ -11,6 +11,7 @@ import httpx
 
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
 from functions.core.providers.avatar.http import ProviderHttp, parse_time, require_str, unwrap
+from functions.core.text.sentences import split_at_clauses
 
 # streaming.task fails above 1000 characters (HeyGen StreamingAvatar #18).
 TASK_TEXT_LIMIT = 1000
@@ -19,20 +20,6 @@ _VOICE_SETTINGS = ("rate", "emotion", "elevenlabs_settings")
 
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
-
-
-def _pieces(text: str, limit: int = TASK_TEXT_LIMIT) -> list[str]:
-    """The text in pieces of at most `limit` characters, cut between words where possible."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = rest.rfind(" ", 0, limit + 1)
-        cut = cut if cut > 0 else limit
-        pieces.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
-    if rest:
-        pieces.append(rest)
-    return pieces
 
 
 class HeyGenProvider:
@@ -131,7 +118,7 @@ class HeyGenProvider:
 
     async def speak(self, provider_session_id: str, text: str) -> None:
         """Say `text` word for word (`repeat`, async) in a started session; long text goes in pieces."""
-        for piece in _pieces(text):
+        for piece in split_at_clauses(text, TASK_TEXT_LIMIT):
             await self._http.call(
                 "POST",
                 "/v1/streaming.task",
