@@ -145,23 +145,25 @@ class TurnEngine:
             sources = store.sources_of(passages)
             yield "sources", {"sources": [s.model_dump(mode="json") for s in sources]}
             splitter = SentenceSplitter()
-            index = 0
+            spoken: list[str] = []
+
+            def sentence_events(completed: list[str]) -> list[Event]:
+                if completed and timings.first_sentence_ms is None:
+                    timings.first_sentence_ms = _ms(turn.started)
+                first = len(spoken)
+                spoken.extend(completed)
+                return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
+
             llm_started = perf_counter()
             async for delta in self._answer(turn, passages):
                 if timings.llm_first_token_ms is None:
                     timings.llm_first_token_ms = _ms(llm_started)
                 reply.append(delta)
                 yield "delta", {"text": delta}
-                for sentence in splitter.feed(delta):
-                    if timings.first_sentence_ms is None:
-                        timings.first_sentence_ms = _ms(turn.started)
-                    yield "sentence", {"index": index, "text": sentence}
-                    index += 1
-            for sentence in splitter.flush():
-                if timings.first_sentence_ms is None:
-                    timings.first_sentence_ms = _ms(turn.started)
-                yield "sentence", {"index": index, "text": sentence}
-                index += 1
+                for event in sentence_events(splitter.feed(delta)):
+                    yield event
+            for event in sentence_events(splitter.flush()):
+                yield event
             content = "".join(reply).strip()
             timings.total_ms = _ms(turn.started)
             message_id = await self._save(turn, content, sources, timings, interrupted=False)
