@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from functions.core.auth.tokens import Principal, sign_visitor_token, widget_key
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import NotFound, ProviderError, SessionEnded
-from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
+from functions.core.providers.avatar.base import AvatarSpec, ProviderSession, SessionRequest
 from functions.core.providers.avatar.registry import get_provider
 from functions.core.sessions.models import (
     ClientEvent,
@@ -57,6 +57,29 @@ async def start_session(
         assert session is not None
         await add_event(conn, session["id"], "started", {"provider": session["provider"]})
 
+    try:
+        created = await _create_provider_session(principal, session, avatar, settings)
+    except ProviderError as exc:
+        await _fail_session(db, principal, session["id"], exc)
+        raise
+    if created.provider_session_id is not None:
+        async with db.as_user(principal.claims) as conn:
+            await conn.execute(
+                "update public.streaming_sessions set provider_session_id = %s where id = %s",
+                (created.provider_session_id, session["id"]),
+            )
+    return StartedSession(
+        session_id=session["id"],
+        provider=session["provider"],
+        credentials=created.credentials,
+        expires_at=session["expires_at"],
+    )
+
+
+async def _create_provider_session(
+    principal: Principal, session: dict[str, Any], avatar: dict[str, Any], settings: Settings
+) -> ProviderSession:
+    """The provider's side of a session row; any failure comes back as a ProviderError."""
     request = SessionRequest(
         session_id=session["id"],
         expires_at=session["expires_at"],
@@ -74,25 +97,57 @@ async def start_session(
         **_chat_callback(principal, session, avatar, settings),
     )
     try:
-        provider = get_provider(session["provider"], settings)
-        created = await provider.create_session(request)
-    except ProviderError as exc:
-        await _fail_session(db, principal, session["id"], exc)
+        return await get_provider(session["provider"], settings).create_session(request)
+    except ProviderError:
         raise
     except Exception as exc:
         # A provider module should raise ProviderError; anything else still must not leave the
         # session looking live.
         failure = ProviderError(session["provider"], f"unexpected failure ({type(exc).__name__})")
-        await _fail_session(db, principal, session["id"], failure)
         raise failure from exc
-    if created.provider_session_id is not None:
+
+
+async def reconnect_session(
+    db: Database, principal: Principal, session_id: uuid.UUID, settings: Settings
+) -> StartedSession:
+    """Fresh provider credentials for a live session whose stream dropped; the dropped provider
+    session is stopped first. A failure leaves the session active (the browser goes on with the
+    built-in avatar) and is recorded as an `error` event."""
+    async with db.as_user(principal.claims) as conn:
+        session = await _lock_own_session(conn, session_id)
+        live = session["status"] == "active" and not session["expired"]
+        cur = await conn.execute("select * from private.session_avatar(%s)", (session["avatar_id"],))
+        avatar = await cur.fetchone()
+    if not live:
+        await refuse_ended_session(db, principal, session_id, settings)
+    if avatar is None:
+        raise NotFound("this session's avatar was deleted")
+    await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+    try:
+        created = await _create_provider_session(principal, session, avatar, settings)
+    except ProviderError as exc:
         async with db.as_user(principal.claims) as conn:
-            await conn.execute(
-                "update public.streaming_sessions set provider_session_id = %s where id = %s",
-                (created.provider_session_id, session["id"]),
+            await add_event(
+                conn,
+                session_id,
+                "error",
+                {
+                    "provider": exc.provider,
+                    "status": exc.provider_status,
+                    "detail": exc.detail,
+                    "reconnect": True,
+                },
             )
+        raise
+    async with db.as_user(principal.claims) as conn:
+        await conn.execute(
+            "update public.streaming_sessions set provider_session_id = %s, last_activity_at = now()"
+            " where id = %s",
+            (created.provider_session_id, session_id),
+        )
+        await add_event(conn, session_id, "reconnected", {"provider": session["provider"]})
     return StartedSession(
-        session_id=session["id"],
+        session_id=session_id,
         provider=session["provider"],
         credentials=created.credentials,
         expires_at=session["expires_at"],
@@ -139,8 +194,8 @@ async def _fail_session(
 
 async def _lock_own_session(conn: Conn, session_id: uuid.UUID) -> dict[str, Any]:
     cur = await conn.execute(
-        "select id, status, end_reason, duration_seconds, provider, provider_session_id,"
-        " expires_at, expires_at <= now() as expired"
+        "select id, avatar_id, quality, status, end_reason, duration_seconds, provider,"
+        " provider_session_id, expires_at, expires_at <= now() as expired"
         " from public.streaming_sessions where id = %s and user_id = (select auth.uid()) for update",
         (session_id,),
     )

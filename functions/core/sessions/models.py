@@ -10,7 +10,7 @@ from functions.core.turns.models import Source, Timings
 
 Quality = Literal["low", "medium", "high"]
 SessionStatus = Literal["active", "ended", "error"]
-ClientEventType = Literal["speaking", "listening", "idle"]
+ClientEventType = Literal["speaking", "listening", "idle", "disconnected"]
 
 
 class StrictBody(BaseModel):

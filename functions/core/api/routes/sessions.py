@@ -55,6 +55,13 @@ async def end_session(
     return await lifecycle.end_session(db, user, session_id, reason, settings)
 
 
+@router.post("/sessions/{session_id}/reconnect")
+async def reconnect_session(
+    session_id: uuid.UUID, user: CurrentUser, db: Db, settings: AppSettings
+) -> StartedSession:
+    return await lifecycle.reconnect_session(db, user, session_id, settings)
+
+
 @router.post("/sessions/{session_id}/keepalive")
 async def keep_alive(session_id: uuid.UUID, user: CurrentUser, db: Db, settings: AppSettings) -> KeptAlive:
     return await lifecycle.keep_alive(db, user, session_id, settings)
