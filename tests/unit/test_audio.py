@@ -9,7 +9,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from functions.core.speech.audio import PCM16_MAX, resample_pcm16, rms_level, to_wav, wav_header
+from functions.core.speech.audio import (
+    PCM16_MAX,
+    resample_pcm16,
+    rms_level,
+    to_wav,
+    trim_leading_silence,
+    wav_header,
+)
 
 
 def _sine(freq: float, rate: int, seconds: float, amplitude: float = 0.5) -> bytes:
@@ -148,3 +155,21 @@ def test_rms_level() -> None:
     assert rms_level(b"\x00\x00" * 100) == 0.0
     assert rms_level(struct.pack("<2h", -32768, -32768)) == 1.0
     assert rms_level(_sine(440.0, 16000, 1.0, amplitude=1.0)) == pytest.approx(math.sqrt(0.5), rel=1e-3)
+
+
+def test_leading_silence_is_trimmed_to_the_margin_before_the_first_loud_sample() -> None:
+    rate = 24_000
+    quiet = np.full(rate // 10, 40, dtype="<i2").tobytes()  # 100 ms at about -58 dBFS
+    tone = np.full(rate // 5, 8000, dtype="<i2").tobytes()
+    trimmed = trim_leading_silence(quiet + tone, rate, keep_ms=10)
+    assert len(trimmed) == len(tone) + 2 * (rate // 100)
+    assert trimmed.endswith(tone)
+
+
+def test_audio_that_is_all_quiet_or_starts_loud_is_kept_whole() -> None:
+    rate = 16_000
+    quiet = np.zeros(rate // 10, dtype="<i2").tobytes()
+    tone = _sine(440, rate, 0.1)
+    assert trim_leading_silence(quiet, rate) == quiet
+    assert trim_leading_silence(tone, rate) == tone
+    assert trim_leading_silence(b"", rate) == b""

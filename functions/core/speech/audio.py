@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["PCM16_MAX", "resample_pcm16", "rms_level", "to_wav", "wav_header"]
+__all__ = ["PCM16_MAX", "resample_pcm16", "rms_level", "to_wav", "trim_leading_silence", "wav_header"]
 
 PCM16_MAX = 32768
 """Full scale of a PCM16 sample; ``rms_level`` is relative to it."""
@@ -36,6 +36,8 @@ _KAISER_BETA = 8.6
 _STREAMING_SIZE = 0xFFFFFFFF
 """Size written into a streaming WAV header, where the length is not known yet."""
 _WAV_HEADER_BYTES = 44
+_SILENCE = PCM16_MAX // 100
+"""Samples quieter than -40 dBFS count as silence when trimming."""
 
 
 def _check_pcm16(data: bytes) -> None:
@@ -160,3 +162,20 @@ def rms_level(pcm: bytes) -> float:
         return 0.0
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     return float(np.sqrt(np.mean(samples * samples))) / PCM16_MAX
+
+
+def trim_leading_silence(pcm: bytes, rate: int, *, keep_ms: float = 10.0) -> bytes:
+    """``pcm`` from ``keep_ms`` before its first sample louder than -40 dBFS; all-quiet audio is kept whole.
+
+    A voice's leading silence is pure delay before the listener hears the first word.
+    """
+    import numpy as np
+
+    _check_pcm16(pcm)
+    _check_rate("rate", rate)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > _SILENCE)
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - int(rate * keep_ms / 1000))
+    return pcm[start * 2 :]

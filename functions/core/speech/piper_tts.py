@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from functions.core.errors import ServiceUnavailable
-from functions.core.speech.audio import resample_pcm16
+from functions.core.speech.audio import resample_pcm16, trim_leading_silence
 
 if TYPE_CHECKING:
     from piper import AudioChunk, PiperVoice
@@ -91,10 +91,15 @@ class LocalTts:
         if not text.strip():
             return
         sentences: Iterator[AudioChunk] = iter(self._voice.synthesize(text))
+        first = True
         while True:
             pcm = await asyncio.to_thread(self._next_sentence, sentences, sample_rate)
             if pcm is None:
                 return
+            if first:
+                # The voice opens with about 55 ms of silence: only delay before the first word.
+                pcm = trim_leading_silence(pcm, sample_rate)
+                first = False
             if pcm:
                 yield pcm
 
