@@ -26,8 +26,10 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-web/dist/.built: $(WEB_STAMP) $(WEB_SOURCES)
-	cd web && npx tsc --noEmit && npm run --silent build
+# The type-check covers the client (tsconfig.json), its node tests (test/) and the Chromium adapter page
+# (test/browser/), so a test that no longer type-checks fails `make web` and with it `make test`.
+web/dist/.built: $(WEB_STAMP) $(WEB_SOURCES) $(shell find web/test -name '*.ts' -o -name tsconfig.json)
+	cd web && npm run --silent typecheck && npm run --silent build
 	@touch $@
 
 $(CHROMIUM):

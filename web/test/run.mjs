@@ -15,6 +15,8 @@ try {
     outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
+    // The avatar SDKs ship ES modules for bundlers next to CommonJS builds esbuild cannot import by default.
+    mainFields: ["module", "main"],
     format: "esm",
     target: "node20",
     loader: { ".css": "text" },

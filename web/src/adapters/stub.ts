@@ -74,6 +74,12 @@ export class StubAdapter implements AvatarAdapter {
     }
   }
 
+  /** Ends the stream as a network failure would. */
+  drop(): void {
+    this.interrupt();
+    this.events.emit("disconnected", { expected: false });
+  }
+
   fail(error: Error): void {
     this.events.emit("error", error);
   }
@@ -81,7 +87,7 @@ export class StubAdapter implements AvatarAdapter {
   async stop(): Promise<void> {
     this.calls.push("stop");
     this.interrupt();
-    this.events.emit("disconnected", undefined);
+    this.events.emit("disconnected", { expected: true });
   }
 }
 

@@ -2,16 +2,24 @@
 
 import type { ApiClient } from "./api";
 
+/** A line of the conversation heard by a provider that runs the conversation itself. */
+export interface Transcript {
+  role: "user" | "avatar";
+  text: string;
+}
+
 export interface AdapterEvents {
   ready: undefined;
   speaking: undefined;
   idle: undefined;
   error: Error;
-  disconnected: undefined;
+  /** The stream ended; `expected` is false when it dropped rather than being stopped by us. */
+  disconnected: { expected: boolean };
+  transcript: Transcript;
   [event: string]: unknown;
 }
 
-export type AdapterEvent = "ready" | "speaking" | "idle" | "error" | "disconnected";
+export type AdapterEvent = "ready" | "speaking" | "idle" | "error" | "disconnected" | "transcript";
 
 export interface AvatarAdapter {
   /** Connects with the credentials the sessions function returned; resolves once the avatar can speak. */
@@ -28,6 +36,13 @@ export interface AvatarAdapter {
   setListening?(listening: boolean): void;
   /** Retries audio playback after the browser blocked autoplay; resolves true once sound can play. */
   resumeAudio?(): Promise<boolean>;
+  /**
+   * Set when the provider listens and answers by itself (LiveAvatar FULL, Tavus): our turns are not used,
+   * and its `transcript` events fill the transcript.
+   */
+  readonly conversational?: boolean;
+  /** For a conversational provider that also takes typed questions. */
+  sendText?(text: string): void;
 }
 
 export interface AdapterContext {
@@ -39,8 +54,13 @@ export interface AdapterContext {
 
 export type AdapterFactory = (context: AdapterContext) => AvatarAdapter;
 
+// Each provider's adapter, with its SDK, is a chunk of its own, loaded when a session needs it.
 const loaders = new Map<string, () => Promise<AdapterFactory>>([
   ["local", () => import("../adapters/local/index").then((module) => module.createLocalAdapter)],
+  ["heygen", () => import("../adapters/heygen/index").then((module) => module.createHeyGenAdapter)],
+  ["liveavatar", () => import("../adapters/liveavatar/index").then((module) => module.createLiveAvatarAdapter)],
+  ["simli", () => import("../adapters/simli/index").then((module) => module.createSimliAdapter)],
+  ["tavus", () => import("../adapters/tavus/index").then((module) => module.createTavusAdapter)],
 ]);
 
 export function registerAdapter(provider: string, loader: () => Promise<AdapterFactory>): void {

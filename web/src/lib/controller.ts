@@ -1,7 +1,7 @@
 /** One conversation, shared by the studio and the widget: session, adapter, greeting, turns, end. */
 
 import { ApiClient, ApiError } from "./api";
-import { loadAdapter, type AvatarAdapter } from "./adapter";
+import { loadAdapter, type AdapterFactory, type AvatarAdapter } from "./adapter";
 import { Emitter } from "./events";
 import { SentenceQueue } from "./sentences";
 import { newTurnId, reportInterrupt, runTurn, type Source, type TurnInput } from "./turns";
@@ -23,9 +23,18 @@ export interface ControllerEvents {
   answer: { turnId: string; reply: string; interrupted: boolean; heard: string };
   latency: { turnId: string; latency: Latency };
   error: Error;
+  /** A standing message about the avatar itself (a dropped stream); null clears it. */
+  notice: string | null;
   ended: { reason: string };
   [event: string]: unknown;
 }
+
+export const DROP_NOTICE =
+  "The avatar's video connection dropped. The conversation goes on with the built-in avatar while we reconnect.";
+export const GAVE_UP_NOTICE =
+  "The avatar's video could not be restored, so the built-in avatar stays for the rest of this conversation.";
+export const NOT_CONVERSATIONAL =
+  "This avatar holds the conversation in its own call; speak to it there.";
 
 export interface ControllerOptions {
   api: ApiClient;
@@ -33,6 +42,8 @@ export interface ControllerOptions {
   stage: HTMLElement;
   greeting?: string;
   keepaliveMs?: number;
+  /** Waits before each attempt to bring a dropped provider stream back; empty: no attempts. */
+  reconnectDelaysMs?: number[];
   /** Where `pagehide` is listened for; the window in a browser. */
   pageEvents?: EventTarget | null;
   now?: () => number;
@@ -40,6 +51,7 @@ export interface ControllerOptions {
 
 interface ActiveTurn {
   id: string;
+  settled: Promise<void>;
   queue: SentenceQueue;
   abort: AbortController;
   sentAt: number;
@@ -62,6 +74,8 @@ export class ConversationController extends Emitter<ControllerEvents> {
   sessionId: string | null = null;
   startedAt: number | null = null;
   private adapter: AvatarAdapter | null = null;
+  private provider = "local";
+  private detach: (() => void)[] = [];
   private greeting = "";
   private turn: ActiveTurn | null = null;
   private keepalive: ReturnType<typeof setInterval> | null = null;
@@ -83,18 +97,14 @@ export class ConversationController extends Emitter<ControllerEvents> {
 
   /** Starts the session and the avatar; call it from a click so audio may play. */
   async start(): Promise<void> {
-    const { api, avatarId, stage } = this.options;
+    const { api, avatarId } = this.options;
     this.setStatus("connecting");
     try {
       const session = await api.json<StartedSession>("POST", "/v1/sessions", { avatar_id: avatarId });
       this.sessionId = session.session_id;
-      const factory = await loadAdapter(session.provider);
-      const adapter = factory({ api, sessionId: session.session_id, stage });
-      this.adapter = adapter;
-      adapter.on("speaking", () => this.adapterSpeaking());
-      adapter.on("idle", () => this.adapterIdle());
-      adapter.on("error", (error) => this.emit("error", error));
-      adapter.on("disconnected", () => void this.end("provider_disconnected"));
+      this.provider = session.provider;
+      const adapter = this.createAdapter(await loadAdapter(session.provider));
+      this.install(adapter);
       await adapter.start(session.credentials);
       const greeting = session.credentials.greeting;
       this.greeting = typeof greeting === "string" && greeting ? greeting : (this.options.greeting ?? "");
@@ -107,14 +117,120 @@ export class ConversationController extends Emitter<ControllerEvents> {
     this.keepalive = setInterval(() => void this.sendKeepalive(), this.options.keepaliveMs ?? 60_000);
     this.options.pageEvents?.addEventListener("pagehide", this.onPageHide);
     this.setStatus("listening");
-    this.adapter.setListening?.(true);
-    if (this.greeting) {
+    this.adapter?.setListening?.(true);
+    if (this.greeting && !this.conversational) {
       this.emit("greeting", this.greeting);
-      void this.adapter.speakSentence(this.greeting);
+      void this.adapter?.speakSentence(this.greeting);
     }
   }
 
+  private get ended(): boolean {
+    return this.status === "ended";
+  }
+
+  /** True when the avatar's provider listens and answers by itself (our turns and voice input are not used). */
+  get conversational(): boolean {
+    return this.adapter?.conversational === true;
+  }
+
+  private createAdapter(factory: AdapterFactory): AvatarAdapter {
+    const { api, stage } = this.options;
+    return factory({ api, sessionId: this.sessionId ?? "", stage });
+  }
+
+  /** Makes `adapter` the one speaking; events of the one it replaces are no longer heard. */
+  private install(adapter: AvatarAdapter): void {
+    for (const off of this.detach) off();
+    this.adapter = adapter;
+    this.detach = [
+      adapter.on("speaking", () => this.adapterSpeaking()),
+      adapter.on("idle", () => this.adapterIdle()),
+      adapter.on("error", (error) => this.emit("error", error)),
+      adapter.on("transcript", ({ role, text }) => {
+        const turnId = newTurnId();
+        if (role === "user") this.emit("user", { turnId, text });
+        else this.emit("answer", { turnId, reply: text, interrupted: false, heard: text });
+      }),
+      adapter.on("disconnected", ({ expected }) => {
+        if (expected || this.status === "ended") return;
+        if (this.provider === "local") void this.end("provider_disconnected");
+        else void this.fallBack(adapter);
+      }),
+    ];
+  }
+
+  /**
+   * The provider's stream dropped: the conversation goes on with the built-in avatar at once, the drop is
+   * recorded, and the provider is reconnected in the background.
+   */
+  private async fallBack(dropped: AvatarAdapter): Promise<void> {
+    if (dropped !== this.adapter) return;
+    this.interrupt();
+    void dropped.stop().catch(() => undefined);
+    this.emit("notice", DROP_NOTICE);
+    this.recordEvent("disconnected", { provider: this.provider, fallback: "local" });
+    try {
+      const local = this.createAdapter(await loadAdapter("local"));
+      this.install(local);
+      await local.start({});
+    } catch (error) {
+      this.emit("error", error as Error);
+    }
+    if (this.status !== "ended") {
+      this.setStatus(this.turn ? "thinking" : "listening");
+      this.adapter?.setListening?.(true);
+    }
+    await this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    const { api } = this.options;
+    for (const delay of this.options.reconnectDelaysMs ?? [1_000, 3_000, 10_000]) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.ended) return;
+      let adapter: AvatarAdapter | null = null;
+      try {
+        const session = await api.json<StartedSession>("POST", `/v1/sessions/${this.sessionId}/reconnect`);
+        adapter = this.createAdapter(await loadAdapter(this.provider));
+        await adapter.start(session.credentials);
+      } catch (error) {
+        void adapter?.stop().catch(() => undefined);
+        if (error instanceof ApiError && error.status === 409) return;
+        continue;
+      }
+      // Swap between turns, so no answer is cut in two.
+      while (this.turn) await this.turn.settled;
+      if (this.ended) {
+        await adapter.stop().catch(() => undefined);
+        return;
+      }
+      const local = this.adapter;
+      this.install(adapter);
+      void local?.stop().catch(() => undefined);
+      this.emit("notice", null);
+      return;
+    }
+    if (!this.ended) this.emit("notice", GAVE_UP_NOTICE);
+  }
+
+  private recordEvent(type: string, data: Record<string, unknown>): void {
+    if (!this.sessionId) return;
+    this.options.api
+      .json("POST", `/v1/sessions/${this.sessionId}/events`, { type, data })
+      .catch((error: unknown) => console.warn(`the ${type} event was not recorded`, error));
+  }
+
   ask(text: string): Promise<void> {
+    const adapter = this.adapter;
+    if (adapter?.conversational && this.status !== "ended") {
+      if (!adapter.sendText) {
+        this.emit("error", new Error(NOT_CONVERSATIONAL));
+        return Promise.resolve();
+      }
+      this.emit("user", { turnId: newTurnId(), text });
+      adapter.sendText(text);
+      return Promise.resolve();
+    }
     return this.runTurn({ turnId: newTurnId(), text }, text);
   }
 
@@ -127,8 +243,10 @@ export class ConversationController extends Emitter<ControllerEvents> {
     if (!adapter || !sessionId || this.status === "ended") return;
     this.interrupt();
     adapter.interrupt();
+    let settle!: () => void;
     const turn: ActiveTurn = {
       id: input.turnId,
+      settled: new Promise((resolve) => (settle = resolve)),
       queue: new SentenceQueue(adapter),
       abort: new AbortController(),
       sentAt: this.now(),
@@ -174,6 +292,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
     } finally {
       turn.queue.dispose();
       this.finishTurn(turn);
+      settle();
     }
   }
 
@@ -263,6 +382,8 @@ export class ConversationController extends Emitter<ControllerEvents> {
     this.teardown();
     const adapter = this.adapter;
     this.adapter = null;
+    for (const off of this.detach) off();
+    this.detach = [];
     await adapter?.stop().catch(() => undefined);
     if (this.sessionId) {
       await this.options.api

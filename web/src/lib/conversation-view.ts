@@ -152,6 +152,10 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
         });
       } else showNotice(humanMessage(error));
     });
+    conversation.on("notice", (message) => {
+      if (message) showNotice(message);
+      else notice.hidden = true;
+    });
     conversation.on("ended", () => {
       setRunning(false);
       voice.close();
@@ -181,6 +185,8 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
         return;
       }
       setRunning(true);
+      // A provider that listens by itself (LiveAvatar FULL, Tavus) takes the microphone; ours stays off.
+      if (current.conversational) for (const control of [talk, handsFree]) control.disabled = true;
       input.focus();
       clock = setInterval(() => (duration.textContent = formatDuration(current.durationSeconds())), 1000);
     });

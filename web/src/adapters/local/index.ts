@@ -3,7 +3,8 @@
 import type { AdapterContext, AdapterEvent, AdapterEvents, AvatarAdapter } from "../../lib/adapter";
 import { Emitter } from "../../lib/events";
 import { Face } from "./face";
-import { SpeechPlayer, type PcmAudio } from "./player";
+import { fetchPcm } from "../../lib/speech";
+import { SpeechPlayer } from "./player";
 
 const SAMPLE_RATE = 24_000;
 
@@ -40,7 +41,8 @@ class LocalAvatar implements AvatarAdapter {
     this.context.stage.replaceChildren(canvas);
     const audio = new AudioContext();
     this.audio = audio;
-    this.player = new SpeechPlayer(audio, (text, signal) => this.fetchSpeech(text, signal), {
+    const { api, sessionId } = this.context;
+    this.player = new SpeechPlayer(audio, (text, signal) => fetchPcm(api, sessionId, text, SAMPLE_RATE, signal), {
       speaking: () => {
         this.face?.setState("speaking");
         this.events.emit("speaking", undefined);
@@ -66,19 +68,6 @@ class LocalAvatar implements AvatarAdapter {
     return (audio.state as AudioContextState) === "running";
   }
 
-  private async fetchSpeech(text: string, signal: AbortSignal): Promise<PcmAudio> {
-    const { api, sessionId } = this.context;
-    const response = await api.request(
-      "POST",
-      "/v1/tts",
-      { session_id: sessionId, text, format: `pcm16_${SAMPLE_RATE}` },
-      { signal },
-    );
-    const bytes = await response.arrayBuffer();
-    const sampleRate = Number(response.headers.get("x-sample-rate")) || SAMPLE_RATE;
-    return { pcm: new Int16Array(bytes, 0, Math.floor(bytes.byteLength / 2)), sampleRate };
-  }
-
   speakSentence(text: string): Promise<boolean> {
     return this.player ? this.player.speakText(text) : Promise.resolve(false);
   }
@@ -101,7 +90,7 @@ class LocalAvatar implements AvatarAdapter {
     await this.audio?.close();
     this.audio = null;
     this.player = null;
-    this.events.emit("disconnected", undefined);
+    this.events.emit("disconnected", { expected: true });
   }
 }
 

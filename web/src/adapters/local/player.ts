@@ -1,9 +1,6 @@
 /** Plays sentences' speech back to back on the AudioContext clock, fetching ahead while one plays. */
 
-export interface PcmAudio {
-  pcm: Int16Array;
-  sampleRate: number;
-}
+import type { PcmAudio } from "../../lib/speech";
 
 export type FetchSpeech = (text: string, signal: AbortSignal) => Promise<PcmAudio>;
 
@@ -57,10 +54,14 @@ export class SpeechPlayer {
     });
   }
 
-  /** Starts fetches within the look-ahead window and schedules, in order, every item whose audio is ready. */
+  /**
+   * Starts the next fetch within the look-ahead window and schedules, in order, every item whose audio is
+   * ready. One fetch at a time: synthesis is faster than playback, and the voice synthesising the next
+   * sentences alongside the first one would only delay the first sound.
+   */
   private pump(): void {
-    this.items.slice(0, this.lookahead + 1).forEach((item) => {
-      if (item.audio) return;
+    this.items.slice(0, this.lookahead + 1).forEach((item, index, window) => {
+      if (item.audio || window.slice(0, index).some((earlier) => !earlier.buffer)) return;
       item.audio = item.load(item.abort.signal).then((audio) => this.toBuffer(audio));
       item.audio.then(
         (buffer) => {

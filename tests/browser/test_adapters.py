@@ -1,0 +1,307 @@
+"""Each cloud avatar adapter in Chromium, with the provider's SDK replaced by a stub (web/test/browser/stubs)
+and the provider's HTTP API by a fake, against the real server and database: a turn's sentences are spoken
+in order, interrupt stops speech, and a dropped stream falls back to the local avatar and reconnects."""
+
+import itertools
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Page
+
+from functions.core.providers.avatar.base import AvatarProvider
+from functions.core.providers.avatar.heygen import HeyGenProvider
+from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
+from functions.core.providers.avatar.simli import SimliProvider
+from functions.core.providers.avatar.tavus import TavusProvider
+from tests.browser.conftest import HostPages, screenshot
+from tests.functional.support import event_types, use_provider
+from tests.providers.fake import (
+    HEYGEN_BASE,
+    HEYGEN_KEY,
+    LIVEAVATAR_BASE,
+    LIVEAVATAR_KEY,
+    FakeProvider,
+    heygen_fake,
+    liveavatar_fake,
+)
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+KNOWLEDGE = (
+    "# Refunds\n\nRefunds go back to the card. A refund needs the order number. "
+    "Gift card refunds become store credit.\n"
+)
+QUESTION = "How do refunds go back, and what does a refund need?"
+DROP_NOTICE = "The avatar's video connection dropped."
+
+
+@pytest.fixture(scope="module")
+def harness_script(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("harness") / "harness.js"
+    subprocess.run(["node", "test/browser/build.mjs", str(out)], cwd=WEB, check=True)
+    script = out.read_text()
+    assert "</script" not in script
+    return script
+
+
+@dataclass
+class Provider:
+    name: str
+    fake: FakeProvider
+    make: Callable[[FakeProvider], AvatarProvider]
+    avatar: dict[str, Any]
+    # The stub SDK's log lines that carry what the avatar was given to say.
+    said: str
+    halted: str
+    # How many sentences the adapter hands over before the avatar has finished the first.
+    ahead: int
+
+
+def _simli_fake() -> FakeProvider:
+    fake = FakeProvider()
+    tokens = itertools.count(1)
+    fake.on(
+        "POST",
+        "/compose/token",
+        lambda _request: httpx.Response(200, json={"session_token": f"simli-token-{next(tokens)}"}),
+    )
+    fake.on("GET", "/compose/ice", httpx.Response(200, json=[{"urls": ["stun:stun.simli.test:3478"]}]))
+    return fake
+
+
+PROVIDERS: dict[str, Callable[[], Provider]] = {
+    "heygen": lambda: Provider(
+        "heygen",
+        heygen_fake(),
+        lambda fake: HeyGenProvider(
+            api_key=HEYGEN_KEY, base_url=HEYGEN_BASE, timeout=5, client=fake.client()
+        ),
+        {"provider": "heygen", "provider_avatar_id": "Anna_public_3"},
+        "heygen.speak repeat/async ",
+        "heygen.interrupt",
+        3,
+    ),
+    "simli": lambda: Provider(
+        "simli",
+        _simli_fake(),
+        lambda fake: SimliProvider(
+            api_key="simli-key", base_url="https://simli.test", timeout=5, client=fake.client()
+        ),
+        {"provider": "simli", "provider_avatar_id": "face-42"},
+        "simli.audio ",
+        "simli.clear",
+        2,
+    ),
+    "liveavatar": lambda: Provider(
+        "liveavatar",
+        liveavatar_fake(),
+        lambda fake: LiveAvatarProvider(
+            api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
+        ),
+        {
+            "provider": "liveavatar",
+            "provider_avatar_id": str(uuid.uuid4()),
+            "voice": {"provider": "liveavatar", "settings": {"mode": "LITE"}},
+        },
+        "liveavatar.audio ",
+        "liveavatar.interrupt",
+        2,
+    ),
+}
+
+
+class Harness:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def start(self, avatar_id: str, token: str) -> None:
+        self.page.evaluate("([avatar, token]) => avatarHarness.start(avatar, token)", [avatar_id, token])
+
+    def calls(self, prefix: str = "") -> list[str]:
+        calls: list[str] = self.page.evaluate("stubSdk.calls")
+        return [call[len(prefix) :] for call in calls if call.startswith(prefix)]
+
+    def seen(self, kind: str) -> list[Any]:
+        seen: list[Any] = self.page.evaluate(
+            "kind => avatarHarness.seen.filter(e => e.type === kind).map(e => e.detail)", kind
+        )
+        return seen
+
+    def ask(self, question: str) -> None:
+        """Sends a question and returns once the turn is over (spoken to the end or interrupted)."""
+        self.page.evaluate("question => avatarHarness.controller().ask(question)", question)
+
+    def wait_for(self, script: str, arg: Any = None) -> None:
+        self.page.wait_for_function(script, arg=arg, timeout=30_000)
+
+
+@pytest.fixture
+def harness(page: Page, host_pages: HostPages, harness_script: str) -> Harness:
+    origin = host_pages.serve()
+    host_pages.pages["/harness.html"] = (
+        '<!doctype html><html><body><div id="stage" style="width:320px;height:320px"></div>'
+        f"<script>{harness_script}</script></body></html>"
+    )
+    page.goto(f"{origin}/harness.html")
+    return Harness(page)
+
+
+def _owner(base_url: str) -> dict[str, str]:
+    reply = httpx.post(
+        f"{base_url}/v1/dev/login", json={"email": f"adapters-{uuid.uuid4().hex[:8]}@example.test"}
+    )
+    reply.raise_for_status()
+    return {"authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+def _avatar_with_knowledge(base_url: str, headers: dict[str, str], fields: dict[str, Any]) -> str:
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        created = http.post("/v1/avatars", json={"name": "Cloud Ava", "greeting": "", **fields})
+        assert created.status_code == 201, created.text
+        avatar_id: str = created.json()["id"]
+        upload = http.post(
+            f"/v1/avatars/{avatar_id}/knowledge",
+            files={"file": ("refunds.md", KNOWLEDGE.encode(), "text/markdown")},
+        )
+        assert upload.status_code == 202, upload.text
+        document_id = upload.json()["document_id"]
+        document = upload.json()
+        deadline = time.monotonic() + 30
+        while document["status"] not in ("ready", "failed") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            document = http.get(f"/v1/knowledge/{document_id}").json()
+        assert document["status"] == "ready", document
+    return avatar_id
+
+
+@pytest.fixture(params=sorted(PROVIDERS))
+def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Provider:
+    chosen = PROVIDERS[request.param]()
+    use_provider(monkeypatch, chosen.name, chosen.make(chosen.fake))
+    return chosen
+
+
+def _turn_sentences(harness: Harness, turn: int) -> list[str]:
+    turn_ids = list(dict.fromkeys(event["turnId"] for event in harness.seen("sentence")))
+    return [event["text"] for event in harness.seen("sentence") if event["turnId"] == turn_ids[turn]]
+
+
+def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
+    harness: Harness, provider: Provider, base_url: str, admin: psycopg.Connection[Any]
+) -> None:
+    headers = _owner(base_url)
+    avatar_id = _avatar_with_knowledge(base_url, headers, provider.avatar)
+    harness.start(avatar_id, headers["authorization"].removeprefix("Bearer "))
+    [first] = harness.page.evaluate("stubSdk.instances.map(i => i.token)")
+    assert first, "the stub SDK was not given the minted token"
+    harness.wait_for("() => document.querySelector('#stage video')")
+
+    # A turn: every sentence is given to the avatar, in the order the server sent them.
+    harness.ask(QUESTION)
+    sentences = _turn_sentences(harness, 0)
+    assert len(sentences) >= 3, sentences
+    if provider.name == "heygen":
+        assert harness.calls(provider.said) == sentences
+        assert harness.calls("heygen.spoken ") == sentences
+    else:
+        assert harness.calls("tts ") == sentences
+        sizes = [int(size) for size in harness.calls(provider.said)]
+        assert len(sizes) == len(sentences)
+        assert all(size > 1000 for size in sizes), sizes
+    [answer] = harness.seen("answer")
+    assert answer["interrupted"] is False
+
+    # Interrupt while the first sentence plays: the provider is halted and the rest is never sent.
+    harness.page.evaluate("stubSdk.sentenceMs = 5000")
+    given_before = len(harness.calls(provider.said))
+    harness.page.evaluate("question => { void avatarHarness.controller().ask(question); }", QUESTION)
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'status').pop()?.detail === 'speaking'")
+    harness.page.evaluate("avatarHarness.controller().interrupt()")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'answer').length === 2")
+    assert harness.calls(provider.halted), "the provider was not told to stop"
+    interrupted = harness.seen("answer")[1]
+    assert interrupted["interrupted"] is True
+    harness.page.wait_for_timeout(600)
+    given = len(harness.calls(provider.said)) - given_before
+    assert given <= provider.ahead < len(_turn_sentences(harness, 1)), "sentences kept going to the avatar"
+    harness.page.evaluate("stubSdk.sentenceMs = 150")
+
+    # The stream drops: the built-in avatar takes over at once, the drop is recorded, the provider comes back.
+    session_id = harness.page.evaluate("avatarHarness.controller().sessionId")
+    harness.page.evaluate("stubSdk.instances[0].drop()")
+    harness.wait_for("() => document.querySelector('#stage canvas.avs-face')")
+    assert any(DROP_NOTICE in (notice or "") for notice in harness.seen("notice"))
+    screenshot(harness.page, f"adapter-{provider.name}-fallback")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'notice').pop()?.detail === null")
+    assert harness.page.locator("#stage video").count() == 1
+    assert harness.page.locator("#stage canvas").count() == 0
+    second = harness.page.evaluate("stubSdk.instances[1].token")
+    assert second != first, "the reconnect reused the dropped session's credentials"
+    recorded = event_types(admin, session_id)
+    assert "disconnected" in recorded
+    assert "reconnected" in recorded
+    assert recorded.index("disconnected") < recorded.index("reconnected")
+
+    # After reconnecting, the next turn is spoken by the provider again (its first sentence shows it).
+    said = len(harness.calls(provider.said))
+    harness.page.evaluate("question => { void avatarHarness.controller().ask(question); }", QUESTION)
+    harness.wait_for(
+        "([prefix, before]) => stubSdk.calls.filter(c => c.startsWith(prefix)).length > before",
+        [provider.said, said],
+    )
+    calls = harness.calls()
+    reconnected = next(
+        i for i, call in enumerate(calls) if call.startswith(f"{provider.name}.new token={second} ")
+    )
+    assert any(call.startswith(provider.said) for call in calls[reconnected:]), calls[reconnected:]
+    harness.page.evaluate("avatarHarness.controller().end()")
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
+    ended = httpx.get(f"{base_url}/v1/sessions/{session_id}", headers=headers).json()
+    assert ended["status"] == "ended"
+
+
+def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_session(
+    harness: Harness, base_url: str, host_pages: HostPages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = host_pages.serve()
+    host_pages.pages["/tavus-room"] = "<!doctype html><title>Tavus call</title><p>call</p>"
+    fake = FakeProvider()
+    conversation = {
+        "conversation_id": "c-browser",
+        "conversation_url": f"{room}/tavus-room",
+        "status": "active",
+        "meeting_token": "meeting-1",
+    }
+    fake.on("POST", "/v2/conversations", httpx.Response(200, json=conversation))
+    fake.on("POST", "/v2/conversations/c-browser/end", httpx.Response(200))
+    use_provider(
+        monkeypatch,
+        "tavus",
+        TavusProvider(api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()),
+    )
+    headers = _owner(base_url)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
+        created = http.post(
+            "/v1/avatars", json={"name": "Tavus Ava", "provider": "tavus", "provider_avatar_id": "r1"}
+        )
+        assert created.status_code == 201, created.text
+    harness.start(created.json()["id"], headers["authorization"].removeprefix("Bearer "))
+
+    frame = harness.page.locator("#stage iframe")
+    assert frame.get_attribute("src") == f"{room}/tavus-room?t=meeting-1"
+    assert "microphone" in (frame.get_attribute("allow") or "")
+    harness.ask("Can you hear me?")
+    [error] = harness.seen("error")
+    assert "its own call" in error["message"]
+    harness.page.evaluate("avatarHarness.controller().end()")
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
+    assert harness.page.locator("#stage iframe").count() == 0
+    assert len(fake.calls("POST", "/v2/conversations/c-browser/end")) == 1
+    assert harness.seen("user") == []
