@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -47,12 +48,24 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@dataclass(frozen=True)
+class Forwarded:
+    """One request HostPages passed on to the app, exactly as the browser sent it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
 class HostPages:
-    """A site embedding the widget: it serves its own pages and forwards everything else to the app."""
+    """A site embedding the widget: it serves its own pages and forwards everything else to the app
+    (keeping each forwarded request in `forwarded`, for what DevTools cannot show, such as uploads)."""
 
     def __init__(self, app_url: str) -> None:
         self.app_url = app_url
         self.pages: dict[str, str] = {}
+        self.forwarded: list[Forwarded] = []
         self._servers: list[ThreadingHTTPServer] = []
 
     def serve(self) -> str:
@@ -81,6 +94,7 @@ class HostPages:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                host.forwarded.append(Forwarded(self.command, self.path, headers, body))
                 try:
                     with (
                         httpx.Client(timeout=60) as client,

@@ -18,6 +18,8 @@ export class VoiceInput {
   private readonly handlers: VoiceHandlers;
   private stream: MediaStream | null = null;
   private recorder: MediaRecorder | null = null;
+  /** Recording was asked for and not stopped since: a release before the microphone opens cancels it. */
+  private wanted = false;
   private chunks: Blob[] = [];
   private audio: AudioContext | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -43,8 +45,9 @@ export class VoiceInput {
   }
 
   async startRecording(): Promise<void> {
+    this.wanted = true;
     const stream = await this.microphone();
-    if (this.recorder) return;
+    if (this.recorder || !this.wanted) return;
     const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus"].find((t) => MediaRecorder.isTypeSupported(t));
     const recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
     this.chunks = [];
@@ -55,6 +58,7 @@ export class VoiceInput {
 
   /** Stops recording and hands the utterance over (nothing when the recording was empty). */
   stopRecording(): Promise<void> {
+    this.wanted = false;
     const recorder = this.recorder;
     this.recorder = null;
     if (!recorder) return Promise.resolve();

@@ -1,0 +1,414 @@
+"""Voice input in the studio, in Chromium with a fake microphone, against the local app.
+
+The studio is opened through HostPages' forwarding origin, which keeps each request's body: DevTools (and
+so Playwright) does not see the body of a FormData upload, and the tests check the recording that went out.
+
+This module launches its own Chromium: the fake audio device plays a recorded "utterance" (a voiced
+burst between silences, see `utterance_wav`), and there is no `--use-fake-ui-for-media-stream`, so each
+context decides the microphone permission itself (granted by `page`, refused by `denied_page`).
+"""
+
+import asyncio
+import json
+import math
+import struct
+import threading
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Request, Response, expect, sync_playwright
+
+from functions.core import http_client
+from functions.core.settings import get_settings
+from tests.browser.conftest import ARTIFACTS, WEB_DIST, HostPages, screenshot
+from tests.scripted_llm import Script, ScriptedLLM
+
+STT_MESSAGE = "Voice input needs a transcription key; type your question instead"
+MIC_DENIED = "The microphone is blocked. Allow it from the icon in the address bar"
+SAMPLE_RATE = 48_000
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"  # EBML, the start of every WebM file
+SPOKEN = "When does the keeper feed the seagulls?"
+REPLY = "The keeper feeds the seagulls every Tuesday at noon."
+STT_KEY = "sk-voice-test-key"
+
+
+@pytest.fixture(scope="module")
+def utterance_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the fake microphone hears, looped: 0.8 s of silence, 1.2 s of a voiced sound (harmonics of
+    140 Hz, its loudness rising and falling like syllables) and 2.5 s of silence, long enough for the
+    voice-activity detector's hangover to end the utterance."""
+    path = tmp_path_factory.mktemp("voice") / "utterance.wav"
+    frames = bytearray()
+    for n in range(int(SAMPLE_RATE * 4.5)):
+        t = n / SAMPLE_RATE
+        sample = 0.0
+        if 0.8 <= t < 2.0:
+            syllables = 0.6 + 0.4 * math.sin(2 * math.pi * 4 * t)
+            voice = sum(math.sin(2 * math.pi * 140 * k * t) / k for k in range(1, 6))
+            sample = 0.25 * syllables * voice
+        frames += struct.pack("<h", int(max(-1.0, min(1.0, sample)) * 32767))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(bytes(frames))
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(utterance_wav: Path) -> Iterator[Browser]:
+    """Overrides conftest's: the fake microphone plays `utterance_wav`, and permission prompts are not
+    auto-accepted (headless Chromium refuses the microphone unless the context grants it)."""
+    assert (WEB_DIST / "studio" / "index.html").is_file(), "build the web client first (make web)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--autoplay-policy=no-user-gesture-required",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={utterance_wav}",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A tab whose site may use the microphone."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, permissions=["microphone"])
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def denied_page(browser: Browser) -> Iterator[Page]:
+    """A tab whose microphone request is refused, as when the person blocked it."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+def start_conversation(page: Page, origin: str) -> Locator:
+    """Signs a new owner in, creates a local avatar and starts talking to it; returns the conversation."""
+    email = f"voice-{uuid.uuid4().hex[:10]}@example.test"
+    page.goto(f"{origin}/studio/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+    page.get_by_role("button", name="New avatar").click()
+    page.get_by_label("Name").fill("Keeper")
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Conversation").click()
+    page.get_by_role("button", name="Start").click()
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    return conversation
+
+
+def is_turn(request: Request) -> bool:
+    return request.method == "POST" and request.url.endswith("/turns")
+
+
+def hold_to_talk(page: Page, seconds: float = 1.5) -> None:
+    """Presses the talk control with the mouse, keeps it down while the fake microphone plays, releases."""
+    talk = page.get_by_role("button", name="Hold to talk")
+    talk.hover()
+    page.mouse.down()
+    expect(talk).to_have_attribute("data-recording", "true")
+    page.wait_for_timeout(seconds * 1000)
+    page.mouse.up()
+    expect(talk).to_have_attribute("data-recording", "false")
+
+
+@dataclass
+class Part:
+    filename: str | None
+    content_type: str
+    content: bytes
+
+
+def form_parts(content_type: str, body: bytes) -> dict[str, Part]:
+    """The fields of a multipart/form-data body, by name."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    assert message.is_multipart(), content_type
+    parts: dict[str, Part] = {}
+    for part in message.iter_parts():
+        assert isinstance(part, Message)
+        name = part.get_param("name", header="content-disposition")
+        assert isinstance(name, str)
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        parts[name] = Part(part.get_filename(), part.get_content_type(), payload)
+    return parts
+
+
+def recorded_audio(request: Request, host: HostPages) -> Part:
+    """Asserts the turn went out as a multipart form with a turn id and a WebM recording; returns it."""
+    content_type = request.headers["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary="), content_type
+    assert request.headers["accept"] == "text/event-stream"
+    path = urlsplit(request.url).path
+    sent = [f for f in host.forwarded if f.method == "POST" and f.path == path]
+    assert sent, f"no turn was forwarded to {path}"
+    body = sent[-1].body
+    assert body is not None, "the turn was sent without a body"
+    parts = form_parts(content_type, body)
+    assert set(parts) == {"turn_id", "audio"}, set(parts)
+    assert parts["turn_id"].content.decode().startswith("turn-")
+    audio = parts["audio"]
+    assert audio.content_type == "audio/webm", audio.content_type
+    assert audio.filename is not None
+    assert audio.filename.endswith(".webm"), audio.filename
+    assert audio.content.startswith(WEBM_MAGIC), audio.content[:16]
+    # Chromium records Opus at about 7 kB a second; headers alone take a few hundred bytes.
+    assert len(audio.content) > 2_000, f"only {len(audio.content)} bytes were recorded"
+    return audio
+
+
+def assert_stt_unavailable(response: Response) -> None:
+    assert response.status == 501, response.status
+    problem = response.json()
+    assert problem["code"] == "stt_unavailable", problem
+
+
+def ask_by_typing(page: Page, conversation: Locator, question: str) -> Locator:
+    """Types a question and waits for the whole answer; returns the answer's transcript line."""
+    page.get_by_label("Your question").fill(question)
+    page.get_by_label("Your question").press("Enter")
+    expect(conversation.locator("li.avs-user").last).to_contain_text(question)
+    answer = conversation.locator("li.avs-avatar[data-turn]").last
+    expect(answer.locator(".avs-text")).not_to_be_empty(timeout=30_000)
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=60_000)
+    return answer
+
+
+def test_hold_to_talk_without_a_transcription_key_says_so_and_typing_still_works(
+    page: Page, host_pages: HostPages
+) -> None:
+    conversation = start_conversation(page, host_pages.serve())
+
+    with page.expect_response(lambda response: is_turn(response.request)) as turn:
+        hold_to_talk(page)
+    recorded_audio(turn.value.request, host_pages)
+    assert_stt_unavailable(turn.value)
+
+    notice = conversation.get_by_role("alert")
+    expect(notice).to_have_text(STT_MESSAGE)
+    expect(conversation).to_have_attribute("data-status", "listening")
+    expect(conversation.locator("li.avs-user")).to_have_count(0)
+    screenshot(page, "voice-stt-unavailable")
+
+    ask_by_typing(page, conversation, "What can you tell me about the lighthouse?")
+    expect(conversation.get_by_role("button", name="Hold to talk")).to_be_enabled()
+
+
+RECORDERS = """(() => {
+  const Real = window.MediaRecorder;
+  window.__recorders = [];
+  window.MediaRecorder = class extends Real {
+    constructor(...args) {
+      super(...args);
+      window.__recorders.push(this);
+    }
+  };
+})()"""
+
+
+def test_a_tap_released_before_the_microphone_opens_records_nothing(
+    page: Page, host_pages: HostPages
+) -> None:
+    page.add_init_script(RECORDERS)
+    conversation = start_conversation(page, host_pages.serve())
+    talk = conversation.get_by_role("button", name="Hold to talk")
+
+    talk.click()  # pressed and released at once, while the microphone is still being opened
+    expect(talk).to_have_attribute("data-recording", "false")
+    page.wait_for_timeout(1000)
+    recording = page.evaluate("window.__recorders.filter(r => r.state !== 'inactive').length")
+    assert recording == 0, "the microphone kept recording after the talk button was released"
+    assert not [f for f in host_pages.forwarded if f.path.endswith("/turns")]
+
+    with page.expect_response(lambda response: is_turn(response.request)) as turn:
+        hold_to_talk(page)
+    recorded_audio(turn.value.request, host_pages)
+    assert page.evaluate("window.__recorders.map(r => r.state)") == ["inactive"]
+
+
+def test_talk_control_works_from_the_keyboard(page: Page, host_pages: HostPages) -> None:
+    conversation = start_conversation(page, host_pages.serve())
+    talk = conversation.get_by_role("button", name="Hold to talk")
+    expect(page.get_by_label("Your question")).to_be_focused()
+    for _ in range(5):
+        if talk.evaluate("element => element === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(talk).to_be_focused()
+    expect(talk).to_have_accessible_name("Hold to talk")
+
+    with page.expect_response(lambda response: is_turn(response.request)) as turn:
+        page.keyboard.down("Space")
+        expect(talk).to_have_attribute("data-recording", "true")
+        page.wait_for_timeout(1500)
+        page.keyboard.up("Space")
+    recorded_audio(turn.value.request, host_pages)
+    assert_stt_unavailable(turn.value)
+    expect(conversation.get_by_role("alert")).to_have_text(STT_MESSAGE)
+    expect(talk).to_be_focused()
+
+
+def test_hands_free_sends_an_utterance_when_the_speaker_pauses(page: Page, host_pages: HostPages) -> None:
+    conversation = start_conversation(page, host_pages.serve())
+    hands_free = conversation.get_by_role("button", name="Hands-free listening")
+    expect(hands_free).to_have_attribute("aria-pressed", "false")
+
+    with page.expect_response(lambda response: is_turn(response.request), timeout=20_000) as turn:
+        hands_free.click()
+        expect(hands_free).to_have_attribute("aria-pressed", "true")
+    recorded_audio(turn.value.request, host_pages)
+    assert_stt_unavailable(turn.value)
+    expect(conversation.get_by_role("alert")).to_have_text(STT_MESSAGE)
+
+    hands_free.click()
+    expect(hands_free).to_have_attribute("aria-pressed", "false")
+
+
+def test_denied_microphone_is_explained_and_nothing_is_sent(denied_page: Page, base_url: str) -> None:
+    page = denied_page
+    conversation = start_conversation(page, base_url)
+    turns: list[Request] = []
+    page.on("request", lambda request: turns.append(request) if is_turn(request) else None)
+
+    talk = conversation.get_by_role("button", name="Hold to talk")
+    talk.hover()
+    page.mouse.down()
+    expect(conversation.get_by_role("alert")).to_contain_text(MIC_DENIED)
+    page.mouse.up()
+    screenshot(page, "voice-microphone-denied")
+
+    hands_free = conversation.get_by_role("button", name="Hands-free listening")
+    hands_free.click()
+    expect(conversation.get_by_role("alert")).to_contain_text(MIC_DENIED)
+    expect(hands_free).to_have_attribute("aria-pressed", "false")
+    assert turns == []
+
+    ask_by_typing(page, conversation, "What can you tell me about the lighthouse?")
+
+
+class FakeTranscription:
+    """OpenAI's `POST /audio/transcriptions` (and `/embeddings`, which the turn also calls once a key is
+    set), answering every recording with `text`; keeps what it was sent."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.uploads: list[tuple[dict[str, str], dict[str, Part]]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                if self.path == "/v1/audio/transcriptions":
+                    fake.uploads.append((headers, form_parts(headers["content-type"], body)))
+                    self.reply({"text": f" {fake.text}\n"})
+                elif self.path == "/v1/embeddings":
+                    inputs = json.loads(body)["input"]
+                    vector = [1.0] + [0.0] * 1535
+                    self.reply({"data": [{"index": i, "embedding": vector} for i in range(len(inputs))]})
+                else:
+                    self.send_error(404)
+
+            def reply(self, payload: object) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def speech_to_text() -> Iterator[tuple[FakeTranscription, ScriptedLLM]]:
+    """The running app with an OpenAI key whose transcriptions come from a fake, and a scripted chat model
+    (a key switches the language model on too)."""
+    fake = FakeTranscription(SPOKEN)
+    with ScriptedLLM(Script(reply_for=lambda _messages: REPLY)) as llm, pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", STT_KEY)
+        env.setenv("OPENAI_API_BASE", fake.url)
+        env.setenv("LLM_BASE_URL", llm.url)
+        env.setenv("LLM_MODEL", "scripted-model")
+        get_settings.cache_clear()
+        try:
+            yield fake, llm
+        finally:
+            close_outgoing_connections()
+            fake.close()
+    get_settings.cache_clear()
+
+
+def close_outgoing_connections() -> None:
+    """Closes the app's pooled HTTP clients (one per event loop, functions.core.http_client) while the
+    fakes they talk to are still up: a kept-alive connection to a fake that went away stays open in the
+    server's loop, which then cannot close when the session ends (uvloop: "resource busy")."""
+    for loop, clients in list(http_client._clients.items()):
+        if loop.is_running():
+            for client in list(clients.values()):
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(10)
+
+
+def test_spoken_question_is_transcribed_and_answered(
+    page: Page, host_pages: HostPages, speech_to_text: tuple[FakeTranscription, ScriptedLLM]
+) -> None:
+    fake, llm = speech_to_text
+    conversation = start_conversation(page, host_pages.serve())
+
+    with page.expect_response(lambda response: is_turn(response.request)) as turn:
+        hold_to_talk(page)
+    sent = recorded_audio(turn.value.request, host_pages)
+    assert turn.value.status == 200
+    assert turn.value.headers["content-type"].startswith("text/event-stream")
+
+    expect(conversation.locator("li.avs-user")).to_have_count(1)
+    expect(conversation.locator("li.avs-user .avs-text")).to_have_text(SPOKEN)
+    answer = conversation.locator("li.avs-avatar[data-turn] .avs-text")
+    expect(answer).to_have_text(REPLY, timeout=30_000)
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=60_000)
+    expect(conversation.get_by_role("alert")).to_be_hidden()
+    screenshot(page, "voice-transcribed")
+
+    assert len(fake.uploads) == 1
+    headers, upload = fake.uploads[0]
+    assert headers["authorization"] == f"Bearer {STT_KEY}"
+    assert upload["model"].content == b"gpt-4o-mini-transcribe"
+    assert upload["file"].filename == "audio.webm"
+    assert upload["file"].content_type == "audio/webm"
+    assert upload["file"].content == sent.content, "the server did not pass the recording on unchanged"
+    asked = [m["content"] for m in llm.records[-1].body["messages"] if m["role"] == "user"]
+    assert SPOKEN in asked[-1]
