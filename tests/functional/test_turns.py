@@ -1,5 +1,6 @@
 """Conversation turns through real HTTP on the embedded Postgres: offline, and with a scripted LLM."""
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -19,7 +20,7 @@ from tests.functional.turns_support import (
     scripted_llm,
     stream_turn,
 )
-from tests.scripted_llm import Script
+from tests.scripted_llm import Script, ScriptedLLM
 
 REFUNDS = (
     ["Billing", "Refunds"],
@@ -156,6 +157,26 @@ def test_first_sentence_reaches_the_client_before_the_model_finishes(
     done = next(data for name, data, _ in events if name == "done")
     assert done["offline"] is False
     assert done["reply"] == reply
+
+
+def test_consecutive_replies_reuse_one_connection_to_the_model(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, owner: User, live: dict[str, Any]
+) -> None:
+    """The reply is read past [DONE] to the body's end, so its connection can serve the next turn."""
+    accepted: list[int] = []
+    serve = ScriptedLLM._serve
+
+    async def counting(llm: ScriptedLLM, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await serve(llm, reader, writer)
+
+    monkeypatch.setattr(ScriptedLLM, "_serve", counting)
+    with scripted_llm(monkeypatch) as llm:
+        for turn_id in ("c1", "c2", "c3"):
+            events = stream_turn(client, owner.headers, live["session_id"], turn_id, "How do refunds work?")
+            assert names(events)[-1] == "done"
+    assert len(llm.records) == 3
+    assert len(accepted) == 1
 
 
 def test_the_prompt_holds_persona_numbered_sources_and_recent_history(

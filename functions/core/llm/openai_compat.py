@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
 JITTER_S = 0.25
+DRAIN_LIMIT_BYTES = 65536  # read after [DONE] to keep the connection; past this it is dropped
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -136,7 +137,8 @@ class OpenAICompatibleChat:
         # event that arrived in one read becomes one delta, which is what the turn forwards.
         data: list[bytes] = []
         rest = b""
-        async for received in response.aiter_bytes():
+        received_bytes = response.aiter_bytes()
+        async for received in received_bytes:
             *lines, rest = (rest + received).split(b"\n")
             pieces: list[str] = []
             finished = False
@@ -156,6 +158,14 @@ class OpenAICompatibleChat:
             if any(pieces):
                 yield "".join(pieces)
             if finished:
+                # Read the body to its end (the chunked terminator follows [DONE]), so that the
+                # connection goes back to the pool instead of being closed: a new connection per
+                # reply costs a TCP (and TLS) handshake.
+                drained = 0
+                async for received in received_bytes:
+                    drained += len(received)
+                    if drained > DRAIN_LIMIT_BYTES:
+                        break
                 return
         if rest.startswith(b"data:"):
             data.append(rest[5:].lstrip(b" "))

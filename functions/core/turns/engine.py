@@ -50,6 +50,8 @@ class PreparedTurn:
     history: list[ChatMessage]
     stored: store.StoredReply | None
     started: float
+    passages: list[Passage] | None  # retrieved with the turn's beginning, when no embedding was needed
+    retrieval_ms: float | None
 
 
 def _ms(since: float) -> float:
@@ -89,6 +91,7 @@ class TurnEngine:
         send the whole conversation with every request)."""
         started = perf_counter()
         begun = await self._begin(principal, session_id, request)
+        begun_ms = _ms(started)
         if begun is None:
             raise NotFound("no such session")
         if not begun.live:
@@ -111,16 +114,22 @@ class TurnEngine:
             history=begun.history if history is None else history[-window:] if window else [],
             stored=begun.stored,
             started=started,
+            passages=begun.passages,
+            retrieval_ms=None if begun.passages is None else begun_ms,
         )
 
     async def _begin(
         self, principal: Principal, session_id: uuid.UUID, request: TurnRequest
     ) -> store.Begun | None:
         limit = self.settings.turn_history_messages
+        # Without an embedder, retrieval needs only the question: it rides along in this transaction.
+        sources = self.settings.turn_sources if self.embedder is None else None
         for attempt in range(2):
             try:
                 async with self.db.as_user(principal.claims) as conn:
-                    return await store.begin(conn, session_id, request.turn_id, request.text, limit)
+                    return await store.begin(
+                        conn, session_id, request.turn_id, request.text, limit, sources=sources
+                    )
             except psycopg.errors.UniqueViolation:
                 # The same turn_id raced in from a retry; the second pass finds the first's message.
                 if attempt:
@@ -141,7 +150,10 @@ class TurnEngine:
         sources: list[Source] = []
         saved = False
         try:
-            passages = await self._retrieve(turn, timings)
+            if turn.passages is None:
+                passages = await self._retrieve(turn, timings)
+            else:
+                passages, timings.retrieval_ms = turn.passages, turn.retrieval_ms
             sources = store.sources_of(passages)
             yield "sources", {"sources": [s.model_dump(mode="json") for s in sources]}
             splitter = SentenceSplitter()

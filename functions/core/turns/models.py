@@ -37,7 +37,8 @@ class Sentence(BaseModel):
 
 
 class Timings(BaseModel):
-    """Milliseconds: retrieval's own duration, the model's time to its first token, and from the
+    """Milliseconds: retrieval's own duration (without an embedder, retrieval shares the turn's first
+    transaction, and this is that transaction's), the model's time to its first token, and from the
     start of the turn to the first complete sentence and to the stored reply."""
 
     retrieval_ms: float | None = None

@@ -71,6 +71,12 @@ added as (
 select id from added union all select id from prior
 """
 _MATCH = "select * from public.match_chunks(%s, %s, %s::extensions.vector, %s, %s)"
+# Full-text retrieval for the session's avatar, sent with the statements of `begin`: without a query
+# embedding to wait for, it needs nothing but the question, and so costs no round trip of its own.
+_MATCH_SESSION = (
+    "select * from public.match_chunks("
+    "(select avatar_id from public.streaming_sessions where id = %s), %s, null, null, %s)"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class Begun:
     persona: Persona | None
     history: list[ChatMessage]
     stored: StoredReply | None
+    passages: list[Passage] | None  # None: not retrieved with the turn's beginning
 
     @property
     def live(self) -> bool:
@@ -100,14 +107,24 @@ class Begun:
 
 
 async def begin(
-    conn: Conn, session_id: uuid.UUID, turn_id: str, text: str, history_limit: int
+    conn: Conn,
+    session_id: uuid.UUID,
+    turn_id: str,
+    text: str,
+    history_limit: int,
+    *,
+    sources: int | None = None,
 ) -> Begun | None:
-    """None when the caller has no such session."""
+    """None when the caller has no such session. Given `sources`, also retrieves that many passages
+    for `text` by full text alone."""
     params = {"session_id": session_id, "turn_id": turn_id, "text": text}
     begun = await conn.execute(_BEGIN, params)
     avatar = await conn.execute(_AVATAR, (session_id,))
     history = await conn.execute(_HISTORY, (session_id, turn_id, history_limit))
     stored = await conn.execute(_STORED_REPLY, (session_id, turn_id))
+    matched = None
+    if sources is not None:
+        matched = await conn.execute(_MATCH_SESSION, (session_id, full_text_query(text), sources))
     row = await begun.fetchone()
     if row is None:
         return None
@@ -123,6 +140,7 @@ async def begin(
         persona=None if avatar_row is None else Persona(**avatar_row),
         history=[ChatMessage(role=r["role"], content=r["content"]) for r in reversed(history_rows)],
         stored=None if stored_row is None else _stored(stored_row),
+        passages=None if matched is None else _passages(await matched.fetchall()),
     )
 
 
@@ -151,6 +169,10 @@ async def retrieve(
     cur = await conn.execute(
         _MATCH, (avatar_id, full_text_query(query), vector, embedding_model if vector else None, limit)
     )
+    return _passages(await cur.fetchall())
+
+
+def _passages(rows: list[dict[str, Any]]) -> list[Passage]:
     return [
         Passage(
             chunk_id=r["chunk_id"],
@@ -160,7 +182,7 @@ async def retrieve(
             content=r["content"],
             score=r["score"],
         )
-        for r in await cur.fetchall()
+        for r in rows
     ]
 
 
