@@ -255,3 +255,24 @@ def test_the_small_model_search_can_use_the_partial_hnsw_index(admin: Admin, cor
             {"avatar": corpus.world.avatar_id, "q": QUERY},
         ).fetchall()
     assert "knowledge_chunks_embedding_3_small_idx" in "\n".join(row["QUERY PLAN"] for row in plan)
+
+
+TEXT_HELPER = (
+    "select * from private.match_chunk_text(%(avatar)s, websearch_to_tsquery('simple', %(query)s), 24)"
+)
+
+
+def test_the_text_search_helper_answers_only_callers_who_may_read_the_avatars_chunks(
+    admin: Admin, corpus: Corpus
+) -> None:
+    """It runs as its definer (so the full-text index applies), and enforces what RLS would."""
+    world = corpus.world
+    params = {"avatar": world.avatar_id, "query": "battery or warranty"}
+    assert len(rows_as(admin, world.owner, TEXT_HELPER, params)) == 3
+    assert len(rows_as(admin, world.visitor, TEXT_HELPER, params)) == 3
+    assert rows_as(admin, world.other, TEXT_HELPER, params) == []
+    assert rows_as(admin, world.visitor, TEXT_HELPER, {**params, "avatar": world.second_avatar_id}) == []
+    assert rows_as(admin, world.visitor, TEXT_HELPER, {**params, "avatar": corpus.other_avatar_id}) == []
+    assert len(rows_as(admin, Actor("service_role", {}), TEXT_HELPER, params)) == 3
+    outcome = attempt(admin, Actor.anon(), TEXT_HELPER, params)
+    assert isinstance(outcome.error, psycopg.errors.InsufficientPrivilege), outcome
