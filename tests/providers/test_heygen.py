@@ -13,6 +13,7 @@ from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.heygen import TASK_TEXT_LIMIT, HeyGenProvider
 from tests.conftest import User
 from tests.functional.support import Api, event_types, session_row, use_provider
+from tests.functional.turns_support import stream_turn
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import HEYGEN_BASE, HEYGEN_KEY, FakeProvider, heygen_fake, timeout
 
@@ -309,3 +310,25 @@ async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() 
     assert raised.value.detail == (
         "heygen: unexpected answer without session_id: avatar version is deprecated, please update to v3+"
     )
+
+
+@pytest.mark.parametrize("server_speech", [True, False])
+def test_with_server_speech_each_sentence_of_a_turn_is_spoken_through_streaming_task(
+    client: httpx.Client, api: Api, owner: User, fake: FakeProvider, server_speech: bool
+) -> None:
+    voice = {**VOICE, "settings": {**VOICE["settings"], "server_speech": server_speech}}
+    avatar = api.create_avatar(owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=voice)
+    started = api.start_session(owner, avatar["id"])
+
+    events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")
+
+    sentences = [data["text"] for name, data, _ in events if name == "sentence"]
+    assert len(sentences) >= 2
+    tasks = fake.calls("POST", "/v1/streaming.task")
+    if not server_speech:
+        assert tasks == []
+        return
+    assert [task.body["text"] for task in tasks] == sentences
+    assert {(task.body["session_id"], task.body["task_type"]) for task in tasks} == {
+        (started["credentials"]["session_id"], "repeat")
+    }

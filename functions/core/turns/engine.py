@@ -29,6 +29,7 @@ from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.turns import store
 from functions.core.turns.models import Sentence, Source, Timings, TurnRequest, TurnResult
 from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
+from functions.core.turns.server_speech import ServerSpeech
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class PreparedTurn:
     started: float
     passages: list[Passage] | None  # retrieved with the turn's beginning, when no embedding was needed
     retrieval_ms: float | None
+    server_speech: ServerSpeech | None = None
 
 
 def _ms(since: float) -> float:
@@ -116,6 +118,11 @@ class TurnEngine:
             started=started,
             passages=begun.passages,
             retrieval_ms=None if begun.passages is None else begun_ms,
+            server_speech=(
+                ServerSpeech(begun.provider, begun.provider_session_id)
+                if begun.server_speech and begun.provider_session_id is not None
+                else None
+            ),
         )
 
     async def _begin(

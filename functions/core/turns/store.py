@@ -19,7 +19,7 @@ EXCERPT_CHARS = 280
 # would still fire the trigger that counts messages.
 _BEGIN = """
 with s as (
-  select id, status, expires_at <= now() as expired, avatar_id
+  select id, status, expires_at <= now() as expired, avatar_id, provider, provider_session_id
     from public.streaming_sessions
    where id = %(session_id)s and user_id = (select auth.uid())
 ),
@@ -33,14 +33,15 @@ added as (
    where s.status = 'active' and not s.expired and not exists (select 1 from prior)
   returning id, content
 )
-select s.status, s.expired, s.avatar_id,
+select s.status, s.expired, s.avatar_id, s.provider, s.provider_session_id,
        coalesce(added.id, prior.id) as user_message_id,
        coalesce(added.content, prior.content) as question
   from s left join added on true left join prior on true
 """
 _AVATAR = (
-    "select a.name, a.persona, a.language, a.grounded_only from private.session_avatar("
-    "(select avatar_id from public.streaming_sessions where id = %s)) a"
+    "select a.name, a.persona, a.language, a.grounded_only,"
+    " coalesce((a.voice -> 'settings' ->> 'server_speech')::boolean, false) as server_speech"
+    " from private.session_avatar((select avatar_id from public.streaming_sessions where id = %s)) a"
 )
 # What was said before this turn, newest first; an interrupted reply counts as what was heard of it.
 _HISTORY = """
@@ -94,6 +95,9 @@ class Begun:
     status: str
     expired: bool
     avatar_id: uuid.UUID | None
+    provider: str
+    provider_session_id: str | None
+    server_speech: bool  # the avatar's turns are spoken by its provider from the backend
     user_message_id: uuid.UUID | None
     question: str | None
     persona: Persona | None
@@ -129,12 +133,16 @@ async def begin(
     if row is None:
         return None
     avatar_row = await avatar.fetchone()
+    server_speech = bool(avatar_row.pop("server_speech")) if avatar_row is not None else False
     history_rows = await history.fetchall()
     stored_row = await stored.fetchone()
     return Begun(
         status=row["status"],
         expired=row["expired"],
         avatar_id=row["avatar_id"],
+        provider=row["provider"],
+        provider_session_id=row["provider_session_id"],
+        server_speech=server_speech,
         user_message_id=row["user_message_id"],
         question=row["question"],
         persona=None if avatar_row is None else Persona(**avatar_row),

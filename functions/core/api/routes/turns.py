@@ -9,6 +9,7 @@ from functions.core.turns.engine import collect, turn_engine
 from functions.core.turns.interrupts import interrupt_turn
 from functions.core.turns.models import TURN_ID_PATTERN, Interrupt, Interrupted, TurnResult
 from functions.core.turns.request import read_turn_request
+from functions.core.turns.server_speech import spoken
 from functions.core.turns.sse import SSE_HEADERS, sse_stream
 
 router = APIRouter(prefix="/v1", tags=["turns"])
@@ -45,11 +46,12 @@ async def take_turn(
     body = await read_turn_request(request, settings)
     engine = turn_engine(db, settings)
     turn = await engine.prepare(user, session_id, body)
+    events = engine.events(turn)
+    if turn.server_speech is not None:
+        events = spoken(events, turn.server_speech, settings)
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(
-            sse_stream(engine.events(turn)), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    result = await collect(turn, engine.events(turn))
+        return StreamingResponse(sse_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
+    result = await collect(turn, events)
     return JSONResponse(result.model_dump(mode="json"))
 
 
