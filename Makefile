@@ -53,11 +53,12 @@ check: $(PY_STAMP)
 test: install web browser check
 	$(BIN)/pytest
 
-bench: install
+bench: install web browser
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf .build web/dist test-artifacts

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { splitFirstClause } from "../src/adapters/local/index";
 import { StubAdapter } from "../src/adapters/stub";
 import { SentenceQueue } from "../src/lib/sentences";
 
@@ -55,4 +56,14 @@ test("nothing counts as heard when the adapter had not started speaking", () => 
   queue.push(0, "Never heard.");
   adapter.interrupt();
   assert.equal(new SentenceQueue(adapter).interrupt(), "");
+});
+
+test("a sentence starting from silence is cut after its first clause, only when both parts are long enough", () => {
+  assert.deepEqual(splitFirstClause("I'm running in offline mode, so here is what the knowledge base says."), [
+    "I'm running in offline mode,",
+    "so here is what the knowledge base says.",
+  ]);
+  assert.deepEqual(splitFirstClause("Yes, it does that well."), ["Yes, it does that well.", ""]);
+  assert.deepEqual(splitFirstClause("It ships today, I think."), ["It ships today, I think.", ""]);
+  assert.deepEqual(splitFirstClause("No clause breaks in this one at all."), ["No clause breaks in this one at all.", ""]);
 });

@@ -7,6 +7,18 @@ import { fetchPcm } from "../../lib/speech";
 import { SpeechPlayer } from "./player";
 
 const SAMPLE_RATE = 24_000;
+const CLAUSE_WORDS = 3;
+
+/** The sentence cut after its first clause when both parts have at least a few words; else whole. */
+export function splitFirstClause(sentence: string): [string, string] {
+  const words = sentence.split(/\s+/);
+  for (let index = CLAUSE_WORDS - 1; index < words.length - CLAUSE_WORDS; index += 1) {
+    if (/[,;:\u2014]$/.test(words[index])) {
+      return [words.slice(0, index + 1).join(" "), words.slice(index + 1).join(" ")];
+    }
+  }
+  return [sentence, ""];
+}
 
 export class AutoplayBlockedError extends Error {
   readonly code = "autoplay_blocked";
@@ -68,8 +80,16 @@ class LocalAvatar implements AvatarAdapter {
     return (audio.state as AudioContextState) === "running";
   }
 
+  /**
+   * Speaks a sentence. One that starts from silence (the first of an answer) is spoken clause first: the
+   * voice synthesises a short clause sooner, and the rest is ready before the clause has been heard.
+   */
   speakSentence(text: string): Promise<boolean> {
-    return this.player ? this.player.speakText(text) : Promise.resolve(false);
+    const player = this.player;
+    if (!player) return Promise.resolve(false);
+    const [clause, rest] = player.idle ? splitFirstClause(text) : [text, ""];
+    if (!rest) return player.speakText(text);
+    return Promise.all([player.speakText(clause), player.speakText(rest)]).then((done) => done.every(Boolean));
   }
 
   speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {

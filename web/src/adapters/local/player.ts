@@ -39,6 +39,11 @@ export class SpeechPlayer {
     this.analyser.connect(context.destination);
   }
 
+  /** Nothing is playing or waiting to play. */
+  get idle(): boolean {
+    return this.items.length === 0;
+  }
+
   speakText(text: string): Promise<boolean> {
     return this.enqueue((signal) => this.fetchSpeech(text, signal));
   }
