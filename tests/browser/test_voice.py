@@ -216,6 +216,7 @@ def test_hold_to_talk_without_a_transcription_key_says_so_and_typing_still_works
 
     ask_by_typing(page, conversation, "What can you tell me about the lighthouse?")
     expect(conversation.get_by_role("button", name="Hold to talk")).to_be_enabled()
+    expect(notice).to_be_hidden()
 
 
 RECORDERS = """(() => {

@@ -65,6 +65,20 @@ async function cloudConversation(t: TestContext, reconnect: () => Response, dela
   return { controller, clouds, locals, calls, notices };
 }
 
+test("a cloud avatar's talking is recorded with the session as speaking, then listening", async (t) => {
+  const { clouds, calls } = await cloudConversation(t, () => Response.json({}), []);
+  void clouds[0].speakSentence("Hello.");
+  clouds[0].finishSentence();
+  await until(() => calls.filter((call) => call.path === "/v1/sessions/s1/events").length === 2);
+  assert.deepEqual(
+    calls.filter((call) => call.path === "/v1/sessions/s1/events").map((call) => call.body),
+    [
+      { type: "speaking", data: { provider: "cloud" } },
+      { type: "listening", data: { provider: "cloud" } },
+    ],
+  );
+});
+
 test("a dropped provider stream falls back to the local avatar, records the drop and reconnects", async (t) => {
   const { controller, clouds, locals, calls, notices } = await cloudConversation(t, () => Response.json({}), [5]);
   clouds[0].drop();

@@ -91,8 +91,13 @@ export class ConversationController extends Emitter<ControllerEvents> {
 
   private setStatus(status: ConversationStatus): void {
     if (this.status === status) return;
+    const previous = this.status;
     this.status = status;
     this.emit("status", status);
+    // A cloud avatar's talking is recorded with the session, where its provider's own logs can be matched.
+    if (this.provider !== "local" && (status === "speaking" || (status === "listening" && previous === "speaking"))) {
+      this.recordEvent(status, { provider: this.provider });
+    }
   }
 
   /** Starts the session and the avatar; call it from a click so audio may play. */

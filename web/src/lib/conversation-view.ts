@@ -80,6 +80,8 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   root.append(container);
 
   let controller: ConversationController | null = null;
+  /** The notice is about the avatar itself (a dropped stream) and stays until the controller clears it. */
+  let standing = false;
   let clock: ReturnType<typeof setInterval> | null = null;
   const answers = new Map<string, { text: HTMLElement; item: HTMLElement }>();
   const voice = new VoiceInput({
@@ -124,7 +126,11 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       container.dataset.status = value;
     });
     conversation.on("greeting", (text) => line("avatar", options.avatarName, text));
-    conversation.on("user", ({ text }) => line("user", "You", text));
+    conversation.on("user", ({ text }) => {
+      // A new question was taken: an earlier error's message has done its job.
+      if (!standing) notice.hidden = true;
+      line("user", "You", text);
+    });
     conversation.on("sentence", ({ turnId, text }) => {
       const entry = answer(turnId);
       entry.text.textContent = `${entry.text.textContent ?? ""} ${text}`.trim();
@@ -153,6 +159,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       } else showNotice(humanMessage(error));
     });
     conversation.on("notice", (message) => {
+      standing = message !== null;
       if (message) showNotice(message);
       else notice.hidden = true;
     });
