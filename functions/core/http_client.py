@@ -19,3 +19,9 @@ def shared_client(purpose: str) -> httpx.AsyncClient:
         client = httpx.AsyncClient(limits=_LIMITS, timeout=httpx.Timeout(30.0), follow_redirects=False)
         by_purpose[purpose] = client
     return client
+
+
+async def close_shared_clients() -> None:
+    """Closes the running loop's clients and their kept connections (when the app shuts down)."""
+    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()

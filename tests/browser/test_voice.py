@@ -8,7 +8,6 @@ burst between silences, see `utterance_wav`), and there is no `--use-fake-ui-for
 context decides the microphone permission itself (granted by `page`, refused by `denied_page`).
 """
 
-import asyncio
 import json
 import math
 import struct
@@ -27,7 +26,6 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Request, Response, expect, sync_playwright
 
-from functions.core import http_client
 from functions.core.settings import get_settings
 from tests.browser.conftest import ARTIFACTS, WEB_DIST, HostPages, screenshot
 from tests.scripted_llm import Script, ScriptedLLM
@@ -369,19 +367,8 @@ def speech_to_text() -> Iterator[tuple[FakeTranscription, ScriptedLLM]]:
         try:
             yield fake, llm
         finally:
-            close_outgoing_connections()
             fake.close()
     get_settings.cache_clear()
-
-
-def close_outgoing_connections() -> None:
-    """Closes the app's pooled HTTP clients (one per event loop, functions.core.http_client) while the
-    fakes they talk to are still up: a kept-alive connection to a fake that went away stays open in the
-    server's loop, which then cannot close when the session ends (uvloop: "resource busy")."""
-    for loop, clients in list(http_client._clients.items()):
-        if loop.is_running():
-            for client in list(clients.values()):
-                asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(10)
 
 
 def test_spoken_question_is_transcribed_and_answered(

@@ -1,6 +1,5 @@
 """Helpers for turn tests: knowledge rows, an LLM switched on for one test, server-sent events."""
 
-import asyncio
 import json
 import time
 import uuid
@@ -12,7 +11,6 @@ import httpx
 import psycopg
 import pytest
 
-from functions.core import http_client
 from functions.core.settings import get_settings
 from tests.scripted_llm import Script, ScriptedLLM
 
@@ -57,16 +55,6 @@ def scripted_llm(monkeypatch: pytest.MonkeyPatch, script: Script | None = None) 
             monkeypatch.delenv("LLM_BASE_URL")
             monkeypatch.delenv("LLM_MODEL")
             get_settings.cache_clear()
-            _close_kept_connections()
-
-
-def _close_kept_connections() -> None:
-    """The app keeps its connection to the model for the next reply; close it in the app's loop, so
-    that none outlives the scripted server (or, at the end of the session, the test server)."""
-    for loop, clients in list(http_client._clients.items()):
-        kept = clients.get("llm")
-        if kept is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(kept.aclose(), loop).result(5)
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any], float]]:

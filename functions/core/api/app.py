@@ -1,7 +1,8 @@
 """Builds the FastAPI app that every HTTP function serves (with the routers it needs)."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
@@ -10,7 +11,14 @@ from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_ori
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
+from functions.core.http_client import close_shared_clients
 from functions.core.settings import get_settings
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_shared_clients()
 
 
 def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
@@ -18,7 +26,7 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
     logging.basicConfig(level=settings.log_level)
     # One line per provider request at INFO would cost more than the request's own work here.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-    app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     install_problem_handlers(app)
     app.include_router(health.router)
     for router in routers:
