@@ -4,7 +4,7 @@ import { ApiClient, humanMessage } from "./api";
 import { ConversationController, type ConversationStatus, type Latency } from "./controller";
 import { h } from "./dom";
 import type { Source } from "./turns";
-import { VoiceInput } from "./voice";
+import { VoiceClosedError, VoiceInput } from "./voice";
 
 export interface ConversationOptions {
   api: ApiClient;
@@ -207,7 +207,9 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     void controller.ask(text);
   });
 
-  const voiceError = (error: unknown): void => showNotice(humanMessage(error));
+  const voiceError = (error: unknown): void => {
+    if (!(error instanceof VoiceClosedError)) showNotice(humanMessage(error));
+  };
   const pressTalk = (): void => {
     if (talk.dataset.recording === "true") return;
     talk.dataset.recording = "true";

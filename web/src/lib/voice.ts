@@ -5,6 +5,14 @@ import { EnergyVad, rmsDb } from "./vad";
 export const MIC_DENIED_MESSAGE =
   "The microphone is blocked. Allow it from the icon in the address bar, then try again, or type your question instead.";
 
+/** The voice input was closed before the microphone opened; nothing to tell the user. */
+export class VoiceClosedError extends Error {
+  constructor() {
+    super("voice input closed");
+    this.name = "VoiceClosedError";
+  }
+}
+
 export interface VoiceHandlers {
   /** A finished utterance, ready to be sent as a turn. */
   utterance(audio: Blob): void;
@@ -17,6 +25,9 @@ const FRAME_MS = 20;
 export class VoiceInput {
   private readonly handlers: VoiceHandlers;
   private stream: MediaStream | null = null;
+  private opening: Promise<MediaStream> | null = null;
+  /** Counts close() calls, so a microphone that opens after one is released at once. */
+  private generation = 0;
   private recorder: MediaRecorder | null = null;
   /** Recording was asked for and not stopped since: a release before the microphone opens cancels it. */
   private wanted = false;
@@ -32,16 +43,30 @@ export class VoiceInput {
     return this.timer !== null;
   }
 
-  private async microphone(): Promise<MediaStream> {
-    if (this.stream) return this.stream;
+  /** The microphone, opened once however many callers ask at the same time. */
+  private microphone(): Promise<MediaStream> {
+    if (this.stream) return Promise.resolve(this.stream);
+    this.opening ??= this.openMicrophone().finally(() => (this.opening = null));
+    return this.opening;
+  }
+
+  private async openMicrophone(): Promise<MediaStream> {
+    const generation = this.generation;
+    let stream: MediaStream;
     try {
-      this.stream = await navigator.mediaDevices.getUserMedia({
+      stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
       });
     } catch {
       throw new Error(MIC_DENIED_MESSAGE);
     }
-    return this.stream;
+    if (generation !== this.generation) {
+      // Closed while the browser was asking: release the microphone at once rather than keep it open.
+      for (const track of stream.getTracks()) track.stop();
+      throw new VoiceClosedError();
+    }
+    this.stream = stream;
+    return stream;
   }
 
   async startRecording(): Promise<void> {
@@ -100,6 +125,7 @@ export class VoiceInput {
   }
 
   close(): void {
+    this.generation += 1;
     this.stopHandsFree();
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
