@@ -1,6 +1,8 @@
-"""One way to turn a provider's HTTP error answer into a `ProviderError` that keeps status and body."""
+"""One way to turn a provider's HTTP error answer into a `ProviderError` that keeps status and body,
+and one way to wait before retrying it."""
 
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -41,3 +43,24 @@ def status_error(
         if len(text) <= BODY_LIMIT:
             body = parsed
     return ProviderError(provider, detail, status=status, body=body, retryable=status == 429 or status >= 500)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header; HTTP dates and junk are ignored (backoff applies instead)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def backoff_delay(
+    attempt: int, retry_after: str | None, *, base_s: float, cap_s: float, jitter_s: float
+) -> float:
+    """Seconds to wait before retry `attempt + 1`: the provider's `Retry-After` seconds when it sent
+    them, else `base_s` doubled per attempt; plus up to `jitter_s`, and never more than `cap_s`."""
+    seconds = retry_after_seconds(retry_after)
+    wait = seconds if seconds is not None else base_s * 2**attempt
+    return min(cap_s, wait + random.uniform(0, jitter_s))

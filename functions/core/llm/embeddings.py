@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -15,9 +14,8 @@ from functions.core.llm.openai_compat import (
     BACKOFF_CAP_S,
     JITTER_S,
     Sleep,
-    retry_after_seconds,
 )
-from functions.core.provider_errors import BODY_LIMIT, status_error
+from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,11 +95,12 @@ class OpenAIEmbeddings:
                 if response.status_code < 400:
                     return self._vectors(response, len(batch))
                 error = self._status_error(response)
-                retry_after = retry_after_seconds(response.headers.get("retry-after"))
+                retry_after = response.headers.get("retry-after")
             if not error.retryable or attempt >= self._max_retries:
                 raise error
-            base = retry_after if retry_after is not None else BACKOFF_BASE_S * 2**attempt
-            delay = min(BACKOFF_CAP_S, base + random.uniform(0, JITTER_S))
+            delay = backoff_delay(
+                attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=JITTER_S
+            )
             log.warning("openai embeddings: %s, retry %d in %.2fs", error.detail, attempt + 1, delay)
             await self._sleep(delay)
             attempt += 1

@@ -3,7 +3,6 @@
 import asyncio
 import json
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,7 +10,7 @@ import httpx
 
 from functions.core.errors import ProviderError
 from functions.core.llm.base import ChatMessage
-from functions.core.provider_errors import BODY_LIMIT, status_error
+from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +20,6 @@ JITTER_S = 0.25
 DRAIN_LIMIT_BYTES = 65536  # read after [DONE] to keep the connection; past this it is dropped
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header; HTTP dates and junk are ignored (backoff applies instead)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 class OpenAICompatibleChat:
@@ -88,9 +76,10 @@ class OpenAICompatibleChat:
             payload["temperature"] = temperature
         return payload
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        base = retry_after if retry_after is not None else BACKOFF_BASE_S * 2**attempt
-        return min(BACKOFF_CAP_S, base + random.uniform(0, JITTER_S))
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        return backoff_delay(
+            attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=JITTER_S
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
@@ -195,7 +184,7 @@ class OpenAICompatibleChat:
                         error = await self._status_error(response)
                         if not error.retryable or attempt >= self._max_retries:
                             raise error
-                        delay = self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
+                        delay = self._delay(attempt, response.headers.get("retry-after"))
                         log.warning(
                             "%s chat HTTP %s, retry %d in %.2fs",
                             self.name,

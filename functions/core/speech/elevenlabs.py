@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
@@ -10,7 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.provider_errors import status_error
+from functions.core.provider_errors import backoff_delay, status_error
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +120,7 @@ class ElevenLabsTts:
             attempt += 1
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        try:
-            wait = float(retry_after) if retry_after is not None else BACKOFF_BASE_S * 2**attempt
-        except ValueError:
-            wait = BACKOFF_BASE_S * 2**attempt
-        return min(BACKOFF_CAP_S, max(0.0, wait) + random.uniform(0, 0.1))
+        return backoff_delay(attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=0.1)
 
     async def _status_error(self, response: httpx.Response) -> ProviderError:
         try:

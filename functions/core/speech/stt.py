@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 from typing import Any
@@ -11,7 +10,7 @@ import httpx
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
 from functions.core.http_client import shared_client
-from functions.core.provider_errors import BODY_LIMIT, status_error
+from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,11 +163,7 @@ class OpenAITranscriber:
             attempt += 1
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        try:
-            wait = float(retry_after) if retry_after is not None else BACKOFF_BASE_S * 2**attempt
-        except ValueError:
-            wait = BACKOFF_BASE_S * 2**attempt
-        return min(BACKOFF_CAP_S, max(0.0, wait) + random.uniform(0, 0.1))
+        return backoff_delay(attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=0.1)
 
     def _text(self, response: httpx.Response) -> str:
         try:
