@@ -7,10 +7,8 @@ and reconcile it, and a client holding the token cannot open sessions of its own
 
 from typing import Any
 
-import httpx
-
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import ProviderHttp, parse_time, require_str, unwrap
+from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
 from functions.core.text.sentences import split_at_clauses
 
 # streaming.task fails above 1000 characters (HeyGen StreamingAvatar #18).
@@ -22,22 +20,11 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-class HeyGenProvider:
+class HeyGenProvider(KeyedProvider):
     """Token (`x-api-key`) → `streaming.new` (Bearer token, `version: v2`); the browser starts it."""
 
     name = "heygen"
-
-    def __init__(
-        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self._http = ProviderHttp(
-            provider=self.name,
-            base_url=base_url,
-            headers={"x-api-key": api_key},
-            timeout=timeout,
-            secret=api_key,
-            client=client,
-        )
+    key_header = "x-api-key"
 
     def _new_session_body(self, request: SessionRequest) -> dict[str, Any]:
         avatar = request.avatar

@@ -12,7 +12,7 @@ import json
 import logging
 import weakref
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -156,6 +156,25 @@ class ProviderHttp:
             retry_after = response.headers.get("retry-after", "")
             error.headers["Retry-After"] = retry_after if retry_after.isdigit() else RETRY_AFTER_DEFAULT
         return error
+
+
+class KeyedProvider:
+    """A provider reached with one API key in one header: its HTTP boundary, made once."""
+
+    name: str
+    key_header: ClassVar[str]
+
+    def __init__(
+        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._http = ProviderHttp(
+            provider=self.name,
+            base_url=base_url,
+            headers={self.key_header: api_key},
+            timeout=timeout,
+            secret=api_key,
+            client=client,
+        )
 
 
 def error_message(parsed: Any) -> str | None:

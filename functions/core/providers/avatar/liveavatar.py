@@ -8,11 +8,9 @@ as a LiveAvatar secret). LITE (formerly CUSTOM): we send the audio, LiveAvatar r
 import logging
 from typing import Any
 
-import httpx
-
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import ProviderHttp, parse_time, require_str
+from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +21,11 @@ _MODES = {"FULL": "FULL", "LITE": "LITE", "CUSTOM": "LITE"}
 _PERSONA_SETTINGS = ("context_id", "voice_settings", "stt_config")
 
 
-class LiveAvatarProvider:
+class LiveAvatarProvider(KeyedProvider):
     """`POST /v1/sessions/token` with `X-API-KEY`; stop, keep-alive and list with the same key."""
 
     name = "liveavatar"
-
-    def __init__(
-        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self._http = ProviderHttp(
-            provider=self.name,
-            base_url=base_url,
-            headers={"X-API-KEY": api_key},
-            timeout=timeout,
-            secret=api_key,
-            client=client,
-        )
+    key_header = "X-API-KEY"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar

@@ -1,6 +1,7 @@
 """Provider lookup by name; vendor modules are imported only when an avatar uses them."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import SecretStr
 
@@ -9,7 +10,11 @@ from functions.core.providers.avatar.base import AvatarProvider
 from functions.core.providers.avatar.local import LocalAvatarProvider
 from functions.core.settings import Settings
 
+if TYPE_CHECKING:
+    from functions.core.providers.avatar.http import KeyedProvider
+
 ProviderFactory = Callable[[Settings], AvatarProvider]
+Vendor = TypeVar("Vendor", bound="KeyedProvider")
 
 # Overrides and additions (tests register fakes here); consulted before the vendors below.
 _FACTORIES: dict[str, ProviderFactory] = {
@@ -18,50 +23,49 @@ _FACTORIES: dict[str, ProviderFactory] = {
 _instances: dict[str, AvatarProvider] = {}
 
 
-def _key(name: str, setting: str, value: SecretStr | None) -> str:
-    if value is None or not value.get_secret_value():
-        raise ProviderError(name, f"this avatar provider is not configured in this deployment: set {setting}")
-    return value.get_secret_value()
+def _keyed(
+    vendor: type[Vendor], setting: str, key: SecretStr | None, base_url: str, settings: Settings
+) -> Vendor:
+    """The vendor's provider with its key, or a 503 `ProviderError` naming the setting to set."""
+    if key is None or not key.get_secret_value():
+        raise ProviderError(
+            vendor.name, f"this avatar provider is not configured in this deployment: set {setting}"
+        )
+    return vendor(
+        api_key=key.get_secret_value(), base_url=base_url, timeout=settings.provider_timeout_seconds
+    )
 
 
 def _heygen(settings: Settings) -> AvatarProvider:
     from functions.core.providers.avatar.heygen import HeyGenProvider
 
-    return HeyGenProvider(
-        api_key=_key("heygen", "HEYGEN_API_KEY", settings.heygen_api_key),
-        base_url=settings.heygen_api_base,
-        timeout=settings.provider_timeout_seconds,
+    return _keyed(
+        HeyGenProvider, "HEYGEN_API_KEY", settings.heygen_api_key, settings.heygen_api_base, settings
     )
 
 
 def _liveavatar(settings: Settings) -> AvatarProvider:
     from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 
-    return LiveAvatarProvider(
-        api_key=_key("liveavatar", "LIVEAVATAR_API_KEY", settings.liveavatar_api_key),
-        base_url=settings.liveavatar_api_base,
-        timeout=settings.provider_timeout_seconds,
+    return _keyed(
+        LiveAvatarProvider,
+        "LIVEAVATAR_API_KEY",
+        settings.liveavatar_api_key,
+        settings.liveavatar_api_base,
+        settings,
     )
 
 
 def _simli(settings: Settings) -> AvatarProvider:
     from functions.core.providers.avatar.simli import SimliProvider
 
-    return SimliProvider(
-        api_key=_key("simli", "SIMLI_API_KEY", settings.simli_api_key),
-        base_url=settings.simli_api_base,
-        timeout=settings.provider_timeout_seconds,
-    )
+    return _keyed(SimliProvider, "SIMLI_API_KEY", settings.simli_api_key, settings.simli_api_base, settings)
 
 
 def _tavus(settings: Settings) -> AvatarProvider:
     from functions.core.providers.avatar.tavus import TavusProvider
 
-    return TavusProvider(
-        api_key=_key("tavus", "TAVUS_API_KEY", settings.tavus_api_key),
-        base_url=settings.tavus_api_base,
-        timeout=settings.provider_timeout_seconds,
-    )
+    return _keyed(TavusProvider, "TAVUS_API_KEY", settings.tavus_api_key, settings.tavus_api_base, settings)
 
 
 _VENDORS: dict[str, ProviderFactory] = {

@@ -7,11 +7,9 @@ limits set here (the avatar's maximum length and our idle limit) end it at Simli
 import logging
 from typing import Any
 
-import httpx
-
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import ProviderHttp, require_str
+from functions.core.providers.avatar.http import KeyedProvider, require_str
 
 log = logging.getLogger(__name__)
 
@@ -19,22 +17,11 @@ log = logging.getLogger(__name__)
 _REFUSAL = "FAIL TOKEN"
 
 
-class SimliProvider:
+class SimliProvider(KeyedProvider):
     """`POST /compose/token` and `GET /compose/ice` with `x-simli-api-key`."""
 
     name = "simli"
-
-    def __init__(
-        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self._http = ProviderHttp(
-            provider=self.name,
-            base_url=base_url,
-            headers={"x-simli-api-key": api_key},
-            timeout=timeout,
-            secret=api_key,
-            client=client,
-        )
+    key_header = "x-simli-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar

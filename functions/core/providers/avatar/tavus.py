@@ -8,32 +8,19 @@ list of live conversations, so the cleanup job cannot reconcile it; those two li
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import ProviderHttp, require_str, unwrap
+from functions.core.providers.avatar.http import KeyedProvider, require_str, unwrap
 
 MAX_CALL_SECONDS = 3600  # Tavus' own maximum for max_call_duration
 _PROPERTY_SETTINGS = ("participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language")
 
 
-class TavusProvider:
+class TavusProvider(KeyedProvider):
     """`POST /v2/conversations` and `POST /v2/conversations/{id}/end` with `x-api-key`."""
 
     name = "tavus"
-
-    def __init__(
-        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self._http = ProviderHttp(
-            provider=self.name,
-            base_url=base_url,
-            headers={"x-api-key": api_key},
-            timeout=timeout,
-            secret=api_key,
-            client=client,
-        )
+    key_header = "x-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar
