@@ -2,9 +2,11 @@
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,33 +17,43 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "host", "content-length"}
 
 
+@contextmanager
+def chromium(*args: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with the web client built and sound allowed without a gesture."""
+    assert (WEB_DIST / "widget.js").is_file(), "build the web client first (make web)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--autoplay-policy=no-user-gesture-required", *args],
+        )
+        yield launched
+        launched.close()
+
+
+@contextmanager
+def new_tab(browser: Browser, **context: Any) -> Iterator[Page]:
+    """A tab in a context of its own (`context`: Playwright's context options, e.g. permissions)."""
+    opened = browser.new_context(viewport={"width": 1200, "height": 900}, **context)
+    tab = opened.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    opened.close()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Per module: Playwright's sync API keeps an event loop running in this thread while it is open,
     which the asyncio tests of later modules could not share."""
-    assert (WEB_DIST / "widget.js").is_file(), "build the web client first (make web)"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--autoplay-policy=no-user-gesture-required",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream") as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
+    with new_tab(browser) as tab:
+        yield tab
 
 
 def screenshot(page: Page, name: str) -> None:

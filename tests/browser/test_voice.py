@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Request, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request, Response, expect
 
 from functions.core.settings import get_settings
-from tests.browser.conftest import ARTIFACTS, WEB_DIST, HostPages, screenshot
+from tests.browser.conftest import HostPages, chromium, new_tab, screenshot
 from tests.scripted_llm import Script, ScriptedLLM
 
 STT_MESSAGE = "Voice input needs a transcription key; type your question instead"
@@ -66,40 +66,24 @@ def utterance_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser(utterance_wav: Path) -> Iterator[Browser]:
     """Overrides conftest's: the fake microphone plays `utterance_wav`, and permission prompts are not
     auto-accepted (headless Chromium refuses the microphone unless the context grants it)."""
-    assert (WEB_DIST / "studio" / "index.html").is_file(), "build the web client first (make web)"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--autoplay-policy=no-user-gesture-required",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={utterance_wav}",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium(
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={utterance_wav}"
+    ) as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A tab whose site may use the microphone."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, permissions=["microphone"])
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
+    with new_tab(browser, permissions=["microphone"]) as tab:
+        yield tab
 
 
 @pytest.fixture
 def denied_page(browser: Browser) -> Iterator[Page]:
     """A tab whose microphone request is refused, as when the person blocked it."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
+    with new_tab(browser) as tab:
+        yield tab
 
 
 def start_conversation(page: Page, origin: str) -> Locator:
