@@ -13,6 +13,7 @@ from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from tests.conftest import User
 from tests.functional.support import Api, session_row, use_provider
+from tests.functional.turns_support import stream_turn
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
 
@@ -253,3 +254,20 @@ async def test_listing_accepts_a_bare_list_and_skips_ended_sessions() -> None:
     ]
     assert live[1].created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active"}
+
+
+def test_server_speech_on_a_provider_that_cannot_speak_from_the_backend_leaves_turns_working(
+    client: httpx.Client, api: Api, owner: User, fake: FakeProvider
+) -> None:
+    avatar = api.create_avatar(
+        owner,
+        provider="liveavatar",
+        provider_avatar_id=str(uuid.uuid4()),
+        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "server_speech": True}},
+    )
+    started = api.start_session(owner, avatar["id"])
+
+    events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")
+
+    assert [name for name, _, _ in events][-1] == "done"
+    assert any(name == "sentence" for name, _, _ in events)

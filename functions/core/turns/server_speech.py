@@ -38,7 +38,11 @@ async def spoken(
     """
     provider = get_provider(speech.provider, settings)
     if not isinstance(provider, SpeakingProvider):
-        raise ProviderError(speech.provider, "this avatar provider cannot speak from the backend")
+        # The setting means nothing to this provider; the turn itself must not fail over it.
+        log.warning("%s cannot speak from the backend; server_speech is ignored", speech.provider)
+        async for event in events:
+            yield event
+        return
     sentences: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def speak_in_order() -> None:
