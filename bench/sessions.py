@@ -108,9 +108,9 @@ def start_database(data_dir: Path) -> str:
 
 
 def stop_database(data_dir: Path) -> None:
-    from pgserver.postgres_server import get_server
+    from functions.core.db.embedded import stop_embedded_postgres
 
-    get_server((data_dir / "postgres").resolve(), cleanup_mode="stop").cleanup()
+    stop_embedded_postgres(data_dir)
 
 
 def postmaster_pid(data_dir: Path) -> int | None:

@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 from functions.core.settings import get_settings, settings_env_names
 
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="avatar-studio-tests-"))
+# A scratch Postgres with pgvector to test against instead of the embedded one (on a CPU its pgvector
+# cannot run on); never a database whose rows matter: the tests write and delete their own.
+_TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 for _name in settings_env_names():
     os.environ.pop(_name, None)
 os.environ.update({"APP_MODE": "local", "DATA_DIR": str(_DATA_DIR), "SESSION_IDLE_SECONDS": "300"})
@@ -31,7 +34,7 @@ from functions.core.db.migrate import prepare_database  # noqa: E402
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """The embedded Postgres with the local bootstrap and every migration applied."""
-    url = start_embedded_postgres(_DATA_DIR)
+    url = _TEST_DATABASE_URL or start_embedded_postgres(_DATA_DIR)
     prepare_database(url)
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()

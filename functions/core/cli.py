@@ -112,14 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--avatar", required=True, help="the avatar's id or public id")
     ingest.add_argument("--email", help="the owner's email (default: the demo owner)")
     args = parser.parse_args(argv)
-    if args.command == "dev":
-        _serve(args.host, args.port)
-    elif args.command == "migrate":
-        _migrate()
-    elif args.command == "ingest":
-        return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))
-    else:
-        _cleanup()
+    from functions.core.db.embedded import EmbeddedDatabaseError
+
+    try:
+        if args.command == "dev":
+            _serve(args.host, args.port)
+        elif args.command == "migrate":
+            _migrate()
+        elif args.command == "ingest":
+            return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))
+        else:
+            _cleanup()
+    except EmbeddedDatabaseError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

