@@ -5,7 +5,11 @@ Sizes are gzip -9 of the built files in web/dist (JavaScript only, no source map
 * widget.js, the loader a site embeds;
 * the studio at load: studio/studio.js plus every chunk it imports statically, transitively;
 * what the studio loads lazily: the dynamically imported chunks (the avatar adapters, Supabase),
-  with their own static imports, each file counted once.
+  with their own static imports, each file counted once;
+* the widget until a visitor can type (the loader, the conversation and the local avatar), next to
+  ElevenLabs' embeddable conversational widget (the npm package `@elevenlabs/convai-widget-embed`,
+  fetched with `npm pack` into a temporary directory and gzipped the same way), as a ratio
+  (target at most 0.25x).
 
 First audio: the benchmark starts its own embedded Postgres in a temporary directory, the scripted
 LLM of bench/turns.py in a process of its own (20 ms to the first token, 1000 tokens/s by default),
@@ -38,6 +42,7 @@ local avatar's look-ahead asks for them), to show the TTS time without the brows
 import argparse
 import asyncio
 import gzip
+import json
 import os
 import re
 import shutil
@@ -55,6 +60,7 @@ from playwright.sync_api import Page, sync_playwright
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.sessions import (  # noqa: E402 (the repository root must be importable first)
     HOST,
     Client,
@@ -196,6 +202,56 @@ def bundle(entry: Path) -> tuple[list[Path], list[Path]]:
             dynamic = [path.parent / name for name in _DYNAMIC_IMPORT.findall(path.read_text())]
             lazy += static_closure(dynamic, set(eager) | set(lazy))
     return eager, lazy
+
+
+PEER_WIDGET = "@elevenlabs/convai-widget-embed"
+TARGET_WIDGET_RATIO = 0.25
+
+
+def widget_until_typing() -> list[Path]:
+    """The loader, the conversation chunk and the local avatar's chunk, with their static imports."""
+    conversation, lazy = bundle(WEB_DIST / "chunks" / "widget-app.js")
+    local = [path for path in lazy if path.name.startswith("local-")]
+    return [WEB_DIST / "widget.js", *conversation, *static_closure(local, set(conversation))]
+
+
+def peer_widget(version: str) -> tuple[str, list[Path], Path] | None:
+    """The hosted peer's embeddable widget from npm: its version, its JavaScript files and their folder."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-peer-widget-"))
+    packed = subprocess.run(
+        ["npm", "pack", f"{PEER_WIDGET}@{version}", "--silent"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if packed.returncode != 0:
+        print(f"  {PEER_WIDGET}: npm pack failed ({packed.stderr.strip()[:200]}); no peer figure")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    tarball = folder / packed.stdout.strip().splitlines()[-1]
+    shutil.unpack_archive(tarball, folder)
+    manifest = json.loads((folder / "package" / "package.json").read_text())
+    main = (folder / "package" / manifest.get("main", "dist/index.js")).resolve()
+    return str(manifest["version"]), static_closure([main], set()), folder
+
+
+def print_widget_against_peer(version: str) -> None:
+    ours = sum(gzipped(path) for path in widget_until_typing())
+    peer = peer_widget(version)
+    print(f"\nwidget until a visitor can type, gzip -9 bytes (target <= {TARGET_WIDGET_RATIO:g}x the peer):")
+    print(f"  {'ours (loader + conversation + local avatar)':<52}{ours:>10,}")
+    if peer is None:
+        return
+    peer_version, files, folder = peer
+    try:
+        theirs = sum(gzipped(path) for path in files)
+        ratio = ours / theirs
+        print(f"  {f'{PEER_WIDGET} {peer_version}':<52}{theirs:>10,}")
+        verdict = "PASS" if ratio <= TARGET_WIDGET_RATIO else "MISS"
+        print(f"  {'ratio, ours / peer':<52}{ratio:>10.3f}  {verdict}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def print_sizes() -> None:
@@ -385,11 +441,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttft-ms", type=float, default=20.0, help="the scripted LLM's time to first token")
     parser.add_argument("--tokens-per-second", type=float, default=1000.0, help="0: as fast as possible")
     parser.add_argument("--tts-repeats", type=int, default=5, help="TTS requests made without the browser")
+    parser.add_argument("--peer-widget-version", default="0.5.4", help=f"version of {PEER_WIDGET} to compare")
     args = parser.parse_args(argv)
     if not (WEB_DIST / "studio" / "studio.js").is_file():
         print("web/dist is missing: build the web client first (make web)", file=sys.stderr)
         return 2
+    print(describe())
     print_sizes()
+    print_widget_against_peer(args.peer_widget_version)
 
     data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
     for name in settings_env_names():
