@@ -53,12 +53,19 @@ check: $(PY_STAMP)
 test: install web browser check
 	$(BIN)/pytest
 
-bench: install web browser
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(PY_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[local,dev,bench]'
+	@touch $@
+
+bench: install web browser $(BENCH_STAMP)
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf .build web/dist test-artifacts

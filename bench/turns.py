@@ -15,7 +15,10 @@ Per turn it measures, with `time.monotonic` (one clock for all processes on the 
   client receiving the `sentence` event;
 * turns per second, and messages lost: turns that got `done` but whose two messages are not stored.
 
-    .venv/bin/python bench/turns.py --clients 16 --seconds 20 --ttft-ms 20 --tokens-per-second 1000
+It runs at 1 and 16 concurrent sessions by default (the 1-session figure is what one Lambda instance
+sees) and prints the CPU milliseconds per turn of every process involved.
+
+    .venv/bin/python bench/turns.py --clients 1 16 --seconds 20 --ttft-ms 20 --tokens-per-second 1000
 """
 
 import argparse
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +42,15 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.sessions import (  # noqa: E402 (the repository root must be importable first)
     HOST,
     Client,
+    CpuMeter,
     create_clients,
     free_port,
     percentile,
+    postmaster_pid,
     start_database,
     start_server,
     stop_database,
@@ -79,6 +86,8 @@ class Results:
     errors: list[str] = field(default_factory=list)
     sessions: list[tuple[str, int]] = field(default_factory=list)
     elapsed: float = 0.0
+    # CPU seconds per process over the measured window, when a meter was given.
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 class SseClient:
@@ -160,7 +169,15 @@ def add_knowledge(url: str, clients: list[Client]) -> None:
                 )
 
 
-async def run(port: int, clients: list[Client], *, seconds: float, warmup: int) -> Results:
+async def run(
+    port: int,
+    clients: list[Client],
+    *,
+    seconds: float,
+    warmup: int,
+    meter: Callable[[], dict[str, float]] | None = None,
+    tag: str = "",
+) -> Results:
     results = Results()
     connections = [SseClient(port, client.token) for client in clients]
 
@@ -175,7 +192,7 @@ async def run(port: int, clients: list[Client], *, seconds: float, warmup: int) 
         done = 0
         n = 0
         while time.monotonic() < deadline if measure else n < warmup:
-            question = f"{QUESTIONS[n % len(QUESTIONS)]} ({index}-{n}-{measure})"
+            question = f"{QUESTIONS[n % len(QUESTIONS)]} ({tag}{index}-{n}-{measure})"
             n += 1
             turn = Turn(question=question, sent_at=time.monotonic())
             status, head = await http.post(
@@ -198,12 +215,16 @@ async def run(port: int, clients: list[Client], *, seconds: float, warmup: int) 
     await asyncio.gather(
         *(drive(i, h, c, 0, False) for i, (h, c) in enumerate(zip(connections, clients, strict=True)))
     )
+    before = meter() if meter else {}
     began = time.monotonic()
     deadline = began + seconds
     await asyncio.gather(
         *(drive(i, h, c, deadline, True) for i, (h, c) in enumerate(zip(connections, clients, strict=True)))
     )
     results.elapsed = time.monotonic() - began
+    if meter:
+        after = meter()
+        results.cpu_s = {name: after[name] - before[name] for name in after}
     for http in connections:
         await http.close()
     return results
@@ -248,6 +269,27 @@ def stop_llm(llm: subprocess.Popen[bytes], work_dir: Path) -> list[dict[str, Any
     return records
 
 
+def cpu_meter(server_pid: int, data_dir: Path, llm_pid: int) -> Callable[[], dict[str, float]]:
+    """CPU seconds so far of the server, Postgres, this load generator and the scripted LLM."""
+    import psutil  # type: ignore[import-untyped]
+
+    meter = CpuMeter(server_pid, postmaster_pid(data_dir))
+    llm = psutil.Process(llm_pid)
+
+    def sample() -> dict[str, float]:
+        times = llm.cpu_times()
+        return {**meter.sample(), "llm": float(times.user + times.system)}
+
+    return sample
+
+
+def print_cpu_per_turn(cpu_s: dict[str, float], turns: int) -> None:
+    if not cpu_s or not turns:
+        return
+    parts = "  ".join(f"{name} {1000 * used / turns:.2f}" for name, used in cpu_s.items())
+    print(f"  CPU ms per turn: {parts}")
+
+
 def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str, int], clients: int) -> bool:
     records = {record["body"]["messages"][-1]["content"]: record for record in llm_records}
     overhead, lag = [], []
@@ -283,6 +325,7 @@ def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str
             ok = ok and met
             verdict = f"{'<=' if at_most else '>='} {target:g}  {'PASS' if met else 'MISS'}"
         print(f"  {name:<30}{value:>10.2f}   {verdict}")
+    print_cpu_per_turn(results.cpu_s, len(results.turns))
     print("  as the server timed them (p50 / p99 ms):")
     for name, values in server_side.items():
         print(f"    {name:<28}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}")
@@ -293,7 +336,9 @@ def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=int, default=TARGET_CLIENTS)
+    parser.add_argument(
+        "--clients", type=int, nargs="+", default=[1, TARGET_CLIENTS], help="concurrent sessions, per level"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=int, default=5, help="turns per client before measuring")
     parser.add_argument("--ttft-ms", type=float, default=20.0, help="the scripted LLM's time to first token")
@@ -309,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     llm: subprocess.Popen[bytes] | None = None
     database_started = False
+    print(describe())
     try:
         llm, llm_port = start_llm(data_dir, args.ttft_ms, args.tokens_per_second)
         url = start_database(data_dir)
@@ -318,20 +364,41 @@ def main(argv: list[str] | None = None) -> int:
         get_settings.cache_clear()
         secret = get_settings().hs256_secret()
         assert secret is not None
-        clients = create_clients(url, secret, args.clients, shared_owner=False, tag="turns")
-        add_knowledge(url, clients)
         port = free_port()
         server = start_server(dict(os.environ), port)
+        meter = cpu_meter(server.pid, data_dir, llm.pid)
         print(
             f"server on port {port}; scripted LLM ttft {args.ttft_ms:g} ms,"
-            f" {args.tokens_per_second:g} tokens/s; measuring {args.seconds:g} s ...",
+            f" {args.tokens_per_second:g} tokens/s; {args.seconds:g} s per level ...",
             flush=True,
         )
-        results = asyncio.run(run(port, clients, seconds=args.seconds, warmup=args.warmup))
-        stored = stored_messages(url, [session_id for session_id, _ in results.sessions])
+        levels: list[tuple[int, Results]] = []
+        for count in args.clients:
+            clients = create_clients(url, secret, count, shared_owner=False, tag=f"turns{count}")
+            add_knowledge(url, clients)
+            levels.append(
+                (
+                    count,
+                    asyncio.run(
+                        run(
+                            port,
+                            clients,
+                            seconds=args.seconds,
+                            warmup=args.warmup,
+                            meter=meter,
+                            tag=f"c{count}-",
+                        )
+                    ),
+                )
+            )
         records = stop_llm(llm, data_dir)
         llm = None
-        return 0 if report(results, records, stored, args.clients) else 1
+        ok = True
+        for count, results in levels:
+            stored = stored_messages(url, [session_id for session_id, _ in results.sessions])
+            ok = report(results, records, stored, count) and ok
+        print("(CPU: server = the app under uvicorn, postgres = postmaster and backends, loadgen = this one)")
+        return 0 if ok else 1
     finally:
         if llm is not None:
             llm.kill()
