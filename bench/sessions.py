@@ -40,6 +40,9 @@ from typing import Any
 import httpx
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import describe
 from functions.core.settings import settings_env_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -447,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     server: subprocess.Popen[bytes] | None = None
     database_started = False
     try:
+        print(describe())
         print(f"data dir {data_dir}; starting embedded Postgres ...", flush=True)
         url = start_database(data_dir)
         database_started = True
