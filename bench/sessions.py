@@ -40,12 +40,12 @@ from typing import Any
 import httpx
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.machine import describe
-from functions.core.settings import settings_env_names
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.machine import describe  # noqa: E402 (the repository root must be importable first)
+from functions.core.settings import settings_env_names  # noqa: E402
+
 HOST = "127.0.0.1"
 DEFAULT_FACTORY = "functions.core.local:create_local_app"
 TARGET_CLIENTS = 16
