@@ -21,10 +21,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,16 +33,15 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.machine import describe  # noqa: E402 (the repository root must be importable first)
 from bench.sessions import (  # noqa: E402
     HOST,
+    LocalDatabase,
     create_clients,
     free_port,
+    local_database,
     percentile,
-    start_database,
     start_server,
-    stop_database,
     stop_server,
 )
 from bench.turns import QUESTIONS, add_knowledge, cpu_meter, run, start_llm, stop_llm  # noqa: E402
-from functions.core.settings import settings_env_names  # noqa: E402
 
 TARGET_RATIO = 1.0
 
@@ -117,16 +114,9 @@ def run_pipecat(
 
 
 def run_ours(
-    data_dir: Path,
-    url: str,
-    secret: str,
-    clients: int,
-    seconds: float,
-    warmup: int,
-    ttft_ms: float,
-    rate: float,
+    db: LocalDatabase, clients: int, seconds: float, warmup: int, ttft_ms: float, rate: float
 ) -> Measured:
-    llm_dir = data_dir / f"ours-llm-{clients}"
+    llm_dir = db.data_dir / f"ours-llm-{clients}"
     llm_dir.mkdir()
     llm, llm_port = start_llm(llm_dir, ttft_ms, rate)
     server = None
@@ -134,10 +124,16 @@ def run_ours(
         env = {**os.environ, "LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"}
         port = free_port()
         server = start_server(env, port)
-        callers = create_clients(url, secret, clients, shared_owner=False, tag=f"peers{clients}")
-        add_knowledge(url, callers)
+        callers = create_clients(db.url, db.secret, clients, shared_owner=False, tag=f"peers{clients}")
+        add_knowledge(db.url, callers)
         results = asyncio.run(
-            run(port, callers, seconds=seconds, warmup=warmup, meter=cpu_meter(server.pid, data_dir, llm.pid))
+            run(
+                port,
+                callers,
+                seconds=seconds,
+                warmup=warmup,
+                meter=cpu_meter(server.pid, db.data_dir, llm.pid),
+            )
         )
     finally:
         if server is not None:
@@ -194,50 +190,24 @@ def main(argv: list[str] | None = None) -> int:
         print("pipecat-ai is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
         return 2
 
-    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-peers-"))
-    for name in settings_env_names():
-        os.environ.pop(name, None)
-    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
-    from functions.core.settings import get_settings
-
     print(describe())
     print(
         f"scripted LLM: ttft {args.ttft_ms:g} ms, {args.tokens_per_second:g} tokens/s;"
         f" {args.seconds:g} s per system and level; ours and Pipecat alternate"
     )
-    database_started = False
-    try:
-        url = start_database(data_dir)
-        database_started = True
-        os.environ["DATABASE_URL"] = url
-        get_settings.cache_clear()
-        secret = get_settings().hs256_secret()
-        assert secret is not None
-        ok = True
+    ok = True
+    with local_database() as db:
         for clients in args.clients:
-            ours = run_ours(
-                data_dir,
-                url,
-                secret,
-                clients,
-                args.seconds,
-                args.warmup,
-                args.ttft_ms,
-                args.tokens_per_second,
-            )
+            ours = run_ours(db, clients, args.seconds, args.warmup, args.ttft_ms, args.tokens_per_second)
             peer = run_pipecat(
-                data_dir, clients, args.seconds, args.warmup, args.ttft_ms, args.tokens_per_second
+                db.data_dir, clients, args.seconds, args.warmup, args.ttft_ms, args.tokens_per_second
             )
             ok = print_level(ours, peer) and ok
-        print(
-            "\n(ours: HTTP + SSE to a client, retrieval, both messages stored; Pipecat: in-process pipeline,"
-            " nothing stored)"
-        )
-        return 0 if ok else 1
-    finally:
-        if database_started:
-            stop_database(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    print(
+        "\n(ours: HTTP + SSE to a client, retrieval, both messages stored; Pipecat: in-process pipeline,"
+        " nothing stored)"
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

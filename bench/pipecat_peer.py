@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from loguru import logger
 from pipecat.frames.frames import Frame, LLMFullResponseEndFrame, LLMMessagesAppendFrame
@@ -31,13 +32,9 @@ from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.tts_service import TTSService
 from pipecat.workers.runner import WorkerRunner
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-@dataclass(slots=True)
-class Turn:
-    question: str
-    sent_at: float
-    first_sentence_at: float | None = None
-    done_at: float | None = None
+from bench.turns import Turn
 
 
 class DiscardingTTS(TTSService):

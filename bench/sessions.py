@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,45 @@ def start_database(data_dir: Path) -> str:
     url = start_embedded_postgres(data_dir)
     prepare_database(url)
     return url
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDatabase:
+    data_dir: Path
+    url: str
+    secret: str
+
+
+@contextmanager
+def local_database(*, keep: bool = False, env: dict[str, str] | None = None) -> Iterator[LocalDatabase]:
+    """A fresh embedded Postgres with every migration, and local-mode settings (plus `env`) pointing at it.
+
+    The environment is what the server started afterwards inherits; the database is stopped at the end and
+    its directory removed unless `keep`.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
+    for name in settings_env_names():
+        os.environ.pop(name, None)
+    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir), **(env or {})})
+    from functions.core.settings import get_settings
+
+    started = False
+    try:
+        print(f"data dir {data_dir}; starting embedded Postgres ...", flush=True)
+        url = start_database(data_dir)
+        started = True
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+        secret = get_settings().hs256_secret()
+        assert secret is not None
+        yield LocalDatabase(data_dir, url, secret)
+    finally:
+        if started:
+            stop_database(data_dir)
+        if keep:
+            print(f"data left in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def stop_database(data_dir: Path) -> None:
@@ -438,80 +479,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
-    for name in settings_env_names():
-        os.environ.pop(name, None)
-    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
-    if args.pool_max is not None:
-        os.environ["DB_POOL_MAX"] = str(args.pool_max)
-
-    from functions.core.settings import get_settings
-
+    print(describe())
+    pool = {"DB_POOL_MAX": str(args.pool_max)} if args.pool_max is not None else {}
     server: subprocess.Popen[bytes] | None = None
-    database_started = False
-    try:
-        print(describe())
-        print(f"data dir {data_dir}; starting embedded Postgres ...", flush=True)
-        url = start_database(data_dir)
-        database_started = True
-        os.environ["DATABASE_URL"] = url
-        get_settings.cache_clear()
-        secret = get_settings().hs256_secret()
-        assert secret is not None
-
-        port = args.port or free_port()
-        server = start_server(dict(os.environ), port, factory=args.factory)
-        base_url = f"http://{HOST}:{port}"
-        print(f"server ready on {base_url} (pid {server.pid}, {args.factory})", flush=True)
-
-        meter = CpuMeter(server.pid, postmaster_pid(data_dir))
-        results: list[LevelResult] = []
-        for mode in args.modes:
-            for concurrency in args.clients:
-                clients = create_clients(
-                    url,
-                    secret,
-                    concurrency,
-                    shared_owner=mode == "shared-owner",
-                    tag=f"{mode}-{concurrency}",
-                )
-                result = asyncio.run(
-                    run_level(
-                        port,
-                        mode,
-                        clients,
-                        requests=args.requests,
-                        seconds=args.seconds,
-                        warmup=args.warmup,
-                        meter=meter,
+    with local_database(keep=args.keep_data, env=pool) as db:
+        try:
+            port = args.port or free_port()
+            server = start_server(dict(os.environ), port, factory=args.factory)
+            print(f"server ready on http://{HOST}:{port} (pid {server.pid}, {args.factory})", flush=True)
+            meter = CpuMeter(server.pid, postmaster_pid(db.data_dir))
+            results: list[LevelResult] = []
+            for mode in args.modes:
+                for concurrency in args.clients:
+                    clients = create_clients(
+                        db.url,
+                        db.secret,
+                        concurrency,
+                        shared_owner=mode == "shared-owner",
+                        tag=f"{mode}-{concurrency}",
                     )
-                )
-                rate = result.sessions / result.elapsed if result.elapsed else 0.0
-                print(
-                    f"  {mode} x{concurrency}: {result.sessions} sessions in {result.elapsed:.1f} s"
-                    f" ({rate:.0f}/s), {result.errors} errors",
-                    flush=True,
-                )
-                results.append(result)
-        print(f"streaming_sessions rows at the end: {session_rows(url)}")
-        print_report(results)
-        misses = any(
-            r.errors
-            or percentile(r.start_ms, 50) > TARGET_START_P50_MS
-            or percentile(r.start_ms, 99) > TARGET_START_P99_MS
-            for r in results
-            if r.clients == TARGET_CLIENTS and r.mode == "per-owner"
-        )
-        return 1 if misses else 0
-    finally:
-        if server is not None:
-            stop_server(server)
-        if database_started:
-            stop_database(data_dir)
-        if args.keep_data:
-            print(f"data left in {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+                    result = asyncio.run(
+                        run_level(
+                            port,
+                            mode,
+                            clients,
+                            requests=args.requests,
+                            seconds=args.seconds,
+                            warmup=args.warmup,
+                            meter=meter,
+                        )
+                    )
+                    rate = result.sessions / result.elapsed if result.elapsed else 0.0
+                    print(
+                        f"  {mode} x{concurrency}: {result.sessions} sessions in {result.elapsed:.1f} s"
+                        f" ({rate:.0f}/s), {result.errors} errors",
+                        flush=True,
+                    )
+                    results.append(result)
+            print(f"streaming_sessions rows at the end: {session_rows(db.url)}")
+        finally:
+            if server is not None:
+                stop_server(server)
+    print_report(results)
+    misses = any(
+        r.errors
+        or percentile(r.start_ms, 50) > TARGET_START_P50_MS
+        or percentile(r.start_ms, 99) > TARGET_START_P99_MS
+        for r in results
+        if r.clients == TARGET_CLIENTS and r.mode == "per-owner"
+    )
+    return 1 if misses else 0
 
 
 if __name__ == "__main__":

@@ -25,11 +25,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -49,14 +47,12 @@ from bench.sessions import (  # noqa: E402 (the repository root must be importab
     CpuMeter,
     create_clients,
     free_port,
+    local_database,
     percentile,
     postmaster_pid,
-    start_database,
     start_server,
-    stop_database,
     stop_server,
 )
-from functions.core.settings import settings_env_names  # noqa: E402
 
 TARGET_CLIENTS = 16
 TARGET_OVERHEAD_P50_MS = 10.0
@@ -345,68 +341,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens-per-second", type=float, default=1000.0, help="0: as fast as possible")
     args = parser.parse_args(argv)
 
-    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
-    for name in settings_env_names():
-        os.environ.pop(name, None)
-    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
-    from functions.core.settings import get_settings
-
-    server = None
-    llm: subprocess.Popen[bytes] | None = None
-    database_started = False
     print(describe())
-    try:
-        llm, llm_port = start_llm(data_dir, args.ttft_ms, args.tokens_per_second)
-        url = start_database(data_dir)
-        database_started = True
-        llm_url = f"http://{HOST}:{llm_port}/v1"
-        os.environ.update({"DATABASE_URL": url, "LLM_BASE_URL": llm_url, "LLM_MODEL": "scripted"})
-        get_settings.cache_clear()
-        secret = get_settings().hs256_secret()
-        assert secret is not None
-        port = free_port()
-        server = start_server(dict(os.environ), port)
-        meter = cpu_meter(server.pid, data_dir, llm.pid)
-        print(
-            f"server on port {port}; scripted LLM ttft {args.ttft_ms:g} ms,"
-            f" {args.tokens_per_second:g} tokens/s; {args.seconds:g} s per level ...",
-            flush=True,
-        )
-        levels: list[tuple[int, Results]] = []
-        for count in args.clients:
-            clients = create_clients(url, secret, count, shared_owner=False, tag=f"turns{count}")
-            add_knowledge(url, clients)
-            levels.append(
-                (
-                    count,
-                    asyncio.run(
-                        run(
-                            port,
-                            clients,
-                            seconds=args.seconds,
-                            warmup=args.warmup,
-                            meter=meter,
-                            tag=f"c{count}-",
-                        )
-                    ),
-                )
+    server = None
+    with local_database() as db:
+        llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second)
+        try:
+            os.environ.update({"LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"})
+            port = free_port()
+            server = start_server(dict(os.environ), port)
+            meter = cpu_meter(server.pid, db.data_dir, llm.pid)
+            print(
+                f"server on port {port}; scripted LLM ttft {args.ttft_ms:g} ms,"
+                f" {args.tokens_per_second:g} tokens/s; {args.seconds:g} s per level ...",
+                flush=True,
             )
-        records = stop_llm(llm, data_dir)
-        llm = None
+            levels: list[tuple[int, Results]] = []
+            for count in args.clients:
+                clients = create_clients(db.url, db.secret, count, shared_owner=False, tag=f"turns{count}")
+                add_knowledge(db.url, clients)
+                measured = run(
+                    port, clients, seconds=args.seconds, warmup=args.warmup, meter=meter, tag=f"c{count}-"
+                )
+                levels.append((count, asyncio.run(measured)))
+        finally:
+            if server is not None:
+                stop_server(server)
+            records = stop_llm(llm, db.data_dir)
         ok = True
         for count, results in levels:
-            stored = stored_messages(url, [session_id for session_id, _ in results.sessions])
+            stored = stored_messages(db.url, [session_id for session_id, _ in results.sessions])
             ok = report(results, records, stored, count) and ok
-        print("(CPU: server = the app under uvicorn, postgres = postmaster and backends, loadgen = this one)")
-        return 0 if ok else 1
-    finally:
-        if llm is not None:
-            llm.kill()
-        if server is not None:
-            stop_server(server)
-        if database_started:
-            stop_database(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    print("(CPU: server = the app under uvicorn, postgres = postmaster and backends, loadgen = this one)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

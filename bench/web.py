@@ -65,14 +65,12 @@ from bench.sessions import (  # noqa: E402 (the repository root must be importab
     HOST,
     Client,
     free_port,
+    local_database,
     percentile,
-    start_database,
     start_server,
-    stop_database,
     stop_server,
 )
 from bench.turns import QUESTIONS, add_knowledge, start_llm, stop_llm  # noqa: E402
-from functions.core.settings import settings_env_names  # noqa: E402
 from tests.scripted_llm import DEFAULT_REPLY  # noqa: E402
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
@@ -450,59 +448,45 @@ def main(argv: list[str] | None = None) -> int:
     print_sizes()
     print_widget_against_peer(args.peer_widget_version)
 
-    data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-"))
-    for name in settings_env_names():
-        os.environ.pop(name, None)
-    os.environ.update({"APP_MODE": "local", "DATA_DIR": str(data_dir)})
     server: subprocess.Popen[bytes] | None = None
-    llm: subprocess.Popen[bytes] | None = None
-    database_started = False
-    try:
-        llm, llm_port = start_llm(data_dir, args.ttft_ms, args.tokens_per_second)
-        url = start_database(data_dir)
-        database_started = True
-        llm_url = f"http://{HOST}:{llm_port}/v1"
-        os.environ.update({"DATABASE_URL": url, "LLM_BASE_URL": llm_url, "LLM_MODEL": "scripted"})
-        port = free_port()
-        server = start_server(dict(os.environ), port)
-        base_url = f"http://{HOST}:{port}"
-        login = httpx.post(f"{base_url}/v1/dev/login", json={"email": EMAIL}, timeout=10)
-        login.raise_for_status()
-        token = login.json()["access_token"]
-        avatar = httpx.post(
-            f"{base_url}/v1/avatars",
-            json={"name": "Bench"},
-            headers={"authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        avatar.raise_for_status()
-        avatar_id = avatar.json()["id"]
-        add_knowledge(url, [Client(token=token, avatar_id=avatar_id)])
-        print(
-            f"\nserver on port {port}; scripted LLM ttft {args.ttft_ms:g} ms, {args.tokens_per_second:g}"
-            f" tokens/s; {args.warmup} + {args.turns} turns in Chromium ...",
-            flush=True,
-        )
-        alone, together = asyncio.run(tts_without_browser(base_url, token, avatar_id, args.tts_repeats))
-        load_before = os.getloadavg()[0]
-        results = run_browser(base_url, args.turns, args.warmup)
-        load_after = os.getloadavg()[0]
-        stop_llm(llm, data_dir)
-        llm = None
-        print_latency(results, alone, together)
-        print(
-            f"  load average (1 min): {load_before:.2f} before the browser, {load_after:.2f} after"
-            f" ({os.cpu_count()} CPUs; other work on the machine skews these times)"
-        )
-        return 0
-    finally:
-        if llm is not None:
-            llm.kill()
-        if server is not None:
-            stop_server(server)
-        if database_started:
-            stop_database(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with local_database() as db:
+        llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second)
+        try:
+            os.environ.update({"LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"})
+            port = free_port()
+            server = start_server(dict(os.environ), port)
+            base_url = f"http://{HOST}:{port}"
+            login = httpx.post(f"{base_url}/v1/dev/login", json={"email": EMAIL}, timeout=10)
+            login.raise_for_status()
+            token = login.json()["access_token"]
+            avatar = httpx.post(
+                f"{base_url}/v1/avatars",
+                json={"name": "Bench"},
+                headers={"authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            avatar.raise_for_status()
+            avatar_id = avatar.json()["id"]
+            add_knowledge(db.url, [Client(token=token, avatar_id=avatar_id)])
+            print(
+                f"\nserver on port {port}; scripted LLM ttft {args.ttft_ms:g} ms, {args.tokens_per_second:g}"
+                f" tokens/s; {args.warmup} + {args.turns} turns in Chromium ...",
+                flush=True,
+            )
+            alone, together = asyncio.run(tts_without_browser(base_url, token, avatar_id, args.tts_repeats))
+            load_before = os.getloadavg()[0]
+            results = run_browser(base_url, args.turns, args.warmup)
+            load_after = os.getloadavg()[0]
+        finally:
+            if server is not None:
+                stop_server(server)
+            stop_llm(llm, db.data_dir)
+    print_latency(results, alone, together)
+    print(
+        f"  load average (1 min): {load_before:.2f} before the browser, {load_after:.2f} after"
+        f" ({os.cpu_count()} CPUs; other work on the machine skews these times)"
+    )
+    return 0
 
 
 if __name__ == "__main__":
