@@ -1,8 +1,8 @@
-"""Lambda: avatar configuration and avatar API keys (API Gateway HTTP API through Mangum)."""
+"""Lambda: avatar configuration, API keys, tools and contacts (API Gateway HTTP API through Mangum)."""
 
 from functions.core.api.app import create_app
 from functions.core.api.lambda_adapter import lambda_handler
-from functions.core.api.routes import api_keys, avatars
+from functions.core.api.routes import api_keys, avatars, tools
 
-app = create_app([avatars.router, api_keys.router])
+app = create_app([avatars.router, api_keys.router, tools.router])
 handler = lambda_handler(app)

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.api_keys import API_KEY_PREFIX, hash_api_key
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database
+from functions.core.avatars import require_avatar
+from functions.core.db.pool import Database
 from functions.core.errors import NotFound
 
 KEY_PREFIX_CHARS = 12
@@ -46,7 +47,7 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     key = new_api_key()
     async with db.as_user(principal.claims) as conn:
-        await _require_avatar(conn, avatar_id)
+        await require_avatar(conn, avatar_id)
         cur = await conn.execute(
             "insert into public.avatar_api_keys (avatar_id, name, key_prefix, key_hash)"
             " values (%s, %s, %s, %s) returning id, name, key_prefix, created_at",
@@ -59,7 +60,7 @@ async def create_api_key(
 
 async def list_api_keys(db: Database, principal: Principal, avatar_id: uuid.UUID) -> list[ApiKeyOut]:
     async with db.as_user(principal.claims) as conn:
-        await _require_avatar(conn, avatar_id)
+        await require_avatar(conn, avatar_id)
         cur = await conn.execute(
             "select id, name, key_prefix, created_at, last_used_at, revoked_at from public.avatar_api_keys"
             " where avatar_id = %s order by created_at desc, id",
@@ -80,9 +81,3 @@ async def revoke_api_key(db: Database, principal: Principal, avatar_id: uuid.UUI
         row = await cur.fetchone()
     if row is None:
         raise NotFound("no such API key for this avatar")
-
-
-async def _require_avatar(conn: Conn, avatar_id: uuid.UUID) -> None:
-    cur = await conn.execute("select 1 from public.avatars where id = %s", (avatar_id,))
-    if await cur.fetchone() is None:
-        raise NotFound("no such avatar")

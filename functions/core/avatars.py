@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Database
+from functions.core.db.pool import Conn, Database
 from functions.core.errors import Conflict, NotFound
 from functions.core.settings import AvatarProviderName
 
@@ -178,3 +178,10 @@ async def delete_avatar(db: Database, principal: Principal, avatar_id: uuid.UUID
         if row["live"]:
             raise Conflict("this avatar has a live conversation; end it before deleting the avatar")
         await conn.execute("delete from public.avatars where id = %s", (avatar_id,))
+
+
+async def require_avatar(conn: Conn, avatar_id: uuid.UUID) -> None:
+    """404 unless the caller may see the avatar (RLS hides other owners' avatars)."""
+    cur = await conn.execute("select 1 from public.avatars where id = %s", (avatar_id,))
+    if await cur.fetchone() is None:
+        raise NotFound("no such avatar")

@@ -9,14 +9,20 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.
     weakref.WeakKeyDictionary()
 )
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=60)
+_NO_KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=0)
 
 
-def shared_client(purpose: str) -> httpx.AsyncClient:
-    """A client bound to the running loop (connections cannot cross loops), made on first use."""
+def shared_client(purpose: str, *, keepalive: bool = True) -> httpx.AsyncClient:
+    """A client bound to the running loop (connections cannot cross loops), made on first use.
+
+    Without keep-alive for requests addressed to an IP with the host name as SNI (owners' tools): a kept
+    connection is pooled by address, and must not carry a request for another name at the same address.
+    """
     by_purpose = _clients.setdefault(asyncio.get_running_loop(), {})
     client = by_purpose.get(purpose)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=_LIMITS, timeout=httpx.Timeout(30.0), follow_redirects=False)
+        limits = _LIMITS if keepalive else _NO_KEEPALIVE
+        client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
         by_purpose[purpose] = client
     return client
 

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     widget_tokens_per_ip_per_minute: int = Field(default=10, ge=1)
     widget_tokens_per_avatar_per_minute: int = Field(default=120, ge=1)
 
+    # Owners' tools: hosts, IPs or networks (CIDR) a tool may reach although they are not public, for tests
+    # and private deployments; and the largest tool answer read.
+    tool_allowed_hosts: list[str] = Field(default_factory=list)
+    tool_response_max_bytes: int = Field(default=65_536, ge=1024, le=4_194_304)
+
     @property
     def is_local(self) -> bool:
         return self.app_mode == "local"

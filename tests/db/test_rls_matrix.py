@@ -8,6 +8,7 @@ import pytest
 
 from tests.db.rls import PUBLIC_TABLES, Actor, Admin, World, attempt
 from tests.db.test_knowledge_rls import TABLES as KNOWLEDGE_TABLES
+from tests.db.test_tools_rls import TABLES as TOOLS_TABLES
 
 STATEMENTS: dict[str, dict[str, str]] = {
     "avatars": {
@@ -115,4 +116,4 @@ def test_the_matrices_cover_every_table_in_public(admin: Admin) -> None:
         )
     }
     assert set(PUBLIC_TABLES) == set(STATEMENTS)
-    assert tables == set(PUBLIC_TABLES) | set(KNOWLEDGE_TABLES)
+    assert tables == set(PUBLIC_TABLES) | set(KNOWLEDGE_TABLES) | set(TOOLS_TABLES)

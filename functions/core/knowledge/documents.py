@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database
+from functions.core.avatars import require_avatar
+from functions.core.db.pool import Database
 from functions.core.errors import Conflict, NotFound
 from functions.core.knowledge.extract import Upload
 
@@ -52,13 +53,6 @@ class Uploaded(BaseModel):
 class Accepted:
     uploaded: Uploaded
     needs_indexing: bool
-
-
-async def require_avatar(conn: Conn, avatar_id: uuid.UUID) -> None:
-    """404 unless the caller may see the avatar (RLS hides other owners' avatars)."""
-    cur = await conn.execute("select 1 from public.avatars where id = %s", (avatar_id,))
-    if await cur.fetchone() is None:
-        raise NotFound("no such avatar")
 
 
 async def add_document(db: Database, principal: Principal, avatar_id: uuid.UUID, upload: Upload) -> Accepted:

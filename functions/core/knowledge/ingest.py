@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.core.auth.tokens import Principal
+from functions.core.avatars import require_avatar
 from functions.core.db.pool import Database
-from functions.core.knowledge.documents import DocumentOut, add_document, get_document, require_avatar
+from functions.core.knowledge.documents import DocumentOut, add_document, get_document
 from functions.core.knowledge.extract import inspect_upload
 from functions.core.knowledge.indexing import Progress, run_indexing
 from functions.core.settings import Settings, get_settings

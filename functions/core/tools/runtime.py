@@ -1,0 +1,201 @@
+"""Running an avatar's tools on the server: what the LLM is offered, argument checks, and each call.
+
+A tool the avatar does not have is never called; arguments are validated against the tool's JSON Schema
+before anything runs; an HTTP tool's answer is bounded and reaches the LLM, not the visitor.
+"""
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.core.auth.tokens import Principal
+from functions.core.db.pool import Conn, Database
+from functions.core.errors import AppError, Conflict, NotFound
+from functions.core.http_client import shared_client
+from functions.core.settings import Settings
+from functions.core.tools.contacts import ContactIn, save_contact
+from functions.core.tools.definitions import ToolKind
+from functions.core.tools.outbound import AllowList, call_tool
+
+# What of a tool's answer the LLM is shown.
+RESULT_CHARS = 4000
+
+
+class ToolArgumentsInvalid(AppError):
+    status = 422
+    code = "tool_arguments_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTool:
+    id: uuid.UUID
+    kind: ToolKind
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    method: str | None
+    url: str | None
+    timeout_ms: int
+    signing_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """One call: what the LLM gets back, and what is kept with the turn."""
+
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: Any
+    elapsed_ms: float
+    status: int | None = None
+    # What the conversation does after the reply: hand over to a person, or end.
+    action: Literal["handoff", "end"] | None = None
+
+    def for_llm(self) -> str:
+        text = self.result if isinstance(self.result, str) else json.dumps(self.result, ensure_ascii=False)
+        return text[:RESULT_CHARS]
+
+
+async def session_tools(conn: Conn, avatar_id: uuid.UUID) -> list[SessionTool]:
+    """The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it)."""
+    cur = await conn.execute("select * from private.session_tools(%s)", (avatar_id,))
+    return [SessionTool(**{**row, "kind": ToolKind(row["kind"])}) for row in await cur.fetchall()]
+
+
+def openai_tools(tools: list[SessionTool]) -> list[dict[str, Any]]:
+    """The tools as an OpenAI chat completions request lists them."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+        }
+        for tool in tools
+    ]
+
+
+def parse_arguments(tool: SessionTool, raw: str | Mapping[str, Any]) -> dict[str, Any]:
+    """The call's arguments as an object that satisfies the tool's schema, or ToolArgumentsInvalid."""
+    try:
+        arguments = json.loads(raw or "{}") if isinstance(raw, str) else dict(raw)
+    except ValueError as exc:
+        raise ToolArgumentsInvalid(f"the arguments of {tool.name} are not JSON") from exc
+    if not isinstance(arguments, dict):
+        raise ToolArgumentsInvalid(f"the arguments of {tool.name} must be an object")
+    error = next(iter(Draft202012Validator(tool.parameters).iter_errors(arguments)), None)
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "arguments"
+        raise ToolArgumentsInvalid(f"{tool.name}: {where}: {error.message}")
+    return arguments
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a call needs besides the tool: the caller's transaction and session, and the outbound client."""
+
+    conn: Conn
+    session_id: uuid.UUID
+    client: httpx.AsyncClient
+    allow: AllowList
+    max_bytes: int
+    transcript_url: str | None = None
+
+
+async def run_tool(context: CallContext, tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
+    """Run one validated call. A failing tool is an outcome the LLM is told about, never a failed turn."""
+    if tool.kind is ToolKind.CAPTURE_CONTACT:
+        try:
+            contact = ContactIn(**arguments)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            return ToolOutcome(tool.name, arguments, False, {"saved": False, "error": message}, 0.0)
+        await save_contact(context.conn, context.session_id, contact)
+        return ToolOutcome(tool.name, arguments, True, {"saved": True}, 0.0)
+    if tool.kind is ToolKind.END_CONVERSATION:
+        return ToolOutcome(tool.name, arguments, True, {"ending": True}, 0.0, action="end")
+    if tool.kind is ToolKind.HANDOFF_TO_HUMAN:
+        payload = {
+            **arguments,
+            "session_id": str(context.session_id),
+            "transcript_url": context.transcript_url,
+        }
+        outcome = await _request(context, tool, payload)
+        return ToolOutcome(
+            tool.name, arguments, outcome.ok, outcome.result, outcome.elapsed_ms, outcome.status, "handoff"
+        )
+    return await _request(context, tool, arguments)
+
+
+async def _request(context: CallContext, tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
+    assert tool.method is not None
+    assert tool.url is not None
+    cur = await context.conn.execute("select name, value from private.tool_request_headers(%s)", (tool.id,))
+    headers = {row["name"]: row["value"] for row in await cur.fetchall()}
+    try:
+        answer = await call_tool(
+            context.client,
+            method=tool.method,
+            url=tool.url,
+            arguments=arguments,
+            headers=headers,
+            signing_secret=tool.signing_secret,
+            timeout_s=tool.timeout_ms / 1000,
+            max_bytes=context.max_bytes,
+            allow=context.allow,
+        )
+    except AppError as exc:
+        return ToolOutcome(tool.name, arguments, False, {"error": exc.detail}, 0.0)
+    ok = 200 <= answer.status < 300
+    result = answer.body if ok else {"error": f"the tool answered {answer.status}", "body": answer.body}
+    return ToolOutcome(tool.name, arguments, ok, result, answer.elapsed_ms, answer.status)
+
+
+class ToolTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
+
+
+class ToolTestResult(BaseModel):
+    ok: bool
+    status: int | None
+    result: Any
+    elapsed_ms: float
+
+
+async def try_tool(
+    db: Database,
+    principal: Principal,
+    avatar_id: uuid.UUID,
+    tool_id: uuid.UUID,
+    body: ToolTest,
+    settings: Settings,
+) -> ToolTestResult:
+    """The owner's "test this tool": the same checks and request as in a turn, the answer shown in full."""
+    async with db.as_user(principal.claims) as conn:
+        tool = next((t for t in await session_tools(conn, avatar_id) if t.id == tool_id), None)
+        if tool is None:
+            raise NotFound("no such tool, or it is switched off")
+        if tool.kind not in (ToolKind.HTTP, ToolKind.HANDOFF_TO_HUMAN):
+            raise Conflict(f"the built-in tool {tool.kind} runs only in a conversation")
+        arguments = parse_arguments(tool, body.arguments)
+        outcome = await _request(outbound_context(conn, uuid.UUID(int=0), settings), tool, arguments)
+    return ToolTestResult(
+        ok=outcome.ok, status=outcome.status, result=outcome.result, elapsed_ms=outcome.elapsed_ms
+    )
+
+
+def outbound_context(conn: Conn, session_id: uuid.UUID, settings: Settings) -> CallContext:
+    return CallContext(
+        conn=conn,
+        session_id=session_id,
+        client=shared_client("tools", keepalive=False),
+        allow=AllowList.parse(settings.tool_allowed_hosts),
+        max_bytes=settings.tool_response_max_bytes,
+    )
