@@ -2,12 +2,13 @@
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import pytest
 
 # The statement functions/core/db/pool.py runs at the start of every request's transaction.
 AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
@@ -242,3 +243,41 @@ def remove_world(conn: Admin, world: World) -> None:
     conn.execute(
         "delete from auth.users where id = any(%s)", ([world.owner_id, world.other_id, world.visitor_id],)
     )
+
+
+# --- matrices: who may do what to the owner's rows ----------------------------------------------------
+
+OPERATIONS = ("select", "insert", "update", "delete")
+
+
+def matrix_cells(allowed: dict[str, dict[str, set[str]]], tables: Iterable[str]) -> list[object]:
+    """One test case per actor, table and operation, named for what the actor may or may not do."""
+    cells = []
+    for actor, grants in allowed.items():
+        for table in tables:
+            for operation in OPERATIONS:
+                may = operation in grants.get(table, set())
+                verdict = "may" if may else "may-not"
+                cells.append(
+                    pytest.param(actor, table, operation, may, id=f"{actor}-{verdict}-{operation}-{table}")
+                )
+    return cells
+
+
+def actor_named(world: World, name: str) -> Actor:
+    return {
+        "owner": world.owner,
+        "another_user": world.other,
+        "anon": Actor.anon(),
+        "visitor": world.visitor,
+    }[name]
+
+
+def assert_cell(outcome: Outcome, operation: str, allowed: bool) -> None:
+    """An allowed statement touched the owner's row; a denied one raised (insert) or touched nothing."""
+    if allowed:
+        assert outcome.allowed, outcome
+    elif operation == "insert":
+        assert outcome.error is not None, f"the insert was not refused: {outcome}"
+    else:
+        assert not outcome.allowed, outcome

@@ -104,9 +104,25 @@ def check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
     return headers
 
 
-class ToolCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Checked(BaseModel):
+    """The checks a tool's schema and headers pass, whether new or changed."""
 
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _check_parameters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_parameters(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_headers(value)
+
+
+class ToolCreate(_Checked):
     kind: ToolKind = ToolKind.HTTP
     name: str | None = Field(
         default=None, pattern=NAME_PATTERN, description="How the LLM calls it; a built-in tool's is its kind"
@@ -120,16 +136,6 @@ class ToolCreate(BaseModel):
         default=None, description="Header names and secret values sent with every request; never shown again"
     )
     enabled: bool = True
-
-    @field_validator("parameters")
-    @classmethod
-    def _check_parameters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else check_parameters(value)
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        return check_headers(value)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -154,9 +160,7 @@ class ToolCreate(BaseModel):
         return self
 
 
-class ToolPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ToolPatch(_Checked):
     description: str | None = Field(default=None, max_length=1000)
     parameters: dict[str, Any] | None = None
     method: Method | None = None
@@ -164,16 +168,6 @@ class ToolPatch(BaseModel):
     timeout_ms: int | None = Field(default=None, ge=100, le=30000)
     headers: dict[str, str] | None = Field(default=None, description="Replaces every header of the tool")
     enabled: bool | None = None
-
-    @field_validator("parameters")
-    @classmethod
-    def _check_parameters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else check_parameters(value)
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        return check_headers(value)
 
 
 class ToolOut(BaseModel):
