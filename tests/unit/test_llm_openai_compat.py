@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage, ChatModel
+from functions.core.llm.base import ChatMessage, ChatModel, ToolCall
 from functions.core.llm.openai_compat import BACKOFF_CAP_S, OpenAICompatibleChat
 
 MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi?")]
@@ -256,3 +256,78 @@ async def test_an_error_object_inside_the_stream_raises() -> None:
 async def test_a_malformed_chunk_raises() -> None:
     with pytest.raises(ProviderError, match="malformed"):
         await collect(Harness(ok(b"data: {not json\n\n")).chat())
+
+
+# --- tool calls ------------------------------------------------------------------------------------
+# The streamed shape of OpenAI's chat completions API reference ("Chat Completions / streaming"):
+# `choices[0].delta.tool_calls` holds fragments keyed by `index`; the first of a call carries its `id`,
+# `type` and `function.name`, the following ones pieces of `function.arguments`; `finish_reason` is
+# "tool_calls".
+
+LOOKUP = {"type": "function", "function": {"name": "order_status", "parameters": {"type": "object"}}}
+
+
+def call_fragment(index: int, *, id: str | None = None, name: str | None = None, arguments: str = "") -> dict:
+    fragment: dict[str, object] = {"index": index, "function": {"arguments": arguments}}
+    if id is not None:
+        fragment.update({"id": id, "type": "function"})
+        fragment["function"] = {"name": name, "arguments": arguments}
+    return {"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]}
+
+
+async def turn(chat: OpenAICompatibleChat) -> list[object]:
+    return [piece async for piece in chat.stream_turn(MESSAGES, [LOOKUP])]
+
+
+async def test_parallel_tool_calls_are_assembled_from_their_fragments_after_the_text() -> None:
+    body = sse(
+        delta("One moment."),
+        call_fragment(0, id="call_a", name="order_status", arguments=""),
+        call_fragment(1, id="call_b", name="order_status", arguments='{"ord'),
+        call_fragment(0, arguments='{"order": '),
+        call_fragment(1, arguments='er": "A-2"}'),
+        call_fragment(0, arguments='"A-1"}'),
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    )
+    for parts in (1, 3, 40):
+        harness = Harness(ok(body, parts=parts))
+        pieces = await turn(harness.chat())
+        assert pieces[0] == "One moment."
+        assert pieces[1:] == [
+            ToolCall(id="call_a", name="order_status", arguments='{"order": "A-1"}'),
+            ToolCall(id="call_b", name="order_status", arguments='{"order": "A-2"}'),
+        ]
+        sent = json.loads(harness.requests[0].content)
+        assert sent["tools"] == [LOOKUP]
+
+
+async def test_a_conversation_with_tool_results_is_sent_in_the_api_shape() -> None:
+    harness = Harness(ok(sse(delta("It shipped."))))
+    call = ToolCall(id="call_a", name="order_status", arguments='{"order": "A-1"}')
+    messages = [
+        *MESSAGES,
+        ChatMessage(role="assistant", content="", tool_calls=[call]),
+        ChatMessage(role="tool", content='{"status": "shipped"}', tool_call_id="call_a"),
+    ]
+    pieces = [piece async for piece in harness.chat().stream_turn(messages, [LOOKUP])]
+    assert pieces == ["It shipped."]
+    sent = json.loads(harness.requests[0].content)["messages"]
+    assert sent[2] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "order_status", "arguments": '{"order": "A-1"}'},
+            }
+        ],
+    }
+    assert sent[3] == {"role": "tool", "content": '{"status": "shipped"}', "tool_call_id": "call_a"}
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+
+
+async def test_without_tools_no_tools_are_sent_and_fragments_are_ignored() -> None:
+    harness = Harness(ok(sse(delta("Hi."), call_fragment(0, id="x", name="order_status"))))
+    assert await collect(harness.chat()) == ["Hi."]
+    assert "tools" not in json.loads(harness.requests[0].content)

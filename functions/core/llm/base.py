@@ -1,19 +1,45 @@
-"""The chat-model interface: stream an answer's text as it is generated."""
+"""The chat-model interface: stream an answer's text as it is generated, and the tool calls it makes."""
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(BaseModel):
+    """One complete call the model asked for: `arguments` is the JSON text it generated, unchecked."""
+
+    id: str
+    name: str
+    arguments: str = ""
 
 
 class ChatMessage(BaseModel):
-    """One turn of a conversation, in the shape every OpenAI-compatible server accepts."""
+    """One turn of a conversation, in the shape every OpenAI-compatible server accepts.
+
+    An assistant message may carry the tool calls it made; a `tool` message answers one of them.
+    """
 
     role: Role
     content: str
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """As the chat completions API takes it."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["content"] = self.content or None
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
 
 
 class Passage(BaseModel):
@@ -46,4 +72,20 @@ class ChatModel(Protocol):
         request. A failure before the first delta may be retried by the implementation; a failure after it
         raises, since text already handed out cannot be taken back.
         """
+        ...
+
+
+class ToolCallingChat(ChatModel, Protocol):
+    """A model that can be offered tools: its turn streams text deltas and, at the end, the calls it made."""
+
+    def stream_turn(
+        self,
+        messages: list[ChatMessage],
+        tools: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str | ToolCall]:
+        """Like `stream`, with `tools` offered in OpenAI's function format; each complete call is yielded
+        once its arguments have fully arrived, after the text deltas."""
         ...

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage
+from functions.core.llm.base import ChatMessage, ToolCall
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,19 @@ class OpenAICompatibleChat:
         return headers
 
     def _payload(
-        self, messages: list[ChatMessage], max_tokens: int | None, temperature: float | None
+        self,
+        messages: list[ChatMessage],
+        max_tokens: int | None,
+        temperature: float | None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": [m.model_dump() for m in messages],
+            "messages": [m.wire() for m in messages],
             "stream": True,
         }
+        if tools:
+            payload["tools"] = tools
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
         if temperature is not None:
@@ -94,8 +100,9 @@ class OpenAICompatibleChat:
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
 
-    def _content(self, data: str) -> str:
-        """The text delta of one `data:` payload ("" when it carries none)."""
+    def _content(self, data: str, calls: "_CallParts | None" = None) -> str:
+        """The text delta of one `data:` payload ("" when it carries none); tool-call fragments go to
+        `calls`."""
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -111,14 +118,20 @@ class OpenAICompatibleChat:
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return ""  # e.g. the usage-only final chunk
         delta = choices[0].get("delta") or choices[0].get("message")
+        if calls is not None and isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
+            calls.add(delta["tool_calls"])
         content = delta.get("content") if isinstance(delta, dict) else None
         return content if isinstance(content, str) else ""
 
-    async def _deltas(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def _deltas(
+        self, response: httpx.Response, calls: "_CallParts | None" = None
+    ) -> AsyncIterator[str]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
             # A server that ignored `stream: true` and answered in one piece.
-            content = self._content(self._redact((await response.aread()).decode("utf-8", errors="replace")))
+            content = self._content(
+                self._redact((await response.aread()).decode("utf-8", errors="replace")), calls
+            )
             if content:
                 yield content
             return
@@ -143,7 +156,7 @@ class OpenAICompatibleChat:
                 if payload.strip() == b"[DONE]":
                     finished = True
                     break
-                pieces.append(self._content(payload.decode("utf-8", errors="replace")))
+                pieces.append(self._content(payload.decode("utf-8", errors="replace"), calls))
             if any(pieces):
                 yield "".join(pieces)
             if finished:
@@ -159,7 +172,9 @@ class OpenAICompatibleChat:
         if rest.startswith(b"data:"):
             data.append(rest[5:].lstrip(b" "))
         if data and b"\n".join(data).strip() != b"[DONE]":
-            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"))  # no final blank line
+            content = self._content(
+                b"\n".join(data).decode("utf-8", errors="replace"), calls
+            )  # no blank line
             if content:
                 yield content
 
@@ -171,7 +186,25 @@ class OpenAICompatibleChat:
         temperature: float | None = None,
     ) -> AsyncIterator[str]:
         """Stream the reply's text deltas; see `ChatModel.stream`."""
-        payload = self._payload(messages, max_tokens, temperature)
+        async for piece in self._stream(self._payload(messages, max_tokens, temperature), None):
+            yield piece
+
+    async def stream_turn(
+        self,
+        messages: list[ChatMessage],
+        tools: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str | ToolCall]:
+        """Stream the reply's text deltas, then the tool calls it made; see `ToolCallingChat.stream_turn`."""
+        calls = _CallParts()
+        async for piece in self._stream(self._payload(messages, max_tokens, temperature, tools), calls):
+            yield piece
+        for call in calls.complete():
+            yield call
+
+    async def _stream(self, payload: dict[str, Any], calls: "_CallParts | None") -> AsyncIterator[str]:
         attempt = 0
         while True:
             started = False
@@ -193,7 +226,7 @@ class OpenAICompatibleChat:
                             delay,
                         )
                     else:
-                        async for piece in self._deltas(response):
+                        async for piece in self._deltas(response, calls):
                             started = True
                             yield piece
                         return
@@ -211,3 +244,36 @@ class OpenAICompatibleChat:
             assert delay is not None
             await self._sleep(delay)
             attempt += 1
+
+
+class _CallParts:
+    """Tool calls as they stream: the first fragment of each (by `index`) names it, the rest append to
+    its arguments (OpenAI's chat completions streaming format, which compatible servers follow)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, dict[str, str]] = {}
+
+    def add(self, fragments: list[Any]) -> None:
+        for position, fragment in enumerate(fragments):
+            if not isinstance(fragment, dict):
+                continue
+            index = fragment.get("index", position)
+            part = self._parts.setdefault(index if isinstance(index, int) else position, {})
+            raw_function = fragment.get("function")
+            function: dict[str, Any] = raw_function if isinstance(raw_function, dict) else {}
+            if isinstance(fragment.get("id"), str) and fragment["id"]:
+                part["id"] = fragment["id"]
+            if isinstance(function.get("name"), str) and function["name"]:
+                part["name"] = part.get("name", "") + function["name"]
+            if isinstance(function.get("arguments"), str):
+                part["arguments"] = part.get("arguments", "") + function["arguments"]
+
+    def complete(self) -> list[ToolCall]:
+        """Every call that got a name, in index order; a call without an id gets one."""
+        return [
+            ToolCall(
+                id=part.get("id") or f"call_{index}", name=part["name"], arguments=part.get("arguments", "")
+            )
+            for index, part in sorted(self._parts.items())
+            if part.get("name")
+        ]
