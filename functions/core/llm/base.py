@@ -1,7 +1,7 @@
 """The chat-model interface: stream an answer's text as it is generated."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -38,7 +38,7 @@ class ChatModel(Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream the assistant's reply to `messages` as text deltas, in order.
 
         Joining the deltas gives the whole reply; a delta may end mid-word or mid-sentence. `None` leaves

@@ -25,7 +25,7 @@ from functions.core.speech.audio import resample_pcm16, trim_leading_silence
 from functions.core.text.sentences import speech_pieces
 
 if TYPE_CHECKING:
-    from onnxruntime import InferenceSession
+    from onnxruntime import InferenceSession  # type: ignore[import-untyped]
     from piper import AudioChunk, PiperVoice
 
 __all__ = ["PIECE_CHARS", "LocalTts", "LocalTtsUnavailable"]
