@@ -46,3 +46,7 @@ grant update (reply_claimed_until) on public.streaming_messages to authenticated
 -- uploading the file again retries it. This index finds those candidates without a scan.
 create index knowledge_documents_unfinished_idx on public.knowledge_documents (updated_at)
   where status in ('queued', 'indexing');
+
+-- The cleanup sweep (service_role) fails stuck documents and removes their partial chunks.
+grant select, update (status, error, chunks_done) on public.knowledge_documents to service_role;
+grant select, delete on public.knowledge_chunks to service_role;
