@@ -16,6 +16,7 @@ from pypdf import PdfWriter
 from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
 from functions.core.db.pool import Database
+from functions.core.knowledge import indexing
 from functions.core.knowledge.documents import add_document, get_document
 from functions.core.knowledge.extract import MAX_PAGES, MAX_PDF_CONTENT_BYTES, MAX_TEXT_CHARS, inspect_upload
 from functions.core.knowledge.indexing import index_document
@@ -449,3 +450,42 @@ def test_a_text_longer_than_the_cap_fails_with_the_reason(
 
     assert document["status"] == "failed"
     assert document["error"].startswith("document_too_large: the document's text is longer than 2,000,000")
+
+
+async def test_an_indexer_waiting_on_a_slow_step_keeps_touching_its_document(
+    database: Database,
+    owner: User,
+    avatar_id: str,
+    admin: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live indexer is never taken for a stuck one: while it waits (here on an embedding batch that
+    does not come back), its heartbeat moves the document's updated_at on."""
+    monkeypatch.setattr(indexing, "HEARTBEAT_SECONDS", 0.05)
+    principal = owner_principal(owner.id)
+    text = "\n\n".join(f"Paragraph {i} talks about topic {i}. " * 40 for i in range(5))
+    upload_ = inspect_upload("long.txt", None, text.encode())
+    accepted = await add_document(database, principal, uuid.UUID(avatar_id), upload_)
+    document_id = accepted.uploaded.document_id
+    embedder = GatedEmbedder()
+    running = asyncio.create_task(
+        index_document(database, principal, document_id, upload_, embedder=embedder, batch_size=2)
+    )
+    await asyncio.wait_for(embedder.waiting.wait(), 10)
+
+    def touched() -> Any:
+        row = admin.execute(
+            "select updated_at from public.knowledge_documents where id = %s", (document_id,)
+        ).fetchone()
+        assert row is not None
+        return row["updated_at"]
+
+    first = touched()
+    deadline = time.monotonic() + 10
+    while touched() == first:
+        assert time.monotonic() < deadline, "the document was not touched while its indexer waited"
+        await asyncio.sleep(0.05)
+    assert (await get_document(database, principal, document_id)).status == "indexing"
+    embedder.release.set()
+    await running
+    assert (await get_document(database, principal, document_id)).status == "ready"
