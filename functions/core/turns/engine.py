@@ -64,7 +64,7 @@ class PreparedTurn:
     started: float
     passages: list[Passage] | None  # retrieved with the turn's beginning, when no embedding was needed
     retrieval_ms: float | None
-    claimed: bool = True
+    claimed: bool  # this request generates the reply; otherwise a concurrent duplicate does
     server_speech: ServerSpeech | None = None
 
 
@@ -309,10 +309,18 @@ class TurnEngine:
     async def _save(
         self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, *, interrupted: bool
     ) -> uuid.UUID:
-        async with self.db.as_user(turn.principal.claims) as conn:
-            return await store.save_reply(
-                conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
-            )
+        try:
+            async with self.db.as_user(turn.principal.claims) as conn:
+                return await store.save_reply(
+                    conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
+                )
+        except psycopg.errors.UniqueViolation:
+            # Another request took the turn over after this one's claim lapsed, and stored first.
+            async with self.db.as_user(turn.principal.claims) as conn:
+                stored = await store.stored_reply(conn, turn.session_id, turn.turn_id)
+            if stored is None:
+                raise
+            return stored.message_id
 
     def _finish_later(
         self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings
