@@ -1,7 +1,8 @@
 """The scheduled sweeper: ends sessions past their end or idle too long, and stops them at the provider.
 
 Then it reconciles with every configured provider that lists its live sessions, stopping those our
-table says are over or does not know (orphans). It runs as `service_role` because it acts for every
+table says are over or does not know (orphans), and fails knowledge documents stuck queued or indexing
+(their indexer went away: see `knowledge.documents`). It runs as `service_role` because it acts for every
 owner at once; row locks with SKIP LOCKED make two concurrent runs end each session exactly once, and a
 transaction-level advisory lock per provider lets only one run reconcile a provider at a time.
 """
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import ProviderError
+from functions.core.knowledge.documents import fail_stuck_documents
 from functions.core.providers.avatar.base import AvatarProvider, LiveSession
 from functions.core.providers.avatar.registry import get_provider, provider_names
 from functions.core.sessions.lifecycle import add_event, close_session, stop_provider_session
@@ -60,6 +62,7 @@ class CleanupReport(BaseModel):
     orphans_stopped: int
     orphans_failed: int
     orphans: list[str]
+    documents_failed: list[str]  # knowledge documents stuck queued or indexing, now failed with the reason
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         for session in await cur.fetchall():
             await close_session(conn, session["id"], session["reason"])
             ended.append(session)
+        stuck = await fail_stuck_documents(conn)
     for session in ended:
         await stop_provider_session(settings, session["provider"], session["provider_session_id"])
     orphans, orphans_failed = await reconcile(db, settings)
@@ -168,13 +172,16 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         orphans_stopped=len(orphans),
         orphans_failed=orphans_failed,
         orphans=orphans,
+        documents_failed=[str(document_id) for document_id in stuck],
     )
     log.info(
-        "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed",
+        "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed;"
+        " failed %d stuck document(s)",
         report.ended,
         report.expired,
         report.idle,
         report.orphans_stopped,
         report.orphans_failed,
+        len(report.documents_failed),
     )
     return report

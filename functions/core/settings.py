@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     elevenlabs_api_key: SecretStr | None = None
     elevenlabs_api_base: str = "https://api.elevenlabs.io"
     elevenlabs_model: str = "eleven_flash_v2_5"
+    # Speech requests per session per minute: clients ask for one sentence at a time.
+    tts_requests_per_session_per_minute: int = Field(default=60, ge=1)
 
     heygen_api_key: SecretStr | None = None
     heygen_api_base: str = "https://api.heygen.com"

@@ -1,9 +1,21 @@
 """The finer rules beyond the matrix: visitors, server-derived columns, ended sessions, limits, anon."""
 
+import uuid
+
 import psycopg
 import pytest
 
-from tests.db.rls import PUBLIC_TABLES, Actor, Admin, World, acting_as, attempt, create_user, rows_as
+from tests.db.rls import (
+    PUBLIC_TABLES,
+    Actor,
+    Admin,
+    World,
+    acting_as,
+    attempt,
+    create_session,
+    create_user,
+    rows_as,
+)
 
 # -- visitors: another user whose token is bound to one avatar (claim `avatar_id`) ----------------------
 
@@ -329,6 +341,76 @@ def test_a_user_cannot_add_messages_to_an_ended_session(admin: Admin, world: Wor
         " values (%(ended_session_id)s, 'user', 'hi')"
     )
     assert attempt(admin, world.owner, sql, world.params).error is not None
+
+
+_REPLY = (
+    "insert into public.streaming_messages (session_id, role, content, turn_id)"
+    " values (%(session)s, 'assistant', 'the reply so far', %(turn)s) returning id"
+)
+
+
+def _turn_then_ended(admin: Admin, world: World) -> uuid.UUID:
+    """An owner's session in which turn `asked` was asked (no reply stored yet), then the session ended."""
+    session_id = create_session(admin, world.owner_id, world.avatar_id)
+    admin.execute(
+        "insert into public.streaming_messages (session_id, user_id, role, content, turn_id)"
+        " values (%s, %s, 'user', 'Tell me more', 'asked')",
+        (session_id, world.owner_id),
+    )
+    admin.execute("update public.streaming_sessions set status = 'ended' where id = %s", (session_id,))
+    return session_id
+
+
+def test_the_reply_of_a_turn_asked_before_the_session_ended_can_still_be_stored(
+    admin: Admin, world: World
+) -> None:
+    session_id = _turn_then_ended(admin, world)
+
+    assert attempt(admin, world.owner, _REPLY, {"session": session_id, "turn": "asked"}).allowed
+
+
+def test_an_ended_session_takes_no_reply_to_a_turn_never_asked_and_no_new_question(
+    admin: Admin, world: World
+) -> None:
+    session_id = _turn_then_ended(admin, world)
+    question = (
+        "insert into public.streaming_messages (session_id, role, content, turn_id)"
+        " values (%(session)s, 'user', 'Another question', 'new') returning id"
+    )
+
+    assert attempt(admin, world.owner, _REPLY, {"session": session_id, "turn": "never"}).error is not None
+    assert attempt(admin, world.owner, question, {"session": session_id}).error is not None
+
+
+@pytest.mark.parametrize("actor", ["other", "visitor"])
+def test_nobody_else_can_store_the_reply_of_someone_elses_turn(
+    admin: Admin, world: World, actor: str
+) -> None:
+    session_id = _turn_then_ended(admin, world)
+
+    outcome = attempt(admin, getattr(world, actor), _REPLY, {"session": session_id, "turn": "asked"})
+
+    assert outcome.error is not None, outcome
+
+
+def test_only_the_asker_can_claim_a_turns_generation(admin: Admin, world: World) -> None:
+    sql = (
+        "update public.streaming_messages set reply_claimed_until = now() + interval '1 minute'"
+        " where id = %(message_id)s returning id"
+    )
+
+    assert attempt(admin, world.owner, sql, world.params).allowed
+    assert not attempt(admin, world.other, sql, world.params).allowed
+    assert not attempt(admin, world.visitor, sql, world.params).allowed
+
+
+def test_asked_turn_answers_only_for_the_callers_own_questions(admin: Admin, world: World) -> None:
+    session_id = _turn_then_ended(admin, world)
+    sql = "select private.asked_turn(%(session)s, 'asked') as asked"
+
+    assert rows_as(admin, world.owner, sql, {"session": session_id}) == [{"asked": True}]
+    assert rows_as(admin, world.other, sql, {"session": session_id}) == [{"asked": False}]
+    assert attempt(admin, Actor.anon(), sql, {"session": session_id}).error is not None
 
 
 # -- usage limits ----------------------------------------------------------------------------------------

@@ -5,19 +5,23 @@ the sessions they create themselves.
 """
 
 import asyncio
+import hashlib
 import threading
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from functions.core.cleanup import CleanupReport, sweep
 from functions.core.db.pool import get_database
 from functions.core.errors import ProviderError
+from functions.core.knowledge.documents import STALE_SECONDS, STUCK_REASON
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
 from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.support import Api, event_types, events, session_row, use_provider
+from tests.functional.test_knowledge import GUIDE, settled, upload
 
 Admin = psycopg.Connection[Any]
 
@@ -290,3 +294,84 @@ def test_a_provider_that_fails_to_stop_does_not_stop_the_sweep(
     assert {f"simli-{session_id}" for session_id in sessions} <= set(simli.stopped)
     for session_id in sessions:
         assert session_row(admin, session_id)["end_reason"] == "expired"
+
+
+# -- knowledge documents whose indexer went away ---------------------------------------------------------
+
+
+def _document(admin: Admin, avatar_id: str, data: bytes, status: str, age_minutes: int) -> str:
+    """A document as a dead (or live) indexer left it: `status`, last touched `age_minutes` ago, one chunk."""
+    row = admin.execute(
+        "insert into public.knowledge_documents (owner_id, avatar_id, title, source_name, content_hash,"
+        " mime_type, size_bytes, status, chunks_done, chunks_total, updated_at)"
+        " select owner_id, id, 'Guide', 'guide.md', %s, 'text/markdown', %s, %s, 1, 3,"
+        " now() - make_interval(mins => %s) from public.avatars where id = %s returning id, owner_id",
+        (hashlib.sha256(data).hexdigest(), len(data), status, age_minutes, avatar_id),
+    ).fetchone()
+    assert row is not None
+    admin.execute(
+        "insert into public.knowledge_chunks (document_id, owner_id, avatar_id, position, content)"
+        " values (%s, %s, %s, 0, 'a chunk stored before the indexer died')",
+        (row["id"], row["owner_id"], avatar_id),
+    )
+    return str(row["id"])
+
+
+def _document_row(admin: Admin, document_id: str) -> dict[str, Any]:
+    row = admin.execute(
+        "select status, error, chunks_done, (select count(*) from public.knowledge_chunks c"
+        " where c.document_id = d.id) as chunks from public.knowledge_documents d where id = %s",
+        (document_id,),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def test_a_sweep_fails_documents_stuck_indexing_or_queued_with_the_reason(
+    api: Api, admin: Admin, owner: User
+) -> None:
+    avatar_id = api.create_avatar(owner)["id"]
+    stuck = _document(admin, avatar_id, b"# Stuck\n\nindexing", "indexing", STALE_SECONDS // 60 + 1)
+    never_started = _document(admin, avatar_id, b"# Queued\n\nnever", "queued", STALE_SECONDS // 60 + 1)
+    working = _document(admin, avatar_id, b"# Working\n\nstill going", "indexing", 1)
+
+    report = sweep_on_a_new_loop()
+
+    assert {stuck, never_started} <= set(report.documents_failed)
+    assert working not in report.documents_failed
+    for document_id in (stuck, never_started):
+        assert _document_row(admin, document_id) == {
+            "status": "failed",
+            "error": STUCK_REASON,
+            "chunks_done": 0,
+            "chunks": 0,
+        }
+    assert _document_row(admin, working)["status"] == "indexing"
+
+
+def test_uploading_the_file_of_a_stuck_document_again_retries_it(
+    client: httpx.Client, api: Api, admin: Admin, owner: User
+) -> None:
+    avatar_id = api.create_avatar(owner)["id"]
+    data = GUIDE.encode()
+    stuck = _document(admin, avatar_id, data, "indexing", STALE_SECONDS // 60 + 1)
+
+    response = upload(client, owner, avatar_id, "guide.md", data)
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"document_id": stuck, "status": "queued", "duplicate": False}
+    document = settled(client, owner, stuck)
+    assert document["status"] == "ready", document
+    assert document["chunks_done"] == document["chunks_total"] > 0
+
+
+def test_a_document_still_being_indexed_is_a_duplicate_not_a_retry(
+    client: httpx.Client, api: Api, admin: Admin, owner: User
+) -> None:
+    avatar_id = api.create_avatar(owner)["id"]
+    data = GUIDE.encode()
+    working = _document(admin, avatar_id, data, "indexing", 1)
+
+    response = upload(client, owner, avatar_id, "guide.md", data)
+
+    assert response.json() == {"document_id": working, "status": "indexing", "duplicate": True}

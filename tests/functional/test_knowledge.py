@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import io
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -11,10 +12,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from pypdf import PdfWriter
+from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
 from functions.core.db.pool import Database
+from functions.core.knowledge import indexing
 from functions.core.knowledge.documents import add_document, get_document
-from functions.core.knowledge.extract import inspect_upload
+from functions.core.knowledge.extract import MAX_PAGES, MAX_PDF_CONTENT_BYTES, MAX_TEXT_CHARS, inspect_upload
 from functions.core.knowledge.indexing import index_document
 from functions.core.knowledge.ingest import owner_principal, seed_demo_knowledge
 from tests.conftest import User
@@ -381,3 +385,107 @@ async def test_the_demo_knowledge_base_is_seeded_once_and_follows_edits(
         hashes = [row["content_hash"] for row in await cur.fetchall()]
     assert hashes == [hashlib.sha256(readme.read_bytes()).hexdigest()]
     assert edited[0].document.status == "ready"
+
+
+def _pdf_with_one_huge_flate_stream(lines: int) -> bytes:
+    """One page whose content stream repeats a line of text `lines` times, Flate-compressed."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=612, height=792)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+    )
+    stream = ContentStream(None, writer)
+    line = "(" + "Compressed text repeats many times over. " * 2 + ") Tj T*\n"
+    stream.set_data(("BT /F1 12 Tf 14 TL 72 720 Td\n" + line * lines + "ET").encode())
+    page.replace_contents(stream)
+    page.compress_content_streams()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_small_pdf_with_a_huge_compressed_stream_fails_with_the_cap_as_reason(
+    client: httpx.Client, owner: User, avatar_id: str, admin: psycopg.Connection[Any]
+) -> None:
+    pdf = _pdf_with_one_huge_flate_stream(100_000)  # 9.3 MB of page content
+    assert len(pdf) < 100_000
+
+    started = time.monotonic()
+    document = settled(client, owner, uploaded(client, owner, avatar_id, "bomb.pdf", pdf))
+
+    assert document["status"] == "failed"
+    assert document["error"].startswith("document_too_large: the PDF's page content is larger than")
+    assert f"{MAX_PDF_CONTENT_BYTES:,} bytes" in document["error"]
+    assert chunks(admin, document["id"]) == []
+    assert time.monotonic() - started < 10
+
+
+def test_a_pdf_with_too_many_pages_fails_with_the_page_cap_as_reason(
+    client: httpx.Client, owner: User, avatar_id: str
+) -> None:
+    pdf = make_pdf([["A page."]] * (MAX_PAGES + 1))
+
+    document = settled(client, owner, uploaded(client, owner, avatar_id, "long.pdf", pdf))
+
+    assert document["status"] == "failed"
+    assert document["error"] == (
+        f"document_too_large: the PDF has {MAX_PAGES + 1:,} pages; at most {MAX_PAGES:,} are indexed:"
+        " split it into smaller files"
+    )
+
+
+def test_a_text_longer_than_the_cap_fails_with_the_reason(
+    client: httpx.Client, owner: User, avatar_id: str
+) -> None:
+    text = ("A line of plain text that repeats.\n" * (MAX_TEXT_CHARS // 35 + 10)).encode()
+
+    document = settled(client, owner, uploaded(client, owner, avatar_id, "long.txt", text))
+
+    assert document["status"] == "failed"
+    assert document["error"].startswith("document_too_large: the document's text is longer than 2,000,000")
+
+
+async def test_an_indexer_waiting_on_a_slow_step_keeps_touching_its_document(
+    database: Database,
+    owner: User,
+    avatar_id: str,
+    admin: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live indexer is never taken for a stuck one: while it waits (here on an embedding batch that
+    does not come back), its heartbeat moves the document's updated_at on."""
+    monkeypatch.setattr(indexing, "HEARTBEAT_SECONDS", 0.05)
+    principal = owner_principal(owner.id)
+    text = "\n\n".join(f"Paragraph {i} talks about topic {i}. " * 40 for i in range(5))
+    upload_ = inspect_upload("long.txt", None, text.encode())
+    accepted = await add_document(database, principal, uuid.UUID(avatar_id), upload_)
+    document_id = accepted.uploaded.document_id
+    embedder = GatedEmbedder()
+    running = asyncio.create_task(
+        index_document(database, principal, document_id, upload_, embedder=embedder, batch_size=2)
+    )
+    await asyncio.wait_for(embedder.waiting.wait(), 10)
+
+    def touched() -> Any:
+        row = admin.execute(
+            "select updated_at from public.knowledge_documents where id = %s", (document_id,)
+        ).fetchone()
+        assert row is not None
+        return row["updated_at"]
+
+    first = touched()
+    deadline = time.monotonic() + 10
+    while touched() == first:
+        assert time.monotonic() < deadline, "the document was not touched while its indexer waited"
+        await asyncio.sleep(0.05)
+    assert (await get_document(database, principal, document_id)).status == "indexing"
+    embedder.release.set()
+    await running
+    assert (await get_document(database, principal, document_id)).status == "ready"

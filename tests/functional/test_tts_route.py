@@ -1,12 +1,17 @@
 """POST /v1/tts through real HTTP: Piper offline, ElevenLabs when configured, sessions checked through RLS."""
 
 import io
+import itertools
 import json
+import subprocess
+import sys
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +20,8 @@ import pytest
 from functions.core.settings import get_settings
 from functions.core.speech.audio import rms_level
 from functions.core.speech.piper_tts import LocalTts
+from functions.core.speech.tts import ELEVENLABS_PIECE_CHARS
+from functions.core.widget import RATE_WINDOW_SECONDS
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem
 
@@ -281,3 +288,67 @@ def test_an_elevenlabs_refusal_is_a_problem_json_naming_the_provider(
     assert body["provider"] == "elevenlabs"
     assert "Invalid API key" in body["detail"]
     assert "xi-functional-test-key" not in json.dumps(body)
+
+
+def test_a_long_unpunctuated_text_goes_to_elevenlabs_in_bounded_pieces_with_their_context(
+    client: httpx.Client, api: Api, owner: User, elevenlabs: FakeElevenLabs
+) -> None:
+    # previous_text / next_text: "Stream speech" request body,
+    # https://elevenlabs.io/docs/api-reference/text-to-speech/stream
+    elevenlabs.body = b"\x01\x02" * 100
+    text = " ".join(["many", "words", "with", "no", "stop"] * 200)  # 1,000 words, 4,799 characters
+    session_id = session_for(api, owner, voice=ELEVENLABS_VOICE)
+
+    response = tts(client, owner, session_id, "pcm16_24000", text)
+
+    assert response.status_code == 200, response.text
+    sent = [request["json"] for request in elevenlabs.requests]
+    assert len(sent) == 5
+    assert all(len(body["text"]) <= ELEVENLABS_PIECE_CHARS for body in sent)
+    assert " ".join(body["text"] for body in sent) == text
+    assert "previous_text" not in sent[0]
+    assert "next_text" not in sent[-1]
+    for before, after in itertools.pairwise(sent):
+        assert before["next_text"] == after["text"]
+        assert after["previous_text"] == before["text"]
+    assert response.content == elevenlabs.body * 5
+
+
+def test_speech_is_rate_limited_per_session(
+    client: httpx.Client, api: Api, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TTS_REQUESTS_PER_SESSION_PER_MINUTE", "2")
+    get_settings.cache_clear()
+    try:
+        session_id, other_session = session_for(api, owner), session_for(api, owner)
+        for _ in range(2):  # a second try only when the first straddled the start of a new minute
+            minute = int(time.time() // RATE_WINDOW_SECONDS)
+            answers = [tts(client, owner, session_id, "pcm16_16000", "Hi.") for _ in range(3)]
+            if int(time.time() // RATE_WINDOW_SECONDS) == minute:
+                break
+        other = tts(client, owner, other_session, "pcm16_16000", "Hi.")
+    finally:
+        get_settings.cache_clear()
+
+    assert [answer.status_code for answer in answers[:2]] == [200, 200]
+    assert_problem(answers[2], 429, "rate_limited")
+    assert 1 <= int(answers[2].headers["retry-after"]) <= RATE_WINDOW_SECONDS
+    assert other.status_code == 200, other.text
+
+
+def test_memory_of_one_long_unpunctuated_request_is_bounded_and_released() -> None:
+    """Before texts were cut into pieces, 100 such words grew the server by 560 MB and 1,000 by 17 GB,
+    never given back. bench/tts_memory.py runs the request in a fresh interpreter and reads /proc."""
+    done = subprocess.run(
+        [sys.executable, "bench/tts_memory.py", "--child", "250"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=600,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert measured["speech_s"] > 60  # all 250 words were spoken
+    assert measured["growth_mib"] < 300, measured
+    assert measured["after_mib"] - measured["before_mib"] < 100, measured

@@ -106,7 +106,9 @@ def test_json_turn_returns_the_same_content_in_one_object(
         "sources",
         "timings",
         "offline",
+        "interrupted",
     }
+    assert body["interrupted"] is False
     assert body["sources"][0]["heading_path"] == ["Shipping"]
     assert body["reply"] == " ".join(s["text"] for s in body["sentences"])
     assert "Rotterdam" in body["reply"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from functions.core.text.sentences import SentenceSplitter, split_at_clauses, split_sentences
+from functions.core.text.sentences import SentenceSplitter, speech_pieces, split_at_clauses, split_sentences
 
 SAMPLES = [
     "Hello there. How are you today? I'm fine!",
@@ -202,3 +202,22 @@ def test_feeding_200_kb_in_small_deltas_takes_well_under_two_seconds() -> None:
     sentences = stream(text, sizes)
     assert time.perf_counter() - began < 2
     assert "".join(sentences).replace(" ", "") == "".join(text.split())
+
+
+def test_speech_pieces_bound_an_unpunctuated_text_and_keep_every_word() -> None:
+    text = " ".join(["word", "another", "thing"] * 1700)  # 5,100 words, one "sentence"
+
+    pieces = speech_pieces(text, 120)
+
+    assert all(0 < len(piece) <= 120 for piece in pieces)
+    assert " ".join(pieces) == text
+
+
+def test_speech_pieces_pack_whole_sentences_up_to_the_bound() -> None:
+    text = "One. Two words. Three more words here. " + "A longer sentence that goes on, and on, and on."
+
+    assert speech_pieces(text, 40) == [
+        "One. Two words. Three more words here.",
+        "A longer sentence that goes on, and on,",
+        "and on.",
+    ]

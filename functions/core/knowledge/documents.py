@@ -9,13 +9,19 @@ from pydantic import BaseModel, Field
 
 from functions.core.auth.tokens import Principal
 from functions.core.avatars import require_avatar
-from functions.core.db.pool import Database
+from functions.core.db.pool import Conn, Database
 from functions.core.errors import Conflict, NotFound
 from functions.core.knowledge.extract import Upload
 
 Status = Literal["queued", "indexing", "ready", "failed"]
 
 _DOCUMENT_NOT_FOUND = "no such knowledge document"
+# The file of a queued or indexing document lives only in its indexer's memory. An indexer touches
+# its document at least every HEARTBEAT_SECONDS; one untouched for STALE_SECONDS has stopped (the
+# process died), so the cleanup sweep fails it and uploading the file again retries it.
+HEARTBEAT_SECONDS = 60
+STALE_SECONDS = 600
+STUCK_REASON = "indexing stopped before it finished (the indexer went away); upload the file again"
 _COLUMNS = (
     "d.id, d.avatar_id, d.title, d.source_name, d.mime_type, d.size_bytes, d.status, d.chunks_done,"
     " d.chunks_total, d.error, d.created_at, d.updated_at,"
@@ -58,7 +64,8 @@ class Accepted:
 async def add_document(db: Database, principal: Principal, avatar_id: uuid.UUID, upload: Upload) -> Accepted:
     """Record an upload as a queued document, or find the avatar's document with the same content.
 
-    A document that failed earlier is queued again, so uploading the file again retries it.
+    A document that failed earlier, or is stuck (queued or indexing with no progress for
+    `STALE_SECONDS`), is queued again, so uploading the file again retries it.
     """
     async with db.as_user(principal.claims) as conn:
         await require_avatar(conn, avatar_id)
@@ -74,16 +81,18 @@ async def add_document(db: Database, principal: Principal, avatar_id: uuid.UUID,
         if created is not None:
             return Accepted(Uploaded(document_id=created["id"], status="queued", duplicate=False), True)
         cur = await conn.execute(
-            "select id, status from public.knowledge_documents"
-            " where avatar_id = %s and content_hash = %s for update",
-            (avatar_id, upload.content_hash),
+            "select id, status, status in ('queued', 'indexing')"
+            " and updated_at < now() - make_interval(secs => %s) as stuck"
+            " from public.knowledge_documents where avatar_id = %s and content_hash = %s for update",
+            (STALE_SECONDS, avatar_id, upload.content_hash),
         )
         existing = await cur.fetchone()
         if existing is None:
             raise Conflict("the same file was just uploaded and removed; upload it again")
-        if existing["status"] != "failed":
+        if existing["status"] != "failed" and not existing["stuck"]:
             uploaded = Uploaded(document_id=existing["id"], status=existing["status"], duplicate=True)
             return Accepted(uploaded, False)
+        await conn.execute("delete from public.knowledge_chunks where document_id = %s", (existing["id"],))
         await conn.execute(
             "update public.knowledge_documents set status = 'queued', error = null, chunks_done = 0,"
             " chunks_total = null, title = %s, source_name = %s where id = %s",
@@ -125,3 +134,19 @@ async def delete_document(db: Database, principal: Principal, document_id: uuid.
         )
         if await cur.fetchone() is None:
             raise NotFound(_DOCUMENT_NOT_FOUND)
+
+
+async def fail_stuck_documents(conn: Conn) -> list[uuid.UUID]:
+    """As the cleanup job: fail every document stuck queued or indexing, with the reason, and remove the
+    chunks it had stored; SKIP LOCKED leaves one being re-uploaded to that upload."""
+    cur = await conn.execute(
+        "with stuck as ("
+        "  select id from public.knowledge_documents"
+        "   where status in ('queued', 'indexing') and updated_at < now() - make_interval(secs => %s)"
+        "   for update skip locked"
+        "), cleared as (delete from public.knowledge_chunks c using stuck where c.document_id = stuck.id)"
+        " update public.knowledge_documents d set status = 'failed', error = %s, chunks_done = 0"
+        " from stuck where d.id = stuck.id returning d.id",
+        (STALE_SECONDS, STUCK_REASON),
+    )
+    return [row["id"] for row in await cur.fetchall()]

@@ -38,6 +38,11 @@ _MEDIA_TYPES: dict[str, Format] = {
     "application/pdf": "pdf",
 }
 SUPPORTED = "Markdown (.md), plain text (.txt), HTML (.html) or PDF (.pdf)"
+# Caps on what one document may turn into: a small file can hold a huge compressed stream (a 16 kB PDF
+# once became 1,185 chunks). The content streams of a PDF are measured before their text is extracted.
+MAX_PAGES = 1000
+MAX_TEXT_CHARS = 2_000_000
+MAX_PDF_CONTENT_BYTES = 4 * MAX_TEXT_CHARS
 
 
 class UnsupportedMediaType(AppError):
@@ -48,6 +53,23 @@ class UnsupportedMediaType(AppError):
 class UnreadableDocument(AppError):
     status = 422
     code = "unreadable_document"
+
+
+class DocumentTooLarge(AppError):
+    status = 422
+    code = "document_too_large"
+
+
+def _too_much_text() -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"the document's text is longer than {MAX_TEXT_CHARS:,} characters; split it into smaller files"
+    )
+
+
+def _check_text_size(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise _too_much_text()
+    return text
 
 
 @dataclass(frozen=True)
@@ -126,13 +148,32 @@ def inspect_upload(
 
 
 def pdf_to_text(data: bytes) -> str:
-    """The text of every page, pages separated by blank lines."""
+    """The text of every page, pages separated by blank lines, within `MAX_PAGES` pages, their content
+    streams within `MAX_PDF_CONTENT_BYTES` once decompressed, and the text within `MAX_TEXT_CHARS`."""
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("the PDF is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except UnreadableDocument:
+        if len(reader.pages) > MAX_PAGES:
+            raise DocumentTooLarge(
+                f"the PDF has {len(reader.pages):,} pages; at most {MAX_PAGES:,} are indexed:"
+                " split it into smaller files"
+            )
+        pages: list[str] = []
+        content_bytes = text_chars = 0
+        for number, page in enumerate(reader.pages, start=1):
+            contents = page.get_contents()
+            content_bytes += 0 if contents is None else len(contents.get_data())
+            if content_bytes > MAX_PDF_CONTENT_BYTES:
+                raise DocumentTooLarge(
+                    f"the PDF's page content is larger than {MAX_PDF_CONTENT_BYTES:,} bytes once"
+                    f" decompressed (by page {number}); split it into smaller files"
+                )
+            pages.append(page.extract_text() or "")
+            text_chars += len(pages[-1])
+            if text_chars > MAX_TEXT_CHARS:
+                raise _too_much_text()
+    except AppError:
         raise
     except Exception as exc:
         # pypdf reports a damaged file with many exception types (PdfReadError, ValueError, KeyError...).
@@ -147,5 +188,5 @@ def extract_text(upload: Upload) -> tuple[str, Literal["markdown", "text"]]:
         return pdf_to_text(upload.data), "text"
     text = decode_text(upload.data)
     if upload.fmt == "html":
-        return html_to_markdown(text), "markdown"
-    return text, upload.fmt
+        return _check_text_size(html_to_markdown(text)), "markdown"
+    return _check_text_size(text), upload.fmt

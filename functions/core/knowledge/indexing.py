@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError
+from functions.core.knowledge.documents import HEARTBEAT_SECONDS
 from functions.core.knowledge.extract import UnreadableDocument, Upload, extract_text
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.settings import Settings
@@ -43,6 +44,13 @@ async def _set(db: Database, principal: Principal, document_id: uuid.UUID, assig
             f"update public.knowledge_documents set {assignments} where id = %s",  # noqa: S608
             (document_id,),
         )
+
+
+async def _heartbeat(db: Database, principal: Principal, document_id: uuid.UUID) -> None:
+    """Touch the document while it is being indexed, so that it is never taken for a stuck one."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await _set(db, principal, document_id, "status = status")
 
 
 async def _index(
@@ -118,6 +126,7 @@ async def index_document(
     on_progress: Progress | None = None,
 ) -> None:
     """Index a queued document; on any failure it ends `failed` with the reason and no chunks."""
+    heartbeat = asyncio.create_task(_heartbeat(db, principal, document_id))
     try:
         await _index(db, principal, document_id, upload, embedder, batch_size, on_progress)
     except AppError as exc:
@@ -129,6 +138,8 @@ async def index_document(
         reason = "indexing was interrupted; upload the file again"
         await asyncio.shield(_mark_failed(db, principal, document_id, reason))
         raise
+    finally:
+        heartbeat.cancel()
 
 
 async def run_indexing(

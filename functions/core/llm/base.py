@@ -1,7 +1,7 @@
 """The chat-model interface: stream an answer's text as it is generated, and the tool calls it makes."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -64,7 +64,7 @@ class ChatModel(Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream the assistant's reply to `messages` as text deltas, in order.
 
         Joining the deltas gives the whole reply; a delta may end mid-word or mid-sentence. `None` leaves
@@ -85,7 +85,7 @@ class ToolCallingChat(ChatModel, Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str | ToolCall]:
+    ) -> AsyncGenerator[str | ToolCall, None]:
         """Like `stream`, with `tools` offered in OpenAI's function format; each complete call is yielded
         once its arguments have fully arrived, after the text deltas."""
         ...

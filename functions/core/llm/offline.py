@@ -2,7 +2,7 @@
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from functions.core.llm.base import ChatMessage, Passage
 from functions.core.text.sentences import split_sentences
@@ -67,7 +67,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     return " ".join([OFFLINE_LEAD, *(_cite(c[4], c[2] + 1) for c in chosen)])
 
 
-async def stream_words(text: str) -> AsyncIterator[str]:
+async def stream_words(text: str) -> AsyncGenerator[str, None]:
     for m in _PIECE.finditer(text):
         yield m.group()
         await asyncio.sleep(0)  # let the consumer speak a finished sentence while the rest is "generated"
@@ -85,7 +85,9 @@ class OfflineAnswerer:
     def __init__(self) -> None:
         pass
 
-    def answer(self, question: str, passages: list[Passage], *, grounded_only: bool) -> AsyncIterator[str]:
+    def answer(
+        self, question: str, passages: list[Passage], *, grounded_only: bool
+    ) -> AsyncGenerator[str, None]:
         """Stream a short grounded reply to `question` from `passages`, a word at a time."""
         return stream_words(compose(question, passages, grounded_only=grounded_only))
 
@@ -95,7 +97,7 @@ class OfflineAnswerer:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """`ChatModel.stream` without passages: there is nothing to quote, so say so (see `answer`)."""
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
         return self.answer(question, [], grounded_only=False)

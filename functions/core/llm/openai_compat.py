@@ -3,7 +3,7 @@
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -184,7 +184,7 @@ class OpenAICompatibleChat:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream the reply's text deltas; see `ChatModel.stream`."""
         async for piece in self._stream(self._payload(messages, max_tokens, temperature), None):
             yield piece
@@ -196,7 +196,7 @@ class OpenAICompatibleChat:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str | ToolCall]:
+    ) -> AsyncGenerator[str | ToolCall, None]:
         """Stream the reply's text deltas, then the tool calls it made; see `ToolCallingChat.stream_turn`."""
         calls = _CallParts()
         async for piece in self._stream(self._payload(messages, max_tokens, temperature, tools), calls):

@@ -75,14 +75,23 @@ class ElevenLabsTts:
         voice_id: str,
         output_format: OutputFormat,
         settings: Mapping[str, Any] | None = None,
+        previous_text: str | None = None,
+        next_text: str | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """Speak `text` in `voice_id`; `settings` are the avatar voice's (`model_id` and voice settings)."""
+        """Speak `text` in `voice_id`; `settings` are the avatar voice's (`model_id` and voice settings).
+
+        `previous_text` and `next_text` are the text around this piece of a longer one: ElevenLabs
+        reads them for continuity across requests and speaks only `text`."""
         url = f"{self._base_url}/v1/text-to-speech/{quote(voice_id, safe='')}/stream"
         settings = settings or {}
         model = settings.get("model_id")
         payload: dict[str, Any] = {"text": text, "model_id": model if isinstance(model, str) else self.model}
         if chosen := voice_settings(settings):
             payload["voice_settings"] = chosen
+        if previous_text:
+            payload["previous_text"] = previous_text
+        if next_text:
+            payload["next_text"] = next_text
         headers = {"xi-api-key": self._api_key, "accept": "*/*"}
         attempt = 0
         while True:

@@ -1,7 +1,10 @@
 """Text to speech in an avatar's voice: ElevenLabs when configured, otherwise Piper offline.
 
 Audio is streamed: ElevenLabs' bytes are passed on as they arrive, Piper's sentence by sentence, so the
-first sound leaves after the first sentence, never after the whole text. A WAV stream therefore starts
+first sound leaves after the first sentence, never after the whole text. Neither engine is ever given
+the whole of a long text at once: it is cut into bounded pieces of whole sentences (an overlong one at a
+clause or a space), spoken one after another, so memory and time per piece stay bounded whatever the
+text (`speech_pieces`). A WAV stream therefore starts
 with a streaming header (RIFF and data sizes 0xFFFFFFFF, "until the end of the stream") rather than
 being buffered to learn its length: browsers, ffmpeg and Python's `wave` read it, and buffering would
 delay the first sound by the whole text's synthesis.
@@ -22,6 +25,7 @@ from functions.core.errors import ServiceUnavailable
 from functions.core.http_client import shared_client
 from functions.core.settings import Settings
 from functions.core.speech.elevenlabs import ElevenLabsTts, OutputFormat
+from functions.core.text.sentences import speech_pieces
 
 __all__ = ["AudioFormat", "Speech", "TtsUnavailable", "synthesize", "uses_elevenlabs"]
 
@@ -31,6 +35,7 @@ _ELEVENLABS_WAV_RATE = 24000
 _ELEVENLABS_MP3: tuple[OutputFormat, int] = ("mp3_44100_128", 44100)
 _MP3_KBPS = 64  # plenty for one voice at Piper's 22050 Hz
 _MP3_QUALITY = 2  # LAME: 2 is near-best, still far faster than real time
+ELEVENLABS_PIECE_CHARS = 1000  # one request each, well under every ElevenLabs model's character limit
 
 
 class TtsUnavailable(ServiceUnavailable):
@@ -124,10 +129,19 @@ async def _elevenlabs_stream(
         model=settings.elevenlabs_model,
         timeout_s=settings.provider_timeout_seconds,
     )
-    stream = tts.stream(text, voice_id=voice.voice_id, output_format=output, settings=voice.settings)
-    async with contextlib.aclosing(stream):
-        async for chunk in stream:
-            yield chunk
+    pieces = speech_pieces(text, ELEVENLABS_PIECE_CHARS)
+    for n, piece in enumerate(pieces):
+        stream = tts.stream(
+            piece,
+            voice_id=voice.voice_id,
+            output_format=output,
+            settings=voice.settings,
+            previous_text=pieces[n - 1] if n else None,
+            next_text=pieces[n + 1] if n + 1 < len(pieces) else None,
+        )
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                yield chunk
 
 
 async def _whole_samples(chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:

@@ -208,3 +208,19 @@ def split_sentences(text: str, *, max_chars: int = 900) -> list[str]:
     """Split a whole text exactly as `SentenceSplitter` would when fed it in any pieces."""
     splitter = SentenceSplitter(max_chars)
     return splitter.feed(text) + splitter.flush()
+
+
+def speech_pieces(text: str, max_chars: int) -> list[str]:
+    """`text` as pieces of at most `max_chars` characters for a speech engine, each one or more whole
+    sentences where sentences fit (an overlong sentence is cut at a clause or a space).
+
+    A synthesizer's memory and time grow with the length of what it is given at once, and an
+    unpunctuated text is a single sentence however long; bounded pieces bound both.
+    """
+    pieces: list[str] = []
+    for sentence in split_sentences(text, max_chars=max_chars):
+        if pieces and len(pieces[-1]) + 1 + len(sentence) <= max_chars:
+            pieces[-1] += " " + sentence
+        else:
+            pieces.append(sentence)
+    return pieces

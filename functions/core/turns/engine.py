@@ -4,12 +4,19 @@
 session over, turn_id reused for another question) and commits the user message. `events` then
 yields the turn as (event, data) pairs in the order clients rely on: user, sources, delta/sentence...,
 done or error. Nothing waits for the whole reply before the first sentence goes out.
+
+One generation per turn: the request that claims the turn's question generates its reply, renewing
+the claim while it streams; a duplicate of the same turn_id (a retry racing the first attempt) waits
+for the stored reply and replays it, or takes the claim over once it lapses (the first attempt died or
+failed). While it streams, the generator also checks every `CHECK_SECONDS` that the session is still
+live: once the session has ended, generation stops and what was generated is stored as interrupted.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -38,6 +45,10 @@ Event = tuple[str, dict[str, Any]]
 # Replies cut off by a disconnect are still stored; these tasks outlive the request that started them.
 _finishing: set[asyncio.Task[None]] = set()
 
+CLAIM_SECONDS = 60.0  # a turn's claim lapses this long after its generator last renewed it
+CHECK_SECONDS = 1.0  # how often a streaming reply renews its claim and checks the session is live
+WAIT_POLL_SECONDS = 0.2  # how often a duplicate of a turn being generated looks for its reply
+
 
 @dataclass(frozen=True)
 class PreparedTurn:
@@ -53,6 +64,7 @@ class PreparedTurn:
     started: float
     passages: list[Passage] | None  # retrieved with the turn's beginning, when no embedding was needed
     retrieval_ms: float | None
+    claimed: bool  # this request generates the reply; otherwise a concurrent duplicate does
     server_speech: ServerSpeech | None = None
 
 
@@ -96,7 +108,8 @@ class TurnEngine:
         begun_ms = _ms(started)
         if begun is None:
             raise NotFound("no such session")
-        if not begun.live:
+        if not begun.live or (begun.stored is None and (begun.status != "active" or begun.expired)):
+            # A turn of an ended session is replayed when its reply is stored, never generated.
             await refuse_ended_session(self.db, principal, session_id, self.settings)
         assert begun.user_message_id is not None
         assert begun.question is not None
@@ -118,6 +131,7 @@ class TurnEngine:
             started=started,
             passages=begun.passages,
             retrieval_ms=None if begun.passages is None else begun_ms,
+            claimed=begun.claimed,
             server_speech=(
                 ServerSpeech(begun.provider, begun.provider_session_id)
                 if begun.server_speech and begun.provider_session_id is not None
@@ -135,7 +149,13 @@ class TurnEngine:
             try:
                 async with self.db.as_user(principal.claims) as conn:
                     return await store.begin(
-                        conn, session_id, request.turn_id, request.text, limit, sources=sources
+                        conn,
+                        session_id,
+                        request.turn_id,
+                        request.text,
+                        limit,
+                        lease_seconds=CLAIM_SECONDS,
+                        sources=sources,
                     )
             except psycopg.errors.UniqueViolation:
                 # The same turn_id raced in from a retry; the second pass finds the first's message.
@@ -148,14 +168,18 @@ class TurnEngine:
             "user",
             {"turn_id": turn.turn_id, "message_id": str(turn.user_message_id), "text": turn.question},
         )
-        if turn.stored is not None:
-            for event in self._replay(turn.stored):
+        stored = turn.stored
+        if stored is None and not turn.claimed:
+            stored = await self._await_reply(turn)
+        if stored is not None:
+            for event in self._replay(stored):
                 yield event
             return
         timings = Timings()
         reply: list[str] = []
         sources: list[Source] = []
         saved = False
+        live = True
         try:
             if turn.passages is None:
                 passages = await self._retrieve(turn, timings)
@@ -173,32 +197,43 @@ class TurnEngine:
                 spoken.extend(completed)
                 return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
 
-            llm_started = perf_counter()
-            async for delta in self._answer(turn, passages):
-                if timings.llm_first_token_ms is None:
-                    timings.llm_first_token_ms = _ms(llm_started)
-                reply.append(delta)
-                yield "delta", {"text": delta}
-                for event in sentence_events(splitter.feed(delta)):
+            llm_started = checked = perf_counter()
+            answer = self._answer(turn, passages)
+            async with contextlib.aclosing(answer):
+                async for delta in answer:
+                    if timings.llm_first_token_ms is None:
+                        timings.llm_first_token_ms = _ms(llm_started)
+                    reply.append(delta)
+                    yield "delta", {"text": delta}
+                    for event in sentence_events(splitter.feed(delta)):
+                        yield event
+                    if perf_counter() - checked >= CHECK_SECONDS:
+                        live = await self._renew(turn)
+                        checked = perf_counter()
+                        if not live:
+                            break  # the session ended: closing the stream stops the model
+            if live:
+                for event in sentence_events(splitter.flush()):
                     yield event
-            for event in sentence_events(splitter.flush()):
-                yield event
             content = "".join(reply).strip()
             timings.total_ms = _ms(turn.started)
-            message_id = await self._save(turn, content, sources, timings, interrupted=False)
+            message_id = None
+            if content or live:
+                message_id = await self._save(turn, content, sources, timings, interrupted=not live)
             saved = True
             yield (
                 "done",
                 {
-                    "assistant_message_id": str(message_id),
+                    "assistant_message_id": None if message_id is None else str(message_id),
                     "reply": content,
                     "timings": timings.model_dump(),
                     "offline": self.chat is None,
+                    "interrupted": not live,
                 },
             )
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
-            if not saved and "".join(reply).strip():
+            if not saved:
                 timings.total_ms = _ms(turn.started)
                 self._finish_later(turn, "".join(reply).strip(), sources, timings)
             raise
@@ -222,9 +257,26 @@ class TurnEngine:
                     "reply": stored.content,
                     "timings": stored.timings.model_dump(),
                     "offline": self.chat is None,
+                    "interrupted": stored.interrupted,
                 },
             ),
         ]
+
+    async def _await_reply(self, turn: PreparedTurn) -> store.StoredReply | None:
+        """A duplicate of a turn another request is generating: its reply once stored, or None when this
+        request took the claim over (the other one failed, or died and let the claim lapse)."""
+        while True:
+            async with self.db.as_user(turn.principal.claims) as conn:
+                stored = await store.stored_reply(conn, turn.session_id, turn.turn_id)
+                if stored is not None:
+                    return stored
+                if await store.claim(conn, turn.session_id, turn.turn_id, CLAIM_SECONDS):
+                    return None
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+
+    async def _renew(self, turn: PreparedTurn) -> bool:
+        async with self.db.as_user(turn.principal.claims) as conn:
+            return await store.renew(conn, turn.session_id, turn.turn_id, CLAIM_SECONDS)
 
     async def _retrieve(self, turn: PreparedTurn, timings: Timings) -> list[Passage]:
         started = perf_counter()
@@ -243,7 +295,7 @@ class TurnEngine:
         timings.retrieval_ms = _ms(started)
         return passages
 
-    def _answer(self, turn: PreparedTurn, passages: list[Passage]) -> AsyncIterator[str]:
+    def _answer(self, turn: PreparedTurn, passages: list[Passage]) -> AsyncGenerator[str, None]:
         grounded_only = turn.persona.grounded_only
         if self.chat is None:
             return self.offline.answer(turn.question, passages, grounded_only=grounded_only)
@@ -257,17 +309,28 @@ class TurnEngine:
     async def _save(
         self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, *, interrupted: bool
     ) -> uuid.UUID:
-        async with self.db.as_user(turn.principal.claims) as conn:
-            return await store.save_reply(
-                conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
-            )
+        try:
+            async with self.db.as_user(turn.principal.claims) as conn:
+                return await store.save_reply(
+                    conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
+                )
+        except psycopg.errors.UniqueViolation:
+            # Another request took the turn over after this one's claim lapsed, and stored first.
+            async with self.db.as_user(turn.principal.claims) as conn:
+                stored = await store.stored_reply(conn, turn.session_id, turn.turn_id)
+            if stored is None:
+                raise
+            return stored.message_id
 
     def _finish_later(
         self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings
     ) -> None:
         async def finish() -> None:
             try:
-                await self._save(turn, content, sources, timings, interrupted=True)
+                if content:
+                    await self._save(turn, content, sources, timings, interrupted=True)
+                else:
+                    await self._release(turn)
             except Exception:
                 log.exception("storing the cut-off reply of turn %s failed", turn.turn_id)
 
@@ -275,11 +338,17 @@ class TurnEngine:
         _finishing.add(task)
         task.add_done_callback(_finishing.discard)
 
+    async def _release(self, turn: PreparedTurn) -> None:
+        async with self.db.as_user(turn.principal.claims) as conn:
+            await store.release(conn, turn.session_id, turn.turn_id)
+
     async def _record_failure(self, turn: PreparedTurn, problem: dict[str, Any]) -> None:
-        """The user message stays; the session stays live (the next turn may succeed); the log says why."""
+        """The user message stays; the session stays live (the next turn may succeed); the log says why.
+        The turn's claim is given up, so a retry generates again at once."""
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
                 await add_event(conn, turn.session_id, "error", {"turn_id": turn.turn_id, **problem})
+                await store.release(conn, turn.session_id, turn.turn_id)
         except Exception:
             log.exception("recording the failure of turn %s failed", turn.turn_id)
 
@@ -296,15 +365,17 @@ async def collect(turn: PreparedTurn, events: AsyncIterator[Event]) -> TurnResul
         elif name == "error":
             raise TurnFailed(data)
         elif name == "done":
+            message_id = data["assistant_message_id"]
             return TurnResult(
                 turn_id=turn.turn_id,
                 user_message_id=turn.user_message_id,
-                assistant_message_id=uuid.UUID(data["assistant_message_id"]),
+                assistant_message_id=None if message_id is None else uuid.UUID(message_id),
                 reply=data["reply"],
                 sentences=sentences,
                 sources=sources,
                 timings=Timings.model_validate(data["timings"]),
                 offline=data["offline"],
+                interrupted=data["interrupted"],
             )
     raise AssertionError("a turn ends with done or error")
 

@@ -56,6 +56,11 @@ class TurnResult(BaseModel):
     sources: list[Source]
     timings: Timings
     offline: bool
+    interrupted: bool = Field(
+        default=False,
+        description="The reply was cut off (the session ended, or the client left, while it streamed);"
+        " `reply` is what was generated before that. A replay of such a turn says so too.",
+    )
 
 
 class Interrupted(BaseModel):

@@ -53,8 +53,30 @@ select role, case when interrupted and heard_content is not null then heard_cont
  limit %s
 """
 _STORED_REPLY = (
-    "select id, content, sources, timings from public.streaming_messages"
+    "select id, content, sources, timings, interrupted from public.streaming_messages"
     " where session_id = %s and turn_id = %s and role = 'assistant'"
+)
+# Takes the turn for this request unless another holds it or its reply is stored: one generation each.
+_CLAIM = """
+update public.streaming_messages m set reply_claimed_until = now() + make_interval(secs => %(lease)s)
+ where m.session_id = %(session_id)s and m.turn_id = %(turn_id)s and m.role = 'user'
+   and (m.reply_claimed_until is null or m.reply_claimed_until < now())
+   and not exists (select 1 from public.streaming_messages a
+                    where a.session_id = m.session_id and a.turn_id = m.turn_id and a.role = 'assistant')
+returning m.id
+"""
+# While a reply streams: keep the claim, and learn whether the session is still live.
+_RENEW = """
+with renewed as (
+  update public.streaming_messages set reply_claimed_until = now() + make_interval(secs => %(lease)s)
+   where session_id = %(session_id)s and turn_id = %(turn_id)s and role = 'user'
+  returning id
+)
+select s.status = 'active' as live from public.streaming_sessions s where s.id = %(session_id)s
+"""
+_RELEASE = (
+    "update public.streaming_messages set reply_claimed_until = null"
+    " where session_id = %s and turn_id = %s and role = 'user'"
 )
 _SAVE_REPLY = """
 with prior as (
@@ -86,6 +108,7 @@ class StoredReply:
     content: str
     sources: list[Source]
     timings: Timings
+    interrupted: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +127,7 @@ class Begun:
     history: list[ChatMessage]
     stored: StoredReply | None
     passages: list[Passage] | None  # None: not retrieved with the turn's beginning
+    claimed: bool  # this request generates the reply; otherwise another is generating it
 
     @property
     def live(self) -> bool:
@@ -117,12 +141,14 @@ async def begin(
     text: str,
     history_limit: int,
     *,
+    lease_seconds: float,
     sources: int | None = None,
 ) -> Begun | None:
     """None when the caller has no such session. Given `sources`, also retrieves that many passages
     for `text` by full text alone."""
-    params = {"session_id": session_id, "turn_id": turn_id, "text": text}
+    params = {"session_id": session_id, "turn_id": turn_id, "text": text, "lease": lease_seconds}
     begun = await conn.execute(_BEGIN, params)
+    claim = await conn.execute(_CLAIM, params)
     avatar = await conn.execute(_AVATAR, (session_id,))
     history = await conn.execute(_HISTORY, (session_id, turn_id, history_limit))
     stored = await conn.execute(_STORED_REPLY, (session_id, turn_id))
@@ -136,6 +162,7 @@ async def begin(
     server_speech = bool(avatar_row.pop("server_speech")) if avatar_row is not None else False
     history_rows = await history.fetchall()
     stored_row = await stored.fetchone()
+    claimed = await claim.fetchone() is not None
     return Begun(
         status=row["status"],
         expired=row["expired"],
@@ -149,7 +176,32 @@ async def begin(
         history=[ChatMessage(role=r["role"], content=r["content"]) for r in reversed(history_rows)],
         stored=None if stored_row is None else _stored(stored_row),
         passages=None if matched is None else _passages(await matched.fetchall()),
+        claimed=claimed,
     )
+
+
+async def claim(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> bool:
+    """Take the turn's generation, as `begin` tries to: False while another holds it or it is done."""
+    cur = await conn.execute(_CLAIM, {"session_id": session_id, "turn_id": turn_id, "lease": lease_seconds})
+    return await cur.fetchone() is not None
+
+
+async def renew(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> bool:
+    """Extend the claim of a streaming reply; whether its session is still live."""
+    cur = await conn.execute(_RENEW, {"session_id": session_id, "turn_id": turn_id, "lease": lease_seconds})
+    row = await cur.fetchone()
+    return bool(row and row["live"])
+
+
+async def release(conn: Conn, session_id: uuid.UUID, turn_id: str) -> None:
+    """Give up the turn's claim without a reply (it failed), so that a retry generates at once."""
+    await conn.execute(_RELEASE, (session_id, turn_id))
+
+
+async def stored_reply(conn: Conn, session_id: uuid.UUID, turn_id: str) -> StoredReply | None:
+    cur = await conn.execute(_STORED_REPLY, (session_id, turn_id))
+    row = await cur.fetchone()
+    return None if row is None else _stored(row)
 
 
 def _stored(row: dict[str, Any]) -> StoredReply:
@@ -158,6 +210,7 @@ def _stored(row: dict[str, Any]) -> StoredReply:
         content=row["content"],
         sources=[Source.model_validate(s) for s in row["sources"]],
         timings=Timings.model_validate(row["timings"]),
+        interrupted=row["interrupted"],
     )
 
 

@@ -11,6 +11,7 @@ from functions.core.db.pool import Database
 from functions.core.errors import NotFound
 from functions.core.sessions.lifecycle import refuse_ended_session
 from functions.core.settings import Settings
+from functions.core.speech.limits import count_speech_request
 from functions.core.speech.tts import AudioFormat, synthesize
 
 router = APIRouter(prefix="/v1", tags=["speech"])
@@ -58,5 +59,6 @@ async def text_to_speech(
 ) -> StreamingResponse:
     """Speak `text` in the voice of the session's avatar, streamed as it is synthesized."""
     voice = await _session_voice(db, user, body.session_id, settings)
+    await count_speech_request(db, body.session_id, settings)
     speech = await synthesize(voice, body.text, body.format, settings)
     return StreamingResponse(speech.chunks, media_type=speech.media_type, headers=speech.headers)
