@@ -39,6 +39,8 @@ class Script:
         default_factory=lambda: {"error": {"message": "scripted failure", "type": "server_error"}}
     )
     drop_after_tokens: int | None = None
+    # Tool calls to make instead of replying, as (name, JSON arguments) pairs; None replies with text.
+    tool_calls_for: Callable[[list[dict[str, Any]]], list[tuple[str, str]] | None] | None = None
 
 
 @dataclass
@@ -135,7 +137,14 @@ class ScriptedLLM:
         )
         if script.ttft_s:
             await asyncio.sleep(script.ttft_s)
-        tokens = _TOKEN.findall(script.reply_for(record.body.get("messages", [])))
+        messages = record.body.get("messages", [])
+        calls = (
+            script.tool_calls_for(messages) if script.tool_calls_for and record.body.get("tools") else None
+        )
+        if calls:
+            await self._call_tools(record, writer, calls)
+            return True
+        tokens = _TOKEN.findall(script.reply_for(messages))
         gap = 1 / script.tokens_per_second if script.tokens_per_second else 0.0
         for n, token in enumerate(tokens):
             if script.drop_after_tokens is not None and n >= script.drop_after_tokens:
@@ -158,6 +167,35 @@ class ScriptedLLM:
         await writer.drain()
         record.finished_at = time.monotonic()
         return True
+
+    async def _call_tools(
+        self, record: Record, writer: asyncio.StreamWriter, calls: list[tuple[str, str]]
+    ) -> None:
+        """Tool calls streamed as OpenAI's API streams them: per call (by `index`) a first fragment with
+        its id and name, then its arguments in two pieces, interleaved; finish_reason "tool_calls"."""
+        fragments: list[dict[str, Any]] = []
+        for index, (name, _) in enumerate(calls):
+            call_id = f"call_{len(self.records)}_{index}"
+            head = {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            fragments.append(head)
+        half = [len(arguments) // 2 for _, arguments in calls]
+        for index, (_, arguments) in enumerate(calls):
+            fragments.append({"index": index, "function": {"arguments": arguments[: half[index]]}})
+        for index, (_, arguments) in enumerate(calls):
+            fragments.append({"index": index, "function": {"arguments": arguments[half[index] :]}})
+        for fragment in fragments:
+            chunk = {"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]}
+            _write_chunk(writer, f"data: {json.dumps(chunk)}\n\n".encode())
+        finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+        _write_chunk(writer, f"data: {json.dumps(finish)}\n\ndata: [DONE]\n\n".encode())
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        record.finished_at = time.monotonic()
 
 
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:

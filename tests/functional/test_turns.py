@@ -107,8 +107,12 @@ def test_json_turn_returns_the_same_content_in_one_object(
         "timings",
         "offline",
         "interrupted",
+        "tool_calls",
+        "action",
     }
     assert body["interrupted"] is False
+    assert body["tool_calls"] == []
+    assert body["action"] is None
     assert body["sources"][0]["heading_path"] == ["Shipping"]
     assert body["reply"] == " ".join(s["text"] for s in body["sentences"])
     assert "Rotterdam" in body["reply"]

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -75,6 +75,7 @@ class ChatModel(Protocol):
         ...
 
 
+@runtime_checkable
 class ToolCallingChat(ChatModel, Protocol):
     """A model that can be offered tools: its turn streams text deltas and, at the end, the calls it made."""
 

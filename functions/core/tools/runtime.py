@@ -97,14 +97,15 @@ def parse_arguments(tool: SessionTool, raw: str | Mapping[str, Any]) -> dict[str
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """What a call needs besides the tool: the caller's transaction and session, and the outbound client."""
+    """What a call needs besides the tool: the caller and their session, and the outbound client. A call
+    opens a transaction only for its own reads and writes, never across a request to a tool."""
 
-    conn: Conn
-    session_id: uuid.UUID
+    db: Database
+    principal: Principal
+    session_id: uuid.UUID | None
     client: httpx.AsyncClient
     allow: AllowList
     max_bytes: int
-    transcript_url: str | None = None
 
 
 async def run_tool(context: CallContext, tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
@@ -115,16 +116,15 @@ async def run_tool(context: CallContext, tool: SessionTool, arguments: dict[str,
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             return ToolOutcome(tool.name, arguments, False, {"saved": False, "error": message}, 0.0)
-        await save_contact(context.conn, context.session_id, contact)
+        assert context.session_id is not None
+        async with context.db.as_user(context.principal.claims) as conn:
+            await save_contact(conn, context.session_id, contact)
         return ToolOutcome(tool.name, arguments, True, {"saved": True}, 0.0)
     if tool.kind is ToolKind.END_CONVERSATION:
         return ToolOutcome(tool.name, arguments, True, {"ending": True}, 0.0, action="end")
     if tool.kind is ToolKind.HANDOFF_TO_HUMAN:
-        payload = {
-            **arguments,
-            "session_id": str(context.session_id),
-            "transcript_url": context.transcript_url,
-        }
+        # The owner finds the conversation by its id in the studio's History (or GET /v1/sessions/{id}).
+        payload = {**arguments, "event": "handoff_requested", "session_id": str(context.session_id)}
         outcome = await _request(context, tool, payload)
         return ToolOutcome(
             tool.name, arguments, outcome.ok, outcome.result, outcome.elapsed_ms, outcome.status, "handoff"
@@ -135,8 +135,9 @@ async def run_tool(context: CallContext, tool: SessionTool, arguments: dict[str,
 async def _request(context: CallContext, tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
     assert tool.method is not None
     assert tool.url is not None
-    cur = await context.conn.execute("select name, value from private.tool_request_headers(%s)", (tool.id,))
-    headers = {row["name"]: row["value"] for row in await cur.fetchall()}
+    async with context.db.as_user(context.principal.claims) as conn:
+        cur = await conn.execute("select name, value from private.tool_request_headers(%s)", (tool.id,))
+        headers = {row["name"]: row["value"] for row in await cur.fetchall()}
     try:
         answer = await call_tool(
             context.client,
@@ -180,20 +181,23 @@ async def try_tool(
     """The owner's "test this tool": the same checks and request as in a turn, the answer shown in full."""
     async with db.as_user(principal.claims) as conn:
         tool = next((t for t in await session_tools(conn, avatar_id) if t.id == tool_id), None)
-        if tool is None:
-            raise NotFound("no such tool, or it is switched off")
-        if tool.kind not in (ToolKind.HTTP, ToolKind.HANDOFF_TO_HUMAN):
-            raise Conflict(f"the built-in tool {tool.kind} runs only in a conversation")
-        arguments = parse_arguments(tool, body.arguments)
-        outcome = await _request(outbound_context(conn, uuid.UUID(int=0), settings), tool, arguments)
+    if tool is None:
+        raise NotFound("no such tool, or it is switched off")
+    if tool.kind not in (ToolKind.HTTP, ToolKind.HANDOFF_TO_HUMAN):
+        raise Conflict(f"the built-in tool {tool.kind} runs only in a conversation")
+    arguments = parse_arguments(tool, body.arguments)
+    outcome = await _request(call_context(db, principal, None, settings), tool, arguments)
     return ToolTestResult(
         ok=outcome.ok, status=outcome.status, result=outcome.result, elapsed_ms=outcome.elapsed_ms
     )
 
 
-def outbound_context(conn: Conn, session_id: uuid.UUID, settings: Settings) -> CallContext:
+def call_context(
+    db: Database, principal: Principal, session_id: uuid.UUID | None, settings: Settings
+) -> CallContext:
     return CallContext(
-        conn=conn,
+        db=db,
+        principal=principal,
         session_id=session_id,
         client=shared_client("tools", keepalive=False),
         allow=AllowList.parse(settings.tool_allowed_hosts),

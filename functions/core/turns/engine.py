@@ -26,13 +26,15 @@ import psycopg
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
-from functions.core.llm.base import ChatMessage, ChatModel, Passage
+from functions.core.llm.base import ChatMessage, ChatModel, Passage, ToolCallingChat
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
 from functions.core.llm.offline import OfflineAnswerer, stream_words
 from functions.core.sessions.lifecycle import add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.text.sentences import SentenceSplitter, split_sentences
+from functions.core.tools.conversation import ToolLog, converse
+from functions.core.tools.runtime import SessionTool, ToolOutcome, call_context, run_tool, session_tools
 from functions.core.turns import store
 from functions.core.turns.models import Sentence, Source, Timings, TurnRequest, TurnResult
 from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
@@ -178,6 +180,7 @@ class TurnEngine:
         timings = Timings()
         reply: list[str] = []
         sources: list[Source] = []
+        tool_log = ToolLog()
         saved = False
         live = True
         try:
@@ -198,7 +201,7 @@ class TurnEngine:
                 return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
 
             llm_started = checked = perf_counter()
-            answer = self._answer(turn, passages)
+            answer = self._answer(turn, passages, tool_log)
             async with contextlib.aclosing(answer):
                 async for delta in answer:
                     if timings.llm_first_token_ms is None:
@@ -219,7 +222,9 @@ class TurnEngine:
             timings.total_ms = _ms(turn.started)
             message_id = None
             if content or live:
-                message_id = await self._save(turn, content, sources, timings, interrupted=not live)
+                message_id = await self._save(
+                    turn, content, sources, timings, interrupted=not live, tool_calls=tool_log.calls
+                )
             saved = True
             yield (
                 "done",
@@ -229,13 +234,15 @@ class TurnEngine:
                     "timings": timings.model_dump(),
                     "offline": self.chat is None,
                     "interrupted": not live,
+                    "tool_calls": tool_log.calls,
+                    "action": tool_log.action,
                 },
             )
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
             if not saved:
                 timings.total_ms = _ms(turn.started)
-                self._finish_later(turn, "".join(reply).strip(), sources, timings)
+                self._finish_later(turn, "".join(reply).strip(), sources, timings, tool_log.calls)
             raise
         except Exception as exc:
             if not isinstance(exc, AppError):
@@ -295,24 +302,63 @@ class TurnEngine:
         timings.retrieval_ms = _ms(started)
         return passages
 
-    def _answer(self, turn: PreparedTurn, passages: list[Passage]) -> AsyncGenerator[str, None]:
+    def _answer(
+        self, turn: PreparedTurn, passages: list[Passage], tool_log: ToolLog
+    ) -> AsyncGenerator[str, None]:
         grounded_only = turn.persona.grounded_only
         if self.chat is None:
             return self.offline.answer(turn.question, passages, grounded_only=grounded_only)
         if grounded_only and not passages:
             return stream_words(GROUNDED_REFUSAL)
         messages = build_messages(turn.persona, passages, turn.history, turn.question)
+        if isinstance(self.chat, ToolCallingChat):
+            return self._answer_with_tools(self.chat, turn, messages, tool_log)
         return self.chat.stream(
             messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
         )
 
+    async def _answer_with_tools(
+        self, chat: ToolCallingChat, turn: PreparedTurn, messages: list[ChatMessage], tool_log: ToolLog
+    ) -> AsyncGenerator[str, None]:
+        """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
+        async with self.db.as_user(turn.principal.claims) as conn:
+            tools = await session_tools(conn, turn.avatar_id)
+        context = call_context(self.db, turn.principal, turn.session_id, self.settings)
+
+        async def run(tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
+            return await run_tool(context, tool, arguments)
+
+        max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
+        stream = (
+            converse(chat, messages, tools, run, tool_log, max_tokens=max_tokens, temperature=temperature)
+            if tools
+            else chat.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        )
+        async with contextlib.aclosing(stream):
+            async for piece in stream:
+                yield piece
+
     async def _save(
-        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, *, interrupted: bool
+        self,
+        turn: PreparedTurn,
+        content: str,
+        sources: list[Source],
+        timings: Timings,
+        *,
+        interrupted: bool,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> uuid.UUID:
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
                 return await store.save_reply(
-                    conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
+                    conn,
+                    turn.session_id,
+                    turn.turn_id,
+                    content,
+                    sources,
+                    timings,
+                    interrupted=interrupted,
+                    tool_calls=tool_calls,
                 )
         except psycopg.errors.UniqueViolation:
             # Another request took the turn over after this one's claim lapsed, and stored first.
@@ -323,12 +369,17 @@ class TurnEngine:
             return stored.message_id
 
     def _finish_later(
-        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings
+        self,
+        turn: PreparedTurn,
+        content: str,
+        sources: list[Source],
+        timings: Timings,
+        tool_calls: list[dict[str, Any]],
     ) -> None:
         async def finish() -> None:
             try:
                 if content:
-                    await self._save(turn, content, sources, timings, interrupted=True)
+                    await self._save(turn, content, sources, timings, interrupted=True, tool_calls=tool_calls)
                 else:
                     await self._release(turn)
             except Exception:
@@ -376,6 +427,8 @@ async def collect(turn: PreparedTurn, events: AsyncIterator[Event]) -> TurnResul
                 timings=Timings.model_validate(data["timings"]),
                 offline=data["offline"],
                 interrupted=data["interrupted"],
+                tool_calls=data.get("tool_calls", []),
+                action=data.get("action"),
             )
     raise AssertionError("a turn ends with done or error")
 

@@ -1,6 +1,7 @@
 """Request and response bodies of a conversation turn."""
 
 import uuid
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,15 @@ class TurnResult(BaseModel):
         default=False,
         description="The reply was cut off (the session ended, or the client left, while it streamed);"
         " `reply` is what was generated before that. A replay of such a turn says so too.",
+    )
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The avatar's tool calls in this reply: name, arguments, ok, status, elapsed_ms, result",
+    )
+    action: Literal["handoff", "end"] | None = Field(
+        default=None,
+        description="What the conversation does after this reply: `end` (the visitor said goodbye: end the"
+        " session once the reply is spoken) or `handoff` (a person on the team was notified)",
     )
 
 

@@ -85,9 +85,9 @@ with prior as (
 ),
 added as (
   insert into public.streaming_messages
-         (session_id, role, content, turn_id, sources, source_chunk_ids, timings, interrupted)
+         (session_id, role, content, turn_id, sources, source_chunk_ids, timings, interrupted, tool_calls)
   select %(session_id)s, 'assistant', %(content)s, %(turn_id)s, %(sources)s, %(chunk_ids)s, %(timings)s,
-         %(interrupted)s
+         %(interrupted)s, %(tool_calls)s
    where not exists (select 1 from prior)
   returning id
 )
@@ -278,6 +278,7 @@ async def save_reply(
     timings: Timings,
     *,
     interrupted: bool = False,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> uuid.UUID:
     """The reply of a turn, stored once: a concurrent retry of the same turn gets the first one's id."""
     cur = await conn.execute(
@@ -290,6 +291,7 @@ async def save_reply(
             "chunk_ids": [s.chunk_id for s in sources],
             "timings": Jsonb(timings.model_dump(exclude_none=True)),
             "interrupted": interrupted,
+            "tool_calls": Jsonb(tool_calls or []),
         },
     )
     row = await cur.fetchone()

@@ -1,0 +1,304 @@
+"""Tools inside a turn, with the scripted LLM asking for calls in OpenAI's streamed format: one call,
+parallel calls, bad arguments, a tool the avatar does not have, a slow tool and its bridging sentence, a
+failing webhook, contact capture and the end of a conversation; every call stored with the reply."""
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from functions.core.settings import get_settings
+from functions.core.tools.conversation import BRIDGE
+from tests.conftest import User
+from tests.functional.support import Api
+from tests.functional.turns_support import scripted_llm, stream_turn
+from tests.scripted_llm import Script
+
+Admin = psycopg.Connection[Any]
+
+ORDER_SCHEMA = {
+    "type": "object",
+    "properties": {"order": {"type": "string", "pattern": "^A-[0-9]+$"}},
+    "required": ["order"],
+    "additionalProperties": False,
+}
+
+
+@dataclass
+class Endpoint:
+    """The owner's system on loopback: answers order lookups, records each request."""
+
+    url: str = ""
+    status: int = 200
+    release: threading.Event | None = None
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
+    state = Endpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            state.seen.append(
+                {"path": self.path, "body": body, "signed": "x-avatar-studio-signature" in self.headers}
+            )
+            if state.release is not None:
+                state.release.wait(timeout=10)
+            answer = json.dumps({"order": body.get("order"), "status": "shipped on Monday"}).encode()
+            self.send_response(state.status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("TOOL_ALLOWED_HOSTS", '["127.0.0.1/32"]')
+    get_settings.cache_clear()
+    yield state
+    if state.release is not None:
+        state.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def add_tool(client: httpx.Client, owner: User, avatar_id: str, **fields: Any) -> dict[str, Any]:
+    response = client.post(f"/v1/avatars/{avatar_id}/tools", json=fields, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    tool: dict[str, Any] = response.json()
+    return tool
+
+
+def order_tool(client: httpx.Client, owner: User, avatar_id: str, url: str, timeout_ms: int = 5000) -> None:
+    add_tool(
+        client,
+        owner,
+        avatar_id,
+        name="order_status",
+        description="Look up an order.",
+        parameters=ORDER_SCHEMA,
+        method="POST",
+        url=f"{url}/orders",
+        timeout_ms=timeout_ms,
+    )
+
+
+def calls_then_reply(
+    *calls: tuple[str, str],
+) -> Callable[[list[dict[str, Any]]], list[tuple[str, str]] | None]:
+    """The model calls the tools once, then answers from their results."""
+
+    def decide(messages: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
+        return None if any(m["role"] == "tool" for m in messages) else list(calls)
+
+    return decide
+
+
+def reply_from_tools(messages: list[dict[str, Any]]) -> str:
+    results = [m["content"] for m in messages if m["role"] == "tool"]
+    return "Here is what I found. " + " ".join(f"Result: {r}." for r in results)
+
+
+@pytest.fixture
+def conversation(api: Api, owner: User) -> dict[str, Any]:
+    avatar = api.create_avatar(owner)
+    session = api.start_session(owner, avatar["id"])
+    return {"avatar_id": avatar["id"], "session_id": session["session_id"]}
+
+
+def run_turn(
+    client: httpx.Client,
+    owner: User,
+    conversation: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    script: Script,
+    turn_id: str = "t1",
+) -> tuple[list[tuple[str, dict[str, Any], float]], list[Any]]:
+    with scripted_llm(monkeypatch, script) as llm:
+        events = stream_turn(
+            client, owner.headers, conversation["session_id"], turn_id, "Where is order A-17?"
+        )
+        return events, llm.records
+
+
+def done_of(events: list[tuple[str, dict[str, Any], float]]) -> dict[str, Any]:
+    [done] = [data for name, data, _ in events if name == "done"]
+    return done
+
+
+def stored_calls(admin: Admin, session_id: str) -> list[dict[str, Any]]:
+    row = admin.execute(
+        "select tool_calls from public.streaming_messages where session_id = %s and role = 'assistant'",
+        (session_id,),
+    ).fetchone()
+    assert row is not None
+    calls: list[dict[str, Any]] = row["tool_calls"]
+    return calls
+
+
+def test_one_call_runs_signed_and_its_result_reaches_the_model_and_the_record(
+    client: httpx.Client,
+    admin: Admin,
+    owner: User,
+    conversation: dict[str, Any],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order_tool(client, owner, conversation["avatar_id"], endpoint.url)
+    script = Script(
+        tool_calls_for=calls_then_reply(("order_status", '{"order": "A-17"}')), reply_for=reply_from_tools
+    )
+    events, records = run_turn(client, owner, conversation, monkeypatch, script)
+
+    assert endpoint.seen == [{"path": "/orders", "body": {"order": "A-17"}, "signed": True}]
+    offered = records[0].body["tools"]
+    assert [tool["function"]["name"] for tool in offered] == ["order_status"]
+    tool_message = records[1].body["messages"][-1]
+    assert tool_message["role"] == "tool"
+    assert "shipped on Monday" in tool_message["content"]
+    assert records[1].body["messages"][-2]["tool_calls"][0]["function"]["name"] == "order_status"
+    done = done_of(events)
+    assert "shipped on Monday" in done["reply"]
+    [call] = done["tool_calls"]
+    assert call["name"] == "order_status"
+    assert call["ok"] is True
+    assert call["arguments"] == {"order": "A-17"}
+    assert stored_calls(admin, conversation["session_id"]) == done["tool_calls"]
+
+
+def test_parallel_calls_run_together_and_each_answer_goes_back(
+    client: httpx.Client,
+    owner: User,
+    conversation: dict[str, Any],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order_tool(client, owner, conversation["avatar_id"], endpoint.url)
+    endpoint.release = threading.Event()
+    calls = (("order_status", '{"order": "A-1"}'), ("order_status", '{"order": "A-2"}'))
+    script = Script(tool_calls_for=calls_then_reply(*calls), reply_for=reply_from_tools)
+
+    def both_arrived_then_release() -> None:
+        while len(endpoint.seen) < 2:
+            threading.Event().wait(0.01)
+        assert endpoint.release is not None
+        endpoint.release.set()
+
+    releaser = threading.Thread(target=both_arrived_then_release, daemon=True)
+    releaser.start()
+    events, records = run_turn(client, owner, conversation, monkeypatch, script)
+    releaser.join(timeout=10)
+    assert sorted(seen["body"]["order"] for seen in endpoint.seen) == ["A-1", "A-2"]
+    answers = [m for m in records[1].body["messages"] if m["role"] == "tool"]
+    assert [json.loads(a["content"])["order"] for a in answers] == ["A-1", "A-2"]
+    assert len(done_of(events)["tool_calls"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (("order_status", '{"order": "17"}'), "does not match"),
+        (("order_status", '{"order": '), "not JSON"),
+        (("refund_everything", "{}"), "there is no tool named refund_everything"),
+    ],
+)
+def test_bad_arguments_or_an_unknown_tool_never_reach_the_endpoint(
+    client: httpx.Client,
+    owner: User,
+    conversation: dict[str, Any],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    call: tuple[str, str],
+    error: str,
+) -> None:
+    order_tool(client, owner, conversation["avatar_id"], endpoint.url)
+    script = Script(tool_calls_for=calls_then_reply(call), reply_for=reply_from_tools)
+    events, records = run_turn(client, owner, conversation, monkeypatch, script)
+    assert endpoint.seen == []
+    assert error in records[1].body["messages"][-1]["content"]
+    [recorded] = done_of(events)["tool_calls"]
+    assert recorded["ok"] is False
+
+
+def test_a_slow_tool_gets_a_bridging_sentence_and_a_timeout_is_told_to_the_model(
+    client: httpx.Client,
+    owner: User,
+    conversation: dict[str, Any],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order_tool(client, owner, conversation["avatar_id"], endpoint.url, timeout_ms=1500)
+    endpoint.release = threading.Event()  # never set while the turn runs: the tool times out
+    script = Script(
+        tool_calls_for=calls_then_reply(("order_status", '{"order": "A-3"}')), reply_for=reply_from_tools
+    )
+    events, records = run_turn(client, owner, conversation, monkeypatch, script)
+    sentences = [data["text"] for name, data, _ in events if name == "sentence"]
+    assert sentences[0] == BRIDGE
+    assert "did not answer within 1.5 s" in records[1].body["messages"][-1]["content"]
+    assert done_of(events)["tool_calls"][0]["ok"] is False
+
+
+def test_a_webhook_that_fails_is_reported_to_the_model_and_the_turn_goes_on(
+    client: httpx.Client,
+    owner: User,
+    conversation: dict[str, Any],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_tool(client, owner, conversation["avatar_id"], kind="handoff_to_human", url=f"{endpoint.url}/handoff")
+    endpoint.status = 500
+    script = Script(
+        tool_calls_for=calls_then_reply(("handoff_to_human", '{"reason": "wants a person"}')),
+        reply_for=reply_from_tools,
+    )
+    events, records = run_turn(client, owner, conversation, monkeypatch, script)
+    [seen] = endpoint.seen
+    assert seen["body"]["event"] == "handoff_requested"
+    assert seen["body"]["session_id"] == conversation["session_id"]
+    assert "answered 500" in records[1].body["messages"][-1]["content"]
+    done = done_of(events)
+    assert done["action"] is None  # the hand-off did not happen
+    assert done["reply"].startswith("Here is what I found.")
+
+
+def test_contact_capture_stores_the_contact_and_goodbye_ends_the_conversation(
+    client: httpx.Client,
+    admin: Admin,
+    owner: User,
+    conversation: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_tool(client, owner, conversation["avatar_id"], kind="capture_contact")
+    add_tool(client, owner, conversation["avatar_id"], kind="end_conversation")
+    contact = ("capture_contact", '{"name": "Ada", "email": "ada@example.com", "note": "call back"}')
+    script = Script(
+        tool_calls_for=calls_then_reply(contact, ("end_conversation", "{}")), reply_for=reply_from_tools
+    )
+    events, _ = run_turn(client, owner, conversation, monkeypatch, script)
+    row = admin.execute(
+        "select name, email, note, owner_id from public.contacts where session_id = %s",
+        (conversation["session_id"],),
+    ).fetchone()
+    assert row == {"name": "Ada", "email": "ada@example.com", "note": "call back", "owner_id": owner.id}
+    assert done_of(events)["action"] == "end"
+
+
+def test_an_avatar_without_tools_is_offered_none(
+    client: httpx.Client, owner: User, conversation: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, records = run_turn(client, owner, conversation, monkeypatch, Script())
+    assert "tools" not in records[0].body
+    assert done_of(events)["tool_calls"] == []
