@@ -8,9 +8,12 @@ dev dependency) segments each text as pySBD's own benchmark does (`clean=False`,
 A rule counts when the sentences equal the expected ones exactly.
 
 Ours runs as the turn engine uses it, fed the text word by word as an LLM streams it, and must give the
-same sentences as `split_sentences` on the whole text. Speed: the whole set `--rounds` times, per 1,000
-expected sentences, for pySBD, ours in one go and ours streamed word by word. Exits 1 when our score is
-below pySBD's or streaming changes a result.
+same sentences as `split_sentences` on the whole text. Its lag, counted in tokens so that load on the
+machine does not blur it: for each sentence that comes out before the end of its stream, how many tokens
+after the one holding its last character arrived before it did, with tokens that carry the spaces before
+a word (as LLMs stream) and after it (as the scripted LLM of bench/turns.py does). Speed: the whole
+set `--rounds` times, per 1,000 expected sentences, for pySBD, ours in one go and ours streamed word by
+word. Exits 1 when our score is below pySBD's or streaming changes a result.
 
     .venv/bin/python bench/sentences.py --rounds 50
 """
@@ -39,7 +42,9 @@ GOLDEN_ARCHIVE = "pysbd-0.3.3.tar.gz"
 GOLDEN_MEMBER = "pysbd-0.3.3/benchmarks/english_golden_rules.py"
 GOLDEN_NAME = "GOLDEN_EN_RULES"
 CACHE = REPO_ROOT / ".build" / "bench"
-_TOKEN = re.compile(r"\s*\S+|\s+")  # a word with the spaces before it, as LLM tokens come
+# A word with the spaces before it, as LLMs stream; with the spaces after it, as tests/scripted_llm.py does.
+_TOKEN = re.compile(r"\s*\S+|\s+")
+_TRAILING_TOKEN = re.compile(r"\S+\s*|\s+")
 
 Rule = tuple[str, list[str]]
 Segmenter = Callable[[str], list[str]]
@@ -82,6 +87,22 @@ def streamed(text: str) -> list[str]:
     return [
         sentence for token in _TOKEN.findall(text) for sentence in splitter.feed(token)
     ] + splitter.flush()
+
+
+def tokens_waited(texts: list[str], token: re.Pattern[str]) -> list[int]:
+    """For each sentence out before the end of its stream: tokens fed after the one that completed it."""
+    waited = []
+    for text in texts:
+        splitter, cursor, fed = SentenceSplitter(), 0, 0
+        ends: list[int] = []  # where each token ends in the text
+        for piece in token.findall(text):
+            fed += len(piece)
+            ends.append(fed)
+            for sentence in splitter.feed(piece):
+                cursor = text.index(sentence, cursor) + len(sentence)
+                holder = next(n for n, end in enumerate(ends) if end >= cursor)
+                waited.append(len(ends) - 1 - holder)
+    return waited
 
 
 def score(rules: list[Rule], segment: Segmenter) -> list[int]:
@@ -141,6 +162,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {n}: {segmenters[name](rules[n - 1][0])}")
     differing = [n for n, (text, _) in enumerate(rules, 1) if streamed(text) != split_sentences(text)]
     print(f"  streamed word by word differs from in one go on: {', '.join(map(str, differing)) or 'none'}")
+    texts = [text for text, _ in rules]
+    print(
+        "  ours, sentences out before the end of the stream, by tokens fed after the one that completed them:"
+    )
+    for style, token in (
+        ("' word' (as LLMs stream)", _TOKEN),
+        ("'word ' (as the scripted LLM)", _TRAILING_TOKEN),
+    ):
+        waited = tokens_waited(texts, token)
+        counts = ", ".join(f"{n}: {waited.count(n)}" for n in range(max(waited) + 1))
+        print(f"    tokens like {style:<32}{counts}")
     pysbd_missed, ours_missed = (len(missed) for missed in list(misses.values())[:2])
     return 0 if ours_missed <= pysbd_missed and not differing else 1
 
