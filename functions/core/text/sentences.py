@@ -45,7 +45,7 @@ _OPENING_WORDS = frozenset(
 )
 _LONGEST_OPENING_WORD = max(map(len, _OPENING_WORDS))
 # "At 5 a.m." is a fronted phrase, not a sentence: a sentence of at most this many words that begins
-# with one of these prepositions does not end at a dotted abbreviation.
+# with one of these prepositions does not end at a dotted abbreviation or an initial.
 _PREPOSITIONS = frozenset(
     {"at", "by", "before", "after", "until", "till", "from", "around", "about", "since", "on", "in"}
     | {"during", "past", "near", "toward", "towards"}
