@@ -54,7 +54,7 @@ def _progress_bar(name: str) -> Callable[[int, int], None]:
 async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> int:
     from functions.core.db.pool import get_database
     from functions.core.errors import AppError
-    from functions.core.knowledge.ingest import ingest_path, owner_principal, resolve_avatar
+    from functions.core.knowledge.ingest import ingest_path, on_behalf_of, resolve_avatar
     from functions.core.local import DEMO_EMAIL
     from functions.core.settings import get_settings
 
@@ -70,7 +70,7 @@ async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> in
         if user is None:
             print(f"no local user {email}", file=sys.stderr)
             return 2
-        principal = owner_principal(user["id"])
+        principal = on_behalf_of(user["id"], get_settings())
         try:
             avatar_id = await resolve_avatar(db, principal, avatar)
         except AppError as exc:
