@@ -25,11 +25,18 @@ def _serve(host: str, port: int) -> None:
 
 
 def _migrate() -> None:
+    from functions.core.db.migrate import prepare_database
     from functions.core.db.pool import database_url
     from functions.core.settings import get_settings
 
-    url = database_url(get_settings())
-    print(f"database ready: {url.split('@')[-1]}")
+    settings = get_settings()
+    if settings.database_url is None:
+        url = database_url(settings)  # the embedded Postgres, started and migrated on the way
+        print(f"embedded database migrated: {url.split('@')[-1]}")
+        return
+    url = settings.database_url.get_secret_value()
+    applied = prepare_database(url)
+    print(f"{len(applied)} migrations applied ({', '.join(applied) or 'none pending'}): {url.split('@')[-1]}")
 
 
 def _cleanup() -> None:
