@@ -171,10 +171,11 @@ async def ingest_demo(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID) -> No
     from functions.core.knowledge.documents import add_document
     from functions.core.knowledge.extract import inspect_upload
     from functions.core.knowledge.indexing import index_document
-    from functions.core.knowledge.ingest import demo_knowledge_paths, owner_principal
+    from functions.core.knowledge.ingest import demo_knowledge_paths, on_behalf_of
+    from functions.core.settings import get_settings
 
     db = Database(url)
-    principal = owner_principal(owner_id)
+    principal = on_behalf_of(owner_id, get_settings())
     try:
         for path in demo_knowledge_paths():
             upload = inspect_upload(path.name, None, path.read_bytes())

@@ -25,11 +25,18 @@ def _serve(host: str, port: int) -> None:
 
 
 def _migrate() -> None:
+    from functions.core.db.migrate import prepare_database
     from functions.core.db.pool import database_url
     from functions.core.settings import get_settings
 
-    url = database_url(get_settings())
-    print(f"database ready: {url.split('@')[-1]}")
+    settings = get_settings()
+    if settings.database_url is None:
+        url = database_url(settings)  # the embedded Postgres, started and migrated on the way
+        print(f"embedded database migrated: {url.split('@')[-1]}")
+        return
+    url = settings.database_url.get_secret_value()
+    applied = prepare_database(url)
+    print(f"{len(applied)} migrations applied ({', '.join(applied) or 'none pending'}): {url.split('@')[-1]}")
 
 
 def _cleanup() -> None:
@@ -54,7 +61,7 @@ def _progress_bar(name: str) -> Callable[[int, int], None]:
 async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> int:
     from functions.core.db.pool import get_database
     from functions.core.errors import AppError
-    from functions.core.knowledge.ingest import ingest_path, owner_principal, resolve_avatar
+    from functions.core.knowledge.ingest import ingest_path, on_behalf_of, resolve_avatar
     from functions.core.local import DEMO_EMAIL
     from functions.core.settings import get_settings
 
@@ -70,7 +77,7 @@ async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> in
         if user is None:
             print(f"no local user {email}", file=sys.stderr)
             return 2
-        principal = owner_principal(user["id"])
+        principal = on_behalf_of(user["id"], get_settings())
         try:
             avatar_id = await resolve_avatar(db, principal, avatar)
         except AppError as exc:

@@ -21,7 +21,8 @@ from functions.core.api.routes import (
 )
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
-from functions.core.knowledge.ingest import demo_knowledge_paths, owner_principal, seed_demo_knowledge
+from functions.core.knowledge.ingest import demo_knowledge_paths, on_behalf_of, seed_demo_knowledge
+from functions.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +73,6 @@ async def seed_demo(db: Database) -> None:
         )
         avatar = await cur.fetchone()
     assert avatar is not None
-    await seed_demo_knowledge(db, owner_principal(owner_id), avatar["id"], demo_knowledge_paths())
+    settings = get_settings()
+    principal = on_behalf_of(owner_id, settings)
+    await seed_demo_knowledge(db, principal, avatar["id"], demo_knowledge_paths(), settings=settings)

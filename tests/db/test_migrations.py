@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from functions.core.cli import main
 from functions.core.db.migrate import (
     DEFAULT_MIGRATIONS_DIR,
     MIGRATION_NAME,
@@ -14,6 +15,7 @@ from functions.core.db.migrate import (
     migration_files,
     prepare_database,
 )
+from functions.core.settings import get_settings
 from tests.db.rls import PUBLIC_TABLES, Admin
 
 
@@ -75,3 +77,23 @@ def test_all_migrations_apply_to_an_empty_database(empty_database: str) -> None:
         auth_exists = conn.execute("select to_regnamespace('auth') is not null").fetchone()
     assert tables >= set(PUBLIC_TABLES)
     assert auth_exists == (True,)
+
+
+def test_the_migrate_command_applies_pending_migrations_to_the_configured_database(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = [version for version, _ in _expected_rows()]
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    get_settings.cache_clear()
+    try:
+        assert main(["migrate"]) == 0
+        assert capsys.readouterr().out.startswith(
+            f"{len(versions)} migrations applied ({', '.join(versions)})"
+        )
+        assert main(["migrate"]) == 0
+        assert capsys.readouterr().out.startswith("0 migrations applied (none pending)")
+    finally:
+        get_settings.cache_clear()
+    with psycopg.connect(empty_database) as conn:
+        rows = conn.execute("select version from supabase_migrations.schema_migrations order by version")
+        assert [row[0] for row in rows] == versions

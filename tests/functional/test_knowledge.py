@@ -20,7 +20,8 @@ from functions.core.knowledge import indexing
 from functions.core.knowledge.documents import add_document, get_document
 from functions.core.knowledge.extract import MAX_PAGES, MAX_PDF_CONTENT_BYTES, MAX_TEXT_CHARS, inspect_upload
 from functions.core.knowledge.indexing import index_document
-from functions.core.knowledge.ingest import owner_principal, seed_demo_knowledge
+from functions.core.knowledge.ingest import on_behalf_of, seed_demo_knowledge
+from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem
 from tests.unit.test_extract import make_pdf
@@ -299,7 +300,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 async def test_progress_is_visible_while_batches_land_and_embeddings_are_stored(
     database: Database, owner: User, avatar_id: str, admin: psycopg.Connection[Any]
 ) -> None:
-    principal = owner_principal(owner.id)
+    principal = on_behalf_of(owner.id, get_settings())
     text = "\n\n".join(f"Paragraph {i} talks about topic {i}. " * 40 for i in range(5))
     upload_ = inspect_upload("long.txt", None, text.encode())
     accepted = await add_document(database, principal, uuid.UUID(avatar_id), upload_)
@@ -351,7 +352,7 @@ async def test_an_embedding_failure_leaves_the_document_failed_with_the_reason(
         async def embed(self, texts: Sequence[str]) -> list[list[float]]:
             raise ProviderError("openai", "embeddings HTTP 503: overloaded", status=503)
 
-    principal = owner_principal(owner.id)
+    principal = on_behalf_of(owner.id, get_settings())
     upload_ = inspect_upload("guide.md", None, GUIDE.encode())
     accepted = await add_document(database, principal, uuid.UUID(avatar_id), upload_)
     await index_document(
@@ -366,7 +367,7 @@ async def test_an_embedding_failure_leaves_the_document_failed_with_the_reason(
 async def test_the_demo_knowledge_base_is_seeded_once_and_follows_edits(
     database: Database, owner: User, avatar_id: str, tmp_path: Path
 ) -> None:
-    principal = owner_principal(owner.id)
+    principal = on_behalf_of(owner.id, get_settings())
     readme, api = tmp_path / "README.md", tmp_path / "api.md"
     readme.write_text("# Demo\n\nThe demo avatar answers questions.\n")
     api.write_text("# API\n\nPOST /v1/sessions starts a session.\n")
@@ -462,7 +463,7 @@ async def test_an_indexer_waiting_on_a_slow_step_keeps_touching_its_document(
     """A live indexer is never taken for a stuck one: while it waits (here on an embedding batch that
     does not come back), its heartbeat moves the document's updated_at on."""
     monkeypatch.setattr(indexing, "HEARTBEAT_SECONDS", 0.05)
-    principal = owner_principal(owner.id)
+    principal = on_behalf_of(owner.id, get_settings())
     text = "\n\n".join(f"Paragraph {i} talks about topic {i}. " * 40 for i in range(5))
     upload_ = inspect_upload("long.txt", None, text.encode())
     accepted = await add_document(database, principal, uuid.UUID(avatar_id), upload_)

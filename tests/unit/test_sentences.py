@@ -20,6 +20,10 @@ SAMPLES = [
     "Steps:\n1. Open the app.\n2. Click save\n- first bullet\n- second bullet\n\nNew paragraph here.",
     "你好。今天天气很好！你要去哪里？我去北京。他说：“好的。”然后走了",
     "A long clause, with commas; and semicolons: and more words – and dashes — everywhere. " * 20,
+    "By 7 a.m. Dr. Lee had left. She came back at 4 P.M. Dr. Lee then ate. The U.S. Army base is on p. 12. "
+    "Ask Tom and co. about it. 'Go.' he said. Yahoo! in the rain. You and I. Henry I. Brown came. Ok.",
+    "1.) Mix the flour 2.) Add eggs 1) Mix 2) Bake. a. Red b. Green • 3. Salt • 4. Pepper ⁃1. Oil ⁃2. Fat",
+    "We waited . . . and waited. . . . Then it rained . . . . It stopped.... Nobody [...] knew. Bye. . . .",
 ]
 
 
@@ -48,10 +52,43 @@ def test_plain_sentences_split_after_their_terminators() -> None:
         "The U.S. economy grew fast.",
         "We met at 9 a.m. and left at 5 p.m. on Friday.",
         "J. R. R. Tolkien wrote it.",
+        "The letter was signed by Maria K. Jensen.",
+        "The chart is on p. 12 of the report.",
+        "We hired Baker & Co. for the move, and Baker & co. at the depot helped.",
+        "That was Ken Griffey Sr.'s glove.",
+        "She moved to the U.K. last spring.",
+        "The parcel went to No. 221 and then to N°. 7 on the high street.",
+        "The U.S. Army base has stood for ten years.",
+        "By 7 a.m. Dr. Lee had already left the lab.",
+        "The ticket costs $12.50 at the door.",
+        "Have you met Charles I. Brown?",
     ],
 )
 def test_abbreviations_and_initials_do_not_end_a_sentence(text: str) -> None:
     assert split_sentences(text) == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "The crates came from Baker & Co. They arrived on time.",
+            ["The crates came from Baker & Co.", "They arrived on time."],
+        ),
+        ("He studied in the U.K. Where did you study?", ["He studied in the U.K.", "Where did you study?"]),
+        (
+            "She came back at 4 P.M. Dr. Lee then ate lunch.",
+            ["She came back at 4 P.M.", "Dr. Lee then ate lunch."],
+        ),
+        ("It was just you and I. Have you met him?", ["It was just you and I.", "Have you met him?"]),
+        ("Take vitamin C. It helps.", ["Take vitamin C.", "It helps."]),
+        ("The ticket costs $12.50. Children go free.", ["The ticket costs $12.50.", "Children go free."]),
+    ],
+)
+def test_abbreviations_and_initials_end_a_sentence_before_a_word_that_opens_one(
+    text: str, sentences: list[str]
+) -> None:
+    assert split_sentences(text) == sentences
 
 
 def test_ambiguous_abbreviations_end_a_sentence_before_a_capitalised_word() -> None:
@@ -74,6 +111,37 @@ def test_ellipses_end_a_sentence_only_before_a_new_one() -> None:
     assert split_sentences(text) == ["Wait... what?", "Well… maybe.", "Hmm...", "Okay."]
 
 
+def test_spaced_ellipses_stay_inside_their_sentences() -> None:
+    assert split_sentences("We waited . . . and waited . . . Nobody came.") == [
+        "We waited . . . and waited . . . Nobody came."
+    ]
+    # A period on the word, then the ellipsis: the sentence ends at the period, the ellipsis opens the next.
+    assert split_sentences("It rained. . . . Then it stopped. . . .") == [
+        "It rained.",
+        ". . . Then it stopped. . . .",
+    ]
+    # An ellipsis, then a period: the sentence ends after the fourth dot.
+    assert split_sentences("It rained . . . . Then it stopped.") == ["It rained . . . .", "Then it stopped."]
+    assert split_sentences("It rained.... Then it stopped.") == ["It rained....", "Then it stopped."]
+    assert split_sentences('"Nobody [...] knew [...]" (Lee 4).') == ['"Nobody [...] knew [...]" (Lee 4).']
+    assert split_sentences("Then she said. . . .”") == ["Then she said. . . .”"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Well . . . . Okay.", "Hi! . . . Bye.", "One. ... . Two.", "Fine. :) Good.", "A.\n---\n***\nB."]
+)
+def test_no_sentence_is_without_a_letter_or_digit(text: str) -> None:
+    sentences = split_sentences(text)
+    assert sentences
+    assert all(any(c.isalnum() for c in s) for s in sentences)
+    assert stream(text, [1] * len(text)) == sentences
+
+
+def test_text_without_a_letter_or_digit_is_never_emitted() -> None:
+    assert split_sentences(". . . ! ? …\n--- *") == []
+    assert split_at_clauses("word ... ... ... ...", 5) == ["word"]
+
+
 def test_list_items_are_sentences_of_their_own() -> None:
     text = "Steps:\n1. Open the app.\n2. Click save\n10. Done\n- first bullet\n* second bullet"
     assert split_sentences(text) == [
@@ -86,6 +154,25 @@ def test_list_items_are_sentences_of_their_own() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("1. Preheat the oven 2. Mix the flour", ["1. Preheat the oven", "2. Mix the flour"]),
+        ("1. Preheat the oven. 2. Mix the flour.", ["1. Preheat the oven.", "2. Mix the flour."]),
+        ("1.) Preheat the oven 2.) Mix the flour", ["1.) Preheat the oven", "2.) Mix the flour"]),
+        ("1) Preheat the oven 2) Mix the flour", ["1) Preheat the oven", "2) Mix the flour"]),
+        ("1) Preheat the oven. 2) Mix the flour.", ["1) Preheat the oven.", "2) Mix the flour."]),
+        ("a. Red b. Green c. Blue", ["a. Red", "b. Green", "c. Blue"]),
+        ("• 9. Salt • 10. Pepper", ["• 9. Salt", "• 10. Pepper"]),
+        ("⁃1. Oil ⁃2. Fat", ["⁃1. Oil", "⁃2. Fat"]),
+        ("Buy 2. Then 3. Done", ["Buy 2.", "Then 3.", "Done"]),
+        ("See (a) and (b) below. Fine", ["See (a) and (b) below.", "Fine"]),
+    ],
+)
+def test_list_items_on_one_line_are_sentences_of_their_own(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
+
+
 def test_closing_quotes_and_brackets_stay_with_their_sentence() -> None:
     text = "He said \"Stop.\" Then he left. (It was late.) She wrote 'done.' Fine."
     assert split_sentences(text) == [
@@ -95,6 +182,20 @@ def test_closing_quotes_and_brackets_stay_with_their_sentence() -> None:
         "She wrote 'done.'",
         "Fine.",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'Time to go.' he whispered.",
+        '"We won!" she shouted, and "Really?" he asked.',
+        "The bridge (It was finished in 1932.) still carries trains.",
+        "He works at Yahoo! in the sales team.",
+        "It weighs approx. two kilos, i.e. not much.",
+    ],
+)
+def test_a_terminator_followed_by_a_lower_case_word_does_not_end_the_sentence(text: str) -> None:
+    assert split_sentences(text) == [text]
 
 
 def test_repeated_terminators_form_one_boundary() -> None:
@@ -127,13 +228,26 @@ def test_a_terminator_at_the_end_of_the_buffer_waits_for_the_next_character() ->
     assert splitter.flush() == ["Next"]
 
 
-def test_a_sentence_is_emitted_as_soon_as_the_next_character_arrives() -> None:
+def test_a_sentence_is_emitted_as_soon_as_the_next_non_space_character_arrives() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("Hello") == []
     assert splitter.feed(" there.") == []
-    assert splitter.feed(" How") == ["Hello there."]
-    assert splitter.feed("你好。") == []
+    assert splitter.feed(" ") == []  # ". . ." or "she said" may follow
+    assert splitter.feed("H") == ["Hello there."]
+    assert splitter.feed("ow你好。") == []
     assert splitter.feed("好") == ["How你好。"]
+
+
+def test_after_a_dotted_abbreviation_the_splitter_waits_for_the_whole_next_word() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("I live in the U.S. Go") == []
+    assert splitter.feed("vernment") == []
+    assert splitter.feed(" is big. Wh") == ["I live in the U.S. Government is big."]
+    assert splitter.feed("o? Me. He") == ["Who?", "Me."]
+    assert splitter.feed("llo") == []
+    assert splitter.flush() == ["Hello"]
+    assert splitter.feed("She is from the U.S. How") == []
+    assert splitter.feed(" ") == ["She is from the U.S."]
 
 
 def test_emitted_sentences_are_stripped_and_never_empty() -> None:

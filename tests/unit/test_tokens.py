@@ -25,6 +25,7 @@ from functions.core.auth.tokens import (
     widget_key,
 )
 from functions.core.errors import Unauthorized
+from functions.core.knowledge.ingest import on_behalf_of
 from functions.core.settings import Settings
 
 SECRET = "x" * 40
@@ -432,3 +433,13 @@ async def test_a_widget_secret_equal_to_the_user_secret_is_not_used() -> None:
     assert widget_key(settings) is None
     await assert_refused(TokenVerifier(settings), hs256(visitor_claims(), secret=SECRET), "not accepted")
     assert widget_key(widget_settings()) == WIDGET_SECRET
+
+
+async def test_work_on_a_users_behalf_carries_the_claims_of_a_verified_token_of_theirs() -> None:
+    settings = Settings(
+        app_mode="cloud", database_url="postgresql://x", supabase_jwt_secret=SECRET, jwt_audience="studio"
+    )
+    verified = await TokenVerifier(settings).verify(hs256(claims(aud="studio", email=None)))
+    acting = on_behalf_of(USER_ID, settings)
+    assert acting.user_id == verified.user_id == USER_ID
+    assert acting.claims == {key: verified.claims[key] for key in ("sub", "role", "aud")}

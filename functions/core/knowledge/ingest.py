@@ -24,10 +24,11 @@ class Ingested:
     duplicate: bool
 
 
-def owner_principal(user_id: uuid.UUID) -> Principal:
-    """The claims a verified token of this user would carry, for work done on the owner's behalf."""
+def on_behalf_of(user_id: uuid.UUID, settings: Settings) -> Principal:
+    """The claims a verified token of this user would carry, for work done on the user's behalf outside a
+    request (the CLI, seeding the demo), so that RLS applies as it would to the user's own calls."""
     return Principal(
-        user_id=user_id, claims={"sub": str(user_id), "role": "authenticated", "aud": "authenticated"}
+        user_id=user_id, claims={"sub": str(user_id), "role": "authenticated", "aud": settings.jwt_audience}
     )
 
 

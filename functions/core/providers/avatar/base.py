@@ -26,7 +26,8 @@ class SessionRequest(BaseModel):
     avatar: AvatarSpec
     expires_at: datetime
     # For providers that call back into our OpenAI-compatible chat (LiveAvatar FULL): the base URL
-    # they append `/chat/completions` to, and the avatar API key they send as Bearer.
+    # they append `/chat/completions` to, and the session callback token they send as Bearer (signed
+    # with WIDGET_TOKEN_SECRET for this session's user and avatar; no avatar API key).
     chat_completions_base_url: str | None = None
     chat_api_key: str | None = Field(default=None, repr=False)
 

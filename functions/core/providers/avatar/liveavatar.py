@@ -1,8 +1,9 @@
 """HeyGen LiveAvatar (`api.liveavatar.com`): a session token in FULL or LITE mode; the browser starts it.
 
 FULL: LiveAvatar listens, thinks and speaks, the thinking done by our OpenAI-compatible
-`/v1/sessions/{id}/chat/completions` (a custom LLM configuration holding a per-session avatar API key
-as a LiveAvatar secret). LITE (formerly CUSTOM): we send the audio, LiveAvatar renders the video.
+`/v1/sessions/{id}/chat/completions` (a custom LLM configuration holding, as a LiveAvatar secret, the
+session callback token: signed with WIDGET_TOKEN_SECRET, good for this session's user and avatar).
+LITE (formerly CUSTOM): we send the audio, LiveAvatar renders the video.
 """
 
 import logging
@@ -69,8 +70,9 @@ class LiveAvatarProvider(KeyedProvider):
         if not base_url or not key:
             raise ProviderError(
                 self.name,
-                "FULL mode needs our chat-completions URL (PUBLIC_API_BASE) and an avatar API key;"
-                " without them LiveAvatar would answer without the avatar's knowledge: use LITE instead",
+                "FULL mode needs our chat-completions URL (PUBLIC_API_BASE) and WIDGET_TOKEN_SECRET to sign"
+                " its session token; without them LiveAvatar would answer without the avatar's knowledge:"
+                " use LITE instead",
             )
         avatar = request.avatar
         persona: dict[str, Any] = {"language": avatar.language}
