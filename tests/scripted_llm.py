@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat server for tests and benchmarks: real HTTP, known timing.
 
 It answers `POST /chat/completions` (any prefix) with a reply chosen by `reply_for(messages)`,
-streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token.
+streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token with its
+leading space, as LLM APIs stream them (" It", " ships", "."-ended words).
 It can refuse (`fail_status`) or drop the connection after some tokens (`drop_after_tokens`), and it
 records each request and, per request, when the token that completed the first sentence was sent
 (`time.monotonic`, comparable across processes on one machine).
@@ -21,7 +22,7 @@ DEFAULT_REPLY = (
     "It streams each sentence as soon as it is complete, so the avatar starts speaking early. "
     "Every conversation is recorded per user."
 )
-_TOKEN = re.compile(r"\S+\s*")
+_TOKEN = re.compile(r"\s*\S+")
 _SENTENCE_END = re.compile(r"[.!?]\s*$")
 
 
