@@ -28,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -237,7 +239,7 @@ def stored_messages(url: str, session_ids: list[str]) -> dict[str, int]:
 
 
 def start_llm(
-    work_dir: Path, ttft_ms: float, tokens_per_second: float
+    work_dir: Path, ttft_ms: float, tokens_per_second: float, tool_call: tuple[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port_file = work_dir / "llm-port"
     command = [
@@ -248,6 +250,7 @@ def start_llm(
         f"--tokens-per-second={tokens_per_second}",
         f"--port-file={port_file}",
         f"--records={work_dir / 'llm-records.json'}",
+        *(["--tool-call", *tool_call] if tool_call else []),
     ]
     llm = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -286,17 +289,29 @@ def print_cpu_per_turn(cpu_s: dict[str, float], turns: int) -> None:
     print(f"  CPU ms per turn: {parts}")
 
 
-def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str, int], clients: int) -> bool:
-    records = {record["body"]["messages"][-1]["content"]: record for record in llm_records}
+def overhead_and_lag(results: Results, llm_records: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Per turn, our own time (the client's total minus every LLM request of the turn, a tool round makes
+    two) and the first-sentence lag (from the LLM request whose text holds the first sentence)."""
+    by_question: dict[str, list[dict[str, Any]]] = {}
+    for record in llm_records:
+        asked = [m["content"] for m in record["body"]["messages"] if m["role"] == "user"]
+        if asked:
+            by_question.setdefault(asked[-1], []).append(record)
     overhead, lag = [], []
     for turn in results.turns:
-        record = records.get(turn.question)
-        if record is None or record["finished_at"] is None or turn.done_at is None:
+        records = by_question.get(turn.question, [])
+        if not records or any(r["finished_at"] is None for r in records) or turn.done_at is None:
             continue
-        llm_time = record["finished_at"] - record["received_at"]
+        llm_time = sum(r["finished_at"] - r["received_at"] for r in records)
         overhead.append(1000 * ((turn.done_at - turn.sent_at) - llm_time))
-        if record["first_sentence_sent_at"] is not None and turn.first_sentence_at is not None:
-            lag.append(1000 * (turn.first_sentence_at - record["first_sentence_sent_at"]))
+        said = [r["first_sentence_sent_at"] for r in records if r["first_sentence_sent_at"] is not None]
+        if said and turn.first_sentence_at is not None:
+            lag.append(1000 * (turn.first_sentence_at - said[0]))
+    return overhead, lag
+
+
+def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str, int], clients: int) -> bool:
+    overhead, lag = overhead_and_lag(results, llm_records)
     server_side = {
         name: [turn.timings[name] for turn in results.turns if turn.timings.get(name) is not None]
         for name in ("retrieval_ms", "llm_first_token_ms", "first_sentence_ms", "total_ms")
@@ -330,6 +345,83 @@ def report(results: Results, llm_records: list[dict[str, Any]], stored: dict[str
     return ok
 
 
+TOOL = ("order_status", '{"order": "A-17"}')
+TARGET_TOOL_ROUND_P50_MS = 5.0
+
+
+class ToolEndpoint:
+    """The owner's system the tool calls, on loopback in a thread: answers at once, times its own work."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        handled: list[float] = []
+        self.handled = handled
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                began = time.monotonic()
+                self.rfile.read(int(self.headers["content-length"]))
+                answer = b'{"order": "A-17", "status": "shipped"}'
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                handled.append(1000 * (time.monotonic() - began))
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/orders"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def add_tool(base_url: str, clients: list[Client], url: str) -> None:
+    for client in clients:
+        response = httpx.post(
+            f"{base_url}/v1/avatars/{client.avatar_id}/tools",
+            json={
+                "name": TOOL[0],
+                "description": "Look up an order.",
+                "parameters": {"type": "object", "properties": {"order": {"type": "string"}}},
+                "method": "POST",
+                "url": url,
+            },
+            headers={"authorization": f"Bearer {client.token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+
+def print_tool_round(
+    plain: Results, with_tool: Results, records: list[dict[str, Any]], tool_ms: list[float]
+) -> bool:
+    base, _ = overhead_and_lag(plain, records)
+    tooled, _ = overhead_and_lag(with_tool, records)
+    added = percentile(tooled, 50) - percentile(base, 50) - percentile(tool_ms, 50)
+    met = added <= TARGET_TOOL_ROUND_P50_MS
+    print(
+        f"\none tool round per turn, {len(with_tool.turns)} turns (1 session), against the same without one:"
+    )
+    without, with_round = percentile(base, 50), percentile(tooled, 50)
+    print(f"  overhead p50 without / with a tool round (ms) {without:>8.2f} {with_round:>8.2f}")
+    print(f"  the tool's own time p50 (ms)                 {percentile(tool_ms, 50):>8.2f}")
+    print(
+        f"  added by our code per tool round p50 (ms)    {added:>8.2f}   <= {TARGET_TOOL_ROUND_P50_MS:g}"
+        f"  {'PASS' if met else 'MISS'}"
+    )
+    print_cpu_per_turn(with_tool.cpu_s, len(with_tool.turns))
+    return met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -339,12 +431,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="turns per client before measuring")
     parser.add_argument("--ttft-ms", type=float, default=20.0, help="the scripted LLM's time to first token")
     parser.add_argument("--tokens-per-second", type=float, default=1000.0, help="0: as fast as possible")
+    parser.add_argument(
+        "--no-tool-round", action="store_true", help="skip the scenario where each turn calls one tool"
+    )
     args = parser.parse_args(argv)
 
     print(describe())
     server = None
-    with local_database() as db:
-        llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second)
+    endpoint = ToolEndpoint()
+    allow = {"TOOL_ALLOWED_HOSTS": json.dumps([f"{HOST}/32"])}
+    with local_database(env=allow) as db:
+        llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second, TOOL)
         try:
             os.environ.update({"LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"})
             port = free_port()
@@ -363,14 +460,33 @@ def main(argv: list[str] | None = None) -> int:
                     port, clients, seconds=args.seconds, warmup=args.warmup, meter=meter, tag=f"c{count}-"
                 )
                 levels.append((count, asyncio.run(measured)))
+            rounds: tuple[Results, Results] | None = None
+            if not args.no_tool_round:
+                plain, tooled = (
+                    create_clients(db.url, db.secret, 1, shared_owner=False, tag=f"tool-{kind}")
+                    for kind in "ab"
+                )
+                add_knowledge(db.url, plain + tooled)
+                add_tool(f"http://{HOST}:{port}", tooled, endpoint.url)
+                rounds = (
+                    asyncio.run(
+                        run(port, plain, seconds=args.seconds, warmup=args.warmup, meter=meter, tag="p-")
+                    ),
+                    asyncio.run(
+                        run(port, tooled, seconds=args.seconds, warmup=args.warmup, meter=meter, tag="t-")
+                    ),
+                )
         finally:
             if server is not None:
                 stop_server(server)
             records = stop_llm(llm, db.data_dir)
+            endpoint.close()
         ok = True
         for count, results in levels:
             stored = stored_messages(db.url, [session_id for session_id, _ in results.sessions])
             ok = report(results, records, stored, count) and ok
+        if rounds is not None:
+            ok = print_tool_round(*rounds, records, endpoint.handled) and ok
     print("(CPU: server = the app under uvicorn, postgres = postmaster and backends, loadgen = this one)")
     return 0 if ok else 1
 

@@ -199,6 +199,17 @@ class ScriptedLLM:
         record.finished_at = time.monotonic()
 
 
+def calls_then_reply(
+    *calls: tuple[str, str],
+) -> Callable[[list[dict[str, Any]]], list[tuple[str, str]] | None]:
+    """A `tool_calls_for` that makes the calls once per turn, then answers once their results are in."""
+
+    def decide(messages: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
+        return None if messages and messages[-1].get("role") == "tool" else list(calls)
+
+    return decide
+
+
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
@@ -215,10 +226,18 @@ def main() -> None:
     parser.add_argument("--tokens-per-second", type=float, default=0.0)
     parser.add_argument("--port-file", type=Path, required=True, help="where to write the port once serving")
     parser.add_argument("--records", type=Path, required=True, help="where to write the records on SIGTERM")
+    parser.add_argument(
+        "--tool-call", nargs=2, metavar=("NAME", "ARGUMENTS"), help="call this tool once per turn"
+    )
     args = parser.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with ScriptedLLM(Script(ttft_s=args.ttft_ms / 1000, tokens_per_second=args.tokens_per_second)) as llm:
+    script = Script(
+        ttft_s=args.ttft_ms / 1000,
+        tokens_per_second=args.tokens_per_second,
+        tool_calls_for=calls_then_reply(tuple(args.tool_call)) if args.tool_call else None,
+    )
+    with ScriptedLLM(script) as llm:
         args.port_file.write_text(str(llm.port))
         stop.wait()
         records = [asdict(r) for r in llm.records]

@@ -65,26 +65,11 @@ grant select, delete on public.avatar_tools to service_role;
 create trigger avatar_tools_touch_updated_at before update on public.avatar_tools
   for each row execute function private.touch_updated_at();
 
--- The tools a session's avatar offers, for its owner or a visitor bound to it (who cannot read the table).
-create function private.session_tools(p_avatar_id uuid)
-returns table (
-  id uuid, kind text, name text, description text, parameters jsonb, method text, url text,
-  timeout_ms integer, signing_secret text
-)
-language sql stable security definer set search_path = '' as $$
-  select t.id, t.kind, t.name, t.description, t.parameters, t.method, t.url, t.timeout_ms, t.signing_secret
-  from public.avatar_tools t
-  where t.avatar_id = p_avatar_id and t.enabled and private.can_use_avatar(p_avatar_id)
-  order by t.name
-$$;
-
-grant execute on function private.session_tools(uuid) to authenticated;
-
 -- tool secrets -------------------------------------------------------------------------------------
 
 -- Header values an HTTP tool's requests carry (an API key of the owner's own system). Written by the
 -- owner, never read back by anyone through the API: only the header names are selectable, and the values
--- reach the server through private.tool_request_headers when a turn calls the tool.
+-- reach the server through private.session_tools when a turn calls the tool.
 create table public.avatar_tool_headers (
   tool_id uuid not null references public.avatar_tools (id) on delete cascade,
   owner_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
@@ -113,17 +98,23 @@ revoke all on public.avatar_tool_headers from anon, authenticated, service_role;
 grant select (tool_id, name, created_at), delete on public.avatar_tool_headers to authenticated;
 grant insert (tool_id, name, value) on public.avatar_tool_headers to authenticated;
 
--- The headers of one tool of an avatar the caller may use, for the server to send; never for a client.
-create function private.tool_request_headers(p_tool_id uuid)
-returns table (name text, value text)
+-- The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it, who cannot read
+-- the tables), with what the server needs to call them: the signing secret and the header values.
+create function private.session_tools(p_avatar_id uuid)
+returns table (
+  id uuid, kind text, name text, description text, parameters jsonb, method text, url text,
+  timeout_ms integer, signing_secret text, headers jsonb
+)
 language sql stable security definer set search_path = '' as $$
-  select h.name, h.value
-  from public.avatar_tool_headers h
-  join public.avatar_tools t on t.id = h.tool_id
-  where h.tool_id = p_tool_id and t.enabled and private.can_use_avatar(t.avatar_id)
+  select t.id, t.kind, t.name, t.description, t.parameters, t.method, t.url, t.timeout_ms, t.signing_secret,
+         coalesce((select jsonb_object_agg(h.name, h.value) from public.avatar_tool_headers h
+                    where h.tool_id = t.id), '{}')
+  from public.avatar_tools t
+  where t.avatar_id = p_avatar_id and t.enabled and private.can_use_avatar(p_avatar_id)
+  order by t.name
 $$;
 
-grant execute on function private.tool_request_headers(uuid) to authenticated;
+grant execute on function private.session_tools(uuid) to authenticated;
 
 -- contacts -----------------------------------------------------------------------------------------
 

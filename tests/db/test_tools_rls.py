@@ -140,14 +140,13 @@ def test_no_one_reads_a_header_value_or_a_signing_secret(admin: Admin, tools: To
 def test_the_server_gets_the_headers_and_secret_only_for_an_avatar_the_caller_may_use(
     admin: Admin, tools: Tools
 ) -> None:
-    headers = "select name, value from private.tool_request_headers(%(tool_id)s)"
-    secret = "select signing_secret from private.session_tools(%(avatar_id)s)"
+    sql = "select signing_secret, headers from private.session_tools(%(avatar_id)s)"
     for actor in (tools.world.owner, tools.world.visitor):
-        assert attempt(admin, actor, headers, tools.params).rows == [{"name": "X-Key", "value": "v"}]
-        assert attempt(admin, actor, secret, tools.params).rows == [{"signing_secret": "k" * 40}]
+        assert attempt(admin, actor, sql, tools.params).rows == [
+            {"signing_secret": "k" * 40, "headers": {"X-Key": "v"}}
+        ]
     stranger = Actor.user(tools.world.other_id, avatar_id=tools.other_avatar_id)
-    assert attempt(admin, stranger, headers, tools.params).rows == []
-    assert attempt(admin, stranger, secret, tools.params).rows == []
+    assert attempt(admin, stranger, sql, tools.params).rows == []
 
 
 def insert_as(conn: Admin, actor: Actor, sql: str, params: dict[str, Any]) -> str | None:

@@ -4,7 +4,7 @@ failing webhook, contact capture and the end of a conversation; every call store
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,7 +18,7 @@ from functions.core.tools.conversation import BRIDGE
 from tests.conftest import User
 from tests.functional.support import Api
 from tests.functional.turns_support import scripted_llm, stream_turn
-from tests.scripted_llm import Script
+from tests.scripted_llm import Script, calls_then_reply
 
 Admin = psycopg.Connection[Any]
 
@@ -93,17 +93,6 @@ def order_tool(client: httpx.Client, owner: User, avatar_id: str, url: str, time
         url=f"{url}/orders",
         timeout_ms=timeout_ms,
     )
-
-
-def calls_then_reply(
-    *calls: tuple[str, str],
-) -> Callable[[list[dict[str, Any]]], list[tuple[str, str]] | None]:
-    """The model calls the tools once, then answers from their results."""
-
-    def decide(messages: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
-        return None if any(m["role"] == "tool" for m in messages) else list(calls)
-
-    return decide
 
 
 def reply_from_tools(messages: list[dict[str, Any]]) -> str:

@@ -43,6 +43,7 @@ class SessionTool:
     url: str | None
     timeout_ms: int
     signing_secret: str
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ class ToolOutcome:
 
 
 async def session_tools(conn: Conn, avatar_id: uuid.UUID) -> list[SessionTool]:
-    """The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it)."""
+    """The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it), each with its
+    signing secret and header values: for the server's requests, never for a response."""
     cur = await conn.execute("select * from private.session_tools(%s)", (avatar_id,))
     return [SessionTool(**{**row, "kind": ToolKind(row["kind"])}) for row in await cur.fetchall()]
 
@@ -135,9 +137,7 @@ async def run_tool(context: CallContext, tool: SessionTool, arguments: dict[str,
 async def _request(context: CallContext, tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
     assert tool.method is not None
     assert tool.url is not None
-    async with context.db.as_user(context.principal.claims) as conn:
-        cur = await conn.execute("select name, value from private.tool_request_headers(%s)", (tool.id,))
-        headers = {row["name"]: row["value"] for row in await cur.fetchall()}
+    headers = tool.headers
     try:
         answer = await call_tool(
             context.client,
