@@ -1,5 +1,7 @@
 """The scheduled sweeper: ends sessions past their end or idle too long, and stops them at the provider.
 
+It also removes widget visitors that can never return (every token they held has expired).
+
 Then it reconciles with every configured provider that lists its live sessions, stopping those our
 table says are over or does not know (orphans). It runs as `service_role` because it acts for every
 owner at once; row locks with SKIP LOCKED make two concurrent runs end each session exactly once, and a
@@ -19,6 +21,7 @@ from functions.core.providers.avatar.base import AvatarProvider, LiveSession
 from functions.core.providers.avatar.registry import get_provider, provider_names
 from functions.core.sessions.lifecycle import add_event, close_session, stop_provider_session
 from functions.core.settings import Settings
+from functions.core.widget import sweep_visitors
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class CleanupReport(BaseModel):
     orphans_stopped: int
     orphans_failed: int
     orphans: list[str]
+    visitors_removed: int
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,8 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
     for session in ended:
         await stop_provider_session(settings, session["provider"], session["provider_session_id"])
     orphans, orphans_failed = await reconcile(db, settings)
+    async with db.as_service() as conn:
+        visitors_removed = await sweep_visitors(conn)
     expired = sum(1 for session in ended if session["reason"] == "expired")
     report = CleanupReport(
         ended=len(ended),
@@ -168,13 +174,16 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         orphans_stopped=len(orphans),
         orphans_failed=orphans_failed,
         orphans=orphans,
+        visitors_removed=visitors_removed,
     )
     log.info(
-        "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed",
+        "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed;"
+        " removed %d widget visitor(s)",
         report.ended,
         report.expired,
         report.idle,
         report.orphans_stopped,
         report.orphans_failed,
+        report.visitors_removed,
     )
     return report

@@ -24,6 +24,9 @@ _PLACEHOLDERS = {
     "your-super-secret-jwt-token-with-at-least-32-characters-long",
 }
 
+# No visitor token outlives this, so the sweeper may remove a visitor not seen for as long.
+WIDGET_TOKEN_MAX_TTL_SECONDS = 86_400
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
@@ -93,7 +96,7 @@ class Settings(BaseSettings):
 
     # Visitor tokens of the embeddable widget: signed with their own key, short-lived, rate limited.
     widget_token_secret: SecretStr | None = None
-    widget_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    widget_token_ttl_seconds: int = Field(default=900, ge=60, le=WIDGET_TOKEN_MAX_TTL_SECONDS)
     widget_tokens_per_ip_per_minute: int = Field(default=10, ge=1)
     widget_tokens_per_avatar_per_minute: int = Field(default=120, ge=1)
 
