@@ -37,9 +37,13 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     data_dir: Path = Path(".data")
     db_pool_min: int = Field(default=1, ge=0)
-    db_pool_max: int = Field(default=10, ge=1)
-    # Off behind a transaction-mode pooler that cannot keep server-side prepared statements.
-    db_prepared_statements: bool = True
+    # Connections per process. Unset: 1 in the cloud, where each Lambda container serves one request at
+    # a time and Supabase advises one connection per serverless instance; 10 for the local server.
+    db_pool_max: int | None = Field(default=None, ge=1)
+    # Server-side prepared statements. Unset: off in the cloud, where DATABASE_URL is Supabase's
+    # transaction-mode pooler (port 6543), which hands each transaction any server connection and so
+    # cannot keep them; on locally. Set true for a direct or session-mode connection.
+    db_prepared_statements: bool | None = None
 
     supabase_url: str | None = None
     # Public by design (it only identifies the project); the studio's Supabase sign-in needs it.
@@ -105,6 +109,16 @@ class Settings(BaseSettings):
         return self.app_mode == "local"
 
     @property
+    def pool_max_size(self) -> int:
+        if self.db_pool_max is not None:
+            return self.db_pool_max
+        return 10 if self.is_local else 1
+
+    @property
+    def prepare_statements(self) -> bool:
+        return self.is_local if self.db_prepared_statements is None else self.db_prepared_statements
+
+    @property
     def resolved_jwks_url(self) -> str | None:
         if self.jwks_url:
             return self.jwks_url
@@ -138,6 +152,12 @@ class Settings(BaseSettings):
         if self.widget_token_secret is not None:
             return self.widget_token_secret.get_secret_value()
         return local_secret(self.data_dir, "local-widget-secret") if self.is_local else None
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> "Settings":
+        if self.db_pool_min > self.pool_max_size:
+            raise ValueError(f"DB_POOL_MIN ({self.db_pool_min}) is above DB_POOL_MAX ({self.pool_max_size})")
+        return self
 
     @model_validator(mode="after")
     def _cloud_mode_needs_real_credentials(self) -> "Settings":
