@@ -24,6 +24,8 @@ _PLACEHOLDERS = {
     "your-super-secret-jwt-token-with-at-least-32-characters-long",
 }
 
+# The issuer of the tokens that local mode's dev sign-in signs.
+LOCAL_ISSUER = "avatar-studio-local"
 # No visitor token outlives this, so the sweeper may remove a visitor not seen for as long.
 WIDGET_TOKEN_MAX_TTL_SECONDS = 86_400
 
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     jwks_url: str | None = None
     jwt_audience: str = "authenticated"
+    # The `iss` that user access tokens must carry; unset, Supabase's `<SUPABASE_URL>/auth/v1`.
+    jwt_issuer: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=0)
 
     cors_origins: list[str] = Field(default_factory=list)
@@ -125,6 +129,15 @@ class Settings(BaseSettings):
         if self.supabase_url:
             return self.supabase_url.rstrip("/") + "/auth/v1/.well-known/jwks.json"
         return None
+
+    @property
+    def resolved_jwt_issuer(self) -> str | None:
+        """The issuer of user tokens: JWT_ISSUER, else Supabase Auth's, else (locally) our dev sign-in's."""
+        if self.jwt_issuer:
+            return self.jwt_issuer
+        if self.supabase_url:
+            return self.supabase_url.rstrip("/") + "/auth/v1"
+        return LOCAL_ISSUER if self.is_local else None
 
     @property
     def llm_url(self) -> str:
