@@ -1,4 +1,4 @@
-"""Logs reach CloudWatch at the configured level, as JSON, even where the Lambda runtime set up logging first."""
+"""Logs reach CloudWatch at the configured level, as JSON, even where the Lambda runtime set up logging."""
 
 import io
 import json
