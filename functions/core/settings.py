@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Where the functions are reachable from outside, e.g. for a provider's custom-LLM callback.
     public_api_base: str | None = None
 
+    # The private bucket browsers upload knowledge files to (presigned POST); its events index them.
+    # Unset locally: files go to DATA_DIR through the local server's /v1/uploads.
+    knowledge_bucket: str | None = None
     # Uploads (knowledge files, audio turns) may be larger than a JSON body.
     max_upload_bytes: int = Field(default=20_971_520, ge=1024)
 

@@ -59,7 +59,8 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "SELECT",
             "INSERT",
             "DELETE",
-            "UPDATE (chunks_done, chunks_total, error, source_name, status, title)",
+            "UPDATE (chunks_done, chunks_total, content_hash, error, mime_type, size_bytes, source_name,"
+            " status, title)",
         },
     },
     "public.knowledge_chunks": {
