@@ -426,7 +426,7 @@ def test_no_route_is_served_by_both_the_http_api_and_the_streaming_url() -> None
 def test_the_static_site_is_a_private_bucket_read_only_by_its_cloudfront_distribution(
     template: dict[str, Any],
 ) -> None:
-    (bucket_id,) = _resources(template, "AWS::S3::Bucket").keys() - {"ServerlessDeploymentBucket"}
+    bucket_id = "WebBucket"
     bucket = template["Resources"][bucket_id]["Properties"]
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
     assert "WebsiteConfiguration" not in bucket
@@ -453,3 +453,28 @@ def test_the_static_site_is_a_private_bucket_read_only_by_its_cloudfront_distrib
     assert {"WebBucketName", "WebDistributionId", "WebUrl", "HttpApiUrl", "StreamLambdaFunctionUrl"} <= set(
         outputs
     )
+
+
+def test_a_file_arriving_in_the_private_uploads_bucket_invokes_the_indexer(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    indexer_id = _lambda_ids_by_handler(template)[_functions()["indexer"]["handler"]]
+    indexer = resources[indexer_id]["Properties"]
+    assert indexer["Timeout"] == 900
+    bucket = resources["KnowledgeUploadsBucket"]
+    properties = bucket["Properties"]
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    (notification,) = properties["NotificationConfiguration"]["LambdaConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Function"] == {"Fn::GetAtt": [indexer_id, "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    permission = resources["IndexerS3InvokePermission"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert permission["FunctionName"] == {"Fn::GetAtt": [indexer_id, "Arn"]}
+    # The permission names the bucket by the same name the bucket takes, and exists before it.
+    assert permission["SourceArn"]["Fn::Sub"].endswith(properties["BucketName"]["Fn::Sub"])
+    assert bucket["DependsOn"] == ["IndexerS3InvokePermission"]
+    (rule,) = properties["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    for function_id in (indexer_id, _lambda_ids_by_handler(template)[_functions()["knowledge"]["handler"]]):
+        variables = resources[function_id]["Properties"]["Environment"]["Variables"]
+        assert variables["KNOWLEDGE_BUCKET"] == properties["BucketName"]
