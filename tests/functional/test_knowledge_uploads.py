@@ -143,6 +143,19 @@ def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def indexer(bucket: str) -> Iterator[Any]:
+    """The indexer function's module; its container's loop is closed after, with its connection pool."""
+    import functions.indexer
+
+    yield functions.indexer
+    loop = functions.indexer._loop
+    if loop is not None and not loop.is_closed():
+        loop.run_until_complete(get_database().close())
+        loop.close()
+    functions.indexer._loop = None
+
+
 def s3_event(bucket: str, key: str) -> dict[str, Any]:
     """An S3 ObjectCreated notification as Lambda receives it (keys URL-encoded):
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"""
@@ -164,10 +177,8 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
 
 
 def test_in_the_cloud_the_file_goes_to_s3_and_its_event_indexes_it(
-    bucket: str, owner: User, avatar_id: str, client: httpx.Client, admin: Admin
+    bucket: str, indexer: Any, owner: User, avatar_id: str, client: httpx.Client, admin: Admin
 ) -> None:
-    from functions import indexer
-
     settings = get_settings()
     data = GUIDE.encode()
 
