@@ -62,6 +62,7 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "UPDATE (chunks_done, chunks_total, content_hash, error, mime_type, size_bytes, source_name,"
             " status, title)",
         },
+        "service_role": {"SELECT", "UPDATE (error, status)"},
     },
     "public.knowledge_chunks": {
         "authenticated": {

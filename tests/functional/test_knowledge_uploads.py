@@ -22,6 +22,7 @@ from functions.core.knowledge.uploads import UploadRequest, create_ticket, uploa
 from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem
+from tests.functional.test_cleanup import sweep_on_a_new_loop
 from tests.functional.test_knowledge import GUIDE, chunks, settled
 
 Admin = psycopg.Connection[Any]
@@ -120,6 +121,25 @@ def test_a_file_larger_than_the_signed_limit_is_refused(
     payload = json.loads(base64.urlsafe_b64decode(issued["fields"]["policy"]))
     big = b"x" * (payload["max_bytes"] + 1)
     assert_problem(send(client, issued, "guide.md", big), 413)
+
+
+def test_the_cleanup_job_fails_an_upload_whose_file_never_arrived(
+    client: httpx.Client, owner: User, avatar_id: str, admin: Admin
+) -> None:
+    abandoned = ticket(client, owner, avatar_id, filename="old.md", size_bytes=10).json()["document_id"]
+    waiting = ticket(client, owner, avatar_id, filename="new.md", size_bytes=10).json()["document_id"]
+    # The form lived 15 minutes; the job gives the file twice as long to arrive.
+    admin.execute(
+        "update public.knowledge_documents set created_at = now() - interval '31 minutes' where id = %s",
+        (abandoned,),
+    )
+
+    report = sweep_on_a_new_loop()
+
+    assert report.uploads_abandoned >= 1
+    failed = client.get(f"/v1/knowledge/{abandoned}", headers=owner.headers).json()
+    assert (failed["status"], failed["error"]) == ("failed", "the file never arrived; upload it again")
+    assert client.get(f"/v1/knowledge/{waiting}", headers=owner.headers).json()["status"] == "queued"
 
 
 # --- the cloud: S3 (moto) and the indexer's S3 event ---------------------------------------------------

@@ -367,6 +367,7 @@ def test_the_scheduled_cleanup_ends_an_expired_session(
         "orphans_failed",
         "orphans",
         "visitors_removed",
+        "uploads_abandoned",
     }
     assert expired in report["session_ids"]
     assert live not in report["session_ids"]

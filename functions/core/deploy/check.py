@@ -48,6 +48,8 @@ TABLE_GRANTS: dict[str, list[tuple[str, str]]] = {
         ("public.widget_visitors", "INSERT"),
         ("public.widget_visitors", "UPDATE"),
         ("public.widget_visitors", "DELETE"),
+        ("public.knowledge_documents", "SELECT"),
+        ("public.knowledge_documents", "UPDATE"),
     ],
 }
 FUNCTION_GRANTS: dict[str, list[str]] = {

@@ -31,7 +31,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Database
+from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, PayloadTooLarge, ServiceUnavailable
 from functions.core.knowledge.documents import require_avatar
 from functions.core.knowledge.extract import MIME_TYPES, detect_format, inspect_upload
@@ -150,6 +150,23 @@ def upload_storage(settings: Settings, local_url: str) -> UploadStorage:
             settings.data_dir / "uploads", local_secret(settings.data_dir, "local-upload-secret"), local_url
         )
     raise ServiceUnavailable("uploads are not configured: set KNOWLEDGE_BUCKET")
+
+
+async def fail_abandoned_uploads(conn: Conn) -> int:
+    """Fail the documents whose file never arrived before their form expired; the count failed."""
+    cur = await conn.execute(
+        "with failed as (update public.knowledge_documents"
+        "   set status = 'failed', error = 'the file never arrived; upload it again'"
+        "   where status = 'queued' and content_hash like %s"
+        "     and created_at < now() - make_interval(secs => %s)"
+        "   returning 1)"
+        " select count(*) as n from failed",
+        (f"{_PENDING}%", 2 * TICKET_SECONDS),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    failed: int = row["n"]
+    return failed
 
 
 def upload_key(owner_id: uuid.UUID, document_id: uuid.UUID) -> str:
