@@ -1,6 +1,7 @@
 # Interactive Avatar Studio: every task in one place.
 #   make dev    install what is missing, run the product locally on http://127.0.0.1:$(PORT)
 #   make test   install what is missing, run the checks and the whole test suite
+#   make site STAGE=prod [REGION=eu-west-1]   build web/dist and upload it to the deployed stack's bucket
 PYTHON ?= python3
 PORT ?= 8000
 VENV := .venv
@@ -12,7 +13,7 @@ WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/tscon
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dev check test bench web clean browser
+.PHONY: install dev check test bench web clean browser site
 .DEFAULT_GOAL := dev
 
 $(PY_STAMP): pyproject.toml
@@ -67,6 +68,10 @@ bench: install web browser $(BENCH_STAMP)
 	$(BIN)/python bench/sentences.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/peers.py
+
+# The stack's outputs give the bucket, the distribution and both API addresses (config.json).
+site: install web
+	$(BIN)/avatar-studio deploy site --stage $(STAGE) $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf .build web/dist test-artifacts

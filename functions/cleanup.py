@@ -5,8 +5,10 @@ from typing import Any
 
 from functions.core.cleanup import sweep
 from functions.core.db.pool import get_database
+from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
+configure_logging(get_settings().log_level, structured=not get_settings().is_local)
 _loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -1,5 +1,8 @@
 """The scheduled sweeper: ends sessions past their end or idle too long, and stops them at the provider.
 
+It also removes widget visitors that can never return (every token they held has expired), and fails
+knowledge documents whose uploaded file never arrived.
+
 Then it reconciles with every configured provider that lists its live sessions, stopping those our
 table says are over or does not know (orphans), and fails knowledge documents stuck queued or indexing
 (their indexer went away: see `knowledge.documents`). It runs as `service_role` because it acts for every
@@ -17,10 +20,12 @@ from pydantic import BaseModel
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import ProviderError
 from functions.core.knowledge.documents import fail_stuck_documents
+from functions.core.knowledge.uploads import fail_abandoned_uploads
 from functions.core.providers.avatar.base import AvatarProvider, LiveSession
 from functions.core.providers.avatar.registry import get_provider, provider_names
 from functions.core.sessions.lifecycle import add_event, close_session, stop_provider_session
 from functions.core.settings import Settings
+from functions.core.widget import sweep_visitors
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,8 @@ class CleanupReport(BaseModel):
     orphans_failed: int
     orphans: list[str]
     documents_failed: list[str]  # knowledge documents stuck queued or indexing, now failed with the reason
+    visitors_removed: int
+    uploads_abandoned: int
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,9 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
     for session in ended:
         await stop_provider_session(settings, session["provider"], session["provider_session_id"])
     orphans, orphans_failed = await reconcile(db, settings)
+    async with db.as_service() as conn:
+        visitors_removed = await sweep_visitors(conn)
+        uploads_abandoned = await fail_abandoned_uploads(conn)
     expired = sum(1 for session in ended if session["reason"] == "expired")
     report = CleanupReport(
         ended=len(ended),
@@ -173,15 +183,20 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         orphans_failed=orphans_failed,
         orphans=orphans,
         documents_failed=[str(document_id) for document_id in stuck],
+        visitors_removed=visitors_removed,
+        uploads_abandoned=uploads_abandoned,
     )
     log.info(
         "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed;"
-        " failed %d stuck document(s)",
+        " failed %d stuck document(s); removed %d widget visitor(s); failed %d upload(s) whose file never"
+        " arrived",
         report.ended,
         report.expired,
         report.idle,
         report.orphans_stopped,
         report.orphans_failed,
         len(report.documents_failed),
+        report.visitors_removed,
+        report.uploads_abandoned,
     )
     return report

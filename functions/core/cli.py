@@ -106,6 +106,45 @@ async def _ingest_files(paths: list[Path], avatar: str, email: str | None) -> in
         await db.close()
 
 
+def _deploy_check(api_url: str | None, stream_url: str | None) -> int:
+    import httpx
+    from pydantic import ValidationError
+
+    from functions.core.deploy.check import run_checks
+    from functions.core.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"FAIL  settings: {error['msg']}")
+        return 1
+
+    async def checks() -> list[str]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            found = await run_checks(settings, api_url=api_url, stream_url=stream_url, http=http)
+        return [check.line() for check in found] + (
+            ["all checks passed"] if all(check.ok for check in found) else []
+        )
+
+    lines = asyncio.run(checks())
+    print("\n".join(lines))
+    return 0 if lines[-1] == "all checks passed" else 1
+
+
+def _deploy_site(stage: str, region: str | None, dist: Path) -> int:
+    import boto3
+
+    from functions.core.deploy.site import upload_site
+
+    done = upload_site(dist, f"avatar-studio-{stage}", boto3.Session(region_name=region))
+    print(
+        f"uploaded {done.uploaded} file(s) to s3://{done.bucket} (removed {done.deleted});"
+        f" CloudFront invalidation {done.invalidation_id}; the studio is at {done.url}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="avatar-studio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,10 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--avatar", required=True, help="the avatar's id or public id")
     ingest.add_argument("--email", help="the owner's email (default: the demo owner)")
+    deploy = commands.add_parser("deploy", help="check the cloud settings, or upload the static site")
+    steps = deploy.add_subparsers(dest="step", required=True)
+    check = steps.add_parser("check", help="verify the cloud settings and that both API addresses answer")
+    check.add_argument("--api-url", help="the HTTP API address (the HttpApiUrl output)")
+    check.add_argument("--stream-url", help="the streaming Function URL (default: PUBLIC_API_BASE)")
+    site = steps.add_parser("site", help="upload web/dist to the stack's bucket and refresh CloudFront")
+    site.add_argument("--stage", required=True)
+    site.add_argument("--region")
+    site.add_argument("--dist", type=Path, default=Path("web/dist"))
     args = parser.parse_args(argv)
     from functions.core.db.embedded import EmbeddedDatabaseError
 
     try:
+        if args.command == "deploy":
+            if args.step == "check":
+                return _deploy_check(args.api_url, args.stream_url)
+            return _deploy_site(args.stage, args.region, args.dist)
         if args.command == "dev":
             _serve(args.host, args.port)
         elif args.command == "migrate":

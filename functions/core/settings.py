@@ -24,6 +24,11 @@ _PLACEHOLDERS = {
     "your-super-secret-jwt-token-with-at-least-32-characters-long",
 }
 
+# The issuer of the tokens that local mode's dev sign-in signs.
+LOCAL_ISSUER = "avatar-studio-local"
+# No visitor token outlives this, so the sweeper may remove a visitor not seen for as long.
+WIDGET_TOKEN_MAX_TTL_SECONDS = 86_400
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
@@ -34,9 +39,13 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     data_dir: Path = Path(".data")
     db_pool_min: int = Field(default=1, ge=0)
-    db_pool_max: int = Field(default=10, ge=1)
-    # Off behind a transaction-mode pooler that cannot keep server-side prepared statements.
-    db_prepared_statements: bool = True
+    # Connections per process. Unset: 1 in the cloud, where each Lambda container serves one request at
+    # a time and Supabase advises one connection per serverless instance; 10 for the local server.
+    db_pool_max: int | None = Field(default=None, ge=1)
+    # Server-side prepared statements. Unset: off in the cloud, where DATABASE_URL is Supabase's
+    # transaction-mode pooler (port 6543), which hands each transaction any server connection and so
+    # cannot keep them; on locally. Set true for a direct or session-mode connection.
+    db_prepared_statements: bool | None = None
 
     supabase_url: str | None = None
     # Public by design (it only identifies the project); the studio's Supabase sign-in needs it.
@@ -44,6 +53,8 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     jwks_url: str | None = None
     jwt_audience: str = "authenticated"
+    # The `iss` that user access tokens must carry; unset, Supabase's `<SUPABASE_URL>/auth/v1`.
+    jwt_issuer: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=0)
 
     cors_origins: list[str] = Field(default_factory=list)
@@ -59,6 +70,9 @@ class Settings(BaseSettings):
     # Where the functions are reachable from outside, e.g. for a provider's custom-LLM callback.
     public_api_base: str | None = None
 
+    # The private bucket browsers upload knowledge files to (presigned POST); its events index them.
+    # Unset locally: files go to DATA_DIR through the local server's /v1/uploads.
+    knowledge_bucket: str | None = None
     # Uploads (knowledge files, audio turns) may be larger than a JSON body.
     max_upload_bytes: int = Field(default=20_971_520, ge=1024)
 
@@ -95,7 +109,7 @@ class Settings(BaseSettings):
 
     # Visitor tokens of the embeddable widget: signed with their own key, short-lived, rate limited.
     widget_token_secret: SecretStr | None = None
-    widget_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    widget_token_ttl_seconds: int = Field(default=900, ge=60, le=WIDGET_TOKEN_MAX_TTL_SECONDS)
     widget_tokens_per_ip_per_minute: int = Field(default=10, ge=1)
     widget_tokens_per_avatar_per_minute: int = Field(default=120, ge=1)
 
@@ -109,12 +123,31 @@ class Settings(BaseSettings):
         return self.app_mode == "local"
 
     @property
+    def pool_max_size(self) -> int:
+        if self.db_pool_max is not None:
+            return self.db_pool_max
+        return 10 if self.is_local else 1
+
+    @property
+    def prepare_statements(self) -> bool:
+        return self.is_local if self.db_prepared_statements is None else self.db_prepared_statements
+
+    @property
     def resolved_jwks_url(self) -> str | None:
         if self.jwks_url:
             return self.jwks_url
         if self.supabase_url:
             return self.supabase_url.rstrip("/") + "/auth/v1/.well-known/jwks.json"
         return None
+
+    @property
+    def resolved_jwt_issuer(self) -> str | None:
+        """The issuer of user tokens: JWT_ISSUER, else Supabase Auth's, else (locally) our dev sign-in's."""
+        if self.jwt_issuer:
+            return self.jwt_issuer
+        if self.supabase_url:
+            return self.supabase_url.rstrip("/") + "/auth/v1"
+        return LOCAL_ISSUER if self.is_local else None
 
     @property
     def llm_url(self) -> str:
@@ -142,6 +175,12 @@ class Settings(BaseSettings):
         if self.widget_token_secret is not None:
             return self.widget_token_secret.get_secret_value()
         return local_secret(self.data_dir, "local-widget-secret") if self.is_local else None
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> "Settings":
+        if self.db_pool_min > self.pool_max_size:
+            raise ValueError(f"DB_POOL_MIN ({self.db_pool_min}) is above DB_POOL_MAX ({self.pool_max_size})")
+        return self
 
     @model_validator(mode="after")
     def _cloud_mode_needs_real_credentials(self) -> "Settings":

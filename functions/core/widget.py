@@ -11,7 +11,7 @@ from functions.core.auth.tokens import sign_visitor_token, verify_visitor_token,
 from functions.core.avatars import _origin
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from functions.core.settings import Settings
+from functions.core.settings import WIDGET_TOKEN_MAX_TTL_SECONDS, Settings
 
 RATE_WINDOW_SECONDS = 60
 
@@ -83,22 +83,17 @@ async def issue_visitor_token(
     if avatar is None:
         raise NotFound("no avatar has this public id")
     site = _check_origin(origin, avatar["allowed_origins"])
-    visitor_id = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
+    returning = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
     async with db.as_service() as conn:
         avatar_ok = await _hit(
             conn, f"widget-token:avatar:{avatar['id']}", settings.widget_tokens_per_avatar_per_minute
         )
-        if avatar_ok and visitor_id is None:
-            cur = await conn.execute("select private.create_visitor(%s) as id", (avatar["id"],))
-            row = await cur.fetchone()
-            assert row is not None
-            visitor_id = row["id"]
-    if not avatar_ok:
+        visitor_id = await _visitor(conn, returning, avatar["id"]) if avatar_ok else None
+    if visitor_id is None:
         raise RateLimited(
             "this avatar is handing out too many visitor tokens; wait a minute",
             window_seconds=RATE_WINDOW_SECONDS,
         )
-    assert visitor_id is not None
     token, expires_at = sign_visitor_token(
         secret,
         visitor_id=visitor_id,
@@ -120,6 +115,47 @@ async def _hit(conn: Conn, bucket: str, limit: int) -> bool:
     assert row is not None
     ok: bool = row["ok"]
     return ok
+
+
+async def _visitor(conn: Conn, returning: uuid.UUID | None, avatar_id: uuid.UUID) -> uuid.UUID:
+    """The returning visitor, marked seen, while their row is kept; otherwise a new visitor."""
+    row = None
+    if returning is not None:
+        cur = await conn.execute(
+            "update public.widget_visitors set last_seen_at = now()"
+            " where id = %s and avatar_id = %s returning id",
+            (returning, avatar_id),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute(
+            "insert into public.widget_visitors (avatar_id) values (%s) returning id", (avatar_id,)
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    visitor_id: uuid.UUID = row["id"]
+    return visitor_id
+
+
+async def sweep_visitors(conn: Conn) -> int:
+    """Remove visitors whose every token has expired and who hold no active session; the count removed.
+
+    A token is never valid for longer than WIDGET_TOKEN_MAX_TTL_SECONDS after its visitor was last
+    seen, whatever the TTL setting was when it was signed, so such a visitor can never return.
+    """
+    cur = await conn.execute(
+        "with gone as (delete from public.widget_visitors v"
+        "   where v.last_seen_at < now() - make_interval(secs => %s)"
+        "     and not exists (select 1 from public.streaming_sessions s"
+        "                      where s.user_id = v.id and s.status = 'active')"
+        "   returning 1)"
+        " select count(*) as n from gone",
+        (WIDGET_TOKEN_MAX_TTL_SECONDS,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    removed: int = row["n"]
+    return removed
 
 
 async def _avatar(conn: Conn, public_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ PUBLIC_TABLES = (
     "avatar_session_events",
     "usage_limits",
     "avatar_api_keys",
+    "widget_visitors",
 )
 
 
@@ -91,6 +92,15 @@ def create_user(conn: Admin) -> uuid.UUID:
     assert row is not None
     user_id: uuid.UUID = row["id"]
     return user_id
+
+
+def create_visitor(conn: Admin, avatar_id: uuid.UUID) -> uuid.UUID:
+    row = conn.execute(
+        "insert into public.widget_visitors (avatar_id) values (%s) returning id", (avatar_id,)
+    ).fetchone()
+    assert row is not None
+    visitor_id: uuid.UUID = row["id"]
+    return visitor_id
 
 
 def create_avatar(conn: Admin, owner_id: uuid.UUID, name: str = "Ava") -> uuid.UUID:
@@ -190,8 +200,9 @@ class World:
 
 
 def arrange_world(conn: Admin) -> World:
-    owner_id, other_id, visitor_id = create_user(conn), create_user(conn), create_user(conn)
+    owner_id, other_id = create_user(conn), create_user(conn)
     avatar_id = create_avatar(conn, owner_id)
+    visitor_id = create_visitor(conn, avatar_id)
     second_avatar_id = create_avatar(conn, owner_id, "Bea")
     session_id = create_session(conn, owner_id, avatar_id)
     ended_session_id = create_session(conn, owner_id, avatar_id, ended=True)
@@ -239,10 +250,8 @@ def arrange_world(conn: Admin) -> World:
 
 
 def remove_world(conn: Admin, world: World) -> None:
-    """Deleting the users cascades to everything they own or held."""
-    conn.execute(
-        "delete from auth.users where id = any(%s)", ([world.owner_id, world.other_id, world.visitor_id],)
-    )
+    """Deleting the users cascades to everything they own, their avatars' visitors and what they held."""
+    conn.execute("delete from auth.users where id = any(%s)", ([world.owner_id, world.other_id],))
 
 
 # --- matrices: who may do what to the owner's rows ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""The private helpers behind widget tokens and API keys: who may call them, and what they do."""
+"""The private helpers and tables behind widget tokens and API keys: who may call them, and what they do."""
 
 import uuid
 
@@ -48,28 +48,11 @@ def test_rate_limit_hit_starts_each_window_afresh_and_drops_past_windows(admin: 
     assert rows == [{"hits": 2, "current": True}]
 
 
-def test_create_visitor_makes_a_widget_user_of_its_own(admin: Admin, world: World) -> None:
-    with acting_as(admin, SERVICE) as conn:
-        first = conn.execute("select private.create_visitor(%s) as id", (world.avatar_id,)).fetchone()
-        second = conn.execute("select private.create_visitor(%s) as id", (world.avatar_id,)).fetchone()
-        assert first is not None
-        assert second is not None
-        assert first["id"] != second["id"]
-        conn.execute("reset role")
-        user = conn.execute(
-            "select email, raw_app_meta_data from auth.users where id = %s", (first["id"],)
-        ).fetchone()
-    assert user == {
-        "email": None,
-        "raw_app_meta_data": {"provider": "widget", "avatar_id": str(world.avatar_id)},
-    }
-
-
 @pytest.mark.parametrize("actor", ["owner", "visitor", "anon"])
 @pytest.mark.parametrize(
     "sql",
     [
-        "select private.create_visitor(%(avatar_id)s)",
+        "insert into public.widget_visitors (avatar_id) values (%(avatar_id)s)",
         "select private.rate_limit_hit('test:caller', 60, 1000)",
         "select * from private.avatar_api_key(repeat('0', 64))",
         "select * from private.rate_limits",

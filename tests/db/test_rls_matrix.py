@@ -58,6 +58,13 @@ STATEMENTS: dict[str, dict[str, str]] = {
         " where id = %(api_key_id)s returning id",
         "delete": "delete from public.avatar_api_keys where id = %(api_key_id)s returning id",
     },
+    "widget_visitors": {
+        "select": "select id from public.widget_visitors where id = %(visitor_id)s",
+        "insert": "insert into public.widget_visitors (avatar_id) values (%(avatar_id)s) returning id",
+        "update": "update public.widget_visitors set last_seen_at = now()"
+        " where id = %(visitor_id)s returning id",
+        "delete": "delete from public.widget_visitors where id = %(visitor_id)s returning id",
+    },
 }
 
 # What each actor may do to the owner's rows; everything not listed is denied.
@@ -71,6 +78,8 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         # Limits are the operator's: owners may only read theirs.
         "usage_limits": {"select"},
         "avatar_api_keys": {"select", "insert", "update", "delete"},
+        # Written only by the token endpoint and the sweeper (service_role): owners see who visited.
+        "widget_visitors": {"select"},
     },
     "another_user": {},
     "anon": {},

@@ -5,19 +5,26 @@ import importlib
 import json
 import re
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import fastapi.routing
+import httpx
 import pytest
 import yaml
+
+from functions.core.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SERVERLESS_YML = REPO / "serverless.yml"
 PACKAGE_DIR = REPO / ".build" / "serverless"
 STAGE = "ci"
+# With no CORS configuration on the HTTP API, this route receives every browser preflight.
+PREFLIGHT_ROUTE = "OPTIONS /{proxy+}"
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -58,7 +65,7 @@ def _module_name(handler: str) -> str:
 
 
 def _http_routes(function: dict[str, Any]) -> set[tuple[str, str]]:
-    """The (METHOD, path) of each httpApi event of one function in serverless.yml."""
+    """The (METHOD, path) of each httpApi event of one function in serverless.yml, preflights included."""
     routes: set[tuple[str, str]] = set()
     for event in function.get("events") or []:
         http = event.get("httpApi")
@@ -187,6 +194,122 @@ def test_the_http_api_leaves_cors_to_the_app(template: dict[str, Any]) -> None:
     assert "CorsConfiguration" not in api["Properties"]
 
 
+def _preflight_handler(template: dict[str, Any]) -> str:
+    """The handler of the function the packaged HTTP API sends every OPTIONS request to."""
+    handlers = {
+        logical_id: resource["Properties"]["Handler"]
+        for logical_id, resource in _resources(template, "AWS::Lambda::Function").items()
+    }
+    integrations = {
+        logical_id: handlers[integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]]
+        for logical_id, integration in _resources(template, "AWS::ApiGatewayV2::Integration").items()
+    }
+    routes = {
+        route["Properties"]["RouteKey"]: integrations[route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]]
+        for route in _resources(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert "ANY /{proxy+}" not in routes
+    handler: str = routes[PREFLIGHT_ROUTE]
+    return handler
+
+
+@pytest.fixture
+def studio_origin(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The apps rebuilt with CORS_ORIGINS set, as the deployment's settings set it; rebuilt again after."""
+    origin = "https://studio.example.com"
+    monkeypatch.setenv("CORS_ORIGINS", json.dumps([origin]))
+    get_settings.cache_clear()
+    yield origin
+    monkeypatch.delenv("CORS_ORIGINS")
+    get_settings.cache_clear()
+
+
+def _lambda_context() -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name="avatar-studio-ci-sessions",
+        aws_request_id="5d1c7a9e-3f2b-4c8d-9e0a-1b2c3d4e5f60",
+        get_remaining_time_in_millis=lambda: 28_000,
+    )
+
+
+def _preflight_event(path: str, origin: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((REPO / "tests" / "events" / "http_api_get_health.json").read_text())
+    event["routeKey"] = event["requestContext"]["routeKey"] = PREFLIGHT_ROUTE
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = "OPTIONS"
+    event["headers"].update(
+        {
+            "origin": origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        }
+    )
+    return event
+
+
+@pytest.mark.parametrize("path", ["/v1/avatars", "/v1/sessions", "/v1/widget/token", "/v1/knowledge/x"])
+def test_the_packaged_http_api_answers_preflights_for_every_route_through_the_app(
+    template: dict[str, Any], studio_origin: str, path: str
+) -> None:
+    module = importlib.reload(importlib.import_module(_module_name(_preflight_handler(template))))
+    try:
+        response = module.handler(_preflight_event(path, studio_origin), _lambda_context())
+    finally:
+        get_settings.cache_clear()
+        importlib.reload(module)
+    headers = {name.lower(): value for name, value in response["headers"].items()}
+    assert response["statusCode"] == 204
+    assert headers["access-control-allow-origin"] == studio_origin
+    assert {"POST", "PATCH", "DELETE"} <= {
+        m.strip() for m in headers["access-control-allow-methods"].split(",")
+    }
+    assert {"authorization", "content-type"} <= set(headers["access-control-allow-headers"].split(", "))
+
+
+def test_the_function_url_passes_preflights_to_its_app(template: dict[str, Any], studio_origin: str) -> None:
+    (url,) = _resources(template, "AWS::Lambda::Url").values()
+    assert "Cors" not in url["Properties"], "a CORS configuration on the URL would answer for the app"
+    assert url["Properties"]["AuthType"] == "NONE"
+    module = importlib.reload(importlib.import_module(_streaming_app_module()))
+
+    async def preflight() -> httpx.Response:
+        transport = httpx.ASGITransport(app=module.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://abc.lambda-url.on.aws") as http:
+            return await http.options(
+                "/v1/sessions/x/turns",
+                headers={"origin": studio_origin, "access-control-request-method": "POST"},
+            )
+
+    try:
+        response = asyncio.run(preflight())
+    finally:
+        get_settings.cache_clear()
+        importlib.reload(module)
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == studio_origin
+
+
+def test_the_packaged_template_passes_cfn_lint(template: dict[str, Any]) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            # osls itself writes a DependsOn on each route's integration, which the route's Target
+            # already references: a redundant-dependency warning about generated code, not ours.
+            "--ignore-checks",
+            "W3005",
+            "--template",
+            str(PACKAGE_DIR / "cloudformation-template-update-stack.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"cfn-lint found problems:\n{result.stdout}{result.stderr}"
+
+
 def test_the_functions_run_in_cloud_mode_and_may_read_their_ssm_secrets(template: dict[str, Any]) -> None:
     for resource in _resources(template, "AWS::Lambda::Function").values():
         variables = resource["Properties"]["Environment"]["Variables"]
@@ -287,7 +410,8 @@ def test_the_streaming_app_serves_turns_chat_completions_and_speech() -> None:
 @pytest.mark.parametrize("name", _http_functions())
 def test_every_http_api_route_in_serverless_yml_is_served_by_its_functions_app(name: str) -> None:
     function = _functions()[name]
-    routed = {_route_key(*route) for route in _http_routes(function)}
+    # The preflight route is answered by the CORS middleware, before any of the app's routes.
+    routed = {_route_key(*route) for route in _http_routes(function) if " ".join(route) != PREFLIGHT_ROUTE}
     assert routed - _app_routes(_module_name(function["handler"])) == set()
 
 
@@ -300,3 +424,60 @@ def test_every_route_of_each_functions_app_is_routed_in_serverless_yml(name: str
 def test_no_route_is_served_by_both_the_http_api_and_the_streaming_url() -> None:
     shared = {("GET", "/health"), ("GET", "/v1/config")}
     assert (_app_routes(_streaming_app_module()) - shared) & _all_routed() == set()
+
+
+def test_the_static_site_is_a_private_bucket_read_only_by_its_cloudfront_distribution(
+    template: dict[str, Any],
+) -> None:
+    bucket_id = "WebBucket"
+    bucket = template["Resources"][bucket_id]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert "WebsiteConfiguration" not in bucket
+    (distribution_id, distribution) = next(
+        iter(_resources(template, "AWS::CloudFront::Distribution").items())
+    )
+    config = distribution["Properties"]["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]}
+    (oac_id,) = _resources(template, "AWS::CloudFront::OriginAccessControl")
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["DefaultRootObject"] == "index.html"
+    policies = [
+        policy["Properties"]
+        for policy in _resources(template, "AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (statement,) = policies[0]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert distribution_id in statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    outputs = template["Outputs"]
+    assert {"WebBucketName", "WebDistributionId", "WebUrl", "HttpApiUrl", "StreamLambdaFunctionUrl"} <= set(
+        outputs
+    )
+
+
+def test_a_file_arriving_in_the_private_uploads_bucket_invokes_the_indexer(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    indexer_id = _lambda_ids_by_handler(template)[_functions()["indexer"]["handler"]]
+    indexer = resources[indexer_id]["Properties"]
+    assert indexer["Timeout"] == 900
+    bucket = resources["KnowledgeUploadsBucket"]
+    properties = bucket["Properties"]
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    (notification,) = properties["NotificationConfiguration"]["LambdaConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Function"] == {"Fn::GetAtt": [indexer_id, "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    permission = resources["IndexerS3InvokePermission"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert permission["FunctionName"] == {"Fn::GetAtt": [indexer_id, "Arn"]}
+    # The permission names the bucket by the same name the bucket takes, and exists before it.
+    assert permission["SourceArn"]["Fn::Sub"].endswith(properties["BucketName"]["Fn::Sub"])
+    assert bucket["DependsOn"] == ["IndexerS3InvokePermission"]
+    (rule,) = properties["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    for function_id in (indexer_id, _lambda_ids_by_handler(template)[_functions()["knowledge"]["handler"]]):
+        variables = resources[function_id]["Properties"]["Environment"]["Variables"]
+        assert variables["KNOWLEDGE_BUCKET"] == properties["BucketName"]

@@ -117,6 +117,39 @@ def test_a_sweep_ends_expired_and_idle_sessions_and_leaves_a_live_one(
     api.end_session(owner, live)
 
 
+def test_a_sweep_removes_visitors_who_can_never_return_and_keeps_the_rest(
+    api: Api, admin: Admin, owner: User
+) -> None:
+    avatar = api.create_avatar(owner)
+
+    def visitor(last_seen: str) -> str:
+        row = admin.execute(
+            "insert into public.widget_visitors (avatar_id, last_seen_at) values (%s, now() - %s::interval)"
+            " returning id::text as id",
+            (avatar["id"], last_seen),
+        ).fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    # A token lives at most a day (WIDGET_TOKEN_MAX_TTL_SECONDS) after its visitor was last seen.
+    gone, recent, talking = visitor("25 hours"), visitor("23 hours"), visitor("25 hours")
+    admin.execute(
+        "insert into public.streaming_sessions (user_id, avatar_id) values (%s, %s)", (talking, avatar["id"])
+    )
+
+    report = sweep_on_a_new_loop()
+
+    left = {
+        row["id"]
+        for row in admin.execute(
+            "select id::text as id from public.widget_visitors where avatar_id = %s", (avatar["id"],)
+        )
+    }
+    assert gone not in left
+    assert left == {recent, talking}
+    assert report.visitors_removed >= 1
+
+
 def test_a_session_active_just_under_the_idle_limit_is_not_swept(api: Api, admin: Admin, owner: User) -> None:
     avatar = api.create_avatar(owner)
     session_id = api.start_session(owner, avatar["id"])["session_id"]

@@ -102,10 +102,11 @@ def test_an_allowed_origin_gets_a_visitor_token_bound_to_the_avatar(
     assert claims["exp"] == int(expires_at.timestamp())
     assert claims["exp"] - time.time() == pytest.approx(get_settings().widget_token_ttl_seconds, abs=5)
     visitor = admin.execute(
-        "select raw_app_meta_data from auth.users where id = %s", (body["visitor_id"],)
+        "select avatar_id::text as avatar_id from public.widget_visitors where id = %s", (body["visitor_id"],)
     ).fetchone()
-    assert visitor is not None
-    assert visitor["raw_app_meta_data"] == {"provider": "widget", "avatar_id": avatar["id"]}
+    assert visitor == {"avatar_id": avatar["id"]}
+    # Visitors are ours alone: GoTrue's auth.users never sees them.
+    assert admin.execute("select 1 from auth.users where id = %s", (body["visitor_id"],)).fetchone() is None
 
 
 def test_the_origin_is_compared_as_the_avatar_stores_it(widget: Widget, avatar: dict[str, Any]) -> None:
@@ -181,10 +182,34 @@ def test_tokens_are_rate_limited_per_avatar(
 # --- returning visitors ---------------------------------------------------------------------------------
 
 
-def test_a_still_valid_visitor_token_keeps_the_visitor(widget: Widget, avatar: dict[str, Any]) -> None:
+def test_a_still_valid_visitor_token_keeps_the_visitor_and_marks_them_seen(
+    widget: Widget, avatar: dict[str, Any], admin: Admin
+) -> None:
     first = widget.token(avatar["public_id"])
+    admin.execute(
+        "update public.widget_visitors set last_seen_at = now() - interval '10 minutes' where id = %s",
+        (first["visitor_id"],),
+    )
     again = widget.token(avatar["public_id"], visitor_token=first["token"])
     assert again["visitor_id"] == first["visitor_id"]
+    seen = admin.execute(
+        "select last_seen_at > now() - interval '1 minute' as seen from public.widget_visitors where id = %s",
+        (first["visitor_id"],),
+    ).fetchone()
+    assert seen == {"seen": True}
+
+
+def test_a_visitor_whose_row_was_swept_becomes_a_new_visitor(
+    widget: Widget, avatar: dict[str, Any], admin: Admin
+) -> None:
+    first = widget.token(avatar["public_id"])
+    admin.execute("delete from public.widget_visitors where id = %s", (first["visitor_id"],))
+    again = widget.token(avatar["public_id"], visitor_token=first["token"])
+    assert again["visitor_id"] != first["visitor_id"]
+    count = admin.execute(
+        "select count(*) as n from public.widget_visitors where id = %s", (again["visitor_id"],)
+    ).fetchone()
+    assert count == {"n": 1}
 
 
 def test_a_visitor_token_of_another_avatar_or_a_forged_one_makes_a_new_visitor(

@@ -79,7 +79,7 @@ def test_settings_read_secure_string_parameters_under_the_ssm_path(ssm: None) ->
     assert settings.hs256_secret() == SSM_JWT_SECRET
     assert settings.log_level == "DEBUG"
     assert settings.cors_origins == ["https://app.example.com"]
-    assert settings.db_pool_max == 10
+    assert settings.pool_max_size == 1
     assert settings.db_pool_min == 1
 
 
@@ -305,3 +305,35 @@ def test_provider_errors_do_not_change_the_class_defaults() -> None:
     ProviderError("heygen", "busy", status=429)
     assert ProviderError.status == AppError.status == 400
     assert ProviderError.code == "provider_error"
+
+
+# --- database access fit for Lambda -------------------------------------------------------------
+
+
+def _cloud(**values: Any) -> Settings:
+    return Settings(
+        app_mode="cloud",
+        database_url="postgresql://app:pw@pooler:6543/postgres",
+        **values,
+        jwks_url="https://x",
+    )
+
+
+def test_the_cloud_holds_one_connection_per_container_without_prepared_statements() -> None:
+    settings = _cloud()
+    assert (settings.pool_max_size, settings.prepare_statements) == (1, False)
+
+
+def test_local_mode_keeps_a_larger_pool_and_prepared_statements() -> None:
+    settings = Settings(app_mode="local")
+    assert (settings.pool_max_size, settings.prepare_statements) == (10, True)
+
+
+def test_explicit_pool_and_prepared_statement_settings_win() -> None:
+    settings = _cloud(db_pool_max=3, db_prepared_statements=True)
+    assert (settings.pool_max_size, settings.prepare_statements) == (3, True)
+
+
+def test_a_pool_minimum_above_its_maximum_is_refused() -> None:
+    with pytest.raises(ValidationError, match="DB_POOL_MIN"):
+        _cloud(db_pool_min=2)

@@ -93,6 +93,55 @@ async def test_a_local_token_is_accepted_by_a_verifier_with_the_same_secret(veri
     assert principal.user_id == USER_ID
 
 
+# --- issuer ---------------------------------------------------------------------------------------
+
+SUPABASE_URL = "https://project-ref.supabase.co"
+# What Supabase Auth puts in `iss`: https://supabase.com/docs/guides/auth/jwt-fields (iss).
+SUPABASE_ISSUER = SUPABASE_URL + "/auth/v1"
+
+
+def supabase_verifier(**values: Any) -> TokenVerifier:
+    return TokenVerifier(
+        Settings(
+            app_mode="cloud",
+            database_url="postgresql://x",
+            supabase_jwt_secret=SECRET,
+            supabase_url=SUPABASE_URL + "/",
+            **values,
+        )
+    )
+
+
+async def test_a_supabase_token_from_the_projects_auth_server_is_accepted() -> None:
+    principal = await supabase_verifier().verify(hs256(claims(iss=SUPABASE_ISSUER)))
+    assert principal.user_id == USER_ID
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["https://other-ref.supabase.co/auth/v1", SUPABASE_URL, "avatar-studio-local"],
+    ids=["another-project", "without-auth-path", "local-dev"],
+)
+async def test_a_token_from_another_issuer_is_refused(issuer: str) -> None:
+    await assert_refused(supabase_verifier(), hs256(claims(iss=issuer)), "wrong issuer")
+
+
+async def test_a_token_without_an_issuer_is_refused_where_one_is_expected() -> None:
+    await assert_refused(supabase_verifier(), hs256(claims()), "'iss'")
+
+
+async def test_jwt_issuer_overrides_the_issuer_derived_from_the_supabase_url() -> None:
+    verifier = supabase_verifier(jwt_issuer="https://auth.example.com")
+    assert (await verifier.verify(hs256(claims(iss="https://auth.example.com")))).user_id == USER_ID
+    await assert_refused(verifier, hs256(claims(iss=SUPABASE_ISSUER)), "wrong issuer")
+
+
+async def test_local_mode_expects_its_own_dev_sign_in_issuer() -> None:
+    verifier = TokenVerifier(Settings(app_mode="local", supabase_jwt_secret=SECRET))
+    assert (await verifier.verify(sign_local_token(SECRET, USER_ID, "ada@example.test"))).user_id == USER_ID
+    await assert_refused(verifier, hs256(claims(iss=SUPABASE_ISSUER)), "wrong issuer")
+
+
 async def test_a_token_expired_within_the_leeway_is_still_accepted(verifier: TokenVerifier) -> None:
     principal = await verifier.verify(hs256(claims(exp=int(time.time()) - 1)))
     assert principal.user_id == USER_ID

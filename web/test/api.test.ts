@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ApiClient, ApiError, humanMessage, STT_MESSAGE } from "../src/lib/api";
+import { ApiClient, ApiError, humanMessage, loadAddresses, STT_MESSAGE } from "../src/lib/api";
 
 function problem(status: number, body: object, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -58,4 +58,52 @@ test("a non-problem error body still maps to an ApiError", async () => {
   const error = await api.json("GET", "/v1/x").catch((e: unknown) => e);
   assert.ok(error instanceof ApiError);
   assert.equal(error.code, "http_502");
+});
+
+test("streaming routes go to the streaming address and every other route to the HTTP API", async () => {
+  const seen: string[] = [];
+  const api = new ApiClient({ api: "https://abc.execute-api.test/", stream: "https://xyz.lambda-url.test" }, "tok", async (input) => {
+    seen.push(String(input));
+    return new Response("{}", { status: 200 });
+  });
+  for (const path of [
+    "/v1/sessions/s1/turns",
+    "/v1/sessions/s1/turns/t1/interrupt",
+    "/v1/tts",
+    "/v1/chat/completions",
+    "/v1/sessions/s1/chat/completions",
+    "/v1/sessions",
+    "/v1/sessions/s1/end",
+    "/v1/avatars",
+    "/v1/widget/token",
+    "/v1/config",
+  ]) {
+    await api.request("POST", path);
+  }
+  assert.deepEqual(seen, [
+    "https://xyz.lambda-url.test/v1/sessions/s1/turns",
+    "https://xyz.lambda-url.test/v1/sessions/s1/turns/t1/interrupt",
+    "https://xyz.lambda-url.test/v1/tts",
+    "https://xyz.lambda-url.test/v1/chat/completions",
+    "https://xyz.lambda-url.test/v1/sessions/s1/chat/completions",
+    "https://abc.execute-api.test/v1/sessions",
+    "https://abc.execute-api.test/v1/sessions/s1/end",
+    "https://abc.execute-api.test/v1/avatars",
+    "https://abc.execute-api.test/v1/widget/token",
+    "https://abc.execute-api.test/v1/config",
+  ]);
+});
+
+test("the deployed site's config.json gives both addresses; without one both are the page's origin", async () => {
+  const deployed = await loadAddresses("https://d1.cloudfront.test", async (input) => {
+    assert.equal(String(input), "https://d1.cloudfront.test/config.json");
+    return new Response(JSON.stringify({ api: "https://a.test", stream: "https://s.test" }), { status: 200 });
+  });
+  assert.deepEqual(deployed, { api: "https://a.test", stream: "https://s.test" });
+  const local = await loadAddresses("http://127.0.0.1:8000", async () => new Response("not found", { status: 404 }));
+  assert.deepEqual(local, { api: "http://127.0.0.1:8000", stream: "http://127.0.0.1:8000" });
+  const offline = await loadAddresses("http://127.0.0.1:8000", async () => {
+    throw new TypeError("Failed to fetch");
+  });
+  assert.deepEqual(offline, { api: "http://127.0.0.1:8000", stream: "http://127.0.0.1:8000" });
 });

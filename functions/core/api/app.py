@@ -1,6 +1,5 @@
 """Builds the FastAPI app that every HTTP function serves (with the routers it needs)."""
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -12,6 +11,7 @@ from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
 from functions.core.http_client import close_shared_clients
+from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
 
@@ -23,9 +23,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level)
-    # One line per provider request at INFO would cost more than the request's own work here.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings.log_level, structured=not settings.is_local)
     app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     install_problem_handlers(app)
     app.include_router(health.router)

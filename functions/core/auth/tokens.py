@@ -10,10 +10,9 @@ import jwt
 
 from functions.core.auth.jwks import JwksCache
 from functions.core.errors import Unauthorized
-from functions.core.settings import Settings
+from functions.core.settings import LOCAL_ISSUER, Settings
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
-LOCAL_ISSUER = "avatar-studio-local"
 WIDGET_ISSUER = "avatar-studio-widget"
 
 
@@ -35,6 +34,7 @@ class Principal:
 class TokenVerifier:
     def __init__(self, settings: Settings, jwks: JwksCache | None = None) -> None:
         self._audience = settings.jwt_audience
+        self._issuer = settings.resolved_jwt_issuer
         self._secret = settings.hs256_secret()
         self._widget_secret = widget_key(settings)
         jwks_url = settings.resolved_jwks_url
@@ -62,7 +62,7 @@ class TokenVerifier:
             key = await self._jwks.key_for(header.get("kid"), algorithm)
         else:
             raise Unauthorized(f"token algorithm {algorithm!r} is not accepted")
-        claims = _decode(token, key, algorithm, audience=self._audience)
+        claims = _decode(token, key, algorithm, audience=self._audience, issuer=self._issuer)
         return Principal(user_id=_subject(claims), claims=claims)
 
 

@@ -49,7 +49,7 @@ $$;
 
 grant execute on all functions in schema auth to anon, authenticated, service_role;
 
+-- As today's Supabase: the API roles may use schema public, but new tables, sequences and functions
+-- grant them nothing (no default privileges), so every migration grants what each role needs and a
+-- missing grant fails the tests here as it would in the cloud.
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
-alter default privileges in schema public grant execute on functions to anon, authenticated, service_role;

@@ -20,7 +20,17 @@ _AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims'
 
 
 class Database:
-    """Lazily opened pools, one per event loop (a Lambda container keeps one loop, so one pool)."""
+    """Lazily opened pools, one per event loop (a Lambda container keeps one loop, so one pool).
+
+    Every connection is checked (an empty query) before it is handed out: a Lambda container may be
+    frozen for minutes between invocations, long enough for the pooler or the network to drop its
+    connection, and a dead one is then replaced instead of failing the request.
+
+    Fit for a transaction-mode pooler (Supabase's on port 6543), which lends a server connection for
+    one transaction only: with prepare_threshold None nothing is prepared server-side; the role and
+    claims are set with set_config(..., true), so they end with the transaction; and the pipeline opens
+    and closes inside that one transaction.
+    """
 
     def __init__(
         self, url: str, *, min_size: int = 1, max_size: int = 10, prepare_threshold: int | None = 5
@@ -51,8 +61,6 @@ class Database:
                 "prepare_threshold": self._prepare_threshold,
             },
             connection_class=AsyncConnection[DictRow],
-            # A connection whose backend died (a crash, a restart, a container thawed after the server closed
-            # it) is replaced on checkout instead of failing the request that drew it.
             check=AsyncConnectionPool.check_connection,
             open=False,
             name="avatar-studio",
@@ -111,6 +119,6 @@ def get_database() -> Database:
     return Database(
         database_url(settings),
         min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        prepare_threshold=5 if settings.db_prepared_statements else None,
+        max_size=settings.pool_max_size,
+        prepare_threshold=5 if settings.prepare_statements else None,
     )

@@ -102,7 +102,7 @@ async def _index(
     await _set(db, principal, document_id, "status = 'ready', error = null")
 
 
-async def _mark_failed(db: Database, principal: Principal, document_id: uuid.UUID, reason: str) -> None:
+async def mark_failed(db: Database, principal: Principal, document_id: uuid.UUID, reason: str) -> None:
     try:
         async with db.as_user(principal.claims) as conn:
             await conn.execute("delete from public.knowledge_chunks where document_id = %s", (document_id,))
@@ -130,13 +130,13 @@ async def index_document(
     try:
         await _index(db, principal, document_id, upload, embedder, batch_size, on_progress)
     except AppError as exc:
-        await _mark_failed(db, principal, document_id, f"{exc.code}: {exc.detail}")
+        await mark_failed(db, principal, document_id, f"{exc.code}: {exc.detail}")
     except Exception as exc:
         log.exception("indexing knowledge document %s failed", document_id)
-        await _mark_failed(db, principal, document_id, f"indexing failed unexpectedly ({type(exc).__name__})")
+        await mark_failed(db, principal, document_id, f"indexing failed unexpectedly ({type(exc).__name__})")
     except asyncio.CancelledError:
         reason = "indexing was interrupted; upload the file again"
-        await asyncio.shield(_mark_failed(db, principal, document_id, reason))
+        await asyncio.shield(mark_failed(db, principal, document_id, reason))
         raise
     finally:
         heartbeat.cancel()

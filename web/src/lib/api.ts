@@ -84,19 +84,59 @@ export function offlineError(): ApiError {
 
 export type Fetch = typeof fetch;
 
+/**
+ * The routes that stream their answers (turn events, speech, chat completions): in the cloud they live
+ * on the streaming Function URL, every other route on the HTTP API (serverless.yml).
+ */
+const STREAMING_PATH = /^\/v1\/(?:tts|chat\/completions|sessions\/[^/]+\/(?:turns(?:\/.*)?|chat\/completions))$/;
+
+export function isStreamingPath(path: string): boolean {
+  return STREAMING_PATH.test(path.split("?")[0]);
+}
+
+/** Where the functions answer: one origin locally, the HTTP API and the streaming URL in the cloud. */
+export interface ApiAddresses {
+  api: string;
+  stream: string;
+}
+
+/**
+ * The addresses the static site was deployed with (`config.json` next to the page, written by
+ * `avatar-studio deploy site`); where there is none (the local server), both are the page's origin.
+ */
+export async function loadAddresses(pageOrigin: string, fetcher: Fetch = (input, init) => fetch(input, init)): Promise<ApiAddresses> {
+  try {
+    const response = await fetcher(`${pageOrigin}/config.json`, { cache: "no-cache" });
+    if (response.ok) {
+      const found = (await response.json()) as Partial<ApiAddresses>;
+      if (typeof found.api === "string" && typeof found.stream === "string") return { api: found.api, stream: found.stream };
+    }
+  } catch {
+    // No deployed configuration: the page is served by the functions themselves.
+  }
+  return { api: pageOrigin, stream: pageOrigin };
+}
+
 export class ApiClient {
   readonly base: string;
+  readonly streamBase: string;
   token: string | null;
   private readonly fetcher: Fetch;
 
-  constructor(base: string, token: string | null = null, fetcher: Fetch = (input, init) => fetch(input, init)) {
-    this.base = base.replace(/\/+$/, "");
+  constructor(
+    base: string | ApiAddresses,
+    token: string | null = null,
+    fetcher: Fetch = (input, init) => fetch(input, init),
+  ) {
+    const addresses = typeof base === "string" ? { api: base, stream: base } : base;
+    this.base = addresses.api.replace(/\/+$/, "");
+    this.streamBase = addresses.stream.replace(/\/+$/, "");
     this.token = token;
     this.fetcher = fetcher;
   }
 
   url(path: string): string {
-    return `${this.base}${path}`;
+    return `${isStreamingPath(path) ? this.streamBase : this.base}${path}`;
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {

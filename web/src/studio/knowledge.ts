@@ -2,6 +2,7 @@
 
 import { ApiClient, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import { uploadDocument } from "../lib/uploads";
 
 interface KnowledgeDocument {
   id: string;
@@ -85,11 +86,9 @@ export function knowledgePanel(api: ApiClient, avatarId: string): HTMLElement {
   async function upload(files: Iterable<File>): Promise<void> {
     error.textContent = "";
     for (const file of files) {
-      const form = new FormData();
-      form.append("file", file);
       try {
-        const accepted = await api.json<{ document_id: string }>("POST", `/v1/avatars/${avatarId}/knowledge`, form);
-        render(await api.json<KnowledgeDocument>("GET", `/v1/knowledge/${accepted.document_id}`));
+        const documentId = await uploadDocument(api, avatarId, file);
+        render(await api.json<KnowledgeDocument>("GET", `/v1/knowledge/${documentId}`));
       } catch (failure) {
         error.textContent = `${file.name}: ${humanMessage(failure)}`;
       }

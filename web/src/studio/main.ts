@@ -1,6 +1,6 @@
 /** The owners' studio: sign in, avatars, knowledge, sharing, conversation and history. */
 
-import { ApiClient, humanMessage } from "../lib/api";
+import { ApiClient, humanMessage, loadAddresses } from "../lib/api";
 import css from "../lib/conversation.css";
 import { mountConversation } from "../lib/conversation-view";
 import { h } from "../lib/dom";
@@ -10,12 +10,6 @@ import { loadConfig, type ClientConfig } from "./config";
 import { historyPanel } from "./history";
 import { knowledgePanel } from "./knowledge";
 import { sharingPanel } from "./sharing";
-
-declare global {
-  interface Window {
-    AVATAR_STUDIO_API?: string;
-  }
-}
 
 const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History"] as const;
 type Tab = (typeof TABS)[number];
@@ -140,7 +134,7 @@ async function boot(): Promise<void> {
   const account = document.getElementById("account") as HTMLElement;
   const banner = document.getElementById("banner") as HTMLElement;
   document.head.append(h("style", {}, css));
-  const api = new ApiClient(window.AVATAR_STUDIO_API ?? location.origin);
+  const api = new ApiClient(await loadAddresses(location.origin));
   try {
     const config = await loadConfig(api);
     const user = await signIn(api, config, main);

@@ -24,12 +24,16 @@ function copyButton(label: string, text: () => string): HTMLButtonElement {
   return button;
 }
 
-export function widgetSnippet(avatar: Avatar, origin: string): string {
-  return `<script src="${origin}/widget.js" data-avatar="${avatar.public_id}" async></script>`;
+/** The tag a site adds: the widget script from the static site, and both API addresses it talks to. */
+export function widgetSnippet(avatar: Avatar, staticOrigin: string, api: ApiClient): string {
+  return (
+    `<script src="${staticOrigin}/widget.js" data-avatar="${avatar.public_id}"` +
+    ` data-api="${api.base}" data-stream-api="${api.streamBase}" async></script>`
+  );
 }
 
 export function sharingPanel(api: ApiClient, avatar: Avatar, staticOrigin: string): HTMLElement {
-  const snippet = widgetSnippet(avatar, staticOrigin);
+  const snippet = widgetSnippet(avatar, staticOrigin, api);
   const origins = avatar.allowed_origins.length ? avatar.allowed_origins.join(", ") : "none yet (add them in Settings)";
   const keys = h("ul", { class: "keys", "aria-label": "API keys" });
   const created = h("div", { "aria-live": "polite" });

@@ -1,6 +1,6 @@
 /** The widget's conversation, loaded when a visitor opens it: visitor token, then the shared conversation UI. */
 
-import { ApiClient, humanMessage } from "../lib/api";
+import { ApiClient, type ApiAddresses, humanMessage } from "../lib/api";
 import css from "../lib/conversation.css";
 import { mountConversation } from "../lib/conversation-view";
 
@@ -15,7 +15,7 @@ export interface WidgetMount {
   root: ShadowRoot;
   body: HTMLElement;
   title: HTMLElement;
-  api: string;
+  api: ApiAddresses;
   avatar: string;
 }
 

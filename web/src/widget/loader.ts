@@ -26,6 +26,8 @@ function mount(tag: HTMLScriptElement): void {
   const avatar = tag.dataset.avatar;
   if (!avatar) return;
   const api = tag.dataset.api ?? new URL(tag.src).origin;
+  // The streaming routes (turns, speech) may live elsewhere than the rest (a Function URL in the cloud).
+  const stream = tag.dataset.streamApi ?? api;
   const host = document.createElement("div");
   host.setAttribute("data-avatar-studio-widget", avatar);
   const root = host.attachShadow({ mode: "open" });
@@ -66,7 +68,7 @@ function mount(tag: HTMLScriptElement): void {
       loaded = true;
       const app = new URL("chunks/widget-app.js", tag.src).href;
       import(app)
-        .then((module: typeof import("./app")) => module.openWidget({ root, body, title, api, avatar }))
+        .then((module: typeof import("./app")) => module.openWidget({ root, body, title, api: { api, stream }, avatar }))
         .catch(() => {
           loaded = false;
           body.textContent = "The avatar could not be loaded. Check your connection and try again.";

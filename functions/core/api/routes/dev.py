@@ -1,13 +1,16 @@
-"""Local mode only: sign in as a local user by email. Never included outside local mode."""
+"""Local mode only: sign in as a local user by email, and take uploads as the cloud's bucket does.
+Never included outside local mode."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.api.deps import AppSettings, Db
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.auth.tokens import sign_local_token
+from functions.core.knowledge.uploads import LocalUploadStorage, index_uploaded, upload_storage
 
 router = APIRouter(prefix="/v1/dev", tags=["local development"])
 
@@ -30,3 +33,23 @@ async def dev_login(body: DevLogin, db: Db, settings: AppSettings) -> DevToken:
     secret = settings.hs256_secret()
     assert secret is not None
     return DevToken(access_token=sign_local_token(secret, user_id, body.email.lower()), user_id=user_id)
+
+
+@router.post("/uploads", status_code=204)
+async def local_upload(
+    key: Annotated[str, Form(max_length=200)],
+    policy: Annotated[str, Form(max_length=2000)],
+    signature: Annotated[str, Form(max_length=200)],
+    file: UploadFile,
+    db: Db,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> Response:
+    """The local stand-in for the uploads bucket: a signed form, then indexing as on an S3 event."""
+    storage = upload_storage(settings, "")
+    assert isinstance(storage, LocalUploadStorage)
+    data = await file.read()
+    storage.accept(key, policy, signature, len(data))
+    await storage.write(key, data)
+    background.add_task(index_uploaded, db, storage, key, settings)
+    return Response(status_code=204)

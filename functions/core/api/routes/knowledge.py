@@ -1,12 +1,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, UploadFile
 
 from functions.core.api.deps import AppSettings, Db, OwnerUser
 from functions.core.knowledge import documents
 from functions.core.knowledge.extract import inspect_upload
 from functions.core.knowledge.indexing import run_indexing
+from functions.core.knowledge.uploads import UploadRequest, UploadTicket, create_ticket, upload_storage
+
+# Where local mode takes the upload form that a storage bucket takes in the cloud.
+LOCAL_UPLOAD_PATH = "/v1/dev/uploads"
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
@@ -29,6 +33,21 @@ async def upload_document(
     if accepted.needs_indexing:
         background.add_task(run_indexing, db, user, accepted.uploaded.document_id, upload, settings)
     return accepted.uploaded
+
+
+@router.post("/avatars/{avatar_id}/knowledge/uploads", status_code=201)
+async def start_upload(
+    avatar_id: uuid.UUID,
+    body: UploadRequest,
+    request: Request,
+    user: OwnerUser,
+    db: Db,
+    settings: AppSettings,
+) -> UploadTicket:
+    """Record a queued document and sign the form that sends its file straight to storage, where its
+    arrival starts the indexing; poll the document for progress as after a direct upload."""
+    storage = upload_storage(settings, str(request.base_url).rstrip("/") + LOCAL_UPLOAD_PATH)
+    return await create_ticket(db, user, avatar_id, body, storage, settings)
 
 
 @router.get("/avatars/{avatar_id}/knowledge")

@@ -60,7 +60,6 @@ grant insert (avatar_id, kind, name, description, parameters, method, url, timeo
   on public.avatar_tools to authenticated;
 grant update (description, parameters, method, url, timeout_ms, enabled)
   on public.avatar_tools to authenticated;
-grant select, delete on public.avatar_tools to service_role;
 
 create trigger avatar_tools_touch_updated_at before update on public.avatar_tools
   for each row execute function private.touch_updated_at();
@@ -154,7 +153,6 @@ create policy "Owners can delete their avatars' contacts" on public.contacts
 revoke all on public.contacts from anon, authenticated, service_role;
 grant select, delete on public.contacts to authenticated;
 grant insert (id, session_id, name, email, phone, note) on public.contacts to authenticated;
-grant select, delete on public.contacts to service_role;
 
 -- The owner and avatar come from the session, so a visitor cannot file a contact under someone else.
 create function private.prepare_contact() returns trigger

@@ -1,0 +1,1 @@
+"""Deploying to Supabase and AWS: checking the cloud settings and uploading the static site."""
