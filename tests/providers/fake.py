@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.providers import contracts
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -31,6 +33,10 @@ class FakeProvider:
         self.requests: list[Seen] = []
         # Live sessions by id with their creation time, for providers that list them.
         self.live: dict[str, datetime] = {}
+        # Resources created at the provider (kind, id) -> the body that created them.
+        self.resources: dict[tuple[str, str], Any] = {}
+        # Routes matched by path prefix (a resource id at the end), by method.
+        self.prefix_routes: dict[str, list[tuple[str, Handler]]] = {}
         self._lock = threading.Lock()
 
     def on(self, method: str, path: str, handler: Handler | httpx.Response) -> None:
@@ -49,11 +55,25 @@ class FakeProvider:
             self.requests.append(seen)
         handler = self.routes.get((request.method, request.url.path))
         if handler is None:
+            handler = next(
+                (
+                    found
+                    for prefix, found in self.prefix_routes.get(request.method, [])
+                    if request.url.path.startswith(prefix)
+                ),
+                None,
+            )
+        if handler is None:
             return httpx.Response(404, json={"message": "not found"})
         return handler(request)
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+
+    def kinds(self) -> list[str]:
+        """The kinds of the resources still held at the provider, sorted."""
+        with self._lock:
+            return sorted(kind for kind, _ in self.resources)
 
     def calls(self, method: str, path: str) -> list[Seen]:
         with self._lock:
@@ -132,14 +152,33 @@ def heygen_fake(*, wrapped: bool = True) -> FakeProvider:
     return fake
 
 
-def liveavatar_fake(*, code: int = 1000) -> FakeProvider:
-    """LiveAvatar's `/v1/sessions*`, answering success as `code` (100 in the OpenAPI, 1000 in the SDK)."""
+def liveavatar_fake(*, code: int = 1000, page_size: int = 20) -> FakeProvider:
+    """LiveAvatar's API, answering success as `code` (100 in the OpenAPI, 1000 in the SDK).
+
+    Request bodies are checked against the documented schemas (tests/providers/contracts.py) and refused
+    with a 422 as the real API does. Secrets, LLM configurations, contexts and imported voices are kept
+    in `fake.resources` until deleted, so a test can tell what a session left behind. The session list is
+    paginated as documented (`page`, `page_size`, `next`).
+    """
     fake = FakeProvider()
 
     def answer(payload: Any, status: int = 200) -> httpx.Response:
         return httpx.Response(status, json={"code": code, "message": "ok", "data": payload})
 
+    def checked(model_of: Callable[[Any], type[contracts.Strict]], make: Handler) -> Handler:
+        def handler(request: httpx.Request) -> httpx.Response:
+            body = json.loads(request.content) if request.content else None
+            return contracts.refusal(model_of(body), body) or make(request)
+
+        return handler
+
     def token(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        context_id = (body.get("avatar_persona") or {}).get("context_id")
+        if context_id and ("context", context_id) not in fake.resources:
+            return httpx.Response(404, json={"code": 404, "message": "context not found"})
+        if body.get("llm_configuration_id") and ("llm", body["llm_configuration_id"]) not in fake.resources:
+            return httpx.Response(404, json={"code": 404, "message": "LLM configuration not found"})
         session_id = str(uuid.uuid4())
         fake.live[session_id] = datetime.now(UTC)
         return answer({"session_id": session_id, "session_token": f"la-session-token-{session_id[:8]}"})
@@ -149,17 +188,72 @@ def liveavatar_fake(*, code: int = 1000) -> FakeProvider:
         return answer(None)
 
     def listing(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        size = min(100, int(request.url.params.get("page_size", str(page_size))))
         with fake._lock:
-            results = [
+            everything = [
                 {"id": key, "status": "CONNECTED", "created_at": created.isoformat()}
                 for key, created in fake.live.items()
             ]
-        return answer({"count": len(results), "results": results, "next": None, "previous": None})
+        results = everything[(page - 1) * size : page * size]
+        more = page * size < len(everything)
+        return answer(
+            {
+                "count": len(everything),
+                "results": results,
+                "next": f"{LIVEAVATAR_BASE}/v1/sessions?page={page + 1}" if more else None,
+                "previous": None,
+            }
+        )
 
-    fake.on("POST", "/v1/sessions/token", token)
-    fake.on("POST", "/v1/sessions/stop", stop)
-    fake.on("POST", "/v1/sessions/keep-alive", lambda _request: answer(None))
+    def create(kind: str, **extra: Any) -> Handler:
+        def handler(request: httpx.Request) -> httpx.Response:
+            body = json.loads(request.content)
+            if kind == "llm" and ("secret", body["secret_id"]) not in fake.resources:
+                return httpx.Response(400, json={"code": 400, "message": "secret is invalid"})
+            if kind == "voice" and ("secret", body["secret_id"]) not in fake.resources:
+                return httpx.Response(400, json={"code": 400, "message": "secret is invalid"})
+            resource_id = contracts.new_id()
+            with fake._lock:
+                fake.resources[(kind, resource_id)] = body
+            return answer({"id": resource_id, **body, **extra}, 201)
+
+        return handler
+
+    def delete(kind: str, prefix: str) -> Handler:
+        def handler(request: httpx.Request) -> httpx.Response:
+            resource_id = request.url.path.removeprefix(prefix)
+            with fake._lock:
+                found = fake.resources.pop((kind, resource_id), None)
+            if found is None:
+                return httpx.Response(404, json={"code": 404, "message": f"{kind} not found"})
+            return answer(None)
+
+        return handler
+
+    fake.on("POST", "/v1/sessions/token", checked(contracts.liveavatar_token_model, token))
+    fake.on("POST", "/v1/sessions/stop", checked(lambda _: contracts.LiveAvatarStop, stop))
+    fake.on(
+        "POST",
+        "/v1/sessions/keep-alive",
+        checked(lambda _: contracts.LiveAvatarKeepAlive, lambda _request: answer(None)),
+    )
     fake.on("GET", "/v1/sessions", listing)
-    fake.on("POST", "/v1/secrets", lambda _request: answer({"id": "secret-1"}, 201))
-    fake.on("POST", "/v1/llm_configurations", lambda _request: answer({"id": "llm-config-1"}, 201))
+    fake.on("POST", "/v1/secrets", checked(lambda _: contracts.LiveAvatarSecret, create("secret")))
+    fake.on(
+        "POST",
+        "/v1/llm-configurations",
+        checked(lambda _: contracts.LiveAvatarLlmConfiguration, create("llm")),
+    )
+    fake.on("POST", "/v1/contexts", checked(lambda _: contracts.LiveAvatarContext, create("context")))
+    fake.on(
+        "POST",
+        "/v1/voices/third_party",
+        checked(lambda _: contracts.LiveAvatarThirdPartyVoice, create("voice")),
+    )
+    fake.prefix_routes["DELETE"] = [
+        ("/v1/secrets/", delete("secret", "/v1/secrets/")),
+        ("/v1/llm-configurations/", delete("llm", "/v1/llm-configurations/")),
+        ("/v1/contexts/", delete("context", "/v1/contexts/")),
+    ]
     return fake

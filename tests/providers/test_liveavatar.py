@@ -19,28 +19,33 @@ from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, 
 
 Admin = psycopg.Connection[Any]
 AVATAR_UUID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+VOICE_UUID = "0b9e4a3c-7d51-4f4e-9c1a-2f6d8e5b7a10"
 CHAT_KEY = "sk-avs-session-key"
+ELEVENLABS_KEY = "el-key-0123456789"
 
 
-def provider_for(fake: FakeProvider) -> LiveAvatarProvider:
+def provider_for(fake: FakeProvider, **options: Any) -> LiveAvatarProvider:
     return LiveAvatarProvider(
-        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
+        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client(), **options
     )
 
 
-def full_request(**request: Any) -> SessionRequest:
+def full_request(voice: dict[str, Any] | None = None, **request: Any) -> SessionRequest:
     return SessionRequest(
         session_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
         avatar=AvatarSpec(
             avatar_id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
             provider_avatar_id=AVATAR_UUID,
-            voice={
+            voice=voice
+            or {
                 "provider": "liveavatar",
-                "voice_id": "voice-9",
-                "settings": {"mode": "FULL", "context_id": "ctx-1", "voice_settings": {"speed": 1.1}},
+                "voice_id": VOICE_UUID,
+                "settings": {"mode": "FULL", "voice_settings": {"speed": 1.1}},
             },
+            persona="You are Ava, a bakery guide.",
+            greeting="Hallo!",
             quality="high",
-            language="de",
+            language="de-DE",
             max_session_seconds=900,
         ),
         expires_at=datetime.now(UTC),
@@ -93,6 +98,9 @@ def test_a_lite_start_returns_a_session_token_and_never_the_key(
 
 @pytest.mark.parametrize("code", [100, 1000])
 async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: int) -> None:
+    """docs.liveavatar.com: api-reference/secrets/create-secret (secret_type enum),
+    api-reference/llm-configurations/create-llm-configuration (hyphenated path, model_name),
+    api-reference/contexts/create-context; PROVIDERS.md §0."""
     fake = liveavatar_fake(code=code)
     created = await provider_for(fake).create_session(
         full_request(
@@ -100,18 +108,17 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
         )
     )
 
+    label = "avatar-studio-00000000-0000-4000-8000-000000000001"
+    [context] = fake.calls("POST", "/v1/contexts")
+    assert context.body == {"name": label, "prompt": "You are Ava, a bakery guide.", "opening_text": "Hallo!"}
     [secret] = fake.calls("POST", "/v1/secrets")
-    assert secret.body == {
-        "secret_type": "LLM_API_KEY",
-        "secret_value": CHAT_KEY,
-        "secret_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
-    }
-    [config] = fake.calls("POST", "/v1/llm_configurations")
+    assert secret.body == {"secret_type": "OPENAI_API_KEY", "secret_value": CHAT_KEY, "secret_name": label}
+    [config] = fake.calls("POST", "/v1/llm-configurations")
     assert config.body == {
-        "display_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
-        "secret_id": "secret-1",
-        "base_url": "https://api.studio.test/v1/sessions/s1",
+        "display_name": label,
         "model_name": "avatar-00000000-0000-4000-8000-000000000002",
+        "secret_id": created.resources["secret_id"],
+        "base_url": "https://api.studio.test/v1/sessions/s1",
     }
     [minted] = fake.calls("POST", "/v1/sessions/token")
     assert minted.body == {
@@ -121,34 +128,114 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
         "video_settings": {"quality": "high"},
         "avatar_persona": {
             "language": "de",
-            "voice_id": "voice-9",
-            "context_id": "ctx-1",
+            "voice_id": VOICE_UUID,
+            "context_id": created.resources["context_id"],
             "voice_settings": {"speed": 1.1},
         },
         "max_session_duration": 900,
-        "llm_configuration_id": "llm-config-1",
+        "llm_configuration_id": created.resources["llm_configuration_id"],
     }
+    assert fake.kinds() == ["context", "llm", "secret"]
     assert created.credentials["mode"] == "FULL"
     assert CHAT_KEY not in str(created.credentials)
     assert LIVEAVATAR_KEY not in str(created.credentials)
 
+    assert await provider_for(fake).release(created.resources) == {}
+    assert fake.kinds() == []
+    assert [seen.path.rsplit("/", 2)[1] for seen in fake.requests if seen.method == "DELETE"] == [
+        "llm-configurations",
+        "secrets",
+        "contexts",
+    ]
 
-async def test_the_hyphenated_llm_configuration_path_is_used_when_the_other_is_missing() -> None:
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param(
+            "/v1/secrets",
+            {"secret_type": "LLM_API_KEY", "secret_value": "k", "secret_name": "n"},
+            "secret_type",
+            id="guide-secret-type",
+        ),
+        pytest.param(
+            "/v1/llm-configurations",
+            {"display_name": "n", "model": "m", "secret_id": "s", "base_url": "https://x"},
+            "model_name",
+            id="model-instead-of-model_name",
+        ),
+        pytest.param(
+            "/v1/sessions/token",
+            {"mode": "FULL", "avatar_id": AVATAR_UUID, "avatar_persona": {"language": "en-US"}},
+            "language",
+            id="regional-language",
+        ),
+    ],
+)
+def test_the_fake_refuses_what_the_reference_refuses(path: str, body: dict[str, Any], field: str) -> None:
+    """The bodies the code used to send: the reference answers 422 naming the field."""
     fake = liveavatar_fake()
-    del fake.routes[("POST", "/v1/llm_configurations")]
-    fake.on(
-        "POST",
-        "/v1/llm-configurations",
-        httpx.Response(201, json={"data": {"llm_configuration_id": "llm-2"}}),
-    )
-    await provider_for(fake).create_session(
-        full_request(
-            chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+    with httpx.Client(transport=httpx.MockTransport(fake.handle), base_url=LIVEAVATAR_BASE) as raw:
+        response = raw.post(path, json=body)
+    assert response.status_code == 422
+    assert any(field in error["loc"] for error in response.json()["detail"])
+
+
+async def test_a_refused_token_deletes_what_the_full_start_created() -> None:
+    fake = liveavatar_fake()
+    fake.on("POST", "/v1/sessions/token", httpx.Response(402, json={"code": 402, "message": "No credits"}))
+    with pytest.raises(ProviderError):
+        await provider_for(fake).create_session(
+            full_request(
+                chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+            )
         )
+    assert len(fake.calls("POST", "/v1/llm-configurations")) == 1
+    assert fake.kinds() == []
+
+
+async def test_an_elevenlabs_voice_is_imported_once_with_our_elevenlabs_key() -> None:
+    """docs.liveavatar.com api-reference/voices/import-third-party-voice: `{secret_id, voice_id}`."""
+    fake = liveavatar_fake()
+    provider = provider_for(fake, elevenlabs_api_key=ELEVENLABS_KEY)
+    request = full_request(
+        chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
+        chat_api_key=CHAT_KEY,
+        voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL", "settings": {"mode": "FULL"}},
     )
-    [config] = fake.calls("POST", "/v1/llm-configurations")
-    assert config.body["model"] == "avatar-00000000-0000-4000-8000-000000000002"
-    assert fake.calls("POST", "/v1/sessions/token")[0].body["llm_configuration_id"] == "llm-2"
+    first = await provider.create_session(request)
+    [imported] = fake.calls("POST", "/v1/voices/third_party")
+    voice_secret = fake.resources[("secret", imported.body["secret_id"])]
+    assert voice_secret["secret_type"] == "ELEVENLABS_API_KEY"
+    assert voice_secret["secret_value"] == ELEVENLABS_KEY
+    assert imported.body["voice_id"] == "EXAVITQu4vr4xnSDxMaL"
+    [(key, voice_id)] = first.assets.items()
+    assert key == "voice:EXAVITQu4vr4xnSDxMaL"
+    assert fake.calls("POST", "/v1/sessions/token")[0].body["avatar_persona"]["voice_id"] == voice_id
+
+    second = await provider.create_session(request.model_copy(update={"assets": first.assets}))
+    assert len(fake.calls("POST", "/v1/voices/third_party")) == 1
+    assert second.assets == {}
+    assert fake.calls("POST", "/v1/sessions/token")[1].body["avatar_persona"]["voice_id"] == voice_id
+    assert ELEVENLABS_KEY not in str(second.credentials)
+
+
+async def test_an_elevenlabs_voice_without_our_elevenlabs_key_is_refused_before_any_call() -> None:
+    fake = liveavatar_fake()
+    with pytest.raises(ProviderError) as raised:
+        await provider_for(fake).create_session(
+            full_request(
+                chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
+                chat_api_key=CHAT_KEY,
+                voice={
+                    "provider": "elevenlabs",
+                    "voice_id": "EXAVITQu4vr4xnSDxMaL",
+                    "settings": {"mode": "FULL"},
+                },
+            )
+        )
+    assert "ELEVENLABS_API_KEY" in raised.value.detail
+    assert fake.requests == []
 
 
 async def test_full_mode_without_our_chat_url_and_key_is_refused_before_any_call() -> None:
@@ -253,7 +340,17 @@ async def test_listing_accepts_a_bare_list_and_skips_ended_sessions() -> None:
         ("c", None),
     ]
     assert live[1].created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
-    assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active"}
+    assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active", "page": "1", "page_size": "100"}
+
+
+async def test_listing_reads_every_page() -> None:
+    """The list is paginated (`page`, `page_size` ≤ 100, `next`): docs.liveavatar.com openapi.json."""
+    fake = liveavatar_fake()
+    fake.live.update({str(uuid.uuid4()): datetime.now(UTC) for _ in range(230)})
+    live = await provider_for(fake).list_sessions()
+    assert live is not None
+    assert sorted(session.provider_session_id for session in live) == sorted(fake.live)
+    assert [seen.params["page"] for seen in fake.calls("GET", "/v1/sessions")] == ["1", "2", "3"]
 
 
 def test_server_speech_on_a_provider_that_cannot_speak_from_the_backend_leaves_turns_working(

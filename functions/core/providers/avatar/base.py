@@ -26,9 +26,12 @@ class SessionRequest(BaseModel):
     avatar: AvatarSpec
     expires_at: datetime
     # For providers that call back into our OpenAI-compatible chat (LiveAvatar FULL): the base URL
-    # they append `/chat/completions` to, and the avatar API key they send as Bearer.
+    # they append `/v1/chat/completions` (or `/chat/completions`) to, and the token they send as Bearer.
     chat_completions_base_url: str | None = None
     chat_api_key: str | None = Field(default=None, repr=False)
+    # What this deployment imported at the provider earlier, by `kind:source id` (LiveAvatar:
+    # `voice:<ElevenLabs voice id>` -> LiveAvatar voice id), so it is imported once.
+    assets: dict[str, str] = Field(default_factory=dict)
 
 
 class ProviderSession(BaseModel):
@@ -38,6 +41,10 @@ class ProviderSession(BaseModel):
     provider_session_id: str | None = None
     credentials: dict[str, Any] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    # What the provider created beside the session and must delete when it ends (`release`).
+    resources: dict[str, str] = Field(default_factory=dict, exclude=True)
+    # What it imported for good, to reuse next time (see `SessionRequest.assets`).
+    assets: dict[str, str] = Field(default_factory=dict, exclude=True)
 
 
 class LiveSession(BaseModel):
@@ -65,4 +72,8 @@ class AvatarProvider(Protocol):
 
     async def list_sessions(self) -> list[LiveSession] | None:
         """The provider's live sessions, or None where the provider cannot list them."""
+        ...
+
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        """Delete what `create_session` made beside a session; returns what could not be deleted yet."""
         ...

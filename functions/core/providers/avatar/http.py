@@ -176,6 +176,10 @@ class KeyedProvider:
             client=client,
         )
 
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        """Nothing is created beside a session unless the provider says otherwise."""
+        return {}
+
 
 def error_message(parsed: Any) -> str | None:
     """The human sentence of an error body, wherever the provider put it."""

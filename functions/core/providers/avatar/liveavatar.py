@@ -1,16 +1,28 @@
 """HeyGen LiveAvatar (`api.liveavatar.com`): a session token in FULL or LITE mode; the browser starts it.
 
-FULL: LiveAvatar listens, thinks and speaks, the thinking done by our OpenAI-compatible
-`/v1/sessions/{id}/chat/completions` (a custom LLM configuration holding a per-session avatar API key
-as a LiveAvatar secret). LITE (formerly CUSTOM): we send the audio, LiveAvatar renders the video.
+FULL: LiveAvatar listens, thinks and speaks, the thinking done by our OpenAI-compatible chat completions
+for the session. Per session we create, and delete when it ends (`release`): a context made from the
+avatar's persona and greeting (without one a FULL session stays silent), a secret holding the session's
+callback token, and an LLM configuration pointing at our chat completions with that secret. An
+ElevenLabs voice is imported once as a LiveAvatar voice. LITE (formerly CUSTOM): we send the audio,
+LiveAvatar renders the video.
+
+References (docs.liveavatar.com): api-reference/secrets/create-secret (`secret_type` enum),
+api-reference/llm-configurations/create-llm-configuration (`POST /v1/llm-configurations`),
+docs/custom-llm-integration (LiveAvatar calls `<base_url>/v1/chat/completions`),
+api-reference/contexts/*, api-reference/voices/import-third-party-voice, openapi.json (session token,
+paginated session list).
 """
 
 import logging
 from typing import Any
+from urllib.parse import quote
+
+import httpx
 
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str
+from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +30,25 @@ log = logging.getLogger(__name__)
 _SUCCESS_CODES = frozenset({100, 1000})
 _ENDED_STATUSES = frozenset({"closed", "closing", "stopped", "ended", "failed", "error"})
 _MODES = {"FULL": "FULL", "LITE": "LITE", "CUSTOM": "LITE"}
-_PERSONA_SETTINGS = ("context_id", "voice_settings", "stt_config")
+_PERSONA_SETTINGS = ("voice_settings", "stt_config")
+# Our chat completions speak the OpenAI protocol, so the callback token is stored as an OpenAI key
+# (the reference's enum is OPENAI_API_KEY | ELEVENLABS_API_KEY | GEMINI_API_KEY).
+CALLBACK_SECRET_TYPE = "OPENAI_API_KEY"  # noqa: S105 (a type name, not a secret)
+VOICE_SECRET_TYPE = "ELEVENLABS_API_KEY"  # noqa: S105 (a type name, not a secret)
+PAGE_SIZE = 100  # the list's maximum page size
+MAX_PAGES = 50
+DEFAULT_PROMPT = "You are a helpful assistant."
+# Deleted in this order: the LLM configuration uses the secret.
+_RELEASE_ORDER = (
+    ("llm_configuration_id", "/v1/llm-configurations/"),
+    ("secret_id", "/v1/secrets/"),
+    ("context_id", "/v1/contexts/"),
+)
+
+
+def bare_language(language: str) -> str:
+    """LiveAvatar takes bare language codes: `en`, not `en-US`."""
+    return language.split("-", 1)[0].lower()
 
 
 class LiveAvatarProvider(KeyedProvider):
@@ -26,6 +56,18 @@ class LiveAvatarProvider(KeyedProvider):
 
     name = "liveavatar"
     key_header = "X-API-KEY"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        client: httpx.AsyncClient | None = None,
+        elevenlabs_api_key: str | None = None,
+    ) -> None:
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, client=client)
+        self._elevenlabs_api_key = elevenlabs_api_key
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar
@@ -44,13 +86,20 @@ class LiveAvatarProvider(KeyedProvider):
             "is_sandbox": bool(settings.get("sandbox", False)),
             "video_settings": video,
         }
-        if mode == "FULL":
-            body.update(await self._full_mode(request, settings))
-        answer = await self._http.call("POST", "/v1/sessions/token", json_body=body)
-        if isinstance(answer, dict) and answer.get("code") not in _SUCCESS_CODES:
-            log.warning("liveavatar token answered code %r", answer.get("code"))
-        session_id = require_str(self.name, answer, "session_id")
-        session_token = require_str(self.name, answer, "session_token")
+        resources: dict[str, str] = {}
+        assets: dict[str, str] = {}
+        try:
+            if mode == "FULL":
+                body.update(await self._full_mode(request, settings, resources, assets))
+            answer = await self._http.call("POST", "/v1/sessions/token", json_body=body)
+            if isinstance(answer, dict) and answer.get("code") not in _SUCCESS_CODES:
+                log.warning("liveavatar token answered code %r", answer.get("code"))
+            session_id = require_str(self.name, answer, "session_id")
+            session_token = require_str(self.name, answer, "session_token")
+        except Exception:
+            # Nothing made for a session that never started may stay behind at LiveAvatar.
+            await self.release(resources)
+            raise
         return ProviderSession(
             provider=self.name,
             provider_session_id=session_id,
@@ -62,9 +111,17 @@ class LiveAvatarProvider(KeyedProvider):
                 "session_token": session_token,
             },
             raw={"session_id": session_id, "mode": mode},
+            resources=resources,
+            assets=assets,
         )
 
-    async def _full_mode(self, request: SessionRequest, settings: dict[str, Any]) -> dict[str, Any]:
+    async def _full_mode(
+        self,
+        request: SessionRequest,
+        settings: dict[str, Any],
+        resources: dict[str, str],
+        assets: dict[str, str],
+    ) -> dict[str, Any]:
         base_url, key = request.chat_completions_base_url, request.chat_api_key
         if not base_url or not key:
             raise ProviderError(
@@ -73,44 +130,100 @@ class LiveAvatarProvider(KeyedProvider):
                 " without them LiveAvatar would answer without the avatar's knowledge: use LITE instead",
             )
         avatar = request.avatar
-        persona: dict[str, Any] = {"language": avatar.language}
-        if avatar.voice.get("voice_id"):
-            persona["voice_id"] = avatar.voice["voice_id"]
-        persona.update({key: settings[key] for key in _PERSONA_SETTINGS if key in settings})
+        persona: dict[str, Any] = {"language": bare_language(avatar.language)}
+        voice_id = await self._voice(request, assets)
+        if voice_id:
+            persona["voice_id"] = voice_id
+        persona.update({name: settings[name] for name in _PERSONA_SETTINGS if name in settings})
+        label = f"avatar-studio-{request.session_id}"
+        context = await self._http.call(
+            "POST",
+            "/v1/contexts",
+            json_body={
+                "name": label,
+                "prompt": avatar.persona.strip() or DEFAULT_PROMPT,
+                "opening_text": avatar.greeting.strip(),
+            },
+        )
+        persona["context_id"] = resources["context_id"] = require_str(self.name, context, "id", "context_id")
+        secret = await self._http.call(
+            "POST",
+            "/v1/secrets",
+            json_body={"secret_type": CALLBACK_SECRET_TYPE, "secret_value": key, "secret_name": label},
+        )
+        resources["secret_id"] = require_str(self.name, secret, "id", "secret_id")
+        created = await self._http.call(
+            "POST",
+            "/v1/llm-configurations",
+            json_body={
+                "display_name": label,
+                "model_name": str(settings.get("llm_model") or f"avatar-{avatar.avatar_id}"),
+                "secret_id": resources["secret_id"],
+                "base_url": base_url,
+            },
+        )
+        resources["llm_configuration_id"] = require_str(self.name, created, "id", "llm_configuration_id")
         full: dict[str, Any] = {
             "avatar_persona": persona,
             "max_session_duration": avatar.max_session_seconds,
-            "llm_configuration_id": await self._llm_configuration(request, base_url, key, settings),
+            "llm_configuration_id": resources["llm_configuration_id"],
         }
         if settings.get("interactivity_type"):
             full["interactivity_type"] = settings["interactivity_type"]
         return full
 
-    async def _llm_configuration(
-        self, request: SessionRequest, base_url: str, key: str, settings: dict[str, Any]
-    ) -> str:
-        """A custom LLM configuration pointing at our chat completions, its key stored as a secret."""
-        label = f"avatar-studio-{request.session_id}"
+    async def _voice(self, request: SessionRequest, assets: dict[str, str]) -> str | None:
+        """A LiveAvatar voice id: the avatar's own, or its ElevenLabs voice imported once."""
+        voice = request.avatar.voice
+        voice_id = voice.get("voice_id")
+        if not isinstance(voice_id, str) or not voice_id:
+            return None
+        if voice.get("provider") != "elevenlabs":
+            return voice_id
+        known = request.assets.get(f"voice:{voice_id}")
+        if known:
+            return known
+        if not self._elevenlabs_api_key:
+            raise ProviderError(
+                self.name,
+                "this avatar speaks with an ElevenLabs voice, which LiveAvatar must import with our"
+                " ElevenLabs key: set ELEVENLABS_API_KEY, or pick a LiveAvatar voice",
+            )
         secret = await self._http.call(
             "POST",
             "/v1/secrets",
-            json_body={"secret_type": "LLM_API_KEY", "secret_value": key, "secret_name": label},
+            json_body={
+                "secret_type": VOICE_SECRET_TYPE,
+                "secret_value": self._elevenlabs_api_key,
+                "secret_name": f"avatar-studio-elevenlabs-{voice_id}",
+            },
         )
-        secret_id = require_str(self.name, secret, "id", "secret_id")
-        model = str(settings.get("llm_model") or f"avatar-{request.avatar.avatar_id}")
-        common = {"display_name": label, "secret_id": secret_id, "base_url": base_url}
-        # The OpenAPI path and field; the agent-skills guide spells them llm-configurations and model.
-        created = await self._http.call(
+        imported = await self._http.call(
             "POST",
-            "/v1/llm_configurations",
-            json_body={**common, "model_name": model},
-            already_done=frozenset({404}),
+            "/v1/voices/third_party",
+            json_body={"secret_id": require_str(self.name, secret, "id", "secret_id"), "voice_id": voice_id},
         )
-        if created is None:
-            created = await self._http.call(
-                "POST", "/v1/llm-configurations", json_body={**common, "model": model}
-            )
-        return require_str(self.name, created, "id", "llm_configuration_id")
+        assets[f"voice:{voice_id}"] = found = require_str(self.name, imported, "id", "voice_id")
+        return found
+
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        """Delete the session's LLM configuration, secret and context; a 404 is one already gone."""
+        left: dict[str, str] = {}
+        for name, path in _RELEASE_ORDER:
+            resource_id = resources.get(name)
+            if not resource_id:
+                continue
+            try:
+                await self._http.call(
+                    "DELETE",
+                    path + quote(resource_id, safe=""),
+                    safe_to_retry=True,
+                    already_done=frozenset({404, 410}),
+                )
+            except ProviderError as exc:
+                log.warning("deleting liveavatar %s %s failed: %s", name, resource_id, exc.detail)
+                left[name] = resource_id
+        return left
 
     async def keep_alive(self, provider_session_id: str) -> None:
         await self._http.call(
@@ -130,20 +243,30 @@ class LiveAvatarProvider(KeyedProvider):
         )
 
     async def list_sessions(self) -> list[LiveSession] | None:
-        answer = await self._http.call("GET", "/v1/sessions", params={"type": "active"}, safe_to_retry=True)
+        """Every page of the active sessions (the list is paginated, 20 a page by default)."""
         live: list[LiveSession] = []
-        for item in _items(answer):
-            session_id = item.get("session_id") or item.get("id")
-            status = item.get("status")
-            if not isinstance(session_id, str) or str(status).lower() in _ENDED_STATUSES:
-                continue
-            live.append(
-                LiveSession(
-                    provider_session_id=session_id,
-                    status=None if status is None else str(status),
-                    created_at=parse_time(item.get("created_at")),
-                )
+        for page in range(1, MAX_PAGES + 1):
+            answer = await self._http.call(
+                "GET",
+                "/v1/sessions",
+                params={"type": "active", "page": str(page), "page_size": str(PAGE_SIZE)},
+                safe_to_retry=True,
             )
+            items = _items(answer)
+            for item in items:
+                session_id = item.get("session_id") or item.get("id")
+                status = item.get("status")
+                if not isinstance(session_id, str) or str(status).lower() in _ENDED_STATUSES:
+                    continue
+                live.append(
+                    LiveSession(
+                        provider_session_id=session_id,
+                        status=None if status is None else str(status),
+                        created_at=parse_time(item.get("created_at")),
+                    )
+                )
+            if not unwrap(answer).get("next") or not items:
+                break
         return live
 
 

@@ -24,3 +24,6 @@ class LocalAvatarProvider:
 
     async def list_sessions(self) -> list[LiveSession] | None:
         return None
+
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        return {}

@@ -1,7 +1,7 @@
 """Provider lookup by name; vendor modules are imported only when an avatar uses them."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -24,7 +24,12 @@ _instances: dict[str, AvatarProvider] = {}
 
 
 def _keyed(
-    vendor: type[Vendor], setting: str, key: SecretStr | None, base_url: str, settings: Settings
+    vendor: type[Vendor],
+    setting: str,
+    key: SecretStr | None,
+    base_url: str,
+    settings: Settings,
+    **options: Any,
 ) -> Vendor:
     """The vendor's provider with its key, or a 503 `ProviderError` naming the setting to set."""
     if key is None or not key.get_secret_value():
@@ -32,7 +37,10 @@ def _keyed(
             vendor.name, f"this avatar provider is not configured in this deployment: set {setting}"
         )
     return vendor(
-        api_key=key.get_secret_value(), base_url=base_url, timeout=settings.provider_timeout_seconds
+        api_key=key.get_secret_value(),
+        base_url=base_url,
+        timeout=settings.provider_timeout_seconds,
+        **options,
     )
 
 
@@ -47,12 +55,15 @@ def _heygen(settings: Settings) -> AvatarProvider:
 def _liveavatar(settings: Settings) -> AvatarProvider:
     from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 
+    voice_key = settings.elevenlabs_api_key
     return _keyed(
         LiveAvatarProvider,
         "LIVEAVATAR_API_KEY",
         settings.liveavatar_api_key,
         settings.liveavatar_api_base,
         settings,
+        # FULL mode imports an avatar's ElevenLabs voice with this deployment's ElevenLabs key.
+        elevenlabs_api_key=voice_key.get_secret_value() if voice_key else None,
     )
 
 
