@@ -1,6 +1,7 @@
 """HeyGen LiveAvatar at the HTTP boundary: FULL and LITE tokens, stop, keep-alive and list."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +12,14 @@ import pytest
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
+from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.support import Api, session_row, use_provider
+from tests.functional.test_cleanup import sweep_on_a_new_loop
 from tests.functional.turns_support import stream_turn
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
+from tests.providers.fake import timeout as fake_timeout
 
 Admin = psycopg.Connection[Any]
 AVATAR_UUID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
@@ -368,3 +372,140 @@ def test_server_speech_on_a_provider_that_cannot_speak_from_the_backend_leaves_t
 
     assert [name for name, _, _ in events][-1] == "done"
     assert any(name == "sentence" for name, _, _ in events)
+
+
+@pytest.fixture
+def full_fake(monkeypatch: pytest.MonkeyPatch, base_url: str) -> Iterator[FakeProvider]:
+    """LiveAvatar FULL end to end: our public base URL set, so the provider gets our chat completions."""
+    fake = liveavatar_fake()
+    use_provider(monkeypatch, "liveavatar", provider_for(fake))
+    monkeypatch.setenv("PUBLIC_API_BASE", base_url)
+    get_settings.cache_clear()
+    yield fake
+    monkeypatch.delenv("PUBLIC_API_BASE")
+    get_settings.cache_clear()
+
+
+def full_avatar(api: Api, owner: User, **fields: Any) -> dict[str, Any]:
+    return api.create_avatar(
+        owner,
+        provider="liveavatar",
+        provider_avatar_id=AVATAR_UUID,
+        voice={"provider": "liveavatar", "voice_id": VOICE_UUID, "settings": {"mode": "FULL"}},
+        persona="You are Ava, the bakery's guide.",
+        greeting="Welcome to the bakery!",
+        language="en-GB",
+        **fields,
+    )
+
+
+def callback(fake: FakeProvider) -> tuple[str, str]:
+    """What LiveAvatar holds for the session: the LLM configuration's URL and the secret's value."""
+    [config] = [body for (kind, _), body in fake.resources.items() if kind == "llm"]
+    return config["base_url"] + "/v1/chat/completions", fake.resources[("secret", config["secret_id"])][
+        "secret_value"
+    ]
+
+
+def test_a_full_session_is_called_back_where_liveavatar_calls_and_leaves_nothing_behind(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    assert full_fake.kinds() == ["context", "llm", "secret"]
+    [minted] = full_fake.calls("POST", "/v1/sessions/token")
+    assert minted.body["avatar_persona"]["language"] == "en"
+    url, token = callback(full_fake)
+    assert url.endswith(f"/v1/sessions/{session_id}/v1/chat/completions")
+
+    # The opening turn: LiveAvatar asks before anyone spoke, and gets the greeting.
+    opening = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert opening.status_code == 200, opening.text
+    assert opening.json()["choices"][0]["message"]["content"] == "Welcome to the bakery!"
+    with httpx.stream(
+        "POST",
+        url,
+        json={"model": "m", "stream": True, "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as streamed:
+        lines = [line for line in streamed.iter_lines() if line.startswith("data:")]
+    assert '"content":"Welcome to the bakery!"' in lines[0]
+    assert lines[-1] == "data: [DONE]"
+
+    answered = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "user", "content": "What can you do?"}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["choices"][0]["message"]["content"]
+
+    api.end_session(owner, session_id)
+    assert full_fake.kinds() == []
+    assert admin.execute(
+        "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchone() == {"n": 0}
+
+
+def test_each_full_session_gets_a_context_in_step_with_the_avatar(
+    client: httpx.Client, api: Api, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    first = api.start_session(owner, avatar["id"])["session_id"]
+    api.end_session(owner, first)
+    response = client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        json={"persona": "You are Bo, the florist.", "greeting": ""},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    second = api.start_session(owner, avatar["id"])["session_id"]
+    contexts = [seen.body for seen in full_fake.calls("POST", "/v1/contexts")]
+    assert contexts == [
+        {
+            "name": f"avatar-studio-{first}",
+            "prompt": "You are Ava, the bakery's guide.",
+            "opening_text": "Welcome to the bakery!",
+        },
+        {"name": f"avatar-studio-{second}", "prompt": "You are Bo, the florist.", "opening_text": ""},
+    ]
+    api.end_session(owner, second)
+    assert full_fake.kinds() == []
+
+
+def test_a_delete_that_fails_when_the_session_ends_is_retried_by_the_cleanup(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    working = full_fake.prefix_routes["DELETE"]
+    full_fake.prefix_routes["DELETE"] = [(prefix, fake_timeout) for prefix, _ in working]
+    api.end_session(owner, session_id)
+    assert full_fake.kinds() == ["context", "llm", "secret"]
+    [row] = admin.execute(
+        "select resources from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchall()
+    assert sorted(row["resources"]) == ["context_id", "llm_configuration_id", "secret_id"]
+
+    full_fake.prefix_routes["DELETE"] = working
+    sweep_on_a_new_loop()
+    assert full_fake.kinds() == []
+    assert admin.execute(
+        "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchone() == {"n": 0}
+
+
+def test_clients_cannot_see_provider_resources(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    with admin.transaction():
+        admin.execute("set local role authenticated")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            admin.execute("select * from private.provider_resources")
+    api.end_session(owner, session_id)
