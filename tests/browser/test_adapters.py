@@ -217,6 +217,13 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
         assert all(size > 1000 for size in sizes), sizes
     [answer] = harness.seen("answer")
     assert answer["interrupted"] is False
+    if provider.name == "liveavatar":
+        # Nothing went out before LiveAvatar reported the session connected (start() resolves earlier).
+        calls = harness.calls()
+        assert "liveavatar.dropped" not in calls
+        assert calls.index("liveavatar.connected") < next(
+            i for i, call in enumerate(calls) if call.startswith(provider.said)
+        )
 
     # Interrupt while the first sentence plays: the provider is halted and the rest is never sent.
     harness.page.evaluate("stubSdk.sentenceMs = 5000")
@@ -265,6 +272,9 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
     harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
     ended = httpx.get(f"{base_url}/v1/sessions/{session_id}", headers=headers).json()
     assert ended["status"] == "ended"
+    if provider.name == "heygen":
+        # stopAvatar() closes the SDK's WebSocket and timer that leaving the room alone would leak.
+        assert "heygen.stopAvatar" in harness.calls()
 
 
 def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_session(

@@ -282,11 +282,29 @@ async def test_listing_reads_live_sessions_with_epoch_or_iso_times() -> None:
     assert {session.created_at for session in live} == {datetime(2026, 1, 1, tzinfo=UTC)}
 
 
-async def test_stopping_a_session_heygen_no_longer_knows_is_not_an_error() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # What HeyGen answers (PROVIDERS.md §0): HTTP 400 with code 400004, not a 404.
+        httpx.Response(400, json={"code": 400004, "message": "Session does not exist"}),
+        httpx.Response(404, json={"message": "session not found"}),
+    ],
+    ids=["400004", "404"],
+)
+async def test_stopping_a_session_heygen_no_longer_knows_is_not_an_error(answer: httpx.Response) -> None:
     fake = FakeProvider()
-    fake.on("POST", "/v1/streaming.stop", httpx.Response(404, json={"message": "session not found"}))
+    fake.on("POST", "/v1/streaming.stop", answer)
     await provider_for(fake).stop_session("gone")
     assert len(fake.calls("POST", "/v1/streaming.stop")) == 1
+
+
+async def test_another_refused_stop_is_still_an_error() -> None:
+    fake = FakeProvider()
+    fake.on(
+        "POST", "/v1/streaming.stop", httpx.Response(400, json={"code": 400112, "message": "Unauthorized"})
+    )
+    with pytest.raises(ProviderError):
+        await provider_for(fake).stop_session("s1")
 
 
 async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() -> None:

@@ -6,6 +6,7 @@ import httpx
 import psycopg
 import pytest
 
+from functions.core.errors import ProviderError
 from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
 from tests.functional.support import Api, session_row, use_provider
@@ -136,3 +137,19 @@ def test_a_refused_conversation_fails_the_start_and_keeps_the_reason(
         assert "concurrent session limit reached (HTTP 400" in problem["detail"]
     # Tavus bills from creation: only a connection that never reached it is tried again.
     assert len(fake.calls("POST", "/v2/conversations")) == (2 if provider_status is None else 1)
+
+
+async def test_ending_a_conversation_tavus_no_longer_knows_is_not_an_error() -> None:
+    """docs.tavus.io api-reference/conversations/end-conversation: an unknown or ended id answers
+    `{"error": "Invalid conversation_id"}` (PROVIDERS.md §0 / §4)."""
+    fake = FakeProvider()
+    fake.on(
+        "POST", "/v2/conversations/c-gone/end", httpx.Response(400, json={"error": "Invalid conversation_id"})
+    )
+    provider = TavusProvider(
+        api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()
+    )
+    await provider.stop_session("c-gone")
+    fake.on("POST", "/v2/conversations/c-other/end", httpx.Response(400, json={"error": "Bad request"}))
+    with pytest.raises(ProviderError):
+        await provider.stop_session("c-other")

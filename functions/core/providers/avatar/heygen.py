@@ -7,10 +7,13 @@ and reconcile it, and a client holding the token cannot open sessions of its own
 
 from typing import Any
 
+from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
 from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
 from functions.core.text.sentences import split_at_clauses
 
+# The code of HeyGen's answer to a stop of a session that does not exist (any more).
+SESSION_GONE = 400004
 # streaming.task fails above 1000 characters (HeyGen StreamingAvatar #18).
 TASK_TEXT_LIMIT = 1000
 _VOICE_SETTINGS = ("rate", "emotion", "elevenlabs_settings")
@@ -82,13 +85,24 @@ class HeyGenProvider(KeyedProvider):
         )
 
     async def stop_session(self, provider_session_id: str) -> None:
-        await self._http.call(
-            "POST",
-            "/v1/streaming.stop",
-            json_body={"session_id": provider_session_id},
-            safe_to_retry=True,
-            already_done=frozenset({404, 410}),
-        )
+        """Stopping a session that no longer exists answers HTTP 400 with code 400004
+        ("Session does not exist"): it is already stopped (by the browser's stopAvatar, or a timeout)."""
+        try:
+            await self._http.call(
+                "POST",
+                "/v1/streaming.stop",
+                json_body={"session_id": provider_session_id},
+                safe_to_retry=True,
+                already_done=frozenset({404, 410}),
+            )
+        except ProviderError as exc:
+            if (
+                exc.provider_status == 400
+                and isinstance(exc.body, dict)
+                and exc.body.get("code") == SESSION_GONE
+            ):
+                return
+            raise
 
     async def list_sessions(self) -> list[LiveSession] | None:
         answer = await self._http.call("GET", "/v1/streaming.list", safe_to_retry=True)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import KeyedProvider, require_str, unwrap
+from functions.core.providers.avatar.http import KeyedProvider, error_message, require_str, unwrap
 
 MAX_CALL_SECONDS = 3600  # Tavus' own maximum for max_call_duration
 _PROPERTY_SETTINGS = ("participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language")
@@ -65,12 +65,19 @@ class TavusProvider(KeyedProvider):
         return None
 
     async def stop_session(self, provider_session_id: str) -> None:
-        await self._http.call(
-            "POST",
-            f"/v2/conversations/{quote(provider_session_id, safe='')}/end",
-            safe_to_retry=True,
-            already_done=frozenset({404, 410}),
-        )
+        """An unknown or already ended conversation answers `{"error": "Invalid conversation_id"}`
+        (docs.tavus.io api-reference/conversations/end-conversation): it is already stopped."""
+        try:
+            await self._http.call(
+                "POST",
+                f"/v2/conversations/{quote(provider_session_id, safe='')}/end",
+                safe_to_retry=True,
+                already_done=frozenset({404, 410}),
+            )
+        except ProviderError as exc:
+            if exc.provider_status == 400 and error_message(exc.body) == "Invalid conversation_id":
+                return
+            raise
 
     async def list_sessions(self) -> list[LiveSession] | None:
         return None

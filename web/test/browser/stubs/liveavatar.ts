@@ -28,7 +28,7 @@ export enum AgentEventsEnum {
 type Listener = (detail: never) => void;
 
 /** How long after the socket opens LiveAvatar reports the session connected. */
-const CONNECTED_AFTER_MS = 80;
+const CONNECTED_AFTER_MS = 400;
 
 /** The LITE event socket: the server's messages, as `message` events. */
 class StubSocket extends EventTarget {
