@@ -18,6 +18,31 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
 JITTER_S = 0.25
 DRAIN_LIMIT_BYTES = 65536  # read after [DONE] to keep the connection; past this it is dropped
+# OpenAI's reasoning (o-series) and gpt-5-family models refuse `max_tokens` (they take
+# `max_completion_tokens`) and any temperature but the default (platform.openai.com/docs/guides/reasoning;
+# openai-python's `completion_create_params`: "max_tokens ... is not compatible with o-series models").
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+# The parameters a model may refuse, and what is sent instead (None: left out).
+_REPLACEMENTS: dict[str, str | None] = {"max_tokens": "max_completion_tokens", "temperature": None}
+
+
+def is_reasoning_model(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1].lower()
+    return name.startswith(_REASONING_PREFIXES)
+
+
+def refused_parameter(error: ProviderError) -> str | None:
+    """The parameter a 400 says this model does not take (`unsupported_parameter` / `unsupported_value`)."""
+    if error.provider_status != 400 or not isinstance(error.body, dict):
+        return None
+    detail = error.body.get("error")
+    if not isinstance(detail, dict):
+        return None
+    param = detail.get("param")
+    if param in _REPLACEMENTS and detail.get("code") in ("unsupported_parameter", "unsupported_value"):
+        return str(param)
+    return None
+
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -52,6 +77,8 @@ class OpenAICompatibleChat:
         self._max_retries = max_retries
         self._timeout = httpx.Timeout(timeout_s)
         self._sleep = sleep
+        # Parameters this model refused once: not sent again, so one refusal does not fail every turn.
+        self._refused: set[str] = set(_REPLACEMENTS) if is_reasoning_model(model) else set()
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleChat(provider={self.name!r}, model={self.model!r}, url={self._url!r})"
@@ -70,10 +97,13 @@ class OpenAICompatibleChat:
             "messages": [m.model_dump() for m in messages],
             "stream": True,
         }
-        if max_tokens is not None:
-            payload["max_tokens"] = max_tokens
-        if temperature is not None:
-            payload["temperature"] = temperature
+        for name, value in (("max_tokens", max_tokens), ("temperature", temperature)):
+            if value is None:
+                continue
+            if name not in self._refused:
+                payload[name] = value
+            elif (instead := _REPLACEMENTS[name]) is not None:
+                payload[instead] = value
         return payload
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -182,6 +212,14 @@ class OpenAICompatibleChat:
                 ) as response:
                     if response.status_code >= 400:
                         error = await self._status_error(response)
+                        refused = refused_parameter(error)
+                        if refused is not None and refused not in self._refused:
+                            log.warning(
+                                "%s model %s refuses %s; sending without it", self.name, self.model, refused
+                            )
+                            self._refused.add(refused)
+                            payload = self._payload(messages, max_tokens, temperature)
+                            continue
                         if not error.retryable or attempt >= self._max_retries:
                             raise error
                         delay = self._delay(attempt, response.headers.get("retry-after"))
