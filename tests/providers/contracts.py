@@ -7,6 +7,10 @@ forbidden, so a misspelt optional field fails too.
 LiveAvatar: docs.liveavatar.com/openapi.json ("Live avatar API" 0.1.0) and its api-reference pages:
 sessions/create-session-token, sessions/stop-session, sessions/keep-session-alive, secrets/create-secret,
 llm-configurations/create-llm-configuration, contexts/create-context, voices/import-third-party-voice.
+HeyGen: docs.heygen.com/reference/new-session, …/create-session-token, …/send-task, …/close-session,
+…/keep-alive; the lowercase emotion values of `@heygen/streaming-avatar` 2.1.0 (`VoiceEmotion`).
+Simli: docs.simli.com/api-reference/compose-session-token (`StartStreamingSessionRequest`).
+Tavus: docs.tavus.io/api-reference/conversations/create-conversation.
 """
 
 import uuid
@@ -114,6 +118,81 @@ class LiveAvatarStop(Strict):
 
 class LiveAvatarKeepAlive(Strict):
     session_id: str | None = None
+
+
+class HeyGenVoice(Strict):
+    voice_id: str | None = None
+    rate: float | None = Field(default=None, ge=0.5, le=1.5)
+    emotion: Literal["excited", "serious", "friendly", "soothing", "broadcaster"] | None = None
+    elevenlabs_settings: dict[str, Any] | None = None
+
+
+class HeyGenNewSession(Strict):
+    quality: Literal["high", "medium", "low"] | None = None
+    avatar_id: str | None = None
+    avatar_name: str | None = None
+    voice: HeyGenVoice | None = None
+    stt_settings: dict[str, Any] | None = None
+    video_encoding: Literal["H264", "VP8"] | None = None
+    knowledge_base: str | None = None
+    knowledge_base_id: str | None = None
+    version: Literal["v2"] | None = None
+    disable_idle_timeout: bool | None = None
+    activity_idle_timeout: int | None = Field(default=None, ge=30, le=3600)
+    language: str | None = None
+
+
+class HeyGenTask(Strict):
+    session_id: str
+    text: str = Field(min_length=1, max_length=1000)
+    task_type: Literal["repeat", "chat", "talk"] | None = None
+    task_mode: Literal["sync", "async"] | None = None
+
+
+class HeyGenSessionOnly(Strict):
+    session_id: str = Field(min_length=1)
+
+
+class SimliToken(Strict):
+    faceId: str = Field(min_length=1)
+    apiVersion: str | None = None
+    sessionAggregator: str | None = None
+    handleSilence: bool | None = None
+    maxSessionLength: int | None = Field(default=None, gt=0)
+    maxIdleTime: int | None = Field(default=None, gt=0)
+    startFrame: int | None = None
+    audioInputFormat: str | None = None
+    model: Literal["fasttalk", "artalk"] | None = None
+
+
+class TavusProperties(Strict):
+    max_call_duration: int | None = Field(default=None, gt=0, le=3600)
+    participant_left_timeout: int | None = Field(default=None, ge=0)
+    participant_absent_timeout: int | None = Field(default=None, ge=0)
+    enable_recording: bool | None = None
+    enable_closed_captions: bool | None = None
+    enable_transcription: bool | None = None
+    apply_greenscreen: bool | None = None
+    # A full language name ("english"), not a code.
+    language: str | None = Field(default=None, pattern=r"^[a-z]+( [a-z]+)*$|^multilingual$")
+    recording_s3_bucket_name: str | None = None
+    recording_s3_bucket_region: str | None = None
+    aws_assume_role_arn: str | None = None
+
+
+class TavusConversation(Strict):
+    replica_id: str | None = None
+    persona_id: str | None = None
+    audio_only: bool | None = None
+    callback_url: str | None = None
+    conversation_name: str | None = None
+    conversational_context: str | None = None
+    custom_greeting: str | None = None
+    memory_stores: list[str] | None = None
+    document_ids: list[str] | None = None
+    require_auth: bool | None = None
+    test_mode: bool | None = None
+    properties: TavusProperties | None = None
 
 
 def liveavatar_token_model(body: Any) -> type[Strict]:

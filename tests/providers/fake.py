@@ -94,6 +94,19 @@ LIVEAVATAR_KEY = "la-key-0123456789"
 LIVEAVATAR_BASE = "https://liveavatar.test"
 
 
+def checked(
+    model: type[contracts.Strict] | Callable[[Any], type[contracts.Strict]], make: Handler
+) -> Handler:
+    """`make`, behind the provider's own validation: a body its schema refuses gets its 422."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        schema = model if isinstance(model, type) else model(body)
+        return contracts.refusal(schema, body) or make(request)
+
+    return handler
+
+
 def _session_id(request: httpx.Request) -> str:
     return str(json.loads(request.content)["session_id"])
 
@@ -128,7 +141,11 @@ def heygen_fake(*, wrapped: bool = True) -> FakeProvider:
         )
 
     def stop(request: httpx.Request) -> httpx.Response:
-        _stop(fake, _session_id(request))
+        session_id = _session_id(request)
+        if session_id not in fake.live:
+            # What HeyGen answers for a session it no longer has (PROVIDERS.md §0).
+            return httpx.Response(400, json={"code": 400004, "message": "Session does not exist"})
+        _stop(fake, session_id)
         return answer({"status": "success"})
 
     def listing(request: httpx.Request) -> httpx.Response:
@@ -144,10 +161,16 @@ def heygen_fake(*, wrapped: bool = True) -> FakeProvider:
         "/v1/streaming.create_token",
         lambda _request: answer({"token": f"session-token-{next(tokens)}"}),
     )
-    fake.on("POST", "/v1/streaming.new", new)
-    fake.on("POST", "/v1/streaming.stop", stop)
-    fake.on("POST", "/v1/streaming.keep_alive", lambda _request: answer({}))
-    fake.on("POST", "/v1/streaming.task", lambda _request: answer({"duration_ms": 1200.0, "task_id": "t"}))
+    fake.on("POST", "/v1/streaming.new", checked(contracts.HeyGenNewSession, new))
+    fake.on("POST", "/v1/streaming.stop", checked(contracts.HeyGenSessionOnly, stop))
+    fake.on(
+        "POST", "/v1/streaming.keep_alive", checked(contracts.HeyGenSessionOnly, lambda _request: answer({}))
+    )
+    fake.on(
+        "POST",
+        "/v1/streaming.task",
+        checked(contracts.HeyGenTask, lambda _request: answer({"duration_ms": 1200.0, "task_id": "t"})),
+    )
     fake.on("GET", "/v1/streaming.list", listing)
     return fake
 
@@ -164,13 +187,6 @@ def liveavatar_fake(*, code: int = 1000, page_size: int = 20) -> FakeProvider:
 
     def answer(payload: Any, status: int = 200) -> httpx.Response:
         return httpx.Response(status, json={"code": code, "message": "ok", "data": payload})
-
-    def checked(model_of: Callable[[Any], type[contracts.Strict]], make: Handler) -> Handler:
-        def handler(request: httpx.Request) -> httpx.Response:
-            body = json.loads(request.content) if request.content else None
-            return contracts.refusal(model_of(body), body) or make(request)
-
-        return handler
 
     def token(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -232,28 +248,104 @@ def liveavatar_fake(*, code: int = 1000, page_size: int = 20) -> FakeProvider:
         return handler
 
     fake.on("POST", "/v1/sessions/token", checked(contracts.liveavatar_token_model, token))
-    fake.on("POST", "/v1/sessions/stop", checked(lambda _: contracts.LiveAvatarStop, stop))
+    fake.on("POST", "/v1/sessions/stop", checked(contracts.LiveAvatarStop, stop))
     fake.on(
         "POST",
         "/v1/sessions/keep-alive",
-        checked(lambda _: contracts.LiveAvatarKeepAlive, lambda _request: answer(None)),
+        checked(contracts.LiveAvatarKeepAlive, lambda _request: answer(None)),
     )
     fake.on("GET", "/v1/sessions", listing)
-    fake.on("POST", "/v1/secrets", checked(lambda _: contracts.LiveAvatarSecret, create("secret")))
+    fake.on("POST", "/v1/secrets", checked(contracts.LiveAvatarSecret, create("secret")))
     fake.on(
         "POST",
         "/v1/llm-configurations",
-        checked(lambda _: contracts.LiveAvatarLlmConfiguration, create("llm")),
+        checked(contracts.LiveAvatarLlmConfiguration, create("llm")),
     )
-    fake.on("POST", "/v1/contexts", checked(lambda _: contracts.LiveAvatarContext, create("context")))
+    fake.on("POST", "/v1/contexts", checked(contracts.LiveAvatarContext, create("context")))
     fake.on(
         "POST",
         "/v1/voices/third_party",
-        checked(lambda _: contracts.LiveAvatarThirdPartyVoice, create("voice")),
+        checked(contracts.LiveAvatarThirdPartyVoice, create("voice")),
     )
     fake.prefix_routes["DELETE"] = [
         ("/v1/secrets/", delete("secret", "/v1/secrets/")),
         ("/v1/llm-configurations/", delete("llm", "/v1/llm-configurations/")),
         ("/v1/contexts/", delete("context", "/v1/contexts/")),
     ]
+    return fake
+
+
+SIMLI_BASE = "https://simli.test"
+TAVUS_BASE = "https://tavus.test"
+
+
+def simli_fake(ice: list[dict[str, Any]] | None = None) -> FakeProvider:
+    """Simli's `/compose/token` (checked against `StartStreamingSessionRequest`) and `/compose/ice`."""
+    fake = FakeProvider()
+    tokens = itertools.count(1)
+    fake.on(
+        "POST",
+        "/compose/token",
+        checked(
+            contracts.SimliToken,
+            lambda _request: httpx.Response(200, json={"session_token": f"simli-token-{next(tokens)}"}),
+        ),
+    )
+    fake.on(
+        "GET",
+        "/compose/ice",
+        httpx.Response(200, json=[{"urls": ["stun:stun.simli.test:3478"]}] if ice is None else ice),
+    )
+    return fake
+
+
+def tavus_fake(conversation_url: str = "https://tavus.daily.co/{id}") -> FakeProvider:
+    """Tavus' conversations: create (checked against the reference), end, and the paginated active list.
+
+    Ending an unknown or ended conversation answers `{"error": "Invalid conversation_id"}`, as Tavus does.
+    """
+    fake = FakeProvider()
+    ids = itertools.count(1)
+
+    def create(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        conversation_id = f"c{next(ids):06d}"
+        fake.live[conversation_id] = datetime.now(UTC)
+        return httpx.Response(
+            200,
+            json={
+                "conversation_id": conversation_id,
+                "conversation_name": body.get("conversation_name", ""),
+                "conversation_url": conversation_url.format(id=conversation_id),
+                "status": "active",
+                "replica_id": body.get("replica_id"),
+                "persona_id": body.get("persona_id"),
+                "created_at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    def end(request: httpx.Request) -> httpx.Response:
+        conversation_id = request.url.path.split("/")[3]
+        with fake._lock:
+            found = fake.live.pop(conversation_id, None)
+        if found is None:
+            return httpx.Response(400, json={"error": "Invalid conversation_id"})
+        return httpx.Response(200)
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params.get("limit", "10"))
+        page = int(request.url.params.get("page", "1"))
+        with fake._lock:
+            everything = [
+                {"conversation_id": key, "status": "active", "created_at": created.isoformat()}
+                for key, created in fake.live.items()
+            ]
+        return httpx.Response(
+            200,
+            json={"data": everything[(page - 1) * limit : page * limit], "total_count": len(everything)},
+        )
+
+    fake.on("POST", "/v2/conversations", checked(contracts.TavusConversation, create))
+    fake.on("GET", "/v2/conversations", listing)
+    fake.prefix_routes["POST"] = [("/v2/conversations/", end)]
     return fake

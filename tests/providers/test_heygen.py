@@ -73,7 +73,7 @@ def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_cred
         "voice": {
             "voice_id": "voice-123",
             "rate": 1.2,
-            "emotion": "Friendly",
+            "emotion": "friendly",
             "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
         },
     }

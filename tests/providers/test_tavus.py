@@ -11,7 +11,8 @@ from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
 from tests.functional.support import Api, session_row, use_provider
 from tests.providers.checks import assert_start_fails
-from tests.providers.fake import FakeProvider, refuse_connection
+from tests.providers.contracts import TavusConversation
+from tests.providers.fake import FakeProvider, checked, refuse_connection
 
 Admin = psycopg.Connection[Any]
 KEY = "tavus-key-0123456789"
@@ -30,7 +31,11 @@ CONVERSATION = {
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
     fake = FakeProvider()
-    fake.on("POST", "/v2/conversations", httpx.Response(200, json=CONVERSATION))
+    fake.on(
+        "POST",
+        "/v2/conversations",
+        checked(TavusConversation, lambda _request: httpx.Response(200, json=CONVERSATION)),
+    )
     fake.on("POST", "/v2/conversations/c123456/end", httpx.Response(200))
     use_provider(
         monkeypatch, "tavus", TavusProvider(api_key=KEY, base_url=BASE, timeout=5, client=fake.client())

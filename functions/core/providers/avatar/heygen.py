@@ -42,6 +42,9 @@ class HeyGenProvider(KeyedProvider):
             # The docs name it avatar_id; the SDK still sends avatar_name.
             body["avatar_id"] = body["avatar_name"] = avatar.provider_avatar_id
         voice = {key: settings[key] for key in _VOICE_SETTINGS if key in settings}
+        if isinstance(voice.get("emotion"), str):
+            # HeyGen's emotion values are lowercase (`excited`, `serious`, ...: the SDK's VoiceEmotion).
+            voice["emotion"] = voice["emotion"].lower()
         if avatar.voice.get("voice_id"):
             voice["voice_id"] = avatar.voice["voice_id"]
         if voice:

@@ -182,16 +182,25 @@ class KeyedProvider:
 
 
 def error_message(parsed: Any) -> str | None:
-    """The human sentence of an error body, wherever the provider put it."""
+    """The human sentence of an error body, wherever the provider put it; a validation error (a 422's
+    `detail: [{loc, msg}]`) names the fields it refused."""
     if not isinstance(parsed, dict):
         return None
     for key in ("message", "error", "detail", "msg"):
         value = parsed.get(key)
         if isinstance(value, dict):
             value = value.get("message")
+        if isinstance(value, list):
+            value = "; ".join(_field_error(item) for item in value if isinstance(item, dict))
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _field_error(item: dict[str, Any]) -> str:
+    location = [str(part) for part in item.get("loc") or [] if part != "body"]
+    message = str(item.get("msg") or "invalid")
+    return f"{'.'.join(location)}: {message}" if location else message
 
 
 def unwrap(answer: Any) -> dict[str, Any]:

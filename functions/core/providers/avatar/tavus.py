@@ -1,8 +1,10 @@
 """Tavus CVI: the backend creates the conversation and the browser opens its URL in an iframe.
 
 Tavus bills from creation, so every conversation is created with a maximum call duration and an
-absent-participant timeout, and ended with `/end` as soon as our session ends. Tavus documents no
-list of live conversations, so the cleanup job cannot reconcile it; those two limits end orphans.
+absent-participant timeout, and ended with `/end` as soon as our session ends. The cleanup job
+reconciles with `GET /v2/conversations?status=active` (docs.tavus.io/api-reference/conversations/
+get-conversations: `limit` default 10, `page` from 1), stopping billed conversations we no longer hold.
+`participant_absent_timeout` counts from creation while nobody has joined; it is not an idle timeout.
 """
 
 from typing import Any
@@ -10,9 +12,17 @@ from urllib.parse import quote
 
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
-from functions.core.providers.avatar.http import KeyedProvider, error_message, require_str, unwrap
+from functions.core.providers.avatar.http import (
+    KeyedProvider,
+    error_message,
+    parse_time,
+    require_str,
+    unwrap,
+)
 
 MAX_CALL_SECONDS = 3600  # Tavus' own maximum for max_call_duration
+PAGE_SIZE = 100
+MAX_PAGES = 50
 _PROPERTY_SETTINGS = ("participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language")
 
 
@@ -80,4 +90,30 @@ class TavusProvider(KeyedProvider):
             raise
 
     async def list_sessions(self) -> list[LiveSession] | None:
-        return None
+        live: list[LiveSession] = []
+        for page in range(1, MAX_PAGES + 1):
+            answer = await self._http.call(
+                "GET",
+                "/v2/conversations",
+                params={"status": "active", "limit": str(PAGE_SIZE), "page": str(page)},
+                safe_to_retry=True,
+            )
+            items = answer.get("data") if isinstance(answer, dict) else answer
+            if not isinstance(items, list):
+                return live
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("conversation_id"), str):
+                    continue
+                if str(item.get("status", "active")).lower() != "active":
+                    continue
+                live.append(
+                    LiveSession(
+                        provider_session_id=item["conversation_id"],
+                        status="active",
+                        created_at=parse_time(item.get("created_at")),
+                    )
+                )
+            total = answer.get("total_count") if isinstance(answer, dict) else None
+            if len(items) < PAGE_SIZE or (isinstance(total, int) and page * PAGE_SIZE >= total):
+                break
+        return live
