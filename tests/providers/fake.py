@@ -49,7 +49,12 @@ class FakeProvider:
             self.routes[(method, path)] = handler
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
+        body: Any = None
+        if request.content:
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                body = request.content  # a multipart upload, say
         seen = Seen(request.method, request.url.path, request.headers, body, dict(request.url.params))
         with self._lock:
             self.requests.append(seen)
@@ -345,7 +350,55 @@ def tavus_fake(conversation_url: str = "https://tavus.daily.co/{id}") -> FakePro
             json={"data": everything[(page - 1) * limit : page * limit], "total_count": len(everything)},
         )
 
+    fake.on(
+        "GET",
+        "/v2/replicas",
+        httpx.Response(200, json={"data": [{"replica_id": "r-stock"}], "total_count": 1}),
+    )
     fake.on("POST", "/v2/conversations", checked(contracts.TavusConversation, create))
     fake.on("GET", "/v2/conversations", listing)
     fake.prefix_routes["POST"] = [("/v2/conversations/", end)]
     return fake
+
+
+ELEVENLABS_BASE = "https://elevenlabs.test"
+OPENAI_BASE = "https://openai.test/v1"
+
+
+def elevenlabs_fake() -> FakeProvider:
+    """ElevenLabs' `GET /v2/voices` and the streamed `POST /v1/text-to-speech/{voice_id}/stream`."""
+    fake = FakeProvider()
+    fake.on("GET", "/v2/voices", httpx.Response(200, json={"voices": [{"voice_id": "v-1", "name": "Ava"}]}))
+    fake.on("POST", "/v1/text-to-speech/v-1/stream", httpx.Response(200, content=b"\x00\x00" * 8000))
+    return fake
+
+
+def openai_fake() -> FakeProvider:
+    """OpenAI's chat completions (streamed), embeddings and transcriptions, at `OPENAI_BASE`."""
+    fake = FakeProvider()
+    chunk = {"choices": [{"index": 0, "delta": {"content": "OK"}}]}
+    fake.on(
+        "POST",
+        "/v1/chat/completions",
+        httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
+        ),
+    )
+    fake.on(
+        "POST",
+        "/v1/embeddings",
+        httpx.Response(200, json={"data": [{"index": 0, "embedding": [0.1] * 8}], "model": "m"}),
+    )
+    fake.on("POST", "/v1/audio/transcriptions", httpx.Response(200, json={"text": ""}))
+    return fake
+
+
+def routed(fakes: dict[str, FakeProvider]) -> httpx.AsyncClient:
+    """One client reaching each fake by its host, as the real client reaches each provider."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return fakes[request.url.host].handle(request)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))

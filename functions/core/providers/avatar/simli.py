@@ -52,12 +52,17 @@ class SimliProvider(KeyedProvider):
         )
 
     async def _ice_servers(self) -> list[dict[str, Any]] | None:
-        """ICE servers for P2P; without them the browser client falls back to STUN or LiveKit."""
+        """ICE servers for P2P; without them (or with an empty list, which the SDK refuses for P2P:
+        "Ice Servers Required for P2P Mode") the browser client uses LiveKit."""
         try:
-            answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
+            return await self.ice_servers()
         except ProviderError as exc:
             log.warning("simli ICE servers unavailable: %s", exc.detail)
             return None
+
+    async def ice_servers(self) -> list[dict[str, Any]] | None:
+        """`GET /compose/ice`: the ICE servers, or None when the answer holds none."""
+        answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
         if isinstance(answer, dict):
             answer = answer.get("data") or answer.get("iceServers") or answer.get("ice_servers")
         if not isinstance(answer, list):

@@ -57,6 +57,9 @@ class TavusProvider(KeyedProvider):
             body["conversational_context"] = avatar.persona
         if avatar.greeting:
             body["custom_greeting"] = avatar.greeting
+        if settings.get("test_mode") is True:
+            # No replica joins and nothing is billed: the conversation is created and ends at once.
+            body["test_mode"] = True
         answer = await self._http.call("POST", "/v2/conversations", json_body=body)
         conversation_id = require_str(self.name, answer, "conversation_id")
         conversation = unwrap(answer)
@@ -70,6 +73,15 @@ class TavusProvider(KeyedProvider):
         return ProviderSession(
             provider=self.name, provider_session_id=conversation_id, credentials=credentials, raw=conversation
         )
+
+    async def first_replica(self) -> str | None:
+        """A replica (face) of the account, for a check that needs one: `GET /v2/replicas?limit=1`."""
+        answer = await self._http.call("GET", "/v2/replicas", params={"limit": "1"}, safe_to_retry=True)
+        items = answer.get("data") if isinstance(answer, dict) else answer
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            replica = items[0].get("replica_id")
+            return replica if isinstance(replica, str) else None
+        return None
 
     async def keep_alive(self, provider_session_id: str) -> None:
         return None
