@@ -28,9 +28,11 @@ from tests.providers.fake import (
     HEYGEN_KEY,
     LIVEAVATAR_BASE,
     LIVEAVATAR_KEY,
+    TAVUS_BASE,
     FakeProvider,
     heygen_fake,
     liveavatar_fake,
+    tavus_fake,
 )
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -277,24 +279,16 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
         assert "heygen.stopAvatar" in harness.calls()
 
 
-def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_session(
-    harness: Harness, base_url: str, host_pages: HostPages, monkeypatch: pytest.MonkeyPatch
+def test_a_tavus_call_takes_typed_questions_survives_a_drop_and_ends_with_the_session(
+    harness: Harness, base_url: str, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    room = host_pages.serve()
-    host_pages.pages["/tavus-room"] = "<!doctype html><title>Tavus call</title><p>call</p>"
-    fake = FakeProvider()
-    conversation = {
-        "conversation_id": "c-browser",
-        "conversation_url": f"{room}/tavus-room",
-        "status": "active",
-        "meeting_token": "meeting-1",
-    }
-    fake.on("POST", "/v2/conversations", httpx.Response(200, json=conversation))
-    fake.on("POST", "/v2/conversations/c-browser/end", httpx.Response(200))
+    """Daily's frame (createFrame) reports the drop a bare iframe never would (`error`, `left-meeting`), and
+    typed questions reach the persona as Tavus `conversation.respond` interactions."""
+    fake = tavus_fake(conversation_url="https://tavus.daily.test/{id}")
     use_provider(
         monkeypatch,
         "tavus",
-        TavusProvider(api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()),
+        TavusProvider(api_key="tavus-key", base_url=TAVUS_BASE, timeout=5, client=fake.client()),
     )
     headers = _owner(base_url)
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
@@ -304,14 +298,35 @@ def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_s
         assert created.status_code == 201, created.text
     harness.start(created.json()["id"], headers["authorization"].removeprefix("Bearer "))
 
-    frame = harness.page.locator("#stage iframe")
-    assert frame.get_attribute("src") == f"{room}/tavus-room?t=meeting-1"
-    assert "microphone" in (frame.get_attribute("allow") or "")
+    [first] = list(fake.live)
+    assert (
+        harness.page.locator("#stage iframe").get_attribute("data-url") == f"https://tavus.daily.test/{first}"
+    )
+    assert harness.calls("daily.createFrame ") == ["leaveButton=false"]
+    assert harness.calls("daily.join ") == [f"url=https://tavus.daily.test/{first} token="]
+
     harness.ask("Can you hear me?")
-    [error] = harness.seen("error")
-    assert "its own call" in error["message"]
+    assert harness.calls("daily.app-message ") == ["to=* conversation.respond Can you hear me?"]
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'answer')")
+    assert harness.seen("answer")[0]["reply"] == "You asked: Can you hear me?"
+    assert harness.seen("error") == []
+
+    # The call drops: the built-in avatar takes over, the drop is recorded, and a new conversation is joined.
+    session_id = harness.page.evaluate("avatarHarness.controller().sessionId")
+    harness.page.evaluate("stubSdk.instances[0].drop()")
+    harness.wait_for("() => document.querySelector('#stage canvas.avs-face')")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'notice').pop()?.detail === null")
+    assert first not in fake.live, "the dropped conversation was not ended"
+    [second] = list(fake.live)
+    assert (
+        harness.page.locator("#stage iframe").get_attribute("data-url")
+        == f"https://tavus.daily.test/{second}"
+    )
+    recorded = event_types(admin, session_id)
+    assert recorded.index("disconnected") < recorded.index("reconnected")
+
     harness.page.evaluate("avatarHarness.controller().end()")
     harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
     assert harness.page.locator("#stage iframe").count() == 0
-    assert len(fake.calls("POST", "/v2/conversations/c-browser/end")) == 1
-    assert harness.seen("user") == []
+    assert "daily.leave" in harness.calls()
+    assert fake.live == {}
