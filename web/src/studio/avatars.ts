@@ -18,7 +18,16 @@ export interface Avatar {
   grounded_only: boolean;
 }
 
-const PROVIDERS = ["local", "heygen", "liveavatar", "simli", "tavus"];
+// HeyGen's Interactive Avatar API is being replaced by LiveAvatar ("upgraded to LiveAvatar" on every
+// docs.heygen.com streaming page): LiveAvatar is offered first, the Interactive Avatar as legacy.
+const PROVIDERS = ["local", "liveavatar", "simli", "tavus", "heygen"];
+const PROVIDER_NAMES: Record<string, string> = {
+  local: "Built-in avatar",
+  liveavatar: "HeyGen LiveAvatar",
+  simli: "Simli",
+  tavus: "Tavus",
+  heygen: "HeyGen Interactive Avatar (legacy)",
+};
 const VOICE_PROVIDERS = ["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"];
 
 function select(name: string, values: string[], current: string, labels: Record<string, string> = {}): HTMLSelectElement {
@@ -38,7 +47,10 @@ export function avatarForm(
   deleted: () => void,
 ): HTMLElement {
   const labels = Object.fromEntries(
-    PROVIDERS.map((name) => [name, available[name] === false ? `${name} (no key configured)` : name]),
+    PROVIDERS.map((name) => {
+      const label = PROVIDER_NAMES[name] ?? name;
+      return [name, available[name] === false ? `${label} (no key configured)` : label];
+    }),
   );
   const name = h("input", { name: "name", required: true, maxlength: 120, value: avatar?.name ?? "" });
   const provider = select("provider", PROVIDERS, avatar?.provider ?? "local", labels);
