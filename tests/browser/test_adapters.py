@@ -110,7 +110,7 @@ PROVIDERS: dict[str, Callable[[], Provider]] = {
         {
             "provider": "liveavatar",
             "provider_avatar_id": str(uuid.uuid4()),
-            "voice": {"provider": "liveavatar", "settings": {"mode": "LITE"}},
+            "provider_options": {"mode": "LITE"},
         },
         "liveavatar.audio ",
         "liveavatar.interrupt",

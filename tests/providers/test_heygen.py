@@ -19,15 +19,12 @@ from tests.providers.fake import HEYGEN_BASE, HEYGEN_KEY, FakeProvider, heygen_f
 
 Admin = psycopg.Connection[Any]
 
-VOICE = {
-    "provider": "heygen",
-    "voice_id": "voice-123",
-    "settings": {
-        "rate": 1.2,
-        "emotion": "Friendly",
-        "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
-        "server_speech": True,
-    },
+VOICE = {"provider": "heygen", "voice_id": "voice-123"}
+OPTIONS = {
+    "rate": 1.2,
+    "emotion": "Friendly",
+    "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
+    "server_speech": True,
 }
 
 
@@ -44,7 +41,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
 
 @pytest.fixture
 def avatar(api: Api, owner: User) -> dict[str, Any]:
-    return api.create_avatar(owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=VOICE)
+    return api.create_avatar(
+        owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=VOICE, provider_options=OPTIONS
+    )
 
 
 def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_credentials(
@@ -334,8 +333,13 @@ async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() 
 def test_with_server_speech_each_sentence_of_a_turn_is_spoken_through_streaming_task(
     client: httpx.Client, api: Api, owner: User, fake: FakeProvider, server_speech: bool
 ) -> None:
-    voice = {**VOICE, "settings": {**VOICE["settings"], "server_speech": server_speech}}
-    avatar = api.create_avatar(owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=voice)
+    avatar = api.create_avatar(
+        owner,
+        provider="heygen",
+        provider_avatar_id="Anna_public_3",
+        voice=VOICE,
+        provider_options={**OPTIONS, "server_speech": server_speech},
+    )
     started = api.start_session(owner, avatar["id"])
 
     events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")

@@ -14,9 +14,8 @@ from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, session_row, use_provider
+from tests.functional.support import Api, assert_problem, session_row, use_provider
 from tests.functional.test_cleanup import sweep_on_a_new_loop
-from tests.functional.turns_support import stream_turn
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
 from tests.providers.fake import timeout as fake_timeout
@@ -40,12 +39,8 @@ def full_request(voice: dict[str, Any] | None = None, **request: Any) -> Session
         avatar=AvatarSpec(
             avatar_id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
             provider_avatar_id=AVATAR_UUID,
-            voice=voice
-            or {
-                "provider": "liveavatar",
-                "voice_id": VOICE_UUID,
-                "settings": {"mode": "FULL", "voice_settings": {"speed": 1.1}},
-            },
+            voice=voice or {"provider": "liveavatar", "voice_id": VOICE_UUID},
+            options={"mode": "FULL", "voice_settings": {"speed": 1.1}},
             persona="You are Ava, a bakery guide.",
             greeting="Hallo!",
             quality="high",
@@ -70,7 +65,7 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         owner,
         provider="liveavatar",
         provider_avatar_id=AVATAR_UUID,
-        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "sandbox": True}},
+        provider_options={"mode": "LITE", "sandbox": True},
     )
 
 
@@ -205,7 +200,7 @@ async def test_an_elevenlabs_voice_is_imported_once_with_our_elevenlabs_key() ->
     request = full_request(
         chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
         chat_api_key=CHAT_KEY,
-        voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL", "settings": {"mode": "FULL"}},
+        voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL"},
     )
     first = await provider.create_session(request)
     [imported] = fake.calls("POST", "/v1/voices/third_party")
@@ -231,11 +226,7 @@ async def test_an_elevenlabs_voice_without_our_elevenlabs_key_is_refused_before_
             full_request(
                 chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
                 chat_api_key=CHAT_KEY,
-                voice={
-                    "provider": "elevenlabs",
-                    "voice_id": "EXAVITQu4vr4xnSDxMaL",
-                    "settings": {"mode": "FULL"},
-                },
+                voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL"},
             )
         )
     assert "ELEVENLABS_API_KEY" in raised.value.detail
@@ -357,21 +348,20 @@ async def test_listing_reads_every_page() -> None:
     assert [seen.params["page"] for seen in fake.calls("GET", "/v1/sessions")] == ["1", "2", "3"]
 
 
-def test_server_speech_on_a_provider_that_cannot_speak_from_the_backend_leaves_turns_working(
-    client: httpx.Client, api: Api, owner: User, fake: FakeProvider
-) -> None:
-    avatar = api.create_avatar(
-        owner,
-        provider="liveavatar",
-        provider_avatar_id=str(uuid.uuid4()),
-        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "server_speech": True}},
+def test_server_speech_is_not_an_option_of_liveavatar(client: httpx.Client, owner: User) -> None:
+    """LiveAvatar cannot speak from the backend: its typed options refuse the HeyGen-only `server_speech`."""
+    response = client.post(
+        "/v1/avatars",
+        json={
+            "name": "Ava",
+            "provider": "liveavatar",
+            "provider_avatar_id": AVATAR_UUID,
+            "provider_options": {"mode": "LITE", "server_speech": True},
+        },
+        headers=owner.headers,
     )
-    started = api.start_session(owner, avatar["id"])
-
-    events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")
-
-    assert [name for name, _, _ in events][-1] == "done"
-    assert any(name == "sentence" for name, _, _ in events)
+    problem = assert_problem(response, 422, "invalid_provider_options")
+    assert "server_speech" in problem["detail"]
 
 
 @pytest.fixture
@@ -391,7 +381,8 @@ def full_avatar(api: Api, owner: User, **fields: Any) -> dict[str, Any]:
         owner,
         provider="liveavatar",
         provider_avatar_id=AVATAR_UUID,
-        voice={"provider": "liveavatar", "voice_id": VOICE_UUID, "settings": {"mode": "FULL"}},
+        voice={"provider": "liveavatar", "voice_id": VOICE_UUID},
+        provider_options={"mode": "FULL"},
         persona="You are Ava, the bakery's guide.",
         greeting="Welcome to the bakery!",
         language="en-GB",

@@ -43,7 +43,8 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         provider="simli",
         provider_avatar_id="face-42",
         max_session_seconds=1200,
-        voice={"provider": "elevenlabs", "voice_id": "el-1", "settings": {"model": "fasttalk"}},
+        voice={"provider": "elevenlabs", "voice_id": "el-1"},
+        provider_options={"model": "fasttalk"},
     )
 
 

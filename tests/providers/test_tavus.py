@@ -52,7 +52,8 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         persona="You are Ava, a museum guide.",
         greeting="Welcome!",
         max_session_seconds=7200,
-        voice={"provider": "tavus", "settings": {"pal_id": "p-1", "language": "english"}},
+        voice={"provider": "tavus"},
+        provider_options={"pal_id": "p-1", "language": "english"},
     )
 
 

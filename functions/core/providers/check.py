@@ -153,13 +153,13 @@ class Checker:
             await getattr(self, f"_{check}")()
         return self.steps
 
-    def _request(self, provider_avatar_id: str | None, settings: dict[str, Any]) -> SessionRequest:
+    def _request(self, provider_avatar_id: str | None, options: dict[str, Any]) -> SessionRequest:
         return SessionRequest(
             session_id=uuid.uuid4(),
             avatar=AvatarSpec(
                 avatar_id=uuid.uuid4(),
                 provider_avatar_id=provider_avatar_id,
-                voice={"settings": settings},
+                options=options,
                 quality="low",
                 max_session_seconds=60,
                 idle_timeout_seconds=60,

@@ -95,6 +95,7 @@ async def _create_provider_session(
             avatar_id=avatar["id"],
             provider_avatar_id=avatar["provider_avatar_id"],
             voice=avatar["voice"],
+            options=avatar["provider_options"],
             persona=avatar["persona"],
             greeting=avatar["greeting"],
             quality=session["quality"],

@@ -12,12 +12,14 @@ import json
 import logging
 import weakref
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from functions.core.errors import ProviderError
 from functions.core.provider_errors import BODY_LIMIT
+from functions.core.providers.avatar.base import Capabilities, ProviderOptions
+from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +161,34 @@ class ProviderHttp:
 
 
 class KeyedProvider:
-    """A provider reached with one API key in one header: its HTTP boundary, made once."""
+    """A provider reached with one API key in one header: its HTTP boundary, made once.
 
-    name: str
+    Subclasses declare themselves (`ProviderClass`): `settings` names the key setting first, then its
+    base URL setting.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]]
+    Options: ClassVar[type[ProviderOptions]]
+    capabilities: ClassVar[Capabilities]
+    legacy: ClassVar[bool] = False
     key_header: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The provider with its key and base URL from the settings, or a 503 naming the setting to set."""
+        key_setting, base_setting = cls.settings[0], cls.settings[1]
+        key = getattr(settings, key_setting.lower())
+        if key is None or not key.get_secret_value():
+            raise ProviderError(
+                cls.name, f"this avatar provider is not configured in this deployment: set {key_setting}"
+            )
+        return cls(
+            api_key=key.get_secret_value(),
+            base_url=getattr(settings, base_setting.lower()),
+            timeout=settings.provider_timeout_seconds,
+        )
 
     def __init__(
         self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None

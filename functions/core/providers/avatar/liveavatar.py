@@ -15,22 +15,29 @@ paginated session list).
 """
 
 import logging
-from typing import Any
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.base import (
+    Capabilities,
+    LiveSession,
+    ProviderOptions,
+    ProviderSession,
+    SessionRequest,
+    options_of,
+)
 from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
+from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # The SDK treats code 1000 as success while the OpenAPI shows 100 (PROVIDERS.md §2.3, UNCONFIRMED).
 _SUCCESS_CODES = frozenset({100, 1000})
 _ENDED_STATUSES = frozenset({"closed", "closing", "stopped", "ended", "failed", "error"})
-_MODES = {"FULL": "FULL", "LITE": "LITE", "CUSTOM": "LITE"}
-_PERSONA_SETTINGS = ("voice_settings", "stt_config")
 # Our chat completions speak the OpenAI protocol, so the callback token is stored as an OpenAI key
 # (the reference's enum is OPENAI_API_KEY | ELEVENLABS_API_KEY | GEMINI_API_KEY).
 CALLBACK_SECRET_TYPE = "OPENAI_API_KEY"  # noqa: S105 (a type name, not a secret)
@@ -46,6 +53,48 @@ _RELEASE_ORDER = (
 )
 
 
+class LiveAvatarVoiceSettings(BaseModel):
+    """`avatar_persona.voice_settings` of the session token (docs.liveavatar.com openapi.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["elevenLabs"] | None = None
+    speed: float | None = Field(default=None, gt=0)
+    stability: float | None = Field(default=None, ge=0, le=1)
+    similarity_boost: float | None = Field(default=None, ge=0, le=1)
+    style: float | None = Field(default=None, ge=0, le=1)
+    use_speaker_boost: bool | None = None
+    model: str | None = None
+
+
+class LiveAvatarOptions(ProviderOptions):
+    """The session token's options (docs.liveavatar.com api-reference/sessions/create-session-token)."""
+
+    mode: Literal["FULL", "LITE"] = Field(
+        default="LITE",
+        description="FULL: LiveAvatar converses with our knowledge base; LITE: speaks our audio",
+    )
+    sandbox: bool = Field(default=False, description="Free ~1-minute sandbox sessions")
+    video_encoding: Literal["VP8", "H264"] | None = Field(default=None, description="Video encoding")
+    voice_settings: LiveAvatarVoiceSettings | None = None
+    stt_config: dict[str, Any] | None = None
+    interactivity_type: Literal["CONVERSATIONAL", "PUSH_TO_TALK"] | None = Field(
+        default=None, description="FULL: how the user takes turns"
+    )
+    llm_model: str | None = Field(
+        default=None, min_length=1, max_length=255, description="FULL: the model name LiveAvatar reports"
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        # LITE was called CUSTOM before (SDK commit "rename CUSTOM => LITE mode").
+        if isinstance(value, str):
+            value = value.upper()
+            return "LITE" if value == "CUSTOM" else value
+        return value
+
+
 def bare_language(language: str) -> str:
     """LiveAvatar takes bare language codes: `en`, not `en-US`."""
     return language.split("-", 1)[0].lower()
@@ -54,8 +103,14 @@ def bare_language(language: str) -> str:
 class LiveAvatarProvider(KeyedProvider):
     """`POST /v1/sessions/token` with `X-API-KEY`; stop, keep-alive and list with the same key."""
 
-    name = "liveavatar"
-    key_header = "X-API-KEY"
+    name: ClassVar[str] = "liveavatar"
+    label: ClassVar[str] = "HeyGen LiveAvatar"
+    settings: ClassVar[tuple[str, ...]] = ("LIVEAVATAR_API_KEY", "LIVEAVATAR_API_BASE")
+    Options: ClassVar[type[ProviderOptions]] = LiveAvatarOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        speaks_text=True, takes_audio=True, converses=True, lists_sessions=True
+    )
+    key_header: ClassVar[str] = "X-API-KEY"
 
     def __init__(
         self,
@@ -69,28 +124,34 @@ class LiveAvatarProvider(KeyedProvider):
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, client=client)
         self._elevenlabs_api_key = elevenlabs_api_key
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        provider = super().from_settings(settings)
+        # FULL mode imports an avatar's ElevenLabs voice with this deployment's ElevenLabs key.
+        voice_key = settings.elevenlabs_api_key
+        provider._elevenlabs_api_key = voice_key.get_secret_value() if voice_key else None
+        return provider
+
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar
-        settings: dict[str, Any] = avatar.voice.get("settings") or {}
-        mode = _MODES.get(str(settings.get("mode", "LITE")).upper())
-        if mode is None:
-            raise ProviderError(self.name, f"unknown mode {settings.get('mode')!r}: use FULL or LITE")
+        options = options_of(self.name, LiveAvatarOptions, avatar)
+        mode = options.mode
         if not avatar.provider_avatar_id:
             raise ProviderError(self.name, "the avatar has no provider_avatar_id (a LiveAvatar avatar id)")
         video: dict[str, Any] = {"quality": avatar.quality}
-        if settings.get("video_encoding"):
-            video["encoding"] = settings["video_encoding"]
+        if options.video_encoding:
+            video["encoding"] = options.video_encoding
         body: dict[str, Any] = {
             "mode": mode,
             "avatar_id": avatar.provider_avatar_id,
-            "is_sandbox": bool(settings.get("sandbox", False)),
+            "is_sandbox": options.sandbox,
             "video_settings": video,
         }
         resources: dict[str, str] = {}
         assets: dict[str, str] = {}
         try:
             if mode == "FULL":
-                body.update(await self._full_mode(request, settings, resources, assets))
+                body.update(await self._full_mode(request, options, resources, assets))
             answer = await self._http.call("POST", "/v1/sessions/token", json_body=body)
             if isinstance(answer, dict) and answer.get("code") not in _SUCCESS_CODES:
                 log.warning("liveavatar token answered code %r", answer.get("code"))
@@ -118,7 +179,7 @@ class LiveAvatarProvider(KeyedProvider):
     async def _full_mode(
         self,
         request: SessionRequest,
-        settings: dict[str, Any],
+        options: LiveAvatarOptions,
         resources: dict[str, str],
         assets: dict[str, str],
     ) -> dict[str, Any]:
@@ -134,7 +195,7 @@ class LiveAvatarProvider(KeyedProvider):
         voice_id = await self._voice(request, assets)
         if voice_id:
             persona["voice_id"] = voice_id
-        persona.update({name: settings[name] for name in _PERSONA_SETTINGS if name in settings})
+        persona.update(options.model_dump(include={"voice_settings", "stt_config"}, exclude_none=True))
         label = f"avatar-studio-{request.session_id}"
         context = await self._http.call(
             "POST",
@@ -157,7 +218,7 @@ class LiveAvatarProvider(KeyedProvider):
             "/v1/llm-configurations",
             json_body={
                 "display_name": label,
-                "model_name": str(settings.get("llm_model") or f"avatar-{avatar.avatar_id}"),
+                "model_name": options.llm_model or f"avatar-{avatar.avatar_id}",
                 "secret_id": resources["secret_id"],
                 "base_url": base_url,
             },
@@ -168,8 +229,8 @@ class LiveAvatarProvider(KeyedProvider):
             "max_session_duration": avatar.max_session_seconds,
             "llm_configuration_id": resources["llm_configuration_id"],
         }
-        if settings.get("interactivity_type"):
-            full["interactivity_type"] = settings["interactivity_type"]
+        if options.interactivity_type:
+            full["interactivity_type"] = options.interactivity_type
         return full
 
     async def _voice(self, request: SessionRequest, assets: dict[str, str]) -> str | None:

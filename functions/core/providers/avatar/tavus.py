@@ -7,11 +7,20 @@ get-conversations: `limit` default 10, `page` from 1), stopping billed conversat
 `participant_absent_timeout` counts from creation while nobody has joined; it is not an idle timeout.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
+from pydantic import Field
+
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.base import (
+    Capabilities,
+    LiveSession,
+    ProviderOptions,
+    ProviderSession,
+    SessionRequest,
+    options_of,
+)
 from functions.core.providers.avatar.http import (
     KeyedProvider,
     error_message,
@@ -23,28 +32,48 @@ from functions.core.providers.avatar.http import (
 MAX_CALL_SECONDS = 3600  # Tavus' own maximum for max_call_duration
 PAGE_SIZE = 100
 MAX_PAGES = 50
-_PROPERTY_SETTINGS = ("participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language")
+_PROPERTIES = {"participant_left_timeout", "enable_closed_captions", "apply_greenscreen", "language"}
+
+
+class TavusOptions(ProviderOptions):
+    """docs.tavus.io/api-reference/conversations/create-conversation (PALs and faces are the new names of
+    personas and replicas; the legacy fields still work)."""
+
+    persona_id: str | None = Field(default=None, max_length=200, description="Persona (PAL) id")
+    pal_id: str | None = Field(default=None, max_length=200, description="PAL id (new name of persona_id)")
+    face_id: str | None = Field(default=None, max_length=200, description="Face (replica) id")
+    language: str | None = Field(
+        default=None, pattern=r"^[a-z]+( [a-z]+)*$", description="Full language name, e.g. english"
+    )
+    participant_left_timeout: int | None = Field(default=None, ge=0, le=3600)
+    enable_closed_captions: bool | None = None
+    apply_greenscreen: bool | None = None
+    test_mode: bool = Field(default=False, description="No replica joins (checks only)")
 
 
 class TavusProvider(KeyedProvider):
     """`POST /v2/conversations` and `POST /v2/conversations/{id}/end` with `x-api-key`."""
 
-    name = "tavus"
-    key_header = "x-api-key"
+    name: ClassVar[str] = "tavus"
+    label: ClassVar[str] = "Tavus"
+    settings: ClassVar[tuple[str, ...]] = ("TAVUS_API_KEY", "TAVUS_API_BASE")
+    Options: ClassVar[type[ProviderOptions]] = TavusOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(converses=True, lists_sessions=True)
+    key_header: ClassVar[str] = "x-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar
-        settings: dict[str, Any] = avatar.voice.get("settings") or {}
+        options = options_of(self.name, TavusOptions, avatar)
         # Faces and PALs are the new names of replicas and personas; the legacy fields still work.
-        replica = avatar.provider_avatar_id or settings.get("face_id")
-        persona = settings.get("persona_id") or settings.get("pal_id")
+        replica = avatar.provider_avatar_id or options.face_id
+        persona = options.persona_id or options.pal_id
         if not replica and not persona:
             raise ProviderError(self.name, "the avatar needs a replica (provider_avatar_id) or a persona_id")
         properties: dict[str, Any] = {
             "max_call_duration": min(avatar.max_session_seconds, MAX_CALL_SECONDS),
             "participant_absent_timeout": avatar.idle_timeout_seconds,
         }
-        properties.update({key: settings[key] for key in _PROPERTY_SETTINGS if key in settings})
+        properties.update(options.model_dump(include=_PROPERTIES, exclude_none=True))
         body: dict[str, Any] = {
             "conversation_name": f"avatar-studio {request.session_id}",
             "properties": properties,
@@ -57,7 +86,7 @@ class TavusProvider(KeyedProvider):
             body["conversational_context"] = avatar.persona
         if avatar.greeting:
             body["custom_greeting"] = avatar.greeting
-        if settings.get("test_mode") is True:
+        if options.test_mode:
             # No replica joins and nothing is billed: the conversation is created and ends at once.
             body["test_mode"] = True
         answer = await self._http.call("POST", "/v2/conversations", json_body=body)
