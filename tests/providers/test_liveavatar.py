@@ -500,3 +500,31 @@ def test_clients_cannot_see_provider_resources(
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             admin.execute("select * from private.provider_resources")
     api.end_session(owner, session_id)
+
+
+def test_an_avatars_elevenlabs_voice_is_imported_for_its_first_session_only(
+    monkeypatch: pytest.MonkeyPatch, api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    use_provider(monkeypatch, "liveavatar", provider_for(full_fake, elevenlabs_api_key=ELEVENLABS_KEY))
+    voice = f"el-{uuid.uuid4().hex[:12]}"
+    avatar = full_avatar(api, owner)
+    response = api.client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        json={"voice": {"provider": "elevenlabs", "voice_id": voice}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    for _ in range(2):
+        api.end_session(owner, api.start_session(owner, avatar["id"])["session_id"])
+    [imported] = full_fake.calls("POST", "/v1/voices/third_party")
+    assert imported.body["voice_id"] == voice
+    tokens = full_fake.calls("POST", "/v1/sessions/token")
+    voice_ids = {token.body["avatar_persona"]["voice_id"] for token in tokens}
+    assert voice_ids == {
+        admin.execute(
+            "select asset_id from private.provider_assets where provider = 'liveavatar' and source_id = %s",
+            (voice,),
+        ).fetchone()["asset_id"]
+    }
+    # What stays at LiveAvatar is the imported voice and its ElevenLabs secret, nothing of the sessions.
+    assert full_fake.kinds() == ["secret", "voice"]

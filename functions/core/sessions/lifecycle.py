@@ -134,9 +134,10 @@ async def _create_provider_session(
 
 
 async def _provider_assets(db: Database, provider: str, voice: dict[str, Any]) -> dict[str, str]:
-    """What this deployment imported at the provider for the avatar's voice, by `kind:source id`."""
+    """What this deployment imported at the provider for the avatar's voice, by `kind:source id`: only a
+    voice of another vendor is imported (LiveAvatar FULL imports an ElevenLabs voice)."""
     voice_id = voice.get("voice_id")
-    if provider == "local" or not isinstance(voice_id, str) or not voice_id:
+    if voice.get("provider") in (provider, "local", None) or not isinstance(voice_id, str) or not voice_id:
         return {}
     async with db.as_service() as conn:
         cur = await conn.execute(
