@@ -437,6 +437,12 @@ def test_a_full_session_is_called_back_where_liveavatar_calls_and_leaves_nothing
 
     api.end_session(owner, session_id)
     assert full_fake.kinds() == []
+    late = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert_problem(late, 409, "session_ended")
     assert admin.execute(
         "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
     ).fetchone() == {"n": 0}

@@ -291,9 +291,9 @@ async def stop_provider_session(
     await release_provider_resources(db, settings, session_id)
 
 
-async def release_provider_resources(db: Database, settings: Settings, session_id: uuid.UUID) -> bool:
+async def release_provider_resources(db: Database, settings: Settings, session_id: uuid.UUID) -> None:
     """Delete at the provider what a session made beside it (LiveAvatar: its secret, LLM configuration
-    and context); what could not be deleted stays recorded for the next cleanup. True when none is left."""
+    and context); what could not be deleted stays recorded for the next cleanup."""
     async with db.as_service() as conn:
         cur = await conn.execute(
             "delete from private.provider_resources where session_id = %s returning provider, resources",
@@ -319,7 +319,6 @@ async def release_provider_resources(db: Database, settings: Settings, session_i
                     " values (%s, %s, %s)",
                     (session_id, provider, Jsonb(left)),
                 )
-    return not left_over
 
 
 async def end_session(

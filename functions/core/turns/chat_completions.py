@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
-from functions.core.errors import AppError, Forbidden, NotFound
+from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
 from functions.core.sessions.lifecycle import add_event
 from functions.core.text.chunking import estimate_tokens
@@ -84,10 +84,11 @@ def is_opening(body: ChatCompletionRequest) -> bool:
 
 
 async def session_greeting(db: Database, principal: Principal, session_id: uuid.UUID) -> str:
-    """The greeting of the session's avatar, for an opening turn; 404 for a session not the caller's."""
+    """The greeting of the session's avatar, for an opening turn; 404 for a session not the caller's,
+    409 for one that has ended."""
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute(
-            "select a.greeting from public.streaming_sessions s"
+            "select s.status, s.expires_at <= now() as expired, a.greeting from public.streaming_sessions s"
             " left join lateral private.session_avatar(s.avatar_id) a on true"
             " where s.id = %s and s.user_id = (select auth.uid())",
             (session_id,),
@@ -95,6 +96,8 @@ async def session_greeting(db: Database, principal: Principal, session_id: uuid.
         row = await cur.fetchone()
     if row is None:
         raise NotFound("no such session")
+    if row["status"] != "active" or row["expired"]:
+        raise SessionEnded("this session has ended; start a new one")
     return str(row["greeting"] or "")
 
 
