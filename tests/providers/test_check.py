@@ -95,7 +95,8 @@ async def test_every_configured_provider_gets_its_round_trip_and_everything_star
     assert conversation.body["test_mode"] is True
     assert conversation.body["replica_id"] == "r-stock"
     [chat] = reached["openai.test"].calls("POST", "/v1/chat/completions")
-    assert chat.body["max_completion_tokens"] == 16
+    assert chat.body["max_completion_tokens"] == check.FIRST_TOKEN_BUDGET
+    assert "max_tokens" not in chat.body
     assert exit_code(steps) == 0
     table = render(steps)
     assert not any(key in table for key in KEYS.values())

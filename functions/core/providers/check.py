@@ -36,6 +36,8 @@ Status = Literal["ok", "failed", "skipped"]
 
 # LiveAvatar's sandbox avatar: sandbox sessions cost no credits (docs.liveavatar.com, sandbox mode).
 LIVEAVATAR_SANDBOX_AVATAR = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+# Room for a reasoning model's hidden tokens before the first visible one; the stream is closed after it.
+FIRST_TOKEN_BUDGET = 512
 CHECKS = ("liveavatar", "tavus", "heygen", "simli", "elevenlabs", "llm", "embeddings", "transcription")
 _SETTING = {
     "liveavatar": "LIVEAVATAR_API_KEY",
@@ -287,7 +289,8 @@ class Checker:
             stream = cast(
                 AsyncGenerator[str, None],
                 model.stream(
-                    [ChatMessage(role="user", content="Reply with the single word OK.")], max_tokens=16
+                    [ChatMessage(role="user", content="Reply with the single word OK.")],
+                    max_tokens=FIRST_TOKEN_BUDGET,
                 ),
             )
             try:
