@@ -142,3 +142,10 @@ def test_the_table_lines_up_its_columns() -> None:
     lines = table.splitlines()
     assert lines[0].split() == ["check", "step", "status", "latency", "what", "to", "fix"]
     assert lines[1].index("ok") == lines[2].index("skipped")
+
+
+def test_no_line_of_the_table_ends_in_spaces() -> None:
+    table = render(
+        [Step("heygen", "stop", "ok", 1.0), Step("simli", "ICE servers", "failed", 2.0, "HTTP 401")]
+    )
+    assert all(line == line.rstrip() for line in table.splitlines())
