@@ -348,13 +348,13 @@ def render(steps: list[Step]) -> str:
         latency = "" if step.latency_ms is None else f"{step.latency_ms:.0f} ms"
         rows.append((step.check, step.step, step.status, latency, step.note))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return (
-        "\n".join(
+    lines = [
+        (
             "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
-            for row in rows
         ).rstrip()
-        + "\n"
-    )
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def exit_code(steps: list[Step]) -> int:
