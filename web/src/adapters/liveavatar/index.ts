@@ -146,7 +146,9 @@ class LiveAvatar extends CloudAdapter implements AvatarAdapter {
       this.line = new SpeechLine(lite.hooks, this.events);
     }
     await session.start();
-    await session.connected(CONNECTED_TIMEOUT_MS);
+    // LITE speaks over the session socket, which drops what comes before `connected`; FULL's commands go
+    // over LiveKit, joined by the time start() resolves.
+    if (!this.conversational) await session.connected(CONNECTED_TIMEOUT_MS);
     connected();
     this.events.emit("ready", undefined);
   }
