@@ -6,7 +6,7 @@ import itertools
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.simli import SimliProvider
 from functions.core.providers.avatar.tavus import TavusProvider
+from functions.core.settings import get_settings
 from tests.browser.conftest import HostPages, screenshot
 from tests.functional.support import event_types, use_provider
 from tests.providers.fake import (
@@ -329,4 +330,61 @@ def test_a_tavus_call_takes_typed_questions_survives_a_drop_and_ends_with_the_se
     harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
     assert harness.page.locator("#stage iframe").count() == 0
     assert "daily.leave" in harness.calls()
+    assert fake.live == {}
+
+
+@pytest.fixture
+def public_api_base(base_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Our public URL set, as LiveAvatar FULL needs it for its custom LLM; the settings are reset after."""
+    monkeypatch.setenv("PUBLIC_API_BASE", base_url)
+    get_settings.cache_clear()
+    yield base_url
+    monkeypatch.delenv("PUBLIC_API_BASE")
+    get_settings.cache_clear()
+
+
+def test_a_liveavatar_full_session_converses_reconnects_and_leaves_nothing_at_liveavatar(
+    harness: Harness, public_api_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FULL: typed questions go to LiveAvatar (`message`), its transcriptions fill ours; a drop falls back
+    and reconnects, and every context, secret and LLM configuration made for the session is deleted."""
+    fake = liveavatar_fake()
+    use_provider(
+        monkeypatch,
+        "liveavatar",
+        LiveAvatarProvider(api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()),
+    )
+    base_url = public_api_base
+    headers = _owner(base_url)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
+        created = http.post(
+            "/v1/avatars",
+            json={
+                "name": "Full Ava",
+                "provider": "liveavatar",
+                "provider_avatar_id": str(uuid.uuid4()),
+                "provider_options": {"mode": "FULL"},
+                "persona": "You are Ava.",
+            },
+        )
+        assert created.status_code == 201, created.text
+    harness.start(created.json()["id"], headers["authorization"].removeprefix("Bearer "))
+    assert harness.calls("liveavatar.new ")[0].endswith(f"voiceChat=true api={LIVEAVATAR_BASE}")
+    assert fake.kinds() == ["context", "llm", "secret"]
+
+    harness.ask("What are the hours?")
+    assert harness.calls("liveavatar.message ") == ["What are the hours?"]
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'answer')")
+    assert harness.seen("answer")[0]["reply"] == "You asked: What are the hours?"
+
+    harness.page.evaluate("stubSdk.instances[0].drop()")
+    harness.wait_for("() => document.querySelector('#stage canvas.avs-face')")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'notice').pop()?.detail === null")
+    # The dropped session's context, secret and LLM configuration went with it; the new one has its own.
+    assert len(fake.calls("POST", "/v1/contexts")) == 2
+    assert fake.kinds() == ["context", "llm", "secret"]
+
+    harness.page.evaluate("avatarHarness.controller().end()")
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
+    assert fake.kinds() == []
     assert fake.live == {}
