@@ -13,7 +13,7 @@ WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/tscon
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dev check test bench web clean browser site
+.PHONY: install dev check test bench web clean browser site providers-check
 .DEFAULT_GOAL := dev
 
 $(PY_STAMP): pyproject.toml
@@ -75,3 +75,7 @@ site: install web
 
 clean:
 	rm -rf .build web/dist test-artifacts
+
+# The smallest real round trip with each provider key in the environment (not part of `make test`).
+providers-check: $(PY_STAMP)
+	$(BIN)/avatar-studio providers check

@@ -6,14 +6,36 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
-from functions.core.errors import Conflict, NotFound
+from functions.core.errors import AppError, Conflict, NotFound
+from functions.core.providers.avatar.registry import options_model
 from functions.core.settings import AvatarProviderName
 
 Quality = Literal["low", "medium", "high"]
+
+
+class InvalidProviderOptions(AppError):
+    status = 422
+    code = "invalid_provider_options"
+
+
+def checked_options(provider: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options as the provider's options model reads them (values normalised, unset ones left out);
+    a 422 naming the option otherwise."""
+    model = options_model(provider)
+    if model is None:
+        return options
+    try:
+        parsed = model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "provider_options"
+        raise InvalidProviderOptions(f"{provider} option {where}: {first['msg']}") from exc
+    checked: dict[str, Any] = parsed.model_dump(mode="json", exclude_unset=True)
+    return checked
 
 
 class Voice(BaseModel):
@@ -41,6 +63,8 @@ class AvatarFields(BaseModel):
     provider: AvatarProviderName = "local"
     provider_avatar_id: str | None = Field(default=None, max_length=200)
     voice: Voice = Field(default_factory=Voice)
+    # Typed by the provider's options model (see /v1/config `provider_catalog`).
+    provider_options: dict[str, Any] = Field(default_factory=dict)
     persona: str = Field(default="", max_length=8000)
     greeting: str = Field(default="", max_length=1000)
     quality: Quality = "medium"
@@ -58,7 +82,10 @@ class AvatarFields(BaseModel):
 
 
 class AvatarCreate(AvatarFields):
-    pass
+    @model_validator(mode="after")
+    def _options(self) -> "AvatarCreate":
+        self.provider_options = checked_options(self.provider, self.provider_options)
+        return self
 
 
 class AvatarPatch(BaseModel):
@@ -70,6 +97,7 @@ class AvatarPatch(BaseModel):
     provider: AvatarProviderName | None = None
     provider_avatar_id: str | None = Field(default=None, max_length=200)
     voice: Voice | None = None
+    provider_options: dict[str, Any] | None = None
     persona: str | None = Field(default=None, max_length=8000)
     greeting: str | None = Field(default=None, max_length=1000)
     quality: Quality | None = None
@@ -96,14 +124,17 @@ class AvatarOut(AvatarFields):
 
 
 _COLUMNS = (
-    "id, public_id, name, provider, provider_avatar_id, voice, persona, greeting, quality, language,"
+    "id, public_id, name, provider, provider_avatar_id, voice, provider_options, persona, greeting, quality,"
+    " language,"
     " max_session_seconds, allowed_origins, grounded_only, created_at, updated_at"
 )
 _NULLABLE = frozenset({"provider_avatar_id"})
 
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: Jsonb(value) if key == "voice" else value for key, value in fields.items()}
+    return {
+        key: Jsonb(value) if key in ("voice", "provider_options") else value for key, value in fields.items()
+    }
 
 
 async def create_avatar(db: Database, principal: Principal, body: AvatarCreate) -> AvatarOut:
@@ -151,6 +182,12 @@ async def update_avatar(
     }
     if not changes:
         return await get_avatar(db, principal, avatar_id)
+    if "provider" in changes or "provider_options" in changes:
+        current = await get_avatar(db, principal, avatar_id)
+        provider = changes.get("provider", current.provider)
+        # Another provider's options mean nothing to the new one: they are dropped unless new ones are sent.
+        kept = current.provider_options if provider == current.provider else {}
+        changes["provider_options"] = checked_options(provider, changes.get("provider_options", kept))
     values = _db_values(changes)
     assignments = ", ".join(f"{key} = %({key})s" for key in values)
     async with db.as_user(principal.claims) as conn:

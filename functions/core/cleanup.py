@@ -23,7 +23,12 @@ from functions.core.knowledge.documents import fail_stuck_documents
 from functions.core.knowledge.uploads import fail_abandoned_uploads
 from functions.core.providers.avatar.base import AvatarProvider, LiveSession
 from functions.core.providers.avatar.registry import get_provider, provider_names
-from functions.core.sessions.lifecycle import add_event, close_session, stop_provider_session
+from functions.core.sessions.lifecycle import (
+    add_event,
+    close_session,
+    release_provider_resources,
+    stop_provider_session,
+)
 from functions.core.settings import Settings
 from functions.core.widget import sweep_visitors
 
@@ -41,6 +46,14 @@ select id, provider, provider_session_id,
 """
 
 
+# Sessions that ended with something still to delete at their provider.
+_LEFT_OVER = """
+select distinct r.session_id
+  from private.provider_resources r
+  join public.streaming_sessions s on s.id = r.session_id
+ where s.status <> 'active'
+ limit %s
+"""
 _RECONCILE_LOCK = "select pg_try_advisory_xact_lock(hashtext('avatar-studio:reconcile:' || %s)) as locked"
 # Our rows for the provider's live sessions, and whether an orphan stop was recorded already.
 _KNOWN = """
@@ -159,6 +172,15 @@ async def reconcile(db: Database, settings: Settings) -> tuple[list[str], int]:
     return stopped, failed
 
 
+async def _release_left_over(db: Database, settings: Settings, batch_size: int) -> None:
+    """Retry deleting what ended sessions made at a provider (a delete that failed when they ended)."""
+    async with db.as_service() as conn:
+        cur = await conn.execute(_LEFT_OVER, (batch_size,))
+        session_ids = [row["session_id"] for row in await cur.fetchall()]
+    for session_id in session_ids:
+        await release_provider_resources(db, settings, session_id)
+
+
 async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> CleanupReport:
     ended: list[dict[str, Any]] = []
     async with db.as_service() as conn:
@@ -168,7 +190,10 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
             ended.append(session)
         stuck = await fail_stuck_documents(conn)
     for session in ended:
-        await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+        await stop_provider_session(
+            db, settings, session["id"], session["provider"], session["provider_session_id"]
+        )
+    await _release_left_over(db, settings, batch_size)
     orphans, orphans_failed = await reconcile(db, settings)
     async with db.as_service() as conn:
         visitors_removed = await sweep_visitors(conn)

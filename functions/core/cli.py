@@ -1,4 +1,5 @@
-"""`avatar-studio`: run the product locally, apply migrations, run the sweeper once, ingest knowledge."""
+"""`avatar-studio`: run the product locally, apply migrations, run the sweeper once, ingest knowledge,
+check the provider keys."""
 
 import argparse
 import asyncio
@@ -46,6 +47,21 @@ def _cleanup() -> None:
 
     report = asyncio.run(sweep(get_database(), get_settings()))
     print(report.model_dump_json())
+
+
+def _providers_check(names: list[str], simli_face: str | None) -> int:
+    from functions.core.providers.check import CHECKS, exit_code, render, run_checks
+    from functions.core.settings import get_settings
+
+    unknown = sorted(set(names) - set(CHECKS))
+    if unknown:
+        print(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    steps = asyncio.run(run_checks(get_settings(), names, simli_face=simli_face))
+    print(render(steps), end="")
+    if all(step.status == "skipped" for step in steps):
+        print("No provider key is set, so nothing was checked: set the keys above and run this again.")
+    return exit_code(steps)
 
 
 def _progress_bar(name: str) -> Callable[[int, int], None]:
@@ -166,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--stage", required=True)
     site.add_argument("--region")
     site.add_argument("--dist", type=Path, default=Path("web/dist"))
+    providers = commands.add_parser("providers", help="the avatar, voice and LLM providers")
+    provider_commands = providers.add_subparsers(dest="providers_command", required=True)
+    check = provider_commands.add_parser(
+        "check", help="the smallest real round trip with each configured key (run it first with a new key)"
+    )
+    check.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
+    check.add_argument("--simli-face", help="a Simli face id, to mint a Simli session token too")
     args = parser.parse_args(argv)
     from functions.core.db.embedded import EmbeddedDatabaseError
 
@@ -180,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             _migrate()
         elif args.command == "ingest":
             return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))
+        elif args.command == "providers":
+            return _providers_check(args.names, args.simli_face)
         else:
             _cleanup()
     except EmbeddedDatabaseError as exc:

@@ -1,10 +1,11 @@
 """The deployment as the web client sees it: never a key, only which parts are configured."""
 
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from functions.core.providers.avatar.registry import provider_names
+from functions.core.providers.avatar.base import Capabilities
+from functions.core.providers.avatar.registry import PROVIDERS, configured, provider_names
 from functions.core.settings import Settings
 from functions.core.speech.tts import AudioFormat
 
@@ -33,6 +34,18 @@ class SupabaseInfo(BaseModel):
     anon_key: str | None
 
 
+class ProviderInfo(BaseModel):
+    """A provider as it declares itself: the studio builds its provider form from this."""
+
+    name: str
+    label: str
+    configured: bool
+    legacy: bool
+    settings: list[str]
+    capabilities: Capabilities
+    options_schema: dict[str, Any]
+
+
 class ClientConfig(BaseModel):
     mode: str
     llm: LlmInfo
@@ -40,13 +53,23 @@ class ClientConfig(BaseModel):
     stt: SttInfo
     tts: TtsInfo
     providers: dict[str, bool]
+    provider_catalog: list[ProviderInfo]
     supabase: SupabaseInfo
 
 
-def _provider_configured(settings: Settings, name: str) -> bool:
-    if name == "local":
-        return settings.is_local
-    return getattr(settings, f"{name}_api_key", None) is not None
+def provider_catalog(settings: Settings) -> list[ProviderInfo]:
+    return [
+        ProviderInfo(
+            name=provider.name,
+            label=provider.label,
+            configured=configured(provider.name, settings),
+            legacy=provider.legacy,
+            settings=list(provider.settings),
+            capabilities=provider.capabilities,
+            options_schema=provider.Options.model_json_schema(),
+        )
+        for provider in PROVIDERS
+    ]
 
 
 def _tts_engine(settings: Settings) -> str:
@@ -68,6 +91,7 @@ def client_config(settings: Settings) -> ClientConfig:
             engine=_tts_engine(settings),
             formats=list(get_args(AudioFormat)),
         ),
-        providers={name: _provider_configured(settings, name) for name in provider_names()},
+        providers={name: configured(name, settings) for name in provider_names()},
+        provider_catalog=provider_catalog(settings),
         supabase=SupabaseInfo(url=settings.supabase_url, anon_key=settings.supabase_anon_key),
     )

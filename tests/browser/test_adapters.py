@@ -6,7 +6,7 @@ import itertools
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.simli import SimliProvider
 from functions.core.providers.avatar.tavus import TavusProvider
+from functions.core.settings import get_settings
 from tests.browser.conftest import HostPages, screenshot
 from tests.functional.support import event_types, use_provider
 from tests.providers.fake import (
@@ -28,9 +29,11 @@ from tests.providers.fake import (
     HEYGEN_KEY,
     LIVEAVATAR_BASE,
     LIVEAVATAR_KEY,
+    TAVUS_BASE,
     FakeProvider,
     heygen_fake,
     liveavatar_fake,
+    tavus_fake,
 )
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -108,7 +111,7 @@ PROVIDERS: dict[str, Callable[[], Provider]] = {
         {
             "provider": "liveavatar",
             "provider_avatar_id": str(uuid.uuid4()),
-            "voice": {"provider": "liveavatar", "settings": {"mode": "LITE"}},
+            "provider_options": {"mode": "LITE"},
         },
         "liveavatar.audio ",
         "liveavatar.interrupt",
@@ -217,6 +220,13 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
         assert all(size > 1000 for size in sizes), sizes
     [answer] = harness.seen("answer")
     assert answer["interrupted"] is False
+    if provider.name == "liveavatar":
+        # Nothing went out before LiveAvatar reported the session connected (start() resolves earlier).
+        calls = harness.calls()
+        assert "liveavatar.dropped" not in calls
+        assert calls.index("liveavatar.connected") < next(
+            i for i, call in enumerate(calls) if call.startswith(provider.said)
+        )
 
     # Interrupt while the first sentence plays: the provider is halted and the rest is never sent.
     harness.page.evaluate("stubSdk.sentenceMs = 5000")
@@ -274,26 +284,21 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
     harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
     ended = httpx.get(f"{base_url}/v1/sessions/{session_id}", headers=headers).json()
     assert ended["status"] == "ended"
+    if provider.name == "heygen":
+        # stopAvatar() closes the SDK's WebSocket and timer that leaving the room alone would leak.
+        assert "heygen.stopAvatar" in harness.calls()
 
 
-def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_session(
-    harness: Harness, base_url: str, host_pages: HostPages, monkeypatch: pytest.MonkeyPatch
+def test_a_tavus_call_takes_typed_questions_survives_a_drop_and_ends_with_the_session(
+    harness: Harness, base_url: str, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    room = host_pages.serve()
-    host_pages.pages["/tavus-room"] = "<!doctype html><title>Tavus call</title><p>call</p>"
-    fake = FakeProvider()
-    conversation = {
-        "conversation_id": "c-browser",
-        "conversation_url": f"{room}/tavus-room",
-        "status": "active",
-        "meeting_token": "meeting-1",
-    }
-    fake.on("POST", "/v2/conversations", httpx.Response(200, json=conversation))
-    fake.on("POST", "/v2/conversations/c-browser/end", httpx.Response(200))
+    """Daily's frame (createFrame) reports the drop a bare iframe never would (`error`, `left-meeting`), and
+    typed questions reach the persona as Tavus `conversation.respond` interactions."""
+    fake = tavus_fake(conversation_url="https://tavus.daily.test/{id}")
     use_provider(
         monkeypatch,
         "tavus",
-        TavusProvider(api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()),
+        TavusProvider(api_key="tavus-key", base_url=TAVUS_BASE, timeout=5, client=fake.client()),
     )
     headers = _owner(base_url)
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
@@ -303,14 +308,92 @@ def test_a_tavus_avatar_opens_its_call_in_the_stage_and_the_call_ends_with_the_s
         assert created.status_code == 201, created.text
     harness.start(created.json()["id"], headers["authorization"].removeprefix("Bearer "))
 
-    frame = harness.page.locator("#stage iframe")
-    assert frame.get_attribute("src") == f"{room}/tavus-room?t=meeting-1"
-    assert "microphone" in (frame.get_attribute("allow") or "")
+    [first] = list(fake.live)
+    assert (
+        harness.page.locator("#stage iframe").get_attribute("data-url") == f"https://tavus.daily.test/{first}"
+    )
+    assert harness.calls("daily.createFrame ") == ["leaveButton=false"]
+    assert harness.calls("daily.join ") == [f"url=https://tavus.daily.test/{first} token="]
+
     harness.ask("Can you hear me?")
-    [error] = harness.seen("error")
-    assert "its own call" in error["message"]
+    assert harness.calls("daily.app-message ") == ["to=* conversation.respond Can you hear me?"]
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'answer')")
+    assert harness.seen("answer")[0]["reply"] == "You asked: Can you hear me?"
+    assert harness.seen("error") == []
+
+    # The call drops: the built-in avatar takes over, the drop is recorded, and a new conversation is joined.
+    session_id = harness.page.evaluate("avatarHarness.controller().sessionId")
+    harness.page.evaluate("stubSdk.instances[0].drop()")
+    harness.wait_for("() => document.querySelector('#stage canvas.avs-face')")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'notice').pop()?.detail === null")
+    assert first not in fake.live, "the dropped conversation was not ended"
+    [second] = list(fake.live)
+    assert (
+        harness.page.locator("#stage iframe").get_attribute("data-url")
+        == f"https://tavus.daily.test/{second}"
+    )
+    recorded = event_types(admin, session_id)
+    assert recorded.index("disconnected") < recorded.index("reconnected")
+
     harness.page.evaluate("avatarHarness.controller().end()")
     harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
     assert harness.page.locator("#stage iframe").count() == 0
-    assert len(fake.calls("POST", "/v2/conversations/c-browser/end")) == 1
-    assert harness.seen("user") == []
+    assert "daily.leave" in harness.calls()
+    assert fake.live == {}
+
+
+@pytest.fixture
+def public_api_base(base_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Our public URL set, as LiveAvatar FULL needs it for its custom LLM; the settings are reset after."""
+    monkeypatch.setenv("PUBLIC_API_BASE", base_url)
+    get_settings.cache_clear()
+    yield base_url
+    monkeypatch.delenv("PUBLIC_API_BASE")
+    get_settings.cache_clear()
+
+
+def test_a_liveavatar_full_session_converses_reconnects_and_leaves_nothing_at_liveavatar(
+    harness: Harness, public_api_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FULL: typed questions go to LiveAvatar (`message`), its transcriptions fill ours; a drop falls back
+    and reconnects, and every context, secret and LLM configuration made for the session is deleted."""
+    fake = liveavatar_fake()
+    use_provider(
+        monkeypatch,
+        "liveavatar",
+        LiveAvatarProvider(api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()),
+    )
+    base_url = public_api_base
+    headers = _owner(base_url)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
+        created = http.post(
+            "/v1/avatars",
+            json={
+                "name": "Full Ava",
+                "provider": "liveavatar",
+                "provider_avatar_id": str(uuid.uuid4()),
+                "provider_options": {"mode": "FULL"},
+                "persona": "You are Ava.",
+            },
+        )
+        assert created.status_code == 201, created.text
+    harness.start(created.json()["id"], headers["authorization"].removeprefix("Bearer "))
+    assert harness.calls("liveavatar.new ")[0].endswith(f"voiceChat=true api={LIVEAVATAR_BASE}")
+    assert fake.kinds() == ["context", "llm", "secret"]
+
+    harness.ask("What are the hours?")
+    assert harness.calls("liveavatar.message ") == ["What are the hours?"]
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'answer')")
+    assert harness.seen("answer")[0]["reply"] == "You asked: What are the hours?"
+
+    harness.page.evaluate("stubSdk.instances[0].drop()")
+    harness.wait_for("() => document.querySelector('#stage canvas.avs-face')")
+    harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'notice').pop()?.detail === null")
+    # The dropped session's context, secret and LLM configuration went with it; the new one has its own.
+    assert len(fake.calls("POST", "/v1/contexts")) == 2
+    assert fake.kinds() == ["context", "llm", "secret"]
+
+    harness.page.evaluate("avatarHarness.controller().end()")
+    harness.wait_for("() => avatarHarness.seen.some(e => e.type === 'ended')")
+    assert fake.kinds() == []
+    assert fake.live == {}

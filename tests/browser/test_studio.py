@@ -95,3 +95,29 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     expect(session.locator("li[data-role=user]").first).to_contain_text("Zephyr")
     expect(page.locator("[data-part=usage]")).to_contain_text("This month")
     screenshot(page, "studio-history")
+
+
+def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/studio/")
+    page.get_by_label("Email").fill("studio-options@example.test")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="New avatar").click()
+    provider = page.locator("select[name=provider]")
+    labels = provider.locator("option").all_inner_texts()
+    assert labels[:2] == ["Built-in avatar", "HeyGen LiveAvatar (no key configured)"]
+    assert labels[-1] == "HeyGen Interactive Avatar (legacy) (no key configured)"
+    assert page.locator("fieldset[aria-label='Provider options']").is_hidden()
+
+    page.get_by_label("Name").fill("Options")
+    provider.select_option("liveavatar")
+    page.locator("select[name=option_mode]").select_option("FULL")
+    page.locator("input[name=option_sandbox]").check()
+    page.locator("input[name=option_llm_model]").fill("bakery-guide")
+    with page.expect_response(lambda response: response.url.endswith("/v1/avatars")) as created:
+        page.get_by_role("button", name="Create avatar").click()
+    assert created.value.json()["provider_options"] == {
+        "mode": "FULL",
+        "sandbox": True,
+        "llm_model": "bakery-guide",
+    }
+    screenshot(page, "studio-provider-options")

@@ -27,7 +27,7 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "INSERT",
             "DELETE",
             "UPDATE (allowed_origins, greeting, grounded_only, language, max_session_seconds, name,"
-            " persona, provider, provider_avatar_id, quality, voice)",
+            " persona, provider, provider_avatar_id, provider_options, quality, voice)",
         },
         "service_role": {"SELECT"},
     },
@@ -88,6 +88,10 @@ INTENDED: dict[str, dict[str, set[str]]] = {
         "service_role": {"SELECT", "INSERT (avatar_id)", "UPDATE (last_seen_at)", "DELETE"},
     },
     "private.rate_limits": {},
+    # Provider-side resources a session made (deleted at its end, retried by the cleanup job) and voices
+    # imported once: the server's alone.
+    "private.provider_resources": {"service_role": {"SELECT", "INSERT", "UPDATE", "DELETE"}},
+    "private.provider_assets": {"service_role": {"SELECT", "INSERT"}},
     # An avatar's tools: the signing secret is written once and never selectable.
     "public.avatar_tools": {
         "authenticated": {

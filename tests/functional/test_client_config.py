@@ -49,3 +49,34 @@ def test_configured_parts_are_named_but_their_keys_never_appear(
     assert body["providers"]["heygen"] is True
     assert body["supabase"]["anon_key"] == "public-anon-key"
     assert not any(value in response.text for value in secrets.values())
+
+
+def test_each_provider_declares_itself_in_the_catalog(client: httpx.Client) -> None:
+    """The studio builds its provider form from these declarations (name, label, settings, options, what
+    the provider can do); LiveAvatar comes first among the cloud providers, HeyGen's Interactive Avatar last,
+    as legacy."""
+    catalog = client.get("/v1/config").json()["provider_catalog"]
+    assert [(p["name"], p["legacy"], p["configured"]) for p in catalog] == [
+        ("local", False, True),
+        ("liveavatar", False, False),
+        ("simli", False, False),
+        ("tavus", False, False),
+        ("heygen", True, False),
+    ]
+    by_name = {provider["name"]: provider for provider in catalog}
+    assert by_name["liveavatar"]["label"] == "HeyGen LiveAvatar"
+    assert by_name["liveavatar"]["settings"] == ["LIVEAVATAR_API_KEY", "LIVEAVATAR_API_BASE"]
+    assert by_name["liveavatar"]["capabilities"] == {
+        "speaks_text": True,
+        "takes_audio": True,
+        "converses": True,
+        "lists_sessions": True,
+    }
+    mode = by_name["liveavatar"]["options_schema"]["properties"]["mode"]
+    assert (mode["enum"], mode["default"]) == (["FULL", "LITE"], "LITE")
+    assert by_name["simli"]["options_schema"]["properties"]["model"]["anyOf"][0]["enum"] == [
+        "fasttalk",
+        "artalk",
+    ]
+    assert by_name["tavus"]["capabilities"]["converses"] is True
+    assert by_name["local"]["options_schema"]["properties"] == {}

@@ -19,15 +19,12 @@ from tests.providers.fake import HEYGEN_BASE, HEYGEN_KEY, FakeProvider, heygen_f
 
 Admin = psycopg.Connection[Any]
 
-VOICE = {
-    "provider": "heygen",
-    "voice_id": "voice-123",
-    "settings": {
-        "rate": 1.2,
-        "emotion": "Friendly",
-        "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
-        "server_speech": True,
-    },
+VOICE = {"provider": "heygen", "voice_id": "voice-123"}
+OPTIONS = {
+    "rate": 1.2,
+    "emotion": "Friendly",
+    "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
+    "server_speech": True,
 }
 
 
@@ -44,7 +41,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
 
 @pytest.fixture
 def avatar(api: Api, owner: User) -> dict[str, Any]:
-    return api.create_avatar(owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=VOICE)
+    return api.create_avatar(
+        owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=VOICE, provider_options=OPTIONS
+    )
 
 
 def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_credentials(
@@ -73,7 +72,7 @@ def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_cred
         "voice": {
             "voice_id": "voice-123",
             "rate": 1.2,
-            "emotion": "Friendly",
+            "emotion": "friendly",
             "elevenlabs_settings": {"stability": 0.5, "model_id": "eleven_flash_v2_5"},
         },
     }
@@ -282,11 +281,29 @@ async def test_listing_reads_live_sessions_with_epoch_or_iso_times() -> None:
     assert {session.created_at for session in live} == {datetime(2026, 1, 1, tzinfo=UTC)}
 
 
-async def test_stopping_a_session_heygen_no_longer_knows_is_not_an_error() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # What HeyGen answers (PROVIDERS.md §0): HTTP 400 with code 400004, not a 404.
+        httpx.Response(400, json={"code": 400004, "message": "Session does not exist"}),
+        httpx.Response(404, json={"message": "session not found"}),
+    ],
+    ids=["400004", "404"],
+)
+async def test_stopping_a_session_heygen_no_longer_knows_is_not_an_error(answer: httpx.Response) -> None:
     fake = FakeProvider()
-    fake.on("POST", "/v1/streaming.stop", httpx.Response(404, json={"message": "session not found"}))
+    fake.on("POST", "/v1/streaming.stop", answer)
     await provider_for(fake).stop_session("gone")
     assert len(fake.calls("POST", "/v1/streaming.stop")) == 1
+
+
+async def test_another_refused_stop_is_still_an_error() -> None:
+    fake = FakeProvider()
+    fake.on(
+        "POST", "/v1/streaming.stop", httpx.Response(400, json={"code": 400112, "message": "Unauthorized"})
+    )
+    with pytest.raises(ProviderError):
+        await provider_for(fake).stop_session("s1")
 
 
 async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() -> None:
@@ -316,8 +333,13 @@ async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() 
 def test_with_server_speech_each_sentence_of_a_turn_is_spoken_through_streaming_task(
     client: httpx.Client, api: Api, owner: User, fake: FakeProvider, server_speech: bool
 ) -> None:
-    voice = {**VOICE, "settings": {**VOICE["settings"], "server_speech": server_speech}}
-    avatar = api.create_avatar(owner, provider="heygen", provider_avatar_id="Anna_public_3", voice=voice)
+    avatar = api.create_avatar(
+        owner,
+        provider="heygen",
+        provider_avatar_id="Anna_public_3",
+        voice=VOICE,
+        provider_options={**OPTIONS, "server_speech": server_speech},
+    )
     started = api.start_session(owner, avatar["id"])
 
     events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")

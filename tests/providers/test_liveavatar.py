@@ -1,6 +1,7 @@
 """HeyGen LiveAvatar at the HTTP boundary: FULL and LITE tokens, stop, keep-alive and list."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,36 +12,39 @@ import pytest
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
+from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, session_row, use_provider
-from tests.functional.turns_support import stream_turn
+from tests.functional.support import Api, assert_problem, session_row, use_provider
+from tests.functional.test_cleanup import sweep_on_a_new_loop
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
+from tests.providers.fake import timeout as fake_timeout
 
 Admin = psycopg.Connection[Any]
 AVATAR_UUID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+VOICE_UUID = "0b9e4a3c-7d51-4f4e-9c1a-2f6d8e5b7a10"
 CHAT_KEY = "sk-avs-session-key"
+ELEVENLABS_KEY = "el-key-0123456789"
 
 
-def provider_for(fake: FakeProvider) -> LiveAvatarProvider:
+def provider_for(fake: FakeProvider, **options: Any) -> LiveAvatarProvider:
     return LiveAvatarProvider(
-        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
+        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client(), **options
     )
 
 
-def full_request(**request: Any) -> SessionRequest:
+def full_request(voice: dict[str, Any] | None = None, **request: Any) -> SessionRequest:
     return SessionRequest(
         session_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
         avatar=AvatarSpec(
             avatar_id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
             provider_avatar_id=AVATAR_UUID,
-            voice={
-                "provider": "liveavatar",
-                "voice_id": "voice-9",
-                "settings": {"mode": "FULL", "context_id": "ctx-1", "voice_settings": {"speed": 1.1}},
-            },
+            voice=voice or {"provider": "liveavatar", "voice_id": VOICE_UUID},
+            options={"mode": "FULL", "voice_settings": {"speed": 1.1}},
+            persona="You are Ava, a bakery guide.",
+            greeting="Hallo!",
             quality="high",
-            language="de",
+            language="de-DE",
             max_session_seconds=900,
         ),
         expires_at=datetime.now(UTC),
@@ -61,7 +65,7 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         owner,
         provider="liveavatar",
         provider_avatar_id=AVATAR_UUID,
-        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "sandbox": True}},
+        provider_options={"mode": "LITE", "sandbox": True},
     )
 
 
@@ -93,6 +97,9 @@ def test_a_lite_start_returns_a_session_token_and_never_the_key(
 
 @pytest.mark.parametrize("code", [100, 1000])
 async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: int) -> None:
+    """docs.liveavatar.com: api-reference/secrets/create-secret (secret_type enum),
+    api-reference/llm-configurations/create-llm-configuration (hyphenated path, model_name),
+    api-reference/contexts/create-context; PROVIDERS.md §0."""
     fake = liveavatar_fake(code=code)
     created = await provider_for(fake).create_session(
         full_request(
@@ -100,18 +107,17 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
         )
     )
 
+    label = "avatar-studio-00000000-0000-4000-8000-000000000001"
+    [context] = fake.calls("POST", "/v1/contexts")
+    assert context.body == {"name": label, "prompt": "You are Ava, a bakery guide.", "opening_text": "Hallo!"}
     [secret] = fake.calls("POST", "/v1/secrets")
-    assert secret.body == {
-        "secret_type": "LLM_API_KEY",
-        "secret_value": CHAT_KEY,
-        "secret_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
-    }
-    [config] = fake.calls("POST", "/v1/llm_configurations")
+    assert secret.body == {"secret_type": "OPENAI_API_KEY", "secret_value": CHAT_KEY, "secret_name": label}
+    [config] = fake.calls("POST", "/v1/llm-configurations")
     assert config.body == {
-        "display_name": "avatar-studio-00000000-0000-4000-8000-000000000001",
-        "secret_id": "secret-1",
-        "base_url": "https://api.studio.test/v1/sessions/s1",
+        "display_name": label,
         "model_name": "avatar-00000000-0000-4000-8000-000000000002",
+        "secret_id": created.resources["secret_id"],
+        "base_url": "https://api.studio.test/v1/sessions/s1",
     }
     [minted] = fake.calls("POST", "/v1/sessions/token")
     assert minted.body == {
@@ -121,34 +127,110 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
         "video_settings": {"quality": "high"},
         "avatar_persona": {
             "language": "de",
-            "voice_id": "voice-9",
-            "context_id": "ctx-1",
+            "voice_id": VOICE_UUID,
+            "context_id": created.resources["context_id"],
             "voice_settings": {"speed": 1.1},
         },
         "max_session_duration": 900,
-        "llm_configuration_id": "llm-config-1",
+        "llm_configuration_id": created.resources["llm_configuration_id"],
     }
+    assert fake.kinds() == ["context", "llm", "secret"]
     assert created.credentials["mode"] == "FULL"
     assert CHAT_KEY not in str(created.credentials)
     assert LIVEAVATAR_KEY not in str(created.credentials)
 
+    assert await provider_for(fake).release(created.resources) == {}
+    assert fake.kinds() == []
+    assert [seen.path.rsplit("/", 2)[1] for seen in fake.requests if seen.method == "DELETE"] == [
+        "llm-configurations",
+        "secrets",
+        "contexts",
+    ]
 
-async def test_the_hyphenated_llm_configuration_path_is_used_when_the_other_is_missing() -> None:
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param(
+            "/v1/secrets",
+            {"secret_type": "LLM_API_KEY", "secret_value": "k", "secret_name": "n"},
+            "secret_type",
+            id="guide-secret-type",
+        ),
+        pytest.param(
+            "/v1/llm-configurations",
+            {"display_name": "n", "model": "m", "secret_id": "s", "base_url": "https://x"},
+            "model_name",
+            id="model-instead-of-model_name",
+        ),
+        pytest.param(
+            "/v1/sessions/token",
+            {"mode": "FULL", "avatar_id": AVATAR_UUID, "avatar_persona": {"language": "en-US"}},
+            "language",
+            id="regional-language",
+        ),
+    ],
+)
+def test_the_fake_refuses_what_the_reference_refuses(path: str, body: dict[str, Any], field: str) -> None:
+    """The bodies the code used to send: the reference answers 422 naming the field."""
     fake = liveavatar_fake()
-    del fake.routes[("POST", "/v1/llm_configurations")]
-    fake.on(
-        "POST",
-        "/v1/llm-configurations",
-        httpx.Response(201, json={"data": {"llm_configuration_id": "llm-2"}}),
-    )
-    await provider_for(fake).create_session(
-        full_request(
-            chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+    with httpx.Client(transport=httpx.MockTransport(fake.handle), base_url=LIVEAVATAR_BASE) as raw:
+        response = raw.post(path, json=body)
+    assert response.status_code == 422
+    assert any(field in error["loc"] for error in response.json()["detail"])
+
+
+async def test_a_refused_token_deletes_what_the_full_start_created() -> None:
+    fake = liveavatar_fake()
+    fake.on("POST", "/v1/sessions/token", httpx.Response(402, json={"code": 402, "message": "No credits"}))
+    with pytest.raises(ProviderError):
+        await provider_for(fake).create_session(
+            full_request(
+                chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
+            )
         )
+    assert len(fake.calls("POST", "/v1/llm-configurations")) == 1
+    assert fake.kinds() == []
+
+
+async def test_an_elevenlabs_voice_is_imported_once_with_our_elevenlabs_key() -> None:
+    """docs.liveavatar.com api-reference/voices/import-third-party-voice: `{secret_id, voice_id}`."""
+    fake = liveavatar_fake()
+    provider = provider_for(fake, elevenlabs_api_key=ELEVENLABS_KEY)
+    request = full_request(
+        chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
+        chat_api_key=CHAT_KEY,
+        voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL"},
     )
-    [config] = fake.calls("POST", "/v1/llm-configurations")
-    assert config.body["model"] == "avatar-00000000-0000-4000-8000-000000000002"
-    assert fake.calls("POST", "/v1/sessions/token")[0].body["llm_configuration_id"] == "llm-2"
+    first = await provider.create_session(request)
+    [imported] = fake.calls("POST", "/v1/voices/third_party")
+    voice_secret = fake.resources[("secret", imported.body["secret_id"])]
+    assert voice_secret["secret_type"] == "ELEVENLABS_API_KEY"
+    assert voice_secret["secret_value"] == ELEVENLABS_KEY
+    assert imported.body["voice_id"] == "EXAVITQu4vr4xnSDxMaL"
+    [(key, voice_id)] = first.assets.items()
+    assert key == "voice:EXAVITQu4vr4xnSDxMaL"
+    assert fake.calls("POST", "/v1/sessions/token")[0].body["avatar_persona"]["voice_id"] == voice_id
+
+    second = await provider.create_session(request.model_copy(update={"assets": first.assets}))
+    assert len(fake.calls("POST", "/v1/voices/third_party")) == 1
+    assert second.assets == {}
+    assert fake.calls("POST", "/v1/sessions/token")[1].body["avatar_persona"]["voice_id"] == voice_id
+    assert ELEVENLABS_KEY not in str(second.credentials)
+
+
+async def test_an_elevenlabs_voice_without_our_elevenlabs_key_is_refused_before_any_call() -> None:
+    fake = liveavatar_fake()
+    with pytest.raises(ProviderError) as raised:
+        await provider_for(fake).create_session(
+            full_request(
+                chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
+                chat_api_key=CHAT_KEY,
+                voice={"provider": "elevenlabs", "voice_id": "EXAVITQu4vr4xnSDxMaL"},
+            )
+        )
+    assert "ELEVENLABS_API_KEY" in raised.value.detail
+    assert fake.requests == []
 
 
 async def test_full_mode_without_our_chat_url_and_key_is_refused_before_any_call() -> None:
@@ -253,21 +335,202 @@ async def test_listing_accepts_a_bare_list_and_skips_ended_sessions() -> None:
         ("c", None),
     ]
     assert live[1].created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
-    assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active"}
+    assert fake.calls("GET", "/v1/sessions")[0].params == {"type": "active", "page": "1", "page_size": "100"}
 
 
-def test_server_speech_on_a_provider_that_cannot_speak_from_the_backend_leaves_turns_working(
-    client: httpx.Client, api: Api, owner: User, fake: FakeProvider
-) -> None:
-    avatar = api.create_avatar(
+async def test_listing_reads_every_page() -> None:
+    """The list is paginated (`page`, `page_size` ≤ 100, `next`): docs.liveavatar.com openapi.json."""
+    fake = liveavatar_fake()
+    fake.live.update({str(uuid.uuid4()): datetime.now(UTC) for _ in range(230)})
+    live = await provider_for(fake).list_sessions()
+    assert live is not None
+    assert sorted(session.provider_session_id for session in live) == sorted(fake.live)
+    assert [seen.params["page"] for seen in fake.calls("GET", "/v1/sessions")] == ["1", "2", "3"]
+
+
+def test_server_speech_is_not_an_option_of_liveavatar(client: httpx.Client, owner: User) -> None:
+    """LiveAvatar cannot speak from the backend: its typed options refuse the HeyGen-only `server_speech`."""
+    response = client.post(
+        "/v1/avatars",
+        json={
+            "name": "Ava",
+            "provider": "liveavatar",
+            "provider_avatar_id": AVATAR_UUID,
+            "provider_options": {"mode": "LITE", "server_speech": True},
+        },
+        headers=owner.headers,
+    )
+    problem = assert_problem(response, 422, "invalid_provider_options")
+    assert "server_speech" in problem["detail"]
+
+
+@pytest.fixture
+def full_fake(monkeypatch: pytest.MonkeyPatch, base_url: str) -> Iterator[FakeProvider]:
+    """LiveAvatar FULL end to end: our public base URL set, so the provider gets our chat completions."""
+    fake = liveavatar_fake()
+    use_provider(monkeypatch, "liveavatar", provider_for(fake))
+    monkeypatch.setenv("PUBLIC_API_BASE", base_url)
+    get_settings.cache_clear()
+    yield fake
+    monkeypatch.delenv("PUBLIC_API_BASE")
+    get_settings.cache_clear()
+
+
+def full_avatar(api: Api, owner: User, **fields: Any) -> dict[str, Any]:
+    return api.create_avatar(
         owner,
         provider="liveavatar",
-        provider_avatar_id=str(uuid.uuid4()),
-        voice={"provider": "liveavatar", "settings": {"mode": "LITE", "server_speech": True}},
+        provider_avatar_id=AVATAR_UUID,
+        voice={"provider": "liveavatar", "voice_id": VOICE_UUID},
+        provider_options={"mode": "FULL"},
+        persona="You are Ava, the bakery's guide.",
+        greeting="Welcome to the bakery!",
+        language="en-GB",
+        **fields,
     )
-    started = api.start_session(owner, avatar["id"])
 
-    events = stream_turn(client, owner.headers, started["session_id"], "turn-1", "What can you do?")
 
-    assert [name for name, _, _ in events][-1] == "done"
-    assert any(name == "sentence" for name, _, _ in events)
+def callback(fake: FakeProvider) -> tuple[str, str]:
+    """What LiveAvatar holds for the session: the LLM configuration's URL and the secret's value."""
+    [config] = [body for (kind, _), body in fake.resources.items() if kind == "llm"]
+    return config["base_url"] + "/v1/chat/completions", fake.resources[("secret", config["secret_id"])][
+        "secret_value"
+    ]
+
+
+def test_a_full_session_is_called_back_where_liveavatar_calls_and_leaves_nothing_behind(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    assert full_fake.kinds() == ["context", "llm", "secret"]
+    [minted] = full_fake.calls("POST", "/v1/sessions/token")
+    assert minted.body["avatar_persona"]["language"] == "en"
+    url, token = callback(full_fake)
+    assert url.endswith(f"/v1/sessions/{session_id}/v1/chat/completions")
+
+    # The opening turn: LiveAvatar asks before anyone spoke, and gets the greeting.
+    opening = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert opening.status_code == 200, opening.text
+    assert opening.json()["choices"][0]["message"]["content"] == "Welcome to the bakery!"
+    with httpx.stream(
+        "POST",
+        url,
+        json={"model": "m", "stream": True, "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as streamed:
+        lines = [line for line in streamed.iter_lines() if line.startswith("data:")]
+    assert '"content":"Welcome to the bakery!"' in lines[0]
+    assert lines[-1] == "data: [DONE]"
+
+    answered = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "user", "content": "What can you do?"}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["choices"][0]["message"]["content"]
+
+    api.end_session(owner, session_id)
+    assert full_fake.kinds() == []
+    late = httpx.post(
+        url,
+        json={"model": "m", "messages": [{"role": "system", "content": "Be brief."}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert_problem(late, 409, "session_ended")
+    assert admin.execute(
+        "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchone() == {"n": 0}
+
+
+def test_each_full_session_gets_a_context_in_step_with_the_avatar(
+    client: httpx.Client, api: Api, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    first = api.start_session(owner, avatar["id"])["session_id"]
+    api.end_session(owner, first)
+    response = client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        json={"persona": "You are Bo, the florist.", "greeting": ""},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    second = api.start_session(owner, avatar["id"])["session_id"]
+    contexts = [seen.body for seen in full_fake.calls("POST", "/v1/contexts")]
+    assert contexts == [
+        {
+            "name": f"avatar-studio-{first}",
+            "prompt": "You are Ava, the bakery's guide.",
+            "opening_text": "Welcome to the bakery!",
+        },
+        {"name": f"avatar-studio-{second}", "prompt": "You are Bo, the florist.", "opening_text": ""},
+    ]
+    api.end_session(owner, second)
+    assert full_fake.kinds() == []
+
+
+def test_a_delete_that_fails_when_the_session_ends_is_retried_by_the_cleanup(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    working = full_fake.prefix_routes["DELETE"]
+    full_fake.prefix_routes["DELETE"] = [(prefix, fake_timeout) for prefix, _ in working]
+    api.end_session(owner, session_id)
+    assert full_fake.kinds() == ["context", "llm", "secret"]
+    [row] = admin.execute(
+        "select resources from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchall()
+    assert sorted(row["resources"]) == ["context_id", "llm_configuration_id", "secret_id"]
+
+    full_fake.prefix_routes["DELETE"] = working
+    sweep_on_a_new_loop()
+    assert full_fake.kinds() == []
+    assert admin.execute(
+        "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
+    ).fetchone() == {"n": 0}
+
+
+def test_clients_cannot_see_provider_resources(
+    api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    avatar = full_avatar(api, owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    with admin.transaction():
+        admin.execute("set local role authenticated")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            admin.execute("select * from private.provider_resources")
+    api.end_session(owner, session_id)
+
+
+def test_an_avatars_elevenlabs_voice_is_imported_for_its_first_session_only(
+    monkeypatch: pytest.MonkeyPatch, api: Api, admin: Admin, owner: User, full_fake: FakeProvider
+) -> None:
+    use_provider(monkeypatch, "liveavatar", provider_for(full_fake, elevenlabs_api_key=ELEVENLABS_KEY))
+    voice = f"el-{uuid.uuid4().hex[:12]}"
+    avatar = full_avatar(api, owner)
+    response = api.client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        json={"voice": {"provider": "elevenlabs", "voice_id": voice}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    for _ in range(2):
+        api.end_session(owner, api.start_session(owner, avatar["id"])["session_id"])
+    [imported] = full_fake.calls("POST", "/v1/voices/third_party")
+    assert imported.body["voice_id"] == voice
+    tokens = full_fake.calls("POST", "/v1/sessions/token")
+    voice_ids = {token.body["avatar_persona"]["voice_id"] for token in tokens}
+    assert voice_ids == {
+        admin.execute(
+            "select asset_id from private.provider_assets where provider = 'liveavatar' and source_id = %s",
+            (voice,),
+        ).fetchone()["asset_id"]
+    }
+    # What stays at LiveAvatar is the imported voice and its ElevenLabs secret, nothing of the sessions.
+    assert full_fake.kinds() == ["secret", "voice"]

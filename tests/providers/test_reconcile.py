@@ -9,10 +9,18 @@ import psycopg
 import pytest
 
 from functions.core.cleanup import CleanupReport
+from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
 from tests.functional.support import Api, events, session_row, use_provider
 from tests.functional.test_cleanup import make_idle, sweep_on_a_new_loop
-from tests.providers.fake import HEYGEN_KEY, FakeProvider, heygen_fake, liveavatar_fake
+from tests.providers.fake import (
+    HEYGEN_KEY,
+    TAVUS_BASE,
+    FakeProvider,
+    heygen_fake,
+    liveavatar_fake,
+    tavus_fake,
+)
 from tests.providers.test_heygen import provider_for as heygen_provider
 from tests.providers.test_liveavatar import AVATAR_UUID
 from tests.providers.test_liveavatar import provider_for as liveavatar_provider
@@ -157,3 +165,32 @@ def test_two_cleanup_runs_at_once_stop_each_orphan_once(
     for session_id, _ in orphans:
         assert [event["event_type"] for event in events(admin, session_id)] == ["started", "error"]
     assert all(stop.headers["x-api-key"] == HEYGEN_KEY for stop in heygen.calls("POST", "/v1/streaming.stop"))
+
+
+def test_tavus_conversations_we_no_longer_hold_are_ended_across_pages(
+    api: Api, admin: Admin, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tavus bills from creation: `GET /v2/conversations?status=active` (paginated, `limit`/`page`) lets the
+    cleanup end what our table says is over (docs.tavus.io/api-reference/conversations/get-conversations)."""
+    tavus = tavus_fake()
+    use_provider(
+        monkeypatch,
+        "tavus",
+        TavusProvider(api_key="tavus-key", base_url=TAVUS_BASE, timeout=5, client=tavus.client()),
+    )
+    avatar = api.create_avatar(owner, provider="tavus", provider_avatar_id="r-1")
+    live = api.start_session(owner, avatar["id"])["session_id"]
+    over = api.start_session(owner, avatar["id"])["session_id"]
+    orphan = end_behind_the_apis_back(admin, over)
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    unknown = {f"c-unknown-{index}": old for index in range(150)}
+    tavus.live.update(unknown)
+
+    report = sweep_on_a_new_loop()
+
+    assert f"tavus:{orphan}" in report.orphans
+    assert {f"tavus:{conversation}" for conversation in unknown} <= set(report.orphans)
+    assert set(tavus.live) == {session_row(admin, live)["provider_session_id"]}
+    assert [call.params["page"] for call in tavus.calls("GET", "/v2/conversations")][:2] == ["1", "2"]
+    api.end_session(owner, live)
+    assert tavus.live == {}

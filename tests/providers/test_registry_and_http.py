@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
+from functions.core.http_client import close_shared_clients, shared_client
 from functions.core.providers.avatar import registry
 from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.http import ProviderHttp
@@ -100,3 +101,29 @@ async def test_a_non_json_success_is_a_502() -> None:
     with pytest.raises(ProviderError) as raised:
         await http_for(fake).call("GET", "/x")
     assert (raised.value.status, raised.value.provider_status) == (502, 200)
+
+
+async def test_a_retry_waits_as_the_provider_says_in_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The avatar providers wait with the backoff every provider client uses
+    (`provider_errors.backoff_delay`), honouring `Retry-After` up to the cap."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("functions.core.providers.avatar.http.asyncio.sleep", sleep)
+    fake = FakeProvider()
+    fake.on(
+        "GET",
+        "/list",
+        flaky(httpx.Response(503, headers={"retry-after": "1"}), httpx.Response(200, json={"ok": True})),
+    )
+    assert await http_for(fake).call("GET", "/list", safe_to_retry=True) == {"ok": True}
+    assert len(waits) == 1
+    assert 1 <= waits[0] <= 1.1
+
+
+async def test_without_an_injected_client_the_apps_shared_client_is_used() -> None:
+    http = ProviderHttp(provider="heygen", base_url="https://p.test", headers={}, timeout=5, secret="")
+    assert http._client() is shared_client("avatar-providers")
+    await close_shared_clients()

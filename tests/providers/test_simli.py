@@ -10,7 +10,8 @@ from functions.core.providers.avatar.simli import SimliProvider
 from tests.conftest import User
 from tests.functional.support import Api, event_types, session_row, use_provider
 from tests.providers.checks import assert_start_fails
-from tests.providers.fake import FakeProvider, timeout
+from tests.providers.contracts import SimliToken
+from tests.providers.fake import FakeProvider, checked, timeout
 
 Admin = psycopg.Connection[Any]
 KEY = "simli-key-0123456789"
@@ -21,7 +22,13 @@ ICE = [{"urls": ["turn:turn.simli.test:3478"], "username": "u", "credential": "c
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
     fake = FakeProvider()
-    fake.on("POST", "/compose/token", httpx.Response(200, json={"session_token": "simli-session-token"}))
+    fake.on(
+        "POST",
+        "/compose/token",
+        checked(
+            SimliToken, lambda _request: httpx.Response(200, json={"session_token": "simli-session-token"})
+        ),
+    )
     fake.on("GET", "/compose/ice", httpx.Response(200, json=ICE))
     use_provider(
         monkeypatch, "simli", SimliProvider(api_key=KEY, base_url=BASE, timeout=5, client=fake.client())
@@ -36,7 +43,8 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         provider="simli",
         provider_avatar_id="face-42",
         max_session_seconds=1200,
-        voice={"provider": "elevenlabs", "voice_id": "el-1", "settings": {"model": "fasttalk"}},
+        voice={"provider": "elevenlabs", "voice_id": "el-1"},
+        provider_options={"model": "fasttalk"},
     )
 
 

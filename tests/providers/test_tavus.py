@@ -6,11 +6,13 @@ import httpx
 import psycopg
 import pytest
 
+from functions.core.errors import ProviderError
 from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
 from tests.functional.support import Api, session_row, use_provider
 from tests.providers.checks import assert_start_fails
-from tests.providers.fake import FakeProvider, refuse_connection
+from tests.providers.contracts import TavusConversation
+from tests.providers.fake import FakeProvider, checked, refuse_connection
 
 Admin = psycopg.Connection[Any]
 KEY = "tavus-key-0123456789"
@@ -29,7 +31,11 @@ CONVERSATION = {
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
     fake = FakeProvider()
-    fake.on("POST", "/v2/conversations", httpx.Response(200, json=CONVERSATION))
+    fake.on(
+        "POST",
+        "/v2/conversations",
+        checked(TavusConversation, lambda _request: httpx.Response(200, json=CONVERSATION)),
+    )
     fake.on("POST", "/v2/conversations/c123456/end", httpx.Response(200))
     use_provider(
         monkeypatch, "tavus", TavusProvider(api_key=KEY, base_url=BASE, timeout=5, client=fake.client())
@@ -46,7 +52,8 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
         persona="You are Ava, a museum guide.",
         greeting="Welcome!",
         max_session_seconds=7200,
-        voice={"provider": "tavus", "settings": {"pal_id": "p-1", "language": "english"}},
+        voice={"provider": "tavus"},
+        provider_options={"pal_id": "p-1", "language": "english"},
     )
 
 
@@ -136,3 +143,19 @@ def test_a_refused_conversation_fails_the_start_and_keeps_the_reason(
         assert "concurrent session limit reached (HTTP 400" in problem["detail"]
     # Tavus bills from creation: only a connection that never reached it is tried again.
     assert len(fake.calls("POST", "/v2/conversations")) == (2 if provider_status is None else 1)
+
+
+async def test_ending_a_conversation_tavus_no_longer_knows_is_not_an_error() -> None:
+    """docs.tavus.io api-reference/conversations/end-conversation: an unknown or ended id answers
+    `{"error": "Invalid conversation_id"}` (PROVIDERS.md §0 / §4)."""
+    fake = FakeProvider()
+    fake.on(
+        "POST", "/v2/conversations/c-gone/end", httpx.Response(400, json={"error": "Invalid conversation_id"})
+    )
+    provider = TavusProvider(
+        api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()
+    )
+    await provider.stop_session("c-gone")
+    fake.on("POST", "/v2/conversations/c-other/end", httpx.Response(400, json={"error": "Bad request"}))
+    with pytest.raises(ProviderError):
+        await provider.stop_session("c-other")

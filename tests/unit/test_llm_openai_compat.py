@@ -331,3 +331,59 @@ async def test_without_tools_no_tools_are_sent_and_fragments_are_ignored() -> No
     harness = Harness(ok(sse(delta("Hi."), call_fragment(0, id="x", name="order_status"))))
     assert await collect(harness.chat()) == ["Hi."]
     assert "tools" not in json.loads(harness.requests[0].content)
+
+
+def refusal(param: str, code: str) -> httpx.Response:
+    """OpenAI's 400 for a parameter the model does not take (its `invalid_request_error` body)."""
+    return httpx.Response(
+        400,
+        json={
+            "error": {
+                "message": f"Unsupported parameter: '{param}' is not supported with this model.",
+                "type": "invalid_request_error",
+                "param": param,
+                "code": code,
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o3-mini", "openai/o4-mini"])
+async def test_reasoning_models_get_max_completion_tokens_and_no_temperature(model: str) -> None:
+    harness = Harness(ok(sse(delta("x"))))
+    chat = OpenAICompatibleChat(
+        api_key=KEY, model=model, client=httpx.AsyncClient(transport=httpx.MockTransport(harness.handle))
+    )
+    await collect(chat, max_tokens=50, temperature=0.2)
+    sent = json.loads(harness.requests[0].content)
+    assert sent["max_completion_tokens"] == 50
+    assert "max_tokens" not in sent
+    assert "temperature" not in sent
+
+
+async def test_a_refused_parameter_is_dropped_once_and_for_every_later_turn() -> None:
+    harness = Harness(
+        refusal("max_tokens", "unsupported_parameter"),
+        refusal("temperature", "unsupported_value"),
+        ok(sse(delta("first"))),
+        ok(sse(delta("second"))),
+    )
+    chat = harness.chat()
+    assert await collect(chat, max_tokens=50, temperature=0.2) == ["first"]
+    assert await collect(chat, max_tokens=50, temperature=0.2) == ["second"]
+    bodies = [json.loads(request.content) for request in harness.requests]
+    assert [("max_tokens" in b, "max_completion_tokens" in b, "temperature" in b) for b in bodies] == [
+        (True, False, True),
+        (False, True, True),
+        (False, True, False),
+        (False, True, False),
+    ]
+    assert harness.sleeps == []
+
+
+async def test_another_400_is_not_retried() -> None:
+    harness = Harness(refusal("messages", "invalid_value"))
+    with pytest.raises(ProviderError) as raised:
+        await collect(harness.chat(), max_tokens=50)
+    assert raised.value.provider_status == 400
+    assert len(harness.requests) == 1

@@ -76,7 +76,8 @@ class Database:
 
     @asynccontextmanager
     async def as_service(self) -> AsyncIterator[Conn]:
-        """One transaction as `service_role`, which bypasses RLS: only for the cleanup job."""
+        """One transaction as `service_role`, which bypasses RLS: the cleanup job, and the provider resources
+        and assets only the server may see (private.provider_resources, private.provider_assets)."""
         async with self._transaction("service_role", "{}") as conn:
             yield conn
 

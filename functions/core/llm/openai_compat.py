@@ -18,6 +18,31 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
 JITTER_S = 0.25
 DRAIN_LIMIT_BYTES = 65536  # read after [DONE] to keep the connection; past this it is dropped
+# OpenAI's reasoning (o-series) and gpt-5-family models refuse `max_tokens` (they take
+# `max_completion_tokens`) and any temperature but the default (platform.openai.com/docs/guides/reasoning;
+# openai-python's `completion_create_params`: "max_tokens ... is not compatible with o-series models").
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+# The parameters a model may refuse, and what is sent instead (None: left out).
+_REPLACEMENTS: dict[str, str | None] = {"max_tokens": "max_completion_tokens", "temperature": None}
+
+
+def is_reasoning_model(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1].lower()
+    return name.startswith(_REASONING_PREFIXES)
+
+
+def refused_parameter(error: ProviderError) -> str | None:
+    """The parameter a 400 says this model does not take (`unsupported_parameter` / `unsupported_value`)."""
+    if error.provider_status != 400 or not isinstance(error.body, dict):
+        return None
+    detail = error.body.get("error")
+    if not isinstance(detail, dict):
+        return None
+    param = detail.get("param")
+    if param in _REPLACEMENTS and detail.get("code") in ("unsupported_parameter", "unsupported_value"):
+        return str(param)
+    return None
+
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -52,6 +77,8 @@ class OpenAICompatibleChat:
         self._max_retries = max_retries
         self._timeout = httpx.Timeout(timeout_s)
         self._sleep = sleep
+        # Parameters this model refused once: not sent again, so one refusal does not fail every turn.
+        self._refused: set[str] = set(_REPLACEMENTS) if is_reasoning_model(model) else set()
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleChat(provider={self.name!r}, model={self.model!r}, url={self._url!r})"
@@ -76,10 +103,13 @@ class OpenAICompatibleChat:
         }
         if tools:
             payload["tools"] = tools
-        if max_tokens is not None:
-            payload["max_tokens"] = max_tokens
-        if temperature is not None:
-            payload["temperature"] = temperature
+        for name, value in (("max_tokens", max_tokens), ("temperature", temperature)):
+            if value is None:
+                continue
+            if name not in self._refused:
+                payload[name] = value
+            elif (instead := _REPLACEMENTS[name]) is not None:
+                payload[instead] = value
         return payload
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -172,9 +202,8 @@ class OpenAICompatibleChat:
         if rest.startswith(b"data:"):
             data.append(rest[5:].lstrip(b" "))
         if data and b"\n".join(data).strip() != b"[DONE]":
-            content = self._content(
-                b"\n".join(data).decode("utf-8", errors="replace"), calls
-            )  # no blank line
+            # The last event, without the blank line that should have ended it.
+            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"), calls)
             if content:
                 yield content
 
@@ -186,7 +215,7 @@ class OpenAICompatibleChat:
         temperature: float | None = None,
     ) -> AsyncGenerator[str, None]:
         """Stream the reply's text deltas; see `ChatModel.stream`."""
-        async for piece in self._stream(self._payload(messages, max_tokens, temperature), None):
+        async for piece in self._stream(lambda: self._payload(messages, max_tokens, temperature), None):
             yield piece
 
     async def stream_turn(
@@ -199,12 +228,18 @@ class OpenAICompatibleChat:
     ) -> AsyncGenerator[str | ToolCall, None]:
         """Stream the reply's text deltas, then the tool calls it made; see `ToolCallingChat.stream_turn`."""
         calls = _CallParts()
-        async for piece in self._stream(self._payload(messages, max_tokens, temperature, tools), calls):
+        async for piece in self._stream(
+            lambda: self._payload(messages, max_tokens, temperature, tools), calls
+        ):
             yield piece
         for call in calls.complete():
             yield call
 
-    async def _stream(self, payload: dict[str, Any], calls: "_CallParts | None") -> AsyncIterator[str]:
+    async def _stream(
+        self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None"
+    ) -> AsyncIterator[str]:
+        """The request `build` makes (again after a refused parameter), retried while nothing was yielded."""
+        payload = build()
         attempt = 0
         while True:
             started = False
@@ -215,6 +250,14 @@ class OpenAICompatibleChat:
                 ) as response:
                     if response.status_code >= 400:
                         error = await self._status_error(response)
+                        refused = refused_parameter(error)
+                        if refused is not None and refused not in self._refused:
+                            log.warning(
+                                "%s model %s refuses %s; sending without it", self.name, self.model, refused
+                            )
+                            self._refused.add(refused)
+                            payload = build()
+                            continue
                         if not error.retryable or attempt >= self._max_retries:
                             raise error
                         delay = self._delay(attempt, response.headers.get("retry-after"))

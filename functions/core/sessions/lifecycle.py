@@ -58,7 +58,7 @@ async def start_session(
         await add_event(conn, session["id"], "started", {"provider": session["provider"]})
 
     try:
-        created = await _create_provider_session(principal, session, avatar, settings)
+        created = await _create_provider_session(db, principal, session, avatar, settings)
     except ProviderError as exc:
         await _fail_session(db, principal, session["id"], exc)
         raise
@@ -77,9 +77,17 @@ async def start_session(
 
 
 async def _create_provider_session(
-    principal: Principal, session: dict[str, Any], avatar: dict[str, Any], settings: Settings
+    db: Database,
+    principal: Principal,
+    session: dict[str, Any],
+    avatar: dict[str, Any],
+    settings: Settings,
 ) -> ProviderSession:
-    """The provider's side of a session row; any failure comes back as a ProviderError."""
+    """The provider's side of a session row; any failure comes back as a ProviderError.
+
+    What the provider made beside the session is recorded for `release_provider_resources`, and what it
+    imported for good is kept for the next session.
+    """
     request = SessionRequest(
         session_id=session["id"],
         expires_at=session["expires_at"],
@@ -87,6 +95,7 @@ async def _create_provider_session(
             avatar_id=avatar["id"],
             provider_avatar_id=avatar["provider_avatar_id"],
             voice=avatar["voice"],
+            options=avatar["provider_options"],
             persona=avatar["persona"],
             greeting=avatar["greeting"],
             quality=session["quality"],
@@ -94,10 +103,11 @@ async def _create_provider_session(
             max_session_seconds=avatar["max_session_seconds"],
             idle_timeout_seconds=settings.session_idle_seconds,
         ),
+        assets=await _provider_assets(db, session["provider"], avatar["voice"]),
         **_chat_callback(principal, session, avatar, settings),
     )
     try:
-        return await get_provider(session["provider"], settings).create_session(request)
+        created = await get_provider(session["provider"], settings).create_session(request)
     except ProviderError:
         raise
     except Exception as exc:
@@ -105,6 +115,38 @@ async def _create_provider_session(
         # session looking live.
         failure = ProviderError(session["provider"], f"unexpected failure ({type(exc).__name__})")
         raise failure from exc
+    if created.resources or created.assets:
+        async with db.as_service() as conn:
+            if created.resources:
+                await conn.execute(
+                    "insert into private.provider_resources (session_id, provider, resources)"
+                    " values (%s, %s, %s)",
+                    (session["id"], session["provider"], Jsonb(created.resources)),
+                )
+            for key, asset_id in created.assets.items():
+                kind, _, source_id = key.partition(":")
+                await conn.execute(
+                    "insert into private.provider_assets (provider, kind, source_id, asset_id)"
+                    " values (%s, %s, %s, %s) on conflict do nothing",
+                    (session["provider"], kind, source_id, asset_id),
+                )
+    return created
+
+
+async def _provider_assets(db: Database, provider: str, voice: dict[str, Any]) -> dict[str, str]:
+    """What this deployment imported at the provider for the avatar's voice, by `kind:source id`: only a
+    voice of another vendor is imported (LiveAvatar FULL imports an ElevenLabs voice)."""
+    voice_id = voice.get("voice_id")
+    if voice.get("provider") in (provider, "local", None) or not isinstance(voice_id, str) or not voice_id:
+        return {}
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select kind, source_id, asset_id from private.provider_assets"
+            " where provider = %s and source_id = %s",
+            (provider, voice_id),
+        )
+        rows = await cur.fetchall()
+    return {f"{row['kind']}:{row['source_id']}": row["asset_id"] for row in rows}
 
 
 async def reconnect_session(
@@ -122,9 +164,9 @@ async def reconnect_session(
         await refuse_ended_session(db, principal, session_id, settings)
     if avatar is None:
         raise NotFound("this session's avatar was deleted")
-    await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+    await stop_provider_session(db, settings, session_id, session["provider"], session["provider_session_id"])
     try:
-        created = await _create_provider_session(principal, session, avatar, settings)
+        created = await _create_provider_session(db, principal, session, avatar, settings)
     except ProviderError as exc:
         async with db.as_user(principal.claims) as conn:
             await add_event(
@@ -236,14 +278,47 @@ async def close_session(conn: Conn, session_id: uuid.UUID, reason: str) -> dict[
     return ended
 
 
-async def stop_provider_session(settings: Settings, provider: str, provider_session_id: str | None) -> None:
-    """Stop the provider's side once our row has ended; a failure is logged for reconciliation."""
-    if provider_session_id is None:
-        return
-    try:
-        await get_provider(provider, settings).stop_session(provider_session_id)
-    except ProviderError as exc:
-        log.warning("stopping %s session %s failed: %s", provider, provider_session_id, exc.detail)
+async def stop_provider_session(
+    db: Database, settings: Settings, session_id: uuid.UUID, provider: str, provider_session_id: str | None
+) -> None:
+    """Stop the provider's side once our row has ended, then delete what was made beside it; a failure
+    is logged, and left to reconciliation and the cleanup job."""
+    if provider_session_id is not None:
+        try:
+            await get_provider(provider, settings).stop_session(provider_session_id)
+        except ProviderError as exc:
+            log.warning("stopping %s session %s failed: %s", provider, provider_session_id, exc.detail)
+    await release_provider_resources(db, settings, session_id)
+
+
+async def release_provider_resources(db: Database, settings: Settings, session_id: uuid.UUID) -> None:
+    """Delete at the provider what a session made beside it (LiveAvatar: its secret, LLM configuration
+    and context); what could not be deleted stays recorded for the next cleanup."""
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "delete from private.provider_resources where session_id = %s returning provider, resources",
+            (session_id,),
+        )
+        rows = await cur.fetchall()
+    left_over: list[tuple[str, dict[str, str]]] = []
+    for row in rows:
+        try:
+            left = await get_provider(row["provider"], settings).release(row["resources"])
+        except ProviderError as exc:
+            log.warning(
+                "releasing %s resources of session %s failed: %s", row["provider"], session_id, exc.detail
+            )
+            left = row["resources"]
+        if left:
+            left_over.append((row["provider"], left))
+    if left_over:
+        async with db.as_service() as conn:
+            for provider, left in left_over:
+                await conn.execute(
+                    "insert into private.provider_resources (session_id, provider, resources)"
+                    " values (%s, %s, %s)",
+                    (session_id, provider, Jsonb(left)),
+                )
 
 
 async def end_session(
@@ -261,7 +336,7 @@ async def end_session(
             if earlier is None:
                 raise NotFound(_SESSION_NOT_FOUND)
             return _ended(earlier)
-    await stop_provider_session(settings, ended["provider"], ended["provider_session_id"])
+    await stop_provider_session(db, settings, session_id, ended["provider"], ended["provider_session_id"])
     return _ended(ended)
 
 
@@ -274,7 +349,9 @@ async def refuse_ended_session(
         session = await _lock_own_session(conn, session_id)
         ended = await close_session(conn, session_id, "expired") or session
     if session["status"] == "active":
-        await stop_provider_session(settings, session["provider"], session["provider_session_id"])
+        await stop_provider_session(
+            db, settings, session_id, session["provider"], session["provider_session_id"]
+        )
     raise SessionEnded(f"this session has {ended['status']} ({ended['end_reason']}); start a new one")
 
 

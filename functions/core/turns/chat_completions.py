@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
-from functions.core.errors import AppError, Forbidden
+from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
 from functions.core.sessions.lifecycle import add_event
 from functions.core.text.chunking import estimate_tokens
@@ -76,6 +76,52 @@ added as (
 )
 select id, started from found union all select id, started from added
 """
+
+
+def is_opening(body: ChatCompletionRequest) -> bool:
+    """A provider asking for the avatar's first words: the conversation has no user message yet."""
+    return not any(m.role == "user" for m in body.messages)
+
+
+async def session_greeting(db: Database, principal: Principal, session_id: uuid.UUID) -> str:
+    """The greeting of the session's avatar, for an opening turn; 404 for a session not the caller's,
+    409 for one that has ended."""
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(
+            "select s.status, s.expires_at <= now() as expired, a.greeting from public.streaming_sessions s"
+            " left join lateral private.session_avatar(s.avatar_id) a on true"
+            " where s.id = %s and s.user_id = (select auth.uid())",
+            (session_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound("no such session")
+    if row["status"] != "active" or row["expired"]:
+        raise SessionEnded("this session has ended; start a new one")
+    return str(row["greeting"] or "")
+
+
+async def greeting_chunks(greeting: str, model: str) -> AsyncIterator[bytes]:
+    """The greeting as one streamed `chat.completion.chunk`, then `data: [DONE]`."""
+    completion_id = "chatcmpl-" + uuid.uuid4().hex
+    created = int(time.time())
+    yield _chunk(completion_id, created, model, {"role": "assistant", "content": greeting}, None)
+    yield _chunk(completion_id, created, model, {}, "stop")
+    yield sse_event(None, "[DONE]")
+
+
+def greeting_completion(greeting: str, model: str) -> dict[str, Any]:
+    tokens = estimate_tokens(greeting) if greeting else 0
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": greeting}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def _turn_id(messages: list[Message]) -> str:

@@ -40,7 +40,7 @@ select s.status, s.expired, s.avatar_id, s.provider, s.provider_session_id,
 """
 _AVATAR = (
     "select a.name, a.persona, a.language, a.grounded_only,"
-    " coalesce((a.voice -> 'settings' ->> 'server_speech')::boolean, false) as server_speech"
+    " coalesce((a.provider_options ->> 'server_speech')::boolean, false) as server_speech"
     " from private.session_avatar((select avatar_id from public.streaming_sessions where id = %s)) a"
 )
 # What was said before this turn, newest first; an interrupted reply counts as what was heard of it.

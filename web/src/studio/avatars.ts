@@ -2,6 +2,7 @@
 
 import { ApiClient, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import type { OptionSchema, ProviderInfo } from "./config";
 
 export interface Avatar {
   id: string;
@@ -10,6 +11,7 @@ export interface Avatar {
   provider: string;
   provider_avatar_id: string | null;
   voice: { provider: string; voice_id: string | null; settings?: Record<string, unknown> };
+  provider_options: Record<string, unknown>;
   persona: string;
   greeting: string;
   quality: "low" | "medium" | "high";
@@ -18,7 +20,6 @@ export interface Avatar {
   grounded_only: boolean;
 }
 
-const PROVIDERS = ["local", "heygen", "liveavatar", "simli", "tavus"];
 const VOICE_PROVIDERS = ["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"];
 
 function select(name: string, values: string[], current: string, labels: Record<string, string> = {}): HTMLSelectElement {
@@ -29,19 +30,93 @@ function select(name: string, values: string[], current: string, labels: Record<
   return element;
 }
 
+/** The plain (editable here) shape of an option: its enum values, or its JSON type. */
+function shapeOf(schema: OptionSchema): { values: unknown[] | null; type: string | null } {
+  const plain = [schema, ...(schema.anyOf ?? [])].filter((part) => part.type !== "null");
+  for (const part of plain) if (part.enum) return { values: part.enum, type: null };
+  const typed = plain.find((part) => part.type && !part.$ref);
+  return { values: null, type: typed?.type ?? null };
+}
+
+/**
+ * The provider's options as fields, built from the options model it declares (`/v1/config`): enums as
+ * selects, booleans as checkboxes, numbers and strings as inputs. Options of other shapes (objects) are
+ * kept as they are. `read()` gives the options to save.
+ */
+function optionFields(info: ProviderInfo | undefined, current: Record<string, unknown>): {
+  element: HTMLElement;
+  read(): Record<string, unknown>;
+} {
+  const element = h("fieldset", { class: "fields", "aria-label": "Provider options" });
+  const readers: Array<(options: Record<string, unknown>) => void> = [];
+  const kept: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(info?.options_schema.properties ?? {})) {
+    const { values, type } = shapeOf(schema);
+    const label = schema.description ?? schema.title ?? key;
+    const value = current[key];
+    if (values) {
+      const choices = ["", ...values.map(String)];
+      const field = select(`option_${key}`, choices, value === undefined ? "" : String(value), { "": "(default)" });
+      element.append(h("label", {}, label, field));
+      readers.push((options) => {
+        if (field.value) options[key] = field.value;
+      });
+    } else if (type === "boolean") {
+      const field = h("input", { type: "checkbox", name: `option_${key}`, checked: value === true });
+      element.append(h("label", { class: "check" }, field, label));
+      readers.push((options) => {
+        if (field.checked || value !== undefined) options[key] = field.checked;
+      });
+    } else if (type === "integer" || type === "number" || type === "string") {
+      const numeric = type !== "string";
+      const field = h("input", { type: numeric ? "number" : "text", name: `option_${key}`, value: value === undefined ? "" : String(value) });
+      if (type === "number") field.step = "any";
+      element.append(h("label", {}, label, field));
+      readers.push((options) => {
+        const text = field.value.trim();
+        if (text) options[key] = numeric ? Number(text) : text;
+      });
+    } else if (value !== undefined) {
+      kept[key] = value;
+    }
+  }
+  if (readers.length === 0) element.hidden = true;
+  return {
+    element,
+    read() {
+      const options: Record<string, unknown> = { ...kept };
+      for (const reader of readers) reader(options);
+      return options;
+    },
+  };
+}
+
 /** Renders the form; `saved` gets the stored avatar, `deleted` fires after a confirmed delete. */
 export function avatarForm(
   api: ApiClient,
   avatar: Avatar | null,
-  available: Record<string, boolean>,
+  catalog: ProviderInfo[],
   saved: (avatar: Avatar) => void,
   deleted: () => void,
 ): HTMLElement {
+  // The providers in the order they declare (LiveAvatar before HeyGen's legacy Interactive Avatar).
   const labels = Object.fromEntries(
-    PROVIDERS.map((name) => [name, available[name] === false ? `${name} (no key configured)` : name]),
+    catalog.map((info) => [info.name, info.configured ? info.label : `${info.label} (no key configured)`]),
   );
   const name = h("input", { name: "name", required: true, maxlength: 120, value: avatar?.name ?? "" });
-  const provider = select("provider", PROVIDERS, avatar?.provider ?? "local", labels);
+  const provider = select(
+    "provider",
+    catalog.map((info) => info.name),
+    avatar?.provider ?? "local",
+    labels,
+  );
+  const infoOf = (chosen: string): ProviderInfo | undefined => catalog.find((info) => info.name === chosen);
+  let options = optionFields(infoOf(provider.value), avatar?.provider_options ?? {});
+  provider.addEventListener("change", () => {
+    const next = optionFields(infoOf(provider.value), provider.value === avatar?.provider ? avatar.provider_options : {});
+    options.element.replaceWith(next.element);
+    options = next;
+  });
   const providerAvatarId = h("input", { name: "provider_avatar_id", value: avatar?.provider_avatar_id ?? "" });
   const voiceProvider = select("voice_provider", VOICE_PROVIDERS, avatar?.voice.provider ?? "local");
   const voiceId = h("input", { name: "voice_id", value: avatar?.voice.voice_id ?? "" });
@@ -59,6 +134,7 @@ export function avatarForm(
     { class: "fields", "aria-label": avatar ? `Settings of ${avatar.name}` : "New avatar" },
     h("label", {}, "Name", name),
     h("label", {}, "Provider", provider),
+    options.element,
     h("label", {}, "Provider avatar id", providerAvatarId),
     h("label", {}, "Voice provider", voiceProvider),
     h("label", {}, "Voice id", voiceId),
@@ -77,6 +153,7 @@ export function avatarForm(
       provider: provider.value,
       provider_avatar_id: providerAvatarId.value.trim() || null,
       voice: { ...avatar?.voice, provider: voiceProvider.value, voice_id: voiceId.value.trim() || null },
+      provider_options: options.read(),
       persona: persona.value,
       greeting: greeting.value,
       quality: quality.value,

@@ -2,11 +2,34 @@
 
 import { ApiClient, ApiError } from "../lib/api";
 
+/** A JSON schema property of a provider's options model, as pydantic writes it. */
+export interface OptionSchema {
+  type?: string;
+  enum?: unknown[];
+  anyOf?: OptionSchema[];
+  $ref?: string;
+  default?: unknown;
+  description?: string;
+  title?: string;
+}
+
+/** A provider as it declares itself (functions/core/providers/avatar/*.py). */
+export interface ProviderInfo {
+  name: string;
+  label: string;
+  configured: boolean;
+  legacy: boolean;
+  settings: string[];
+  capabilities: { speaks_text: boolean; takes_audio: boolean; converses: boolean; lists_sessions: boolean };
+  options_schema: { properties?: Record<string, OptionSchema> };
+}
+
 export interface ClientConfig {
   mode: string;
   llm: { offline: boolean; model: string | null };
   stt: { enabled: boolean };
   providers: Record<string, boolean>;
+  provider_catalog: ProviderInfo[];
   supabase: { url: string | null; anon_key: string | null };
 }
 
@@ -15,6 +38,17 @@ const LOCAL_DEFAULTS: ClientConfig = {
   llm: { offline: false, model: null },
   stt: { enabled: false },
   providers: { local: true },
+  provider_catalog: [
+    {
+      name: "local",
+      label: "Built-in avatar",
+      configured: true,
+      legacy: false,
+      settings: [],
+      capabilities: { speaks_text: false, takes_audio: true, converses: false, lists_sessions: false },
+      options_schema: { properties: {} },
+    },
+  ],
   supabase: { url: null, anon_key: null },
 };
 

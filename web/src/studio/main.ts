@@ -75,7 +75,7 @@ class Studio {
         this.avatars.push(created);
         this.select(created.id, "Knowledge");
       };
-      return h("section", { class: "card", "aria-label": "New avatar" }, h("h2", {}, "New avatar"), avatarForm(this.api, null, this.config.providers, onSaved, () => this.select(null)));
+      return h("section", { class: "card", "aria-label": "New avatar" }, h("h2", {}, "New avatar"), avatarForm(this.api, null, this.config.provider_catalog, onSaved, () => this.select(null)));
     }
     const tablist = h("div", { role: "tablist", "aria-label": `${avatar.name} sections` });
     for (const tab of TABS) {
@@ -108,7 +108,7 @@ class Studio {
         return avatarForm(
           this.api,
           avatar,
-          this.config.providers,
+          this.config.provider_catalog,
           (saved) => {
             this.avatars = this.avatars.map((a) => (a.id === saved.id ? saved : a));
             this.render();

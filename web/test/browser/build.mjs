@@ -18,5 +18,6 @@ await build({
     "@heygen/streaming-avatar": `${here}stubs/streaming-avatar.ts`,
     "@heygen/liveavatar-web-sdk": `${here}stubs/liveavatar.ts`,
     "simli-client": `${here}stubs/simli.ts`,
+    "@daily-co/daily-js": `${here}stubs/daily.ts`,
   },
 });

@@ -9,7 +9,11 @@ from functions.core.turns.chat_completions import (
     ChatCompletionRequest,
     completion,
     completion_chunks,
+    greeting_chunks,
+    greeting_completion,
+    is_opening,
     session_for,
+    session_greeting,
     turn_of,
 )
 from functions.core.turns.engine import turn_engine
@@ -25,6 +29,14 @@ async def _complete(
     db: Db,
     settings: AppSettings,
 ) -> Response:
+    if session_id is not None and is_opening(body):
+        # A provider opening the conversation (LiveAvatar FULL may ask before anyone spoke) gets the greeting.
+        greeting = await session_greeting(db, principal, session_id)
+        if body.stream:
+            return StreamingResponse(
+                greeting_chunks(greeting, body.model), media_type="text/event-stream", headers=SSE_HEADERS
+            )
+        return JSONResponse(greeting_completion(greeting, body.model))
     request, history = turn_of(body)
     engine = turn_engine(db, settings)
     session = await session_for(db, principal, session_id)
@@ -46,6 +58,9 @@ async def chat_completions(
 
 
 @router.post("/sessions/{session_id}/chat/completions")
+# LiveAvatar calls `<base_url>/v1/chat/completions` (docs.liveavatar.com/docs/custom-llm-integration);
+# OpenAI clients given the same base URL call `<base_url>/chat/completions`.
+@router.post("/sessions/{session_id}/v1/chat/completions")
 async def session_chat_completions(
     session_id: uuid.UUID, body: ChatCompletionRequest, caller: CurrentUser, db: Db, settings: AppSettings
 ) -> Response:

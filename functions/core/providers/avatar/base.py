@@ -1,10 +1,47 @@
-"""The server-side avatar provider interface: mint browser credentials, keep alive, stop, list."""
+"""The server-side avatar provider interface: mint browser credentials, keep alive, stop, list.
+
+Each provider class also declares itself (`ProviderClass`): its name and label, the settings it needs,
+the typed model of the options an avatar sets for it (`Options`, stored in `avatars.provider_options`),
+and what it can do (`Capabilities`). The registry is a tuple of these classes and `/v1/config` publishes
+them, so the studio builds its provider form from the declarations.
+"""
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.core.errors import ProviderError
+
+
+class Capabilities(BaseModel):
+    """What a provider does, for the studio and the turn engine."""
+
+    speaks_text: bool = False  # says text we send it (a sentence, word for word)
+    takes_audio: bool = False  # renders speech audio we push
+    converses: bool = False  # listens and answers by itself (its own call, or its custom LLM calling us)
+    lists_sessions: bool = False  # lists its live sessions, so the cleanup job can reconcile it
+
+
+class ProviderOptions(BaseModel):
+    """Base of every provider's options model: unknown options are refused, not silently kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+OptionsModel = TypeVar("OptionsModel", bound=ProviderOptions)
+
+
+class ProviderClass(Protocol):
+    """What a provider module declares about itself."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]]  # the environment settings it needs, its key first
+    Options: ClassVar[type[ProviderOptions]]
+    capabilities: ClassVar[Capabilities]
+    legacy: ClassVar[bool]
 
 
 class AvatarSpec(BaseModel):
@@ -13,6 +50,7 @@ class AvatarSpec(BaseModel):
     avatar_id: uuid.UUID
     provider_avatar_id: str | None = None
     voice: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
     persona: str = ""
     greeting: str = ""
     quality: str = "medium"
@@ -26,10 +64,13 @@ class SessionRequest(BaseModel):
     avatar: AvatarSpec
     expires_at: datetime
     # For providers that call back into our OpenAI-compatible chat (LiveAvatar FULL): the base URL
-    # they append `/chat/completions` to, and the session callback token they send as Bearer (signed
-    # with WIDGET_TOKEN_SECRET for this session's user and avatar; no avatar API key).
+    # they append `/v1/chat/completions` (or `/chat/completions`) to, and the session callback token they
+    # send as Bearer (signed with WIDGET_TOKEN_SECRET for this session's user and avatar; no avatar API key).
     chat_completions_base_url: str | None = None
     chat_api_key: str | None = Field(default=None, repr=False)
+    # What this deployment imported at the provider earlier, by `kind:source id` (LiveAvatar:
+    # `voice:<ElevenLabs voice id>` -> LiveAvatar voice id), so it is imported once.
+    assets: dict[str, str] = Field(default_factory=dict)
 
 
 class ProviderSession(BaseModel):
@@ -39,6 +80,10 @@ class ProviderSession(BaseModel):
     provider_session_id: str | None = None
     credentials: dict[str, Any] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    # What the provider created beside the session and must delete when it ends (`release`).
+    resources: dict[str, str] = Field(default_factory=dict, exclude=True)
+    # What it imported for good, to reuse next time (see `SessionRequest.assets`).
+    assets: dict[str, str] = Field(default_factory=dict, exclude=True)
 
 
 class LiveSession(BaseModel):
@@ -50,7 +95,8 @@ class LiveSession(BaseModel):
 class AvatarProvider(Protocol):
     """One implementation per vendor. Failures raise `ProviderError`; keys never leave the server."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         """Create (or authorise) a provider session and return browser credentials."""
@@ -67,3 +113,19 @@ class AvatarProvider(Protocol):
     async def list_sessions(self) -> list[LiveSession] | None:
         """The provider's live sessions, or None where the provider cannot list them."""
         ...
+
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        """Delete what `create_session` made beside a session; returns what could not be deleted yet."""
+        ...
+
+
+def options_of(provider: str, model: type[OptionsModel], spec: AvatarSpec) -> OptionsModel:
+    """The avatar's provider options, typed; stored options the model refuses fail the start plainly."""
+    try:
+        return model.model_validate(spec.options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "options"
+        raise ProviderError(
+            provider, f"the avatar's provider option {where} is invalid: {first['msg']}"
+        ) from exc

@@ -5,15 +5,56 @@ rather than in the browser gives the backend the provider session id, so it can 
 and reconcile it, and a client holding the token cannot open sessions of its own.
 """
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from functions.core.errors import ProviderError
+from functions.core.providers.avatar.base import (
+    Capabilities,
+    LiveSession,
+    ProviderOptions,
+    ProviderSession,
+    SessionRequest,
+    options_of,
+)
 from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
 from functions.core.text.sentences import split_at_clauses
 
+# The code of HeyGen's answer to a stop of a session that does not exist (any more).
+SESSION_GONE = 400004
 # streaming.task fails above 1000 characters (HeyGen StreamingAvatar #18).
 TASK_TEXT_LIMIT = 1000
-_VOICE_SETTINGS = ("rate", "emotion", "elevenlabs_settings")
+
+
+class HeyGenElevenLabsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stability: float | None = Field(default=None, ge=0, le=1)
+    similarity_boost: float | None = Field(default=None, ge=0, le=1)
+    style: float | None = Field(default=None, ge=0, le=1)
+    use_speaker_boost: bool | None = None
+    model_id: Literal["eleven_flash_v2_5", "eleven_multilingual_v2"] | None = None
+
+
+class HeyGenOptions(ProviderOptions):
+    """docs.heygen.com/reference/new-session (`voice`, `video_encoding`); `server_speech` is ours."""
+
+    rate: float | None = Field(default=None, ge=0.5, le=1.5, description="Speaking rate")
+    emotion: Literal["excited", "serious", "friendly", "soothing", "broadcaster"] | None = Field(
+        default=None, description="Voice emotion"
+    )
+    elevenlabs_settings: HeyGenElevenLabsSettings | None = None
+    video_encoding: Literal["H264", "VP8"] | None = Field(default=None, description="Video encoding")
+    server_speech: bool = Field(
+        default=False, description="Speak each sentence from the backend (streaming.task)"
+    )
+
+    @field_validator("emotion", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        # HeyGen's emotion values are lowercase (the SDK's VoiceEmotion); older avatars stored "Friendly".
+        return value.lower() if isinstance(value, str) else value
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -23,12 +64,18 @@ def _clamp(value: int, low: int, high: int) -> int:
 class HeyGenProvider(KeyedProvider):
     """Token (`x-api-key`) → `streaming.new` (Bearer token, `version: v2`); the browser starts it."""
 
-    name = "heygen"
-    key_header = "x-api-key"
+    name: ClassVar[str] = "heygen"
+    label: ClassVar[str] = "HeyGen Interactive Avatar (legacy)"
+    settings: ClassVar[tuple[str, ...]] = ("HEYGEN_API_KEY", "HEYGEN_API_BASE")
+    Options: ClassVar[type[ProviderOptions]] = HeyGenOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(speaks_text=True, lists_sessions=True)
+    # HeyGen recommends LiveAvatar instead ("Interactive Avatar is getting upgraded to LiveAvatar").
+    legacy: ClassVar[bool] = True
+    key_header: ClassVar[str] = "x-api-key"
 
     def _new_session_body(self, request: SessionRequest) -> dict[str, Any]:
         avatar = request.avatar
-        settings = avatar.voice.get("settings") or {}
+        options = options_of(self.name, HeyGenOptions, avatar)
         body: dict[str, Any] = {
             "version": "v2",
             "quality": avatar.quality,
@@ -38,13 +85,13 @@ class HeyGenProvider(KeyedProvider):
         if avatar.provider_avatar_id:
             # The docs name it avatar_id; the SDK still sends avatar_name.
             body["avatar_id"] = body["avatar_name"] = avatar.provider_avatar_id
-        voice = {key: settings[key] for key in _VOICE_SETTINGS if key in settings}
+        voice = options.model_dump(include={"rate", "emotion", "elevenlabs_settings"}, exclude_none=True)
         if avatar.voice.get("voice_id"):
             voice["voice_id"] = avatar.voice["voice_id"]
         if voice:
             body["voice"] = voice
-        if settings.get("video_encoding"):
-            body["video_encoding"] = settings["video_encoding"]
+        if options.video_encoding:
+            body["video_encoding"] = options.video_encoding
         return body
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
@@ -58,7 +105,7 @@ class HeyGenProvider(KeyedProvider):
         )
         session = unwrap(created)
         session_id = require_str(self.name, created, "session_id")
-        settings = request.avatar.voice.get("settings") or {}
+        options = options_of(self.name, HeyGenOptions, request.avatar)
         credentials: dict[str, Any] = {
             "kind": "heygen",
             "api_base": self._http.base_url,
@@ -67,7 +114,7 @@ class HeyGenProvider(KeyedProvider):
             "url": session.get("url"),
             "access_token": session.get("access_token"),
             "session_duration_limit": session.get("session_duration_limit"),
-            "server_speech": bool(settings.get("server_speech", False)),
+            "server_speech": options.server_speech,
         }
         return ProviderSession(
             provider=self.name, provider_session_id=session_id, credentials=credentials, raw=session
@@ -82,13 +129,24 @@ class HeyGenProvider(KeyedProvider):
         )
 
     async def stop_session(self, provider_session_id: str) -> None:
-        await self._http.call(
-            "POST",
-            "/v1/streaming.stop",
-            json_body={"session_id": provider_session_id},
-            safe_to_retry=True,
-            already_done=frozenset({404, 410}),
-        )
+        """Stopping a session that no longer exists answers HTTP 400 with code 400004
+        ("Session does not exist"): it is already stopped (by the browser's stopAvatar, or a timeout)."""
+        try:
+            await self._http.call(
+                "POST",
+                "/v1/streaming.stop",
+                json_body={"session_id": provider_session_id},
+                safe_to_retry=True,
+                already_done=frozenset({404, 410}),
+            )
+        except ProviderError as exc:
+            if (
+                exc.provider_status == 400
+                and isinstance(exc.body, dict)
+                and exc.body.get("code") == SESSION_GONE
+            ):
+                return
+            raise
 
     async def list_sessions(self) -> list[LiveSession] | None:
         answer = await self._http.call("GET", "/v1/streaming.list", safe_to_retry=True)

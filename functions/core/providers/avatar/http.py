@@ -1,4 +1,8 @@
-"""The HTTP boundary shared by the avatar providers: one client per provider, one error mapping.
+"""The HTTP boundary shared by the avatar providers: the app's shared client, one error mapping.
+
+Requests go through the event loop's shared client (`functions.core.http_client`, closed when the app
+shuts down) unless one is injected; errors are mapped by `provider_errors.status_error` like every other
+provider's, and retries wait with its `backoff_delay` (honouring `Retry-After`).
 
 Retries: a request that never reached the provider (the connection failed) is tried once more
 whatever it is. A request that may have reached it is retried (on a timeout or 502/503/504) only
@@ -10,19 +14,22 @@ second, billed or unknown session (Tavus bills from creation) or speak a sentenc
 import asyncio
 import json
 import logging
-import weakref
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.provider_errors import BODY_LIMIT
+from functions.core.http_client import shared_client
+from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
+from functions.core.providers.avatar.base import Capabilities, ProviderOptions
+from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 2
 RETRY_DELAY_S = 0.25
+RETRY_DELAY_CAP_S = 2.0  # a person is waiting for the avatar
 RETRY_AFTER_DEFAULT = "30"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # Providers that refuse one more session with a 400 and a sentence (Tavus: "User has reached maximum
@@ -49,19 +56,10 @@ class ProviderHttp:
         self._timeout = timeout
         self._secret = secret
         self._injected = client
-        # One client per event loop: a Lambda container keeps one loop, so one client across invocations.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def _client(self) -> httpx.AsyncClient:
-        if self._injected is not None:
-            return self._injected
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = httpx.AsyncClient(timeout=self._timeout)
-        return client
+        # The shared client is per event loop: a Lambda container keeps one loop, so one across invocations.
+        return self._injected if self._injected is not None else shared_client("avatar-providers")
 
     async def call(
         self,
@@ -84,6 +82,7 @@ class ProviderHttp:
         while True:
             attempt += 1
             last = attempt == ATTEMPTS
+            retry_after: str | None = None
             try:
                 response = await self._client().request(
                     method,
@@ -111,8 +110,13 @@ class ProviderHttp:
                     return self._decode(response)
                 if last or not safe_to_retry or response.status_code not in _RETRY_STATUSES:
                     raise self._status_error(response)
+                retry_after = response.headers.get("retry-after")
             log.info("%s %s %s failed; retrying once", self.provider, method, path)
-            await asyncio.sleep(RETRY_DELAY_S)
+            await asyncio.sleep(
+                backoff_delay(
+                    attempt - 1, retry_after, base_s=RETRY_DELAY_S, cap_s=RETRY_DELAY_CAP_S, jitter_s=0.1
+                )
+            )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
@@ -131,26 +135,21 @@ class ProviderHttp:
             ) from exc
 
     def _status_error(self, response: httpx.Response) -> ProviderError:
+        """`status_error`'s mapping, the message found wherever this provider put it; a refused session
+        for concurrency (Tavus answers it with a 400 and a sentence) becomes a 429."""
         text = self._redact(response.text)
-        body: Any = text[:BODY_LIMIT]
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict | list) and len(text) <= BODY_LIMIT:
-            body = parsed
         status = response.status_code
-        detail = f"HTTP {status}"
-        message = error_message(parsed)
-        if message:
-            detail = f"{detail}: {message[:300]}"
+        mapped = status_error(self.provider, status, text, message_of=error_message)
+        detail = mapped.detail.removeprefix(f"{self.provider}: ")
         busy = status == 429 or any(word in text.lower() for word in _CONCURRENCY_WORDS)
+        if not busy:
+            return mapped
         error = ProviderError(
             self.provider,
-            f"concurrent session limit reached ({detail})" if busy else detail,
-            status=429 if busy else status,
-            body=body,
-            retryable=busy or status in _RETRY_STATUSES,
+            f"concurrent session limit reached ({detail})",
+            status=429,
+            body=mapped.body,
+            retryable=True,
         )
         if busy:
             retry_after = response.headers.get("retry-after", "")
@@ -159,10 +158,34 @@ class ProviderHttp:
 
 
 class KeyedProvider:
-    """A provider reached with one API key in one header: its HTTP boundary, made once."""
+    """A provider reached with one API key in one header: its HTTP boundary, made once.
 
-    name: str
+    Subclasses declare themselves (`ProviderClass`): `settings` names the key setting first, then its
+    base URL setting.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]]
+    Options: ClassVar[type[ProviderOptions]]
+    capabilities: ClassVar[Capabilities]
+    legacy: ClassVar[bool] = False
     key_header: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The provider with its key and base URL from the settings, or a 503 naming the setting to set."""
+        key_setting, base_setting = cls.settings[0], cls.settings[1]
+        key = getattr(settings, key_setting.lower())
+        if key is None or not key.get_secret_value():
+            raise ProviderError(
+                cls.name, f"this avatar provider is not configured in this deployment: set {key_setting}"
+            )
+        return cls(
+            api_key=key.get_secret_value(),
+            base_url=getattr(settings, base_setting.lower()),
+            timeout=settings.provider_timeout_seconds,
+        )
 
     def __init__(
         self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
@@ -176,18 +199,31 @@ class KeyedProvider:
             client=client,
         )
 
+    async def release(self, resources: dict[str, str]) -> dict[str, str]:
+        """Nothing is created beside a session unless the provider says otherwise."""
+        return {}
+
 
 def error_message(parsed: Any) -> str | None:
-    """The human sentence of an error body, wherever the provider put it."""
+    """The human sentence of an error body, wherever the provider put it; a validation error (a 422's
+    `detail: [{loc, msg}]`) names the fields it refused."""
     if not isinstance(parsed, dict):
         return None
     for key in ("message", "error", "detail", "msg"):
         value = parsed.get(key)
         if isinstance(value, dict):
             value = value.get("message")
+        if isinstance(value, list):
+            value = "; ".join(_field_error(item) for item in value if isinstance(item, dict))
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _field_error(item: dict[str, Any]) -> str:
+    location = [str(part) for part in item.get("loc") or [] if part != "body"]
+    message = str(item.get("msg") or "invalid")
+    return f"{'.'.join(location)}: {message}" if location else message
 
 
 def unwrap(answer: Any) -> dict[str, Any]:

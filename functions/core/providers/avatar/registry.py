@@ -1,79 +1,43 @@
-"""Provider lookup by name; vendor modules are imported only when an avatar uses them."""
+"""The avatar providers: a tuple of the classes that declare themselves, and lookup by name."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
-
-from pydantic import SecretStr
 
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar.base import AvatarProvider
+from functions.core.providers.avatar.base import AvatarProvider, ProviderClass, ProviderOptions
+from functions.core.providers.avatar.heygen import HeyGenProvider
+from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.local import LocalAvatarProvider
+from functions.core.providers.avatar.simli import SimliProvider
+from functions.core.providers.avatar.tavus import TavusProvider
 from functions.core.settings import Settings
 
-if TYPE_CHECKING:
-    from functions.core.providers.avatar.http import KeyedProvider
-
 ProviderFactory = Callable[[Settings], AvatarProvider]
-Vendor = TypeVar("Vendor", bound="KeyedProvider")
 
-# Overrides and additions (tests register fakes here); consulted before the vendors below.
-_FACTORIES: dict[str, ProviderFactory] = {
-    "local": lambda _settings: LocalAvatarProvider(),
-}
+# In the order the studio offers them: HeyGen's Interactive Avatar comes last, as legacy.
+PROVIDERS: tuple[
+    type[LocalAvatarProvider | LiveAvatarProvider | SimliProvider | TavusProvider | HeyGenProvider], ...
+] = (
+    LocalAvatarProvider,
+    LiveAvatarProvider,
+    SimliProvider,
+    TavusProvider,
+    HeyGenProvider,
+)
+_BY_NAME = {provider.name: provider for provider in PROVIDERS}
+
+# Overrides (tests register fakes here); consulted before the classes above.
+_FACTORIES: dict[str, ProviderFactory] = {}
 _instances: dict[str, AvatarProvider] = {}
 
 
-def _keyed(
-    vendor: type[Vendor], setting: str, key: SecretStr | None, base_url: str, settings: Settings
-) -> Vendor:
-    """The vendor's provider with its key, or a 503 `ProviderError` naming the setting to set."""
-    if key is None or not key.get_secret_value():
-        raise ProviderError(
-            vendor.name, f"this avatar provider is not configured in this deployment: set {setting}"
-        )
-    return vendor(
-        api_key=key.get_secret_value(), base_url=base_url, timeout=settings.provider_timeout_seconds
-    )
+def declaration(name: str) -> type[ProviderClass] | None:
+    found: type[ProviderClass] | None = _BY_NAME.get(name)
+    return found
 
 
-def _heygen(settings: Settings) -> AvatarProvider:
-    from functions.core.providers.avatar.heygen import HeyGenProvider
-
-    return _keyed(
-        HeyGenProvider, "HEYGEN_API_KEY", settings.heygen_api_key, settings.heygen_api_base, settings
-    )
-
-
-def _liveavatar(settings: Settings) -> AvatarProvider:
-    from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
-
-    return _keyed(
-        LiveAvatarProvider,
-        "LIVEAVATAR_API_KEY",
-        settings.liveavatar_api_key,
-        settings.liveavatar_api_base,
-        settings,
-    )
-
-
-def _simli(settings: Settings) -> AvatarProvider:
-    from functions.core.providers.avatar.simli import SimliProvider
-
-    return _keyed(SimliProvider, "SIMLI_API_KEY", settings.simli_api_key, settings.simli_api_base, settings)
-
-
-def _tavus(settings: Settings) -> AvatarProvider:
-    from functions.core.providers.avatar.tavus import TavusProvider
-
-    return _keyed(TavusProvider, "TAVUS_API_KEY", settings.tavus_api_key, settings.tavus_api_base, settings)
-
-
-_VENDORS: dict[str, ProviderFactory] = {
-    "heygen": _heygen,
-    "liveavatar": _liveavatar,
-    "simli": _simli,
-    "tavus": _tavus,
-}
+def options_model(name: str) -> type[ProviderOptions] | None:
+    found = _BY_NAME.get(name)
+    return None if found is None else found.Options
 
 
 def register_provider(name: str, factory: ProviderFactory) -> None:
@@ -82,15 +46,32 @@ def register_provider(name: str, factory: ProviderFactory) -> None:
 
 
 def provider_names() -> list[str]:
-    return sorted(_FACTORIES.keys() | _VENDORS.keys())
+    return sorted(_FACTORIES.keys() | _BY_NAME.keys())
+
+
+def configured(name: str, settings: Settings) -> bool:
+    """Whether the deployment has what the provider needs (its key; the built-in avatar runs locally)."""
+    provider = _BY_NAME.get(name)
+    if provider is None:
+        return name in _FACTORIES
+    if not provider.settings:
+        return settings.is_local
+    return getattr(settings, provider.settings[0].lower(), None) is not None
 
 
 def get_provider(name: str, settings: Settings) -> AvatarProvider:
     """The provider serving `name`, made once; a 503 `ProviderError` naming the missing setting if unset."""
-    provider = _instances.get(name)
-    if provider is None:
-        factory = _FACTORIES.get(name) or _VENDORS.get(name)
-        if factory is None:
-            raise ProviderError(name, "this avatar provider is not configured in this deployment")
-        provider = _instances[name] = factory(settings)
-    return provider
+    found = _instances.get(name)
+    if found is not None:
+        return found
+    factory = _FACTORIES.get(name)
+    declared = _BY_NAME.get(name)
+    made: AvatarProvider
+    if factory is not None:
+        made = factory(settings)
+    elif declared is not None:
+        made = declared.from_settings(settings)
+    else:
+        raise ProviderError(name, "this avatar provider is not configured in this deployment")
+    _instances[name] = made
+    return made

@@ -5,10 +5,19 @@ limits set here (the avatar's maximum length and our idle limit) end it at Simli
 """
 
 import logging
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar.base import LiveSession, ProviderSession, SessionRequest
+from functions.core.providers.avatar.base import (
+    Capabilities,
+    LiveSession,
+    ProviderOptions,
+    ProviderSession,
+    SessionRequest,
+    options_of,
+)
 from functions.core.providers.avatar.http import KeyedProvider, require_str
 
 log = logging.getLogger(__name__)
@@ -17,25 +26,35 @@ log = logging.getLogger(__name__)
 _REFUSAL = "FAIL TOKEN"
 
 
+class SimliOptions(ProviderOptions):
+    """docs.simli.com/api-reference/compose-session-token (`model`)."""
+
+    model: Literal["fasttalk", "artalk"] | None = Field(default=None, description="Simli face model")
+
+
 class SimliProvider(KeyedProvider):
     """`POST /compose/token` and `GET /compose/ice` with `x-simli-api-key`."""
 
-    name = "simli"
-    key_header = "x-simli-api-key"
+    name: ClassVar[str] = "simli"
+    label: ClassVar[str] = "Simli"
+    settings: ClassVar[tuple[str, ...]] = ("SIMLI_API_KEY", "SIMLI_API_BASE")
+    Options: ClassVar[type[ProviderOptions]] = SimliOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(takes_audio=True)
+    key_header: ClassVar[str] = "x-simli-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
         avatar = request.avatar
         if not avatar.provider_avatar_id:
             raise ProviderError(self.name, "the avatar has no provider_avatar_id (a Simli face id)")
-        settings: dict[str, Any] = avatar.voice.get("settings") or {}
+        options = options_of(self.name, SimliOptions, avatar)
         body: dict[str, Any] = {
             "faceId": avatar.provider_avatar_id,
             "handleSilence": True,
             "maxSessionLength": avatar.max_session_seconds,
             "maxIdleTime": avatar.idle_timeout_seconds,
         }
-        if settings.get("model"):
-            body["model"] = settings["model"]
+        if options.model:
+            body["model"] = options.model
         answer = await self._http.call("POST", "/compose/token", json_body=body)
         token = require_str(self.name, answer, "session_token")
         if token == _REFUSAL:
@@ -52,12 +71,17 @@ class SimliProvider(KeyedProvider):
         )
 
     async def _ice_servers(self) -> list[dict[str, Any]] | None:
-        """ICE servers for P2P; without them the browser client falls back to STUN or LiveKit."""
+        """ICE servers for P2P; without them (or with an empty list, which the SDK refuses for P2P:
+        "Ice Servers Required for P2P Mode") the browser client uses LiveKit."""
         try:
-            answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
+            return await self.ice_servers()
         except ProviderError as exc:
             log.warning("simli ICE servers unavailable: %s", exc.detail)
             return None
+
+    async def ice_servers(self) -> list[dict[str, Any]] | None:
+        """`GET /compose/ice`: the ICE servers, or None when the answer holds none."""
+        answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
         if isinstance(answer, dict):
             answer = answer.get("data") or answer.get("iceServers") or answer.get("ice_servers")
         if not isinstance(answer, list):

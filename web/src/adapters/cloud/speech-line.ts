@@ -151,7 +151,7 @@ export function whenAborted(signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Hooks for an avatar that renders audio we push (Simli, LiveAvatar LITE): each sentence's speech comes from
+ * Hooks for an avatar that renders audio we push (Simli): each sentence's speech comes from
  * our `/v1/tts` at the provider's rate, and is finished when its duration has played after what was pushed before.
  */
 export function pushedAudioHooks(options: {

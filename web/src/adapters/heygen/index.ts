@@ -110,10 +110,19 @@ class HeyGenAvatar extends CloudAdapter implements AvatarAdapter {
     this.line.interrupt();
   }
 
-  /** Leaves the room; the backend stops HeyGen's session when ours ends. */
+  /**
+   * `stopAvatar()` closes the SDK's chat WebSocket and connection-quality timer, which leaving the room alone
+   * leaks (SDK 2.1.0 lib/index.esm.js), and asks HeyGen to stop; the backend stops it too when our session ends,
+   * and takes HeyGen's "Session does not exist" for the stop it is. Then we leave the room.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.line.interrupt();
+    try {
+      await this.sdk?.stopAvatar();
+    } catch {
+      // Already stopped at HeyGen (by the backend, or a drop): nothing is left to close.
+    }
     await this.sdk?.room?.disconnect();
     this.streamEnded();
   }

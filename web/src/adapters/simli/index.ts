@@ -1,6 +1,12 @@
 /**
  * Simli through `simli-client` 3.x: a face rendered from the speech we push, PCM16 at 16 kHz. The backend
- * minted the session token (and ICE servers for a peer-to-peer connection; without them, LiveKit).
+ * minted the session token (and ICE servers for a peer-to-peer connection; without them, LiveKit: the SDK
+ * throws "Ice Servers Required for P2P Mode" for P2P with an empty list).
+ *
+ * What the SDK (3.0.1, dist/Transports) tells of a drop: `stop` only for the server's STOP/ENDFRAME, `error` for
+ * its ERROR/RATE/CLOSING, and nothing at all for a LiveKit or P2P drop or a closed socket. So a drop is also
+ * read from the video element losing its stream (`emptied`, a track `ended`), and from a send that throws
+ * because the socket is closed (`sendAudioData` / `ClearBuffer`).
  */
 
 import { LogLevel, SimliClient } from "simli-client";
@@ -22,8 +28,10 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
       sessionId: context.sessionId,
       sampleRate: SAMPLE_RATE,
       send: (audio) =>
-        this.client?.sendAudioData(new Uint8Array(audio.pcm.buffer, audio.pcm.byteOffset, audio.pcm.byteLength)),
-      halt: () => this.client?.ClearBuffer(),
+        this.guarded(() =>
+          this.client?.sendAudioData(new Uint8Array(audio.pcm.buffer, audio.pcm.byteOffset, audio.pcm.byteLength)),
+        ),
+      halt: () => this.guarded(() => this.client?.ClearBuffer()),
     });
     this.line = new SpeechLine(hooks, this.events);
   }
@@ -33,7 +41,8 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
     const audio = document.createElement("audio");
     audio.autoplay = true;
     this.context.stage.append(audio);
-    const iceServers = Array.isArray(credentials.ice_servers) ? (credentials.ice_servers as RTCIceServer[]) : null;
+    const listed = Array.isArray(credentials.ice_servers) ? (credentials.ice_servers as RTCIceServer[]) : [];
+    const iceServers = listed.length > 0 ? listed : null;
     const client = new SimliClient(
       text(credentials, "session_token"),
       video,
@@ -43,10 +52,37 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
       iceServers ? "p2p" : "livekit",
     );
     this.client = client;
-    client.on("stop", () => this.streamEnded());
-    client.on("error", (detail: string) => this.events.emit("error", this.asError(detail, "the Simli stream failed")));
+    client.on("stop", () => this.dropped());
+    client.on("error", (detail: string) => {
+      this.events.emit("error", this.asError(detail, "the Simli stream failed"));
+      this.dropped();
+    });
     await client.start();
+    this.watch(video);
     this.events.emit("ready", undefined);
+  }
+
+  /** The stream is gone without a word from the SDK when the element loses it or one of its tracks ends. */
+  private watch(video: HTMLVideoElement): void {
+    video.addEventListener("emptied", () => this.dropped());
+    const stream = video.srcObject;
+    if (stream instanceof MediaStream) {
+      for (const track of stream.getTracks()) track.addEventListener("ended", () => this.dropped());
+    }
+  }
+
+  private dropped(): void {
+    this.line.interrupt();
+    this.streamEnded();
+  }
+
+  /** A call into the SDK that throws once its socket is closed: that is a drop, never an exception of ours. */
+  private guarded(call: () => void): void {
+    try {
+      call();
+    } catch {
+      if (!this.stopping) this.dropped();
+    }
   }
 
   speakSentence(sentence: string): Promise<boolean> {
@@ -65,8 +101,11 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
   async stop(): Promise<void> {
     this.stopping = true;
     this.line.interrupt();
-    await this.client?.stop();
-    this.streamEnded();
+    try {
+      await this.client?.stop();
+    } finally {
+      this.streamEnded();
+    }
   }
 }
 

@@ -1,4 +1,10 @@
-/** A stand-in for `@heygen/liveavatar-web-sdk`: a session in FULL or LITE mode with LiveAvatar's event names. */
+/**
+ * A stand-in for `@heygen/liveavatar-web-sdk` 0.0.18 with the behaviour the adapter must cope with
+ * (lib/LiveAvatarSession/LiveAvatarSession.js): `start()` resolves when the LITE socket opens, before LiveAvatar
+ * reports `session.state_updated: connected` on it; audio sent before that is dropped without a word; the avatar's
+ * `agent.speak_started` / `agent.speak_ended` come back re-stamped with new event ids; `interrupt()` throws unless
+ * CONNECTED; a drop emits `session.disconnected` with UNKNOWN_REASON.
+ */
 
 import { fakeStream, later, record, register } from "./recorder";
 
@@ -21,13 +27,30 @@ export enum AgentEventsEnum {
 
 type Listener = (detail: never) => void;
 
+/** How long after the socket opens LiveAvatar reports the session connected. */
+const CONNECTED_AFTER_MS = 400;
+
+/** The LITE event socket: the server's messages, as `message` events. */
+class StubSocket extends EventTarget {
+  serverSays(message: object): void {
+    this.dispatchEvent(new MessageEvent("message", { data: JSON.stringify(message) }));
+  }
+}
+
 export class LiveAvatarSession {
   state = "INACTIVE";
+  protected _sessionEventSocket: WebSocket | null = null;
   private readonly listeners = new Map<string, Listener[]>();
+  private serverConnected = false;
+  private queue: number[] = [];
+  private speaking = false;
+  private events = 0;
+  private readonly lite: boolean;
 
   constructor(token: string, config: { voiceChat?: boolean; apiUrl?: string }) {
+    this.lite = !config.voiceChat;
     record(`liveavatar.new token=${token} voiceChat=${config.voiceChat} api=${config.apiUrl}`);
-    register({ sdk: "liveavatar", token, drop: () => this.emit(SessionEvent.SESSION_DISCONNECTED, SessionDisconnectReason.UNKNOWN_REASON) });
+    register({ sdk: "liveavatar", token, drop: () => this.drop() });
   }
 
   on(event: string, callback: Listener): this {
@@ -42,6 +65,18 @@ export class LiveAvatarSession {
   async start(): Promise<void> {
     record("liveavatar.start");
     await later(10);
+    if (this.lite) {
+      const socket = new StubSocket();
+      this._sessionEventSocket = socket as unknown as WebSocket;
+      setTimeout(() => {
+        if (this.state !== "CONNECTED") return;
+        this.serverConnected = true;
+        record("liveavatar.connected");
+        socket.serverSays({ type: "session.state_updated", state: "connected" });
+      }, CONNECTED_AFTER_MS);
+    } else {
+      this.serverConnected = true;
+    }
     this.state = "CONNECTED";
     this.emit(SessionEvent.SESSION_STREAM_READY);
   }
@@ -52,8 +87,27 @@ export class LiveAvatarSession {
   }
 
   repeatAudio(audio: string): string {
+    if (!this.serverConnected || this.state !== "CONNECTED") {
+      record("liveavatar.dropped");
+      return "event";
+    }
     record(`liveavatar.audio ${atob(audio).length}`);
+    this.queue.push(globalThis.stubSdk.sentenceMs);
+    if (!this.speaking) void this.play();
     return "event";
+  }
+
+  private async play(): Promise<void> {
+    this.speaking = true;
+    while (this.queue.length > 0 && this.state === "CONNECTED") {
+      const ms = this.queue[0];
+      this.emit(AgentEventsEnum.AVATAR_SPEAK_STARTED, { event_id: `server-${(this.events += 1)}` });
+      await later(ms);
+      if (this.queue.length === 0 || this.state !== "CONNECTED") break;
+      this.queue.shift();
+      this.emit(AgentEventsEnum.AVATAR_SPEAK_ENDED, { event_id: `server-${(this.events += 1)}` });
+    }
+    this.speaking = false;
   }
 
   repeat(text: string): string {
@@ -69,12 +123,21 @@ export class LiveAvatarSession {
   }
 
   interrupt(): void {
+    if (this.state !== "CONNECTED") throw new Error("Session needs to be connected to send command event");
     record("liveavatar.interrupt");
+    this.queue = [];
+  }
+
+  private drop(): void {
+    this.state = "DISCONNECTED";
+    this.queue = [];
+    this.emit(SessionEvent.SESSION_DISCONNECTED, SessionDisconnectReason.UNKNOWN_REASON);
   }
 
   async stop(): Promise<void> {
     record("liveavatar.stop");
     this.state = "DISCONNECTED";
+    this.queue = [];
     this.emit(SessionEvent.SESSION_DISCONNECTED, SessionDisconnectReason.CLIENT_INITIATED);
   }
 }

@@ -32,6 +32,10 @@ export default class StreamingAvatar {
   private tasks = 0;
   readonly room = { disconnect: async (): Promise<void> => record("heygen.room.disconnect") };
 
+  async stopAvatar(): Promise<void> {
+    record("heygen.stopAvatar");
+  }
+
   constructor({ token, basePath }: { token: string; basePath?: string }) {
     this.token = token;
     record(`heygen.new token=${token} base=${basePath}`);
