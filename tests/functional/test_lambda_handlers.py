@@ -366,6 +366,7 @@ def test_the_scheduled_cleanup_ends_an_expired_session(
         "orphans_stopped",
         "orphans_failed",
         "orphans",
+        "documents_failed",
     }
     assert expired in report["session_ids"]
     assert live not in report["session_ids"]
