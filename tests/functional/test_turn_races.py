@@ -248,3 +248,17 @@ def test_a_replay_of_a_whole_reply_is_not_interrupted(
 
     assert first[-1][0] == again[-1][0] == "done"
     assert first[-1][1]["interrupted"] is again[-1][1]["interrupted"] is False
+
+
+def test_a_reply_that_streams_for_seconds_on_a_live_session_is_not_cut_off(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, admin: Admin, owner: User, session_id: str
+) -> None:
+    reply = " ".join(["A sentence that takes its time."] * 8)  # 48 tokens: 2.4 s, two liveness checks
+    with scripted_llm(monkeypatch, Script(tokens_per_second=20, reply_for=lambda _m: reply)):
+        events = stream_turn(client, owner.headers, session_id, "slow", "Talk for a while")
+
+    name, done, _ = events[-1]
+    assert name == "done"
+    assert done["interrupted"] is False
+    assert done["reply"] == reply
+    assert _messages(admin, session_id)[1]["interrupted"] is False

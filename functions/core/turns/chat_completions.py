@@ -202,7 +202,8 @@ async def completion(
     completion_tokens = estimate_tokens(result.reply)
     prompt_tokens = max(1, prompt_chars // 4)
     return {
-        "id": f"chatcmpl-{result.assistant_message_id}",
+        # A reply cut off before its first word (the session ended) has no stored message to name it by.
+        "id": f"chatcmpl-{result.assistant_message_id or uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
