@@ -8,7 +8,17 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from functions.core.api.app import create_app
-from functions.core.api.routes import api_keys, avatars, chat, knowledge, sessions, speech, turns, widget
+from functions.core.api.routes import (
+    api_keys,
+    avatars,
+    chat,
+    insights,
+    knowledge,
+    sessions,
+    speech,
+    turns,
+    widget,
+)
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
 from functions.core.knowledge.ingest import demo_knowledge_paths, owner_principal, seed_demo_knowledge
@@ -30,6 +40,7 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
             chat.router,
             speech.router,
             widget.router,
+            insights.router,
         ]
     )
     if web_dist.is_dir():

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage, ChatModel
+from functions.core.llm.base import ChatMessage, ChatModel, TokenUsage
 from functions.core.llm.openai_compat import BACKOFF_CAP_S, OpenAICompatibleChat
 
 MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi?")]
@@ -131,6 +131,7 @@ async def test_the_request_carries_model_messages_stream_and_options() -> None:
         "model": "gpt-test",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}],
         "stream": True,
+        "stream_options": {"include_usage": True},
         "max_tokens": 50,
         "temperature": 0.2,
     }
@@ -256,3 +257,24 @@ async def test_an_error_object_inside_the_stream_raises() -> None:
 async def test_a_malformed_chunk_raises() -> None:
     with pytest.raises(ProviderError, match="malformed"):
         await collect(Harness(ok(b"data: {not json\n\n")).chat())
+
+
+async def test_the_token_usage_of_the_final_chunk_is_reported() -> None:
+    # OpenAI's chat streaming reference: with stream_options.include_usage, one last chunk before [DONE]
+    # has empty `choices` and the request's `usage` (prompt_tokens, completion_tokens, total_tokens).
+    final = {
+        "id": "c1",
+        "choices": [],
+        "usage": {"prompt_tokens": 57, "completion_tokens": 9, "total_tokens": 66},
+    }
+    harness = Harness(ok(sse(delta("Hi"), delta(" there."), final), parts=3))
+    usage = TokenUsage()
+    pieces = [piece async for piece in harness.chat().stream(MESSAGES, usage=usage)]
+    assert "".join(pieces) == "Hi there."
+    assert (usage.prompt_tokens, usage.completion_tokens) == (57, 9)
+
+
+async def test_a_stream_without_usage_leaves_the_counts_unknown() -> None:
+    usage = TokenUsage()
+    assert [p async for p in Harness(ok(sse(delta("Hi.")))).chat().stream(MESSAGES, usage=usage)] == ["Hi."]
+    assert (usage.prompt_tokens, usage.completion_tokens) == (None, None)

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,16 @@ class Passage(BaseModel):
     score: float
 
 
+@dataclass
+class TokenUsage:
+    """The tokens a model reported for one reply; filled in by `ChatModel.stream` when the stream ends.
+
+    Stays None where the model reports nothing (an older compatible server, the offline answerer)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 class ChatModel(Protocol):
     """One implementation per kind of model. Failures raise `ProviderError`; keys never leave the server."""
 
@@ -38,12 +49,14 @@ class ChatModel(Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncIterator[str]:
         """Stream the assistant's reply to `messages` as text deltas, in order.
 
         Joining the deltas gives the whole reply; a delta may end mid-word or mid-sentence. `None` leaves
         `max_tokens` and `temperature` to the model's defaults. Closing the iterator early abandons the
         request. A failure before the first delta may be retried by the implementation; a failure after it
-        raises, since text already handed out cannot be taken back.
+        raises, since text already handed out cannot be taken back. Given `usage`, the tokens the model
+        reports for the reply are written there.
         """
         ...

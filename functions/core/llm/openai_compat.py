@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage
+from functions.core.llm.base import ChatMessage, TokenUsage
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class OpenAICompatibleChat:
             "model": self.model,
             "messages": [m.model_dump() for m in messages],
             "stream": True,
+            # The final chunk then carries the reply's token counts (OpenAI's `stream_options`).
+            "stream_options": {"include_usage": True},
         }
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
@@ -94,8 +96,8 @@ class OpenAICompatibleChat:
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
 
-    def _content(self, data: str) -> str:
-        """The text delta of one `data:` payload ("" when it carries none)."""
+    def _content(self, data: str, usage: TokenUsage | None = None) -> str:
+        """The text delta of one `data:` payload ("" when it carries none); its token counts go to `usage`."""
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -107,6 +109,8 @@ class OpenAICompatibleChat:
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else error
             raise self._chunk_error(f"error in stream: {str(message)[:300]}", data)
+        if usage is not None:
+            _read_usage(chunk.get("usage"), usage)
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return ""  # e.g. the usage-only final chunk
@@ -114,11 +118,12 @@ class OpenAICompatibleChat:
         content = delta.get("content") if isinstance(delta, dict) else None
         return content if isinstance(content, str) else ""
 
-    async def _deltas(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def _deltas(self, response: httpx.Response, usage: TokenUsage | None) -> AsyncIterator[str]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
             # A server that ignored `stream: true` and answered in one piece.
-            content = self._content(self._redact((await response.aread()).decode("utf-8", errors="replace")))
+            body = self._redact((await response.aread()).decode("utf-8", errors="replace"))
+            content = self._content(body, usage)
             if content:
                 yield content
             return
@@ -143,7 +148,7 @@ class OpenAICompatibleChat:
                 if payload.strip() == b"[DONE]":
                     finished = True
                     break
-                pieces.append(self._content(payload.decode("utf-8", errors="replace")))
+                pieces.append(self._content(payload.decode("utf-8", errors="replace"), usage))
             if any(pieces):
                 yield "".join(pieces)
             if finished:
@@ -159,7 +164,8 @@ class OpenAICompatibleChat:
         if rest.startswith(b"data:"):
             data.append(rest[5:].lstrip(b" "))
         if data and b"\n".join(data).strip() != b"[DONE]":
-            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"))  # no final blank line
+            last = b"\n".join(data).decode("utf-8", errors="replace")  # no final blank line
+            content = self._content(last, usage)
             if content:
                 yield content
 
@@ -169,6 +175,7 @@ class OpenAICompatibleChat:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncIterator[str]:
         """Stream the reply's text deltas; see `ChatModel.stream`."""
         payload = self._payload(messages, max_tokens, temperature)
@@ -193,7 +200,7 @@ class OpenAICompatibleChat:
                             delay,
                         )
                     else:
-                        async for piece in self._deltas(response):
+                        async for piece in self._deltas(response, usage):
                             started = True
                             yield piece
                         return
@@ -211,3 +218,13 @@ class OpenAICompatibleChat:
             assert delay is not None
             await self._sleep(delay)
             attempt += 1
+
+
+def _read_usage(reported: object, usage: TokenUsage) -> None:
+    if not isinstance(reported, dict):
+        return
+    prompt, completion = reported.get("prompt_tokens"), reported.get("completion_tokens")
+    if isinstance(prompt, int) and prompt >= 0:
+        usage.prompt_tokens = prompt
+    if isinstance(completion, int) and completion >= 0:
+        usage.completion_tokens = completion

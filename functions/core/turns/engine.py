@@ -19,7 +19,7 @@ import psycopg
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
-from functions.core.llm.base import ChatMessage, ChatModel, Passage
+from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
 from functions.core.llm.offline import OfflineAnswerer, stream_words
@@ -153,6 +153,7 @@ class TurnEngine:
                 yield event
             return
         timings = Timings()
+        usage = TokenUsage()
         reply: list[str] = []
         sources: list[Source] = []
         saved = False
@@ -174,7 +175,7 @@ class TurnEngine:
                 return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
 
             llm_started = perf_counter()
-            async for delta in self._answer(turn, passages):
+            async for delta in self._answer(turn, passages, usage):
                 if timings.llm_first_token_ms is None:
                     timings.llm_first_token_ms = _ms(llm_started)
                 reply.append(delta)
@@ -185,7 +186,7 @@ class TurnEngine:
                 yield event
             content = "".join(reply).strip()
             timings.total_ms = _ms(turn.started)
-            message_id = await self._save(turn, content, sources, timings, interrupted=False)
+            message_id = await self._save(turn, content, sources, timings, interrupted=False, usage=usage)
             saved = True
             yield (
                 "done",
@@ -200,7 +201,7 @@ class TurnEngine:
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
             if not saved and "".join(reply).strip():
                 timings.total_ms = _ms(turn.started)
-                self._finish_later(turn, "".join(reply).strip(), sources, timings)
+                self._finish_later(turn, "".join(reply).strip(), sources, timings, usage)
             raise
         except Exception as exc:
             if not isinstance(exc, AppError):
@@ -243,7 +244,7 @@ class TurnEngine:
         timings.retrieval_ms = _ms(started)
         return passages
 
-    def _answer(self, turn: PreparedTurn, passages: list[Passage]) -> AsyncIterator[str]:
+    def _answer(self, turn: PreparedTurn, passages: list[Passage], usage: TokenUsage) -> AsyncIterator[str]:
         grounded_only = turn.persona.grounded_only
         if self.chat is None:
             return self.offline.answer(turn.question, passages, grounded_only=grounded_only)
@@ -251,23 +252,40 @@ class TurnEngine:
             return stream_words(GROUNDED_REFUSAL)
         messages = build_messages(turn.persona, passages, turn.history, turn.question)
         return self.chat.stream(
-            messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+            messages,
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+            usage=usage,
         )
 
     async def _save(
-        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, *, interrupted: bool
+        self,
+        turn: PreparedTurn,
+        content: str,
+        sources: list[Source],
+        timings: Timings,
+        *,
+        interrupted: bool,
+        usage: TokenUsage | None = None,
     ) -> uuid.UUID:
         async with self.db.as_user(turn.principal.claims) as conn:
             return await store.save_reply(
-                conn, turn.session_id, turn.turn_id, content, sources, timings, interrupted=interrupted
+                conn,
+                turn.session_id,
+                turn.turn_id,
+                content,
+                sources,
+                timings,
+                interrupted=interrupted,
+                usage=usage,
             )
 
     def _finish_later(
-        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings
+        self, turn: PreparedTurn, content: str, sources: list[Source], timings: Timings, usage: TokenUsage
     ) -> None:
         async def finish() -> None:
             try:
-                await self._save(turn, content, sources, timings, interrupted=True)
+                await self._save(turn, content, sources, timings, interrupted=True, usage=usage)
             except Exception:
                 log.exception("storing the cut-off reply of turn %s failed", turn.turn_id)
 
