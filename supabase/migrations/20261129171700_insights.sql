@@ -1,6 +1,7 @@
 -- Owner insights: feedback on answers, what each turn used and how soon it was heard, who came back and
--- from which page, questions an owner has answered, an owner-editable price table, and the Insights
--- queries as functions that run as the caller (RLS decides; each also keeps to the caller's own avatars).
+-- from which page, questions an owner has answered, an owner-editable price table, per-day totals kept
+-- by triggers, and the Insights queries as functions that run as the caller (RLS decides; each also
+-- keeps to the caller's own avatars).
 -- Today's Supabase grants nothing by default on new tables, so every grant is written out here.
 
 -- sessions: the widget's stored visitor id (returning visitors) and the page it was on ----------------
@@ -11,8 +12,11 @@ alter table public.streaming_sessions
 
 grant insert (visitor_key, page_url) on public.streaming_sessions to authenticated;
 
+-- Visitors of a range, and whether each came before it: index-only scans (user_id is for the RLS policy).
+create index streaming_sessions_owner_started_visitor_idx on public.streaming_sessions (owner_id, started_at)
+  include (visitor_key, avatar_id, user_id) where visitor_key is not null;
 create index streaming_sessions_owner_visitor_idx on public.streaming_sessions (owner_id, visitor_key, started_at)
-  where visitor_key is not null;
+  include (avatar_id, user_id) where visitor_key is not null;
 
 -- messages: LLM tokens the stream reported, and the first audible sound the client reported ------------
 
@@ -24,12 +28,10 @@ alter table public.streaming_messages
 grant insert (prompt_tokens, completion_tokens) on public.streaming_messages to authenticated;
 grant update (first_audible_ms) on public.streaming_messages to authenticated;
 
--- Range scans of one owner's replies (latency, usage) and of the replies that had no source.
-create index streaming_messages_owner_replies_idx on public.streaming_messages (owner_id, created_at)
-  where role = 'assistant';
+-- Range scans of the replies that had no source (unanswered questions).
 create index streaming_messages_owner_unsourced_idx on public.streaming_messages (owner_id, created_at)
   where role = 'assistant' and source_chunk_ids = '{}';
-create index avatar_session_events_owner_disconnected_idx on public.avatar_session_events (owner_id, created_at)
+create index avatar_session_events_session_disconnected_idx on public.avatar_session_events (session_id)
   where event_type = 'disconnected';
 
 -- feedback ---------------------------------------------------------------------------------------------
@@ -160,145 +162,354 @@ grant select on public.insight_prices to authenticated;
 grant insert (owner_id, prices), update (prices, updated_at) on public.insight_prices to authenticated;
 grant all on public.insight_prices to service_role;
 
--- Insights queries ------------------------------------------------------------------------------------
--- Security invoker: RLS applies, and each keeps to sessions of the caller's own avatars (a user who
--- visited someone else's avatar sees that session in History, never in their Insights). Days are UTC.
+-- per-day totals -----------------------------------------------------------------------------------
+-- A dashboard over months of a busy avatar cannot scan every message per request, so triggers keep
+-- totals per owner, UTC day of the session's start, avatar and provider, and latency as histograms
+-- (buckets 10 % wide, so a percentile read from them is within 5 % of the exact one). Everything a
+-- session did counts on the day it started. Owners read their own rows; only the triggers write.
 
--- Conversations per day by how they ended, seconds streamed per provider, messages.
-create function public.insights_days(p_from timestamptz, p_to timestamptz, p_avatar_id uuid default null)
-returns table (
-  day date, provider text, conversations bigint, active bigint, by_user bigint, idle bigint,
-  expired bigint, failed bigint, reconnected bigint, seconds bigint, messages bigint
-)
-language sql stable set search_path = '' as $$
-  with s as (
-    select s.id, s.started_at, s.provider, s.status, s.end_reason, s.channel, s.duration_seconds,
-           s.message_count
-      from public.streaming_sessions s
-     where s.owner_id = (select auth.uid()) and s.started_at >= p_from and s.started_at < p_to
-       and (p_avatar_id is null or s.avatar_id = p_avatar_id)
-  ),
-  dropped as (
-    select distinct e.session_id from public.avatar_session_events e
-     where e.owner_id = (select auth.uid()) and e.event_type = 'disconnected'
-       and e.created_at >= p_from and e.created_at < p_to + interval '1 day'
+create table private.insights_daily (
+  owner_id uuid not null references auth.users (id) on delete cascade,
+  day date not null,
+  avatar_id uuid not null, -- kept when the avatar is deleted, like the sessions' usage
+  provider text not null,
+  conversations integer not null default 0,
+  active integer not null default 0,
+  by_user integer not null default 0,
+  idle integer not null default 0,
+  expired integer not null default 0,
+  failed integer not null default 0,
+  reconnected integer not null default 0,
+  seconds bigint not null default 0,
+  messages integer not null default 0,
+  turns integer not null default 0,
+  prompt_tokens bigint not null default 0,
+  completion_tokens bigint not null default 0,
+  tts_characters bigint not null default 0,
+  stt_ms bigint not null default 0,
+  rated_up integer not null default 0,
+  rated_down integer not null default 0,
+  primary key (owner_id, day, avatar_id, provider)
+);
+
+-- stage: 1 retrieval, 2 first token, 3 first sentence, 4 first audible (reported by the client).
+create table private.insights_latency (
+  owner_id uuid not null references auth.users (id) on delete cascade,
+  day date not null,
+  avatar_id uuid not null,
+  stage smallint not null check (stage between 1 and 4),
+  bucket smallint not null check (bucket between 0 and 127),
+  turns integer not null default 0,
+  primary key (owner_id, day, avatar_id, stage, bucket)
+);
+
+alter table private.insights_daily enable row level security;
+alter table private.insights_latency enable row level security;
+
+create policy "Owners can read their daily totals" on private.insights_daily
+  for select to authenticated using (owner_id = (select auth.uid()));
+create policy "Owners can read their latency histograms" on private.insights_latency
+  for select to authenticated using (owner_id = (select auth.uid()));
+
+revoke all on private.insights_daily, private.insights_latency from public, anon, authenticated;
+grant select on private.insights_daily, private.insights_latency to authenticated;
+grant all on private.insights_daily, private.insights_latency to service_role;
+
+create function private.latency_bucket(p_ms double precision) returns smallint
+language sql immutable set search_path = '' as $$
+  select least(127, greatest(0, floor(ln(greatest(p_ms, 1)) / ln(1.1))))::smallint
+$$;
+
+-- The middle of a bucket (geometric), the value a percentile falling in it is read as.
+create function private.latency_of_bucket(p_bucket smallint) returns double precision
+language sql immutable set search_path = '' as $$
+  select round(exp((p_bucket + 0.5) * ln(1.1))::numeric, 1)::double precision
+$$;
+
+create function private.add_to_daily(
+  p_session_id uuid,
+  p_conversations integer default 0, p_active integer default 0, p_by_user integer default 0,
+  p_idle integer default 0, p_expired integer default 0, p_failed integer default 0,
+  p_reconnected integer default 0, p_seconds bigint default 0, p_messages integer default 0,
+  p_turns integer default 0, p_prompt_tokens bigint default 0, p_completion_tokens bigint default 0,
+  p_tts_characters bigint default 0, p_stt_ms bigint default 0, p_rated_up integer default 0,
+  p_rated_down integer default 0
+) returns void
+language sql volatile security definer set search_path = '' as $$
+  insert into private.insights_daily as d (
+    owner_id, day, avatar_id, provider, conversations, active, by_user, idle, expired, failed, reconnected,
+    seconds, messages, turns, prompt_tokens, completion_tokens, tts_characters, stt_ms, rated_up, rated_down
   )
-  select (s.started_at at time zone 'utc')::date, s.provider, count(*),
+  select s.owner_id, (s.started_at at time zone 'utc')::date,
+         coalesce(s.avatar_id, '00000000-0000-0000-0000-000000000000'::uuid), s.provider,
+         p_conversations, p_active, p_by_user, p_idle, p_expired, p_failed, p_reconnected, p_seconds,
+         p_messages, p_turns, p_prompt_tokens, p_completion_tokens, p_tts_characters, p_stt_ms, p_rated_up,
+         p_rated_down
+    from public.streaming_sessions s where s.id = p_session_id
+  on conflict (owner_id, day, avatar_id, provider) do update set
+    conversations = d.conversations + excluded.conversations, active = d.active + excluded.active,
+    by_user = d.by_user + excluded.by_user, idle = d.idle + excluded.idle,
+    expired = d.expired + excluded.expired, failed = d.failed + excluded.failed,
+    reconnected = d.reconnected + excluded.reconnected, seconds = d.seconds + excluded.seconds,
+    messages = d.messages + excluded.messages, turns = d.turns + excluded.turns,
+    prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = d.completion_tokens + excluded.completion_tokens,
+    tts_characters = d.tts_characters + excluded.tts_characters, stt_ms = d.stt_ms + excluded.stt_ms,
+    rated_up = d.rated_up + excluded.rated_up, rated_down = d.rated_down + excluded.rated_down
+$$;
+
+create function private.add_latency(p_session_id uuid, p_stage smallint, p_ms double precision, p_turns integer)
+returns void
+language sql volatile security definer set search_path = '' as $$
+  insert into private.insights_latency as l (owner_id, day, avatar_id, stage, bucket, turns)
+  select s.owner_id, (s.started_at at time zone 'utc')::date,
+         coalesce(s.avatar_id, '00000000-0000-0000-0000-000000000000'::uuid), p_stage,
+         private.latency_bucket(p_ms), p_turns
+    from public.streaming_sessions s where s.id = p_session_id and p_ms is not null
+  on conflict (owner_id, day, avatar_id, stage, bucket) do update set turns = l.turns + excluded.turns
+$$;
+
+create function private.count_session() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if tg_op = 'INSERT' then
+    perform private.add_to_daily(new.id, p_conversations => 1, p_active => 1);
+  else
+    perform private.add_to_daily(
+      new.id,
+      p_active => -1,
+      p_failed => (new.status = 'error')::integer,
+      p_expired => (new.status = 'ended' and new.end_reason = 'expired')::integer,
+      p_idle => (new.status = 'ended' and new.end_reason = 'idle_timeout')::integer,
+      p_by_user => (new.status = 'ended' and new.end_reason not in ('expired', 'idle_timeout'))::integer,
+      p_seconds => case when new.channel = 'avatar' then coalesce(new.duration_seconds, 0) else 0 end
+    );
+  end if;
+  return null;
+end;
+$$;
+
+create trigger streaming_sessions_count_insert after insert on public.streaming_sessions
+  for each row execute function private.count_session();
+create trigger streaming_sessions_count_end after update on public.streaming_sessions
+  for each row when (old.status = 'active' and new.status <> 'active')
+  execute function private.count_session();
+
+create function private.count_message() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_spoken boolean;
+begin
+  if tg_op = 'INSERT' then
+    select s.channel = 'avatar' into v_spoken from public.streaming_sessions s where s.id = new.session_id;
+    if new.role = 'assistant' then
+      perform private.add_to_daily(
+        new.session_id, p_messages => 1, p_turns => 1,
+        p_prompt_tokens => coalesce(new.prompt_tokens, 0), p_completion_tokens => coalesce(new.completion_tokens, 0),
+        p_tts_characters => case when v_spoken then char_length(new.content) else 0 end
+      );
+      perform private.add_latency(new.session_id, 1::smallint, (new.timings ->> 'retrieval_ms')::double precision, 1);
+      perform private.add_latency(new.session_id, 2::smallint, (new.timings ->> 'llm_first_token_ms')::double precision, 1);
+      perform private.add_latency(new.session_id, 3::smallint, (new.timings ->> 'first_sentence_ms')::double precision, 1);
+      perform private.add_latency(new.session_id, 4::smallint, new.first_audible_ms, 1);
+    else
+      perform private.add_to_daily(new.session_id, p_messages => 1, p_stt_ms => coalesce(new.audio_duration_ms, 0));
+    end if;
+    return null;
+  end if;
+  if new.first_audible_ms is distinct from old.first_audible_ms then
+    perform private.add_latency(new.session_id, 4::smallint, old.first_audible_ms, -1);
+    perform private.add_latency(new.session_id, 4::smallint, new.first_audible_ms, 1);
+  end if;
+  if new.audio_duration_ms is distinct from old.audio_duration_ms and new.role = 'user' then
+    perform private.add_to_daily(
+      new.session_id, p_stt_ms => coalesce(new.audio_duration_ms, 0) - coalesce(old.audio_duration_ms, 0)
+    );
+  end if;
+  return null;
+end;
+$$;
+
+create trigger streaming_messages_count_insert after insert on public.streaming_messages
+  for each row execute function private.count_message();
+create trigger streaming_messages_count_update after update of first_audible_ms, audio_duration_ms
+  on public.streaming_messages
+  for each row execute function private.count_message();
+
+create function private.count_feedback() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if tg_op in ('UPDATE', 'DELETE') then
+    perform private.add_to_daily(
+      old.session_id, p_rated_up => -(old.rating = 1)::integer, p_rated_down => -(old.rating = -1)::integer
+    );
+  end if;
+  if tg_op in ('INSERT', 'UPDATE') then
+    perform private.add_to_daily(
+      new.session_id, p_rated_up => (new.rating = 1)::integer, p_rated_down => (new.rating = -1)::integer
+    );
+  end if;
+  return null;
+end;
+$$;
+
+create trigger message_feedback_count after insert or delete or update of rating on public.message_feedback
+  for each row execute function private.count_feedback();
+
+-- A conversation counts once as dropped and reconnected, however often its stream dropped.
+create function private.count_drop() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if not exists (
+    select 1 from public.avatar_session_events e
+     where e.session_id = new.session_id and e.event_type = 'disconnected' and e.id <> new.id
+  ) then
+    perform private.add_to_daily(new.session_id, p_reconnected => 1);
+  end if;
+  return null;
+end;
+$$;
+
+create trigger avatar_session_events_count_drop after insert on public.avatar_session_events
+  for each row when (new.event_type = 'disconnected') execute function private.count_drop();
+
+-- Totals for rows that existed before the triggers (this migration on a live database; a restore).
+create function private.rebuild_insights() returns void
+language sql volatile security definer set search_path = '' as $$
+  delete from private.insights_daily;
+  delete from private.insights_latency;
+  with s as (
+    select s.id, s.owner_id, (s.started_at at time zone 'utc')::date as day,
+           coalesce(s.avatar_id, '00000000-0000-0000-0000-000000000000'::uuid) as avatar_id, s.provider,
+           s.status, s.end_reason, s.channel, s.duration_seconds
+      from public.streaming_sessions s
+  ),
+  m as (
+    select m.session_id, count(*) as messages, count(*) filter (where m.role = 'assistant') as turns,
+           coalesce(sum(m.prompt_tokens), 0) as prompt_tokens,
+           coalesce(sum(m.completion_tokens), 0) as completion_tokens,
+           coalesce(sum(char_length(m.content)) filter (where m.role = 'assistant'), 0) as characters,
+           coalesce(sum(m.audio_duration_ms) filter (where m.role = 'user'), 0) as stt_ms
+      from public.streaming_messages m group by m.session_id
+  ),
+  f as (
+    select f.session_id, count(*) filter (where f.rating = 1) as up, count(*) filter (where f.rating = -1) as down
+      from public.message_feedback f group by f.session_id
+  ),
+  d as (
+    select distinct e.session_id from public.avatar_session_events e where e.event_type = 'disconnected'
+  )
+  insert into private.insights_daily (
+    owner_id, day, avatar_id, provider, conversations, active, by_user, idle, expired, failed, reconnected,
+    seconds, messages, turns, prompt_tokens, completion_tokens, tts_characters, stt_ms, rated_up, rated_down
+  )
+  select s.owner_id, s.day, s.avatar_id, s.provider, count(*),
          count(*) filter (where s.status = 'active'),
          count(*) filter (where s.status = 'ended' and s.end_reason not in ('expired', 'idle_timeout')),
          count(*) filter (where s.status = 'ended' and s.end_reason = 'idle_timeout'),
          count(*) filter (where s.status = 'ended' and s.end_reason = 'expired'),
          count(*) filter (where s.status = 'error'),
          count(d.session_id),
-         coalesce(sum(s.duration_seconds) filter (where s.channel = 'avatar'), 0)::bigint,
-         coalesce(sum(s.message_count), 0)::bigint
-    from s left join dropped d on d.session_id = s.id
-   group by 1, 2
-   order by 1, 2
+         coalesce(sum(s.duration_seconds) filter (where s.status <> 'active' and s.channel = 'avatar'), 0),
+         coalesce(sum(m.messages), 0), coalesce(sum(m.turns), 0), coalesce(sum(m.prompt_tokens), 0),
+         coalesce(sum(m.completion_tokens), 0),
+         coalesce(sum(m.characters) filter (where s.channel = 'avatar'), 0), coalesce(sum(m.stt_ms), 0),
+         coalesce(sum(f.up), 0), coalesce(sum(f.down), 0)
+    from s left join m on m.session_id = s.id left join f on f.session_id = s.id
+    left join d on d.session_id = s.id
+   group by s.owner_id, s.day, s.avatar_id, s.provider;
+  insert into private.insights_latency (owner_id, day, avatar_id, stage, bucket, turns)
+  select s.owner_id, (s.started_at at time zone 'utc')::date,
+         coalesce(s.avatar_id, '00000000-0000-0000-0000-000000000000'::uuid), v.stage,
+         private.latency_bucket(v.ms), count(*)
+    from public.streaming_messages m
+    join public.streaming_sessions s on s.id = m.session_id
+    cross join lateral (values
+      (1::smallint, (m.timings ->> 'retrieval_ms')::double precision),
+      (2::smallint, (m.timings ->> 'llm_first_token_ms')::double precision),
+      (3::smallint, (m.timings ->> 'first_sentence_ms')::double precision),
+      (4::smallint, m.first_audible_ms::double precision)
+    ) v (stage, ms)
+   where m.role = 'assistant' and v.ms is not null
+   group by 1, 2, 3, 4, 5;
 $$;
 
--- Latency per stage per day, p50 and p90, over the replies of the range (milliseconds).
-create function public.insights_latency(p_from timestamptz, p_to timestamptz, p_avatar_id uuid default null)
+select private.rebuild_insights();
+
+-- Insights queries ------------------------------------------------------------------------------------
+-- Security invoker: RLS applies, and each keeps to the caller's own avatars (a user who visited
+-- someone else's avatar sees that session in History, never in their Insights). Days are UTC, whole.
+
+-- Conversations per day and provider by how they ended, seconds streamed, messages, usage, ratings.
+create function public.insights_days(p_from date, p_to date, p_avatar_id uuid default null)
 returns table (
-  day date, turns bigint,
-  retrieval_p50 double precision, retrieval_p90 double precision,
-  first_token_p50 double precision, first_token_p90 double precision,
-  first_sentence_p50 double precision, first_sentence_p90 double precision,
-  first_audible_p50 double precision, first_audible_p90 double precision
+  day date, provider text, conversations bigint, active bigint, by_user bigint, idle bigint,
+  expired bigint, failed bigint, reconnected bigint, seconds bigint, messages bigint, turns bigint,
+  prompt_tokens bigint, completion_tokens bigint, tts_characters bigint, stt_ms bigint, rated_up bigint,
+  rated_down bigint
 )
 language sql stable set search_path = '' as $$
-  with m as (
-    select (m.created_at at time zone 'utc')::date as day,
-           (m.timings ->> 'retrieval_ms')::double precision as retrieval,
-           (m.timings ->> 'llm_first_token_ms')::double precision as first_token,
-           (m.timings ->> 'first_sentence_ms')::double precision as first_sentence,
-           m.first_audible_ms::double precision as first_audible
-      from public.streaming_messages m
-     where m.owner_id = (select auth.uid()) and m.role = 'assistant'
-       and m.created_at >= p_from and m.created_at < p_to
-       and (p_avatar_id is null or exists (
-         select 1 from public.streaming_sessions s where s.id = m.session_id and s.avatar_id = p_avatar_id
-       ))
+  select d.day, d.provider, sum(d.conversations)::bigint, sum(d.active)::bigint, sum(d.by_user)::bigint,
+         sum(d.idle)::bigint, sum(d.expired)::bigint, sum(d.failed)::bigint, sum(d.reconnected)::bigint,
+         sum(d.seconds)::bigint, sum(d.messages)::bigint, sum(d.turns)::bigint, sum(d.prompt_tokens)::bigint,
+         sum(d.completion_tokens)::bigint, sum(d.tts_characters)::bigint, sum(d.stt_ms)::bigint,
+         sum(d.rated_up)::bigint, sum(d.rated_down)::bigint
+    from private.insights_daily d
+   where d.owner_id = (select auth.uid()) and d.day between p_from and p_to
+     and (p_avatar_id is null or d.avatar_id = p_avatar_id)
+   group by d.day, d.provider
+   order by d.day, d.provider
+$$;
+
+-- p50 and p90 per stage per day (milliseconds, read from the histograms); p_by_day false: over the range.
+create function public.insights_latency(p_from date, p_to date, p_avatar_id uuid default null, p_by_day boolean default true)
+returns table (day date, stage smallint, turns bigint, p50 double precision, p90 double precision)
+language sql stable set search_path = '' as $$
+  with h as (
+    select case when p_by_day then l.day end as day, l.stage, l.bucket, sum(l.turns) as turns
+      from private.insights_latency l
+     where l.owner_id = (select auth.uid()) and l.day between p_from and p_to
+       and (p_avatar_id is null or l.avatar_id = p_avatar_id)
+     group by 1, 2, 3
+  ),
+  c as (
+    select h.day, h.stage, h.bucket,
+           sum(h.turns) over (partition by h.day, h.stage order by h.bucket) as below,
+           sum(h.turns) over (partition by h.day, h.stage) as total
+      from h where h.turns > 0
   )
-  select day, count(*),
-         percentile_cont(0.5) within group (order by retrieval),
-         percentile_cont(0.9) within group (order by retrieval),
-         percentile_cont(0.5) within group (order by first_token),
-         percentile_cont(0.9) within group (order by first_token),
-         percentile_cont(0.5) within group (order by first_sentence),
-         percentile_cont(0.9) within group (order by first_sentence),
-         percentile_cont(0.5) within group (order by first_audible),
-         percentile_cont(0.9) within group (order by first_audible)
-    from m group by day order by day
+  select c.day, c.stage, max(c.total)::bigint,
+         private.latency_of_bucket(min(c.bucket) filter (where c.below >= 0.5 * c.total)),
+         private.latency_of_bucket(min(c.bucket) filter (where c.below >= 0.9 * c.total))
+    from c group by c.day, c.stage order by c.day, c.stage
 $$;
 
--- The range in one row: conversations, lengths, visitors, usage, ratings, and the p90 a visitor waited.
-create function public.insights_summary(p_from timestamptz, p_to timestamptz, p_avatar_id uuid default null)
-returns table (
-  conversations bigint, completed bigint, avg_seconds double precision, avg_messages double precision,
-  visitors bigint, returning_visitors bigint, turns bigint, prompt_tokens bigint, completion_tokens bigint,
-  tts_characters bigint, stt_seconds double precision, rated_up bigint, rated_down bigint,
-  response_p90_ms double precision
-)
+-- Visitors of the range (by the widget's stored id) and how many came back: more than one conversation
+-- in the range, or one before it.
+create function public.insights_visitors(p_from date, p_to date, p_avatar_id uuid default null)
+returns table (visitors bigint, returning_visitors bigint)
 language sql stable set search_path = '' as $$
-  with s as (
-    select s.id, s.status, s.duration_seconds, s.message_count, s.visitor_key, s.channel
+  with v as (
+    select s.visitor_key, count(*) as visits
       from public.streaming_sessions s
-     where s.owner_id = (select auth.uid()) and s.started_at >= p_from and s.started_at < p_to
+     where s.owner_id = (select auth.uid()) and s.visitor_key is not null
+       and s.started_at >= p_from::timestamp at time zone 'utc'
+       and s.started_at < (p_to + 1)::timestamp at time zone 'utc'
        and (p_avatar_id is null or s.avatar_id = p_avatar_id)
-  ),
-  sessions as (
-    select count(*) as conversations,
-           count(*) filter (where status = 'ended') as completed,
-           avg(duration_seconds)::double precision as avg_seconds,
-           avg(message_count)::double precision as avg_messages
-      from s
-  ),
-  visits as (
-    select s.visitor_key, count(*) as visits,
-           exists (
-             select 1 from public.streaming_sessions e
-              where e.owner_id = (select auth.uid()) and e.visitor_key = s.visitor_key
-                and e.started_at < p_from
-           ) as came_before
-      from s where s.visitor_key is not null group by s.visitor_key
-  ),
-  m as (
-    select m.role, m.content, m.prompt_tokens, m.completion_tokens, m.audio_duration_ms, m.timings,
-           m.first_audible_ms, m.session_id, m.id, m.interrupted, s.channel
-      from public.streaming_messages m join s on s.id = m.session_id
-     where m.owner_id = (select auth.uid()) and m.created_at >= p_from
-  ),
-  turns as (
-    select count(*) filter (where role = 'assistant') as turns,
-           coalesce(sum(prompt_tokens), 0)::bigint as prompt_tokens,
-           coalesce(sum(completion_tokens), 0)::bigint as completion_tokens,
-           coalesce(sum(char_length(content)) filter (where role = 'assistant' and channel = 'avatar'), 0)::bigint
-             as tts_characters,
-           coalesce(sum(audio_duration_ms) filter (where role = 'user'), 0)::double precision / 1000
-             as stt_seconds,
-           percentile_cont(0.9) within group (
-             order by coalesce(first_audible_ms::double precision,
-                               (timings ->> 'first_sentence_ms')::double precision)
-           ) filter (where role = 'assistant') as response_p90_ms
-      from m
-  ),
-  ratings as (
-    select count(*) filter (where f.rating = 1) as rated_up, count(*) filter (where f.rating = -1) as rated_down
-      from public.message_feedback f join s on s.id = f.session_id
-     where f.owner_id = (select auth.uid())
+     group by s.visitor_key
   )
-  select sessions.conversations, sessions.completed, sessions.avg_seconds, sessions.avg_messages,
-         (select count(*) from visits),
-         (select count(*) from visits where visits > 1 or came_before),
-         turns.turns, turns.prompt_tokens, turns.completion_tokens, turns.tts_characters, turns.stt_seconds,
-         ratings.rated_up, ratings.rated_down, turns.response_p90_ms
-    from sessions, turns, ratings
+  select count(*), count(*) filter (where v.visits > 1 or exists (
+           select 1 from public.streaming_sessions e
+            where e.owner_id = (select auth.uid()) and e.visitor_key = v.visitor_key
+              and e.started_at < p_from::timestamp at time zone 'utc'
+              and (p_avatar_id is null or e.avatar_id = p_avatar_id)
+         ))
+    from v
 $$;
 
 -- Replies that had no source, or that their visitor rated down, newest first, with the question asked.
 create function public.insights_unanswered(
-  p_from timestamptz, p_to timestamptz, p_avatar_id uuid default null, p_limit integer default 500
+  p_from date, p_to date, p_avatar_id uuid default null, p_limit integer default 500
 )
 returns table (
   question_id uuid, answer_id uuid, session_id uuid, avatar_id uuid, question text, answer text,
@@ -308,13 +519,15 @@ language sql stable set search_path = '' as $$
   with candidates as (
     (select a.id from public.streaming_messages a
       where a.owner_id = (select auth.uid()) and a.role = 'assistant' and a.source_chunk_ids = '{}'
-        and a.created_at >= p_from and a.created_at < p_to
-      order by a.created_at desc limit p_limit)
+        and a.created_at >= p_from::timestamp at time zone 'utc'
+        and a.created_at < (p_to + 1)::timestamp at time zone 'utc'
+      order by a.created_at desc limit p_limit * 4)
     union
     (select f.message_id from public.message_feedback f
       where f.owner_id = (select auth.uid()) and f.rating = -1
-        and f.created_at >= p_from and f.created_at < p_to + interval '1 day'
-      order by f.created_at desc limit p_limit)
+        and f.created_at >= p_from::timestamp at time zone 'utc'
+        and f.created_at < (p_to + 2)::timestamp at time zone 'utc'
+      order by f.created_at desc limit p_limit * 4)
   )
   select q.id, a.id, a.session_id, s.avatar_id, q.content, a.content, a.source_chunk_ids = '{}',
          f.rating, f.comment, q.created_at
@@ -325,19 +538,24 @@ language sql stable set search_path = '' as $$
       on q.session_id = a.session_id and q.turn_id = a.turn_id and q.role = 'user'
     left join public.message_feedback f on f.message_id = a.id
    where s.owner_id = (select auth.uid()) and (p_avatar_id is null or s.avatar_id = p_avatar_id)
-     and a.created_at >= p_from and a.created_at < p_to
+     and a.created_at >= p_from::timestamp at time zone 'utc'
+     and a.created_at < (p_to + 1)::timestamp at time zone 'utc'
    order by q.created_at desc
    limit p_limit
 $$;
 
-revoke execute on function public.insights_days(timestamptz, timestamptz, uuid) from public, anon;
-revoke execute on function public.insights_latency(timestamptz, timestamptz, uuid) from public, anon;
-revoke execute on function public.insights_summary(timestamptz, timestamptz, uuid) from public, anon;
-revoke execute on function public.insights_unanswered(timestamptz, timestamptz, uuid, integer)
-  from public, anon;
-grant execute on function public.insights_days(timestamptz, timestamptz, uuid) to authenticated, service_role;
-grant execute on function public.insights_latency(timestamptz, timestamptz, uuid) to authenticated, service_role;
-grant execute on function public.insights_summary(timestamptz, timestamptz, uuid) to authenticated, service_role;
-grant execute on function public.insights_unanswered(timestamptz, timestamptz, uuid, integer)
-  to authenticated, service_role;
-revoke execute on function private.stamp_message_feedback() from public, anon, authenticated;
+revoke execute on all functions in schema private from public, anon;
+revoke execute on function private.add_to_daily(uuid, integer, integer, integer, integer, integer, integer, integer,
+  bigint, integer, integer, bigint, bigint, bigint, bigint, integer, integer) from authenticated;
+revoke execute on function private.add_latency(uuid, smallint, double precision, integer) from authenticated;
+revoke execute on function private.rebuild_insights() from authenticated;
+grant execute on function private.rebuild_insights() to service_role;
+grant execute on function private.latency_of_bucket(smallint) to authenticated;
+revoke execute on function public.insights_days(date, date, uuid) from public, anon;
+revoke execute on function public.insights_latency(date, date, uuid, boolean) from public, anon;
+revoke execute on function public.insights_visitors(date, date, uuid) from public, anon;
+revoke execute on function public.insights_unanswered(date, date, uuid, integer) from public, anon;
+grant execute on function public.insights_days(date, date, uuid) to authenticated, service_role;
+grant execute on function public.insights_latency(date, date, uuid, boolean) to authenticated, service_role;
+grant execute on function public.insights_visitors(date, date, uuid) to authenticated, service_role;
+grant execute on function public.insights_unanswered(date, date, uuid, integer) to authenticated, service_role;

@@ -53,7 +53,8 @@ def test_a_turn_records_the_tokens_the_model_reported_and_the_first_audible_soun
     assert report["summary"]["visitors"] == 1
     assert report["cost"]["completion_tokens"] == row["completion_tokens"]
     assert report["cost"]["llm"] > 0
-    assert [d["first_audible_p50"] for d in report["latency"]] == [850]
+    # Read from 10 %-wide histogram buckets: within 5 % of what was reported.
+    assert [d["first_audible_p50"] for d in report["latency"]] == [pytest.approx(850, rel=0.05)]
     assert {m["key"] for m in report["measures"]} >= {"latency_p90", "cost", "satisfaction", "returning"}
     assert next(m for m in report["measures"] if m["key"] == "latency_p90")["met"] is True
 

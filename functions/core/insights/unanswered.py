@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from functions.core.auth.tokens import Principal
@@ -93,12 +93,12 @@ def group_questions(rows: list[dict[str, Any]]) -> list[UnansweredGroup]:
 
 
 async def unanswered_questions(
-    db: Database, principal: Principal, since: datetime, until: datetime, avatar_id: uuid.UUID | None
+    db: Database, principal: Principal, start: date, end: date, avatar_id: uuid.UUID | None
 ) -> list[UnansweredGroup]:
     async with db.as_user(principal.claims) as conn:
         rows_cur = await conn.execute(
             "select * from public.insights_unanswered(%s, %s, %s, %s)",
-            (since, until, avatar_id, MAX_QUESTIONS),
+            (start, end, avatar_id, MAX_QUESTIONS),
         )
         answered_cur = await conn.execute(
             "select avatar_id, question_key, created_at from public.answered_questions"

@@ -17,7 +17,7 @@ declare global {
   }
 }
 
-const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History"] as const;
+const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History", "Insights"] as const;
 type Tab = (typeof TABS)[number];
 
 const OFFLINE_NOTICE =
@@ -131,6 +131,16 @@ class Studio {
         return sharingPanel(this.api, avatar, location.origin);
       case "History":
         return historyPanel(this.api, avatar.id);
+      case "Insights": {
+        // Charts load only when an owner opens the tab.
+        const holder = h("div", {}, "Loading insights…");
+        const names = new Map(this.avatars.map((a) => [a.id, a.name]));
+        import("./insights/view").then(
+          ({ insightsPanel }) => holder.replaceChildren(insightsPanel(this.api, avatar.id, names)),
+          (failure: unknown) => holder.replaceChildren(h("p", { class: "error", role: "alert" }, humanMessage(failure))),
+        );
+        return holder;
+      }
     }
   }
 }

@@ -43,8 +43,8 @@ async def get_insights(
 async def get_unanswered(
     user: OwnerUser, db: Db, start: From = None, end: To = None, avatar_id: uuid.UUID | None = None
 ) -> list[UnansweredGroup]:
-    since, until = DateRange(start, end).bounds
-    return await unanswered.unanswered_questions(db, user, since, until, avatar_id)
+    window = DateRange(start, end)
+    return await unanswered.unanswered_questions(db, user, window.start, window.end, avatar_id)
 
 
 @router.post("/insights/unanswered/answer", status_code=201)
