@@ -521,13 +521,17 @@ language sql stable set search_path = '' as $$
       where a.owner_id = (select auth.uid()) and a.role = 'assistant' and a.source_chunk_ids = '{}'
         and a.created_at >= p_from::timestamp at time zone 'utc'
         and a.created_at < (p_to + 1)::timestamp at time zone 'utc'
-      order by a.created_at desc limit p_limit * 4)
+        and (p_avatar_id is null
+             or exists (select 1 from public.streaming_sessions s where s.id = a.session_id and s.avatar_id = p_avatar_id))
+      order by a.created_at desc limit p_limit)
     union
     (select f.message_id from public.message_feedback f
       where f.owner_id = (select auth.uid()) and f.rating = -1
         and f.created_at >= p_from::timestamp at time zone 'utc'
         and f.created_at < (p_to + 2)::timestamp at time zone 'utc'
-      order by f.created_at desc limit p_limit * 4)
+        and (p_avatar_id is null
+             or exists (select 1 from public.streaming_sessions s where s.id = f.session_id and s.avatar_id = p_avatar_id))
+      order by f.created_at desc limit p_limit)
   )
   select q.id, a.id, a.session_id, s.avatar_id, q.content, a.content, a.source_chunk_ids = '{}',
          f.rating, f.comment, q.created_at
@@ -537,7 +541,7 @@ language sql stable set search_path = '' as $$
     join public.streaming_messages q
       on q.session_id = a.session_id and q.turn_id = a.turn_id and q.role = 'user'
     left join public.message_feedback f on f.message_id = a.id
-   where s.owner_id = (select auth.uid()) and (p_avatar_id is null or s.avatar_id = p_avatar_id)
+   where s.owner_id = (select auth.uid())
      and a.created_at >= p_from::timestamp at time zone 'utc'
      and a.created_at < (p_to + 1)::timestamp at time zone 'utc'
    order by q.created_at desc

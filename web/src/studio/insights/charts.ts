@@ -41,7 +41,7 @@ export function formatNumber(value: number | null, unit = ""): string {
   return `${rounded.toLocaleString("en")}${unit ? ` ${unit}` : ""}`;
 }
 
-function frame(max: number, unit: string, labels: string[]): SVGSVGElement {
+function frame(max: number, labels: string[]): SVGSVGElement {
   const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-hidden": "true", class: "chart" });
   const plotHeight = HEIGHT - PAD.top - PAD.bottom;
   for (const fraction of [0, 0.5, 1]) {
@@ -51,7 +51,6 @@ function frame(max: number, unit: string, labels: string[]): SVGSVGElement {
       svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "tick" }, document.createTextNode(formatNumber(max * fraction))),
     );
   }
-  chart.append(svg("text", { x: 4, y: PAD.top + 4, class: "tick" }, document.createTextNode(unit)));
   const step = Math.max(1, Math.ceil(labels.length / 8));
   labels.forEach((label, i) => {
     if (i % step !== 0) return;
@@ -87,7 +86,7 @@ function figure(spec: ChartSpec, chart: SVGSVGElement, summary: string): HTMLEle
   return h(
     "figure",
     { class: "chart-card", "aria-labelledby": id, "data-chart": id },
-    h("figcaption", { id }, spec.title),
+    h("figcaption", { id }, `${spec.title} (${spec.unit})`),
     h("p", { class: "chart-summary" }, summary),
     chart,
     legend(spec.series),
@@ -99,7 +98,7 @@ function figure(spec: ChartSpec, chart: SVGSVGElement, summary: string): HTMLEle
 export function stackedBars(spec: ChartSpec, summary: string): HTMLElement {
   const totals = spec.labels.map((_, i) => spec.series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
-  const chart = frame(max, spec.unit, spec.labels);
+  const chart = frame(max, spec.labels);
   const plotWidth = WIDTH - PAD.left - PAD.right;
   const barWidth = Math.max(2, (plotWidth / Math.max(1, spec.labels.length)) * 0.7);
   spec.labels.forEach((label, i) => {
@@ -121,7 +120,7 @@ export function stackedBars(spec: ChartSpec, summary: string): HTMLElement {
 export function lines(spec: ChartSpec, summary: string): HTMLElement {
   const values = spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const max = niceMax(Math.max(0, ...values));
-  const chart = frame(max, spec.unit, spec.labels);
+  const chart = frame(max, spec.labels);
   for (const s of spec.series) {
     let path = "";
     s.values.forEach((value, i) => {

@@ -215,7 +215,7 @@ export function insightsPanel(api: ApiClient, avatarId: string, avatarNames: Map
   const to = h("input", { type: "date", name: "to", value: isoDay(today), "aria-label": "To" });
   const scope = h(
     "select",
-    { name: "scope", "aria-label": "Avatars" },
+    { name: "scope", "aria-label": "Which avatars" },
     h("option", { value: avatarId }, `This avatar (${avatarNames.get(avatarId) ?? ""})`),
     h("option", { value: "" }, "All my avatars"),
   );
