@@ -12,11 +12,37 @@ alter table public.streaming_sessions
 
 grant insert (visitor_key, page_url) on public.streaming_sessions to authenticated;
 
--- Visitors of a range, and whether each came before it: index-only scans (user_id is for the RLS policy).
+-- Whether the visitor had come before, to any of the owner's avatars and to this one: set as the session
+-- starts, so counting returning visitors needs no look back past the range.
+alter table public.streaming_sessions
+  add column returning_to_owner boolean not null default false,
+  add column returning_to_avatar boolean not null default false;
+
+create index streaming_sessions_owner_visitor_idx on public.streaming_sessions (owner_id, visitor_key, avatar_id)
+  where visitor_key is not null;
+-- Visitors of a range in one index-only scan (user_id is for the RLS policy).
 create index streaming_sessions_owner_started_visitor_idx on public.streaming_sessions (owner_id, started_at)
-  include (visitor_key, avatar_id, user_id) where visitor_key is not null;
-create index streaming_sessions_owner_visitor_idx on public.streaming_sessions (owner_id, visitor_key, started_at)
-  include (avatar_id, user_id) where visitor_key is not null;
+  include (visitor_key, avatar_id, user_id, returning_to_owner, returning_to_avatar) where visitor_key is not null;
+
+create function private.mark_returning_visitor() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if new.visitor_key is not null then
+    select true, coalesce(bool_or(s.avatar_id = new.avatar_id), false)
+      into new.returning_to_owner, new.returning_to_avatar
+      from public.streaming_sessions s
+     where s.owner_id = new.owner_id and s.visitor_key = new.visitor_key
+    having count(*) > 0;
+    new.returning_to_owner := coalesce(new.returning_to_owner, false);
+    new.returning_to_avatar := coalesce(new.returning_to_avatar, false);
+  end if;
+  return new;
+end;
+$$;
+
+-- Named to run after streaming_sessions_prepare, which sets the owner.
+create trigger streaming_sessions_visitor before insert on public.streaming_sessions
+  for each row execute function private.mark_returning_visitor();
 
 -- messages: LLM tokens the stream reported, and the first audible sound the client reported ------------
 
@@ -373,9 +399,19 @@ $$;
 create trigger avatar_session_events_count_drop after insert on public.avatar_session_events
   for each row when (new.event_type = 'disconnected') execute function private.count_drop();
 
--- Totals for rows that existed before the triggers (this migration on a live database; a restore).
+-- What the triggers keep, for rows that existed before them (this migration on a live database; a restore).
 create function private.rebuild_insights() returns void
 language sql volatile security definer set search_path = '' as $$
+  with marked as (
+    select s.id,
+           row_number() over (partition by s.owner_id, s.visitor_key order by s.started_at, s.id) > 1 as to_owner,
+           row_number() over (partition by s.owner_id, s.visitor_key, s.avatar_id order by s.started_at, s.id) > 1
+             as to_avatar
+      from public.streaming_sessions s where s.visitor_key is not null
+  )
+  update public.streaming_sessions s set returning_to_owner = m.to_owner, returning_to_avatar = m.to_avatar
+    from marked m
+   where m.id = s.id and (s.returning_to_owner, s.returning_to_avatar) is distinct from (m.to_owner, m.to_avatar);
   delete from private.insights_daily;
   delete from private.insights_latency;
   with s as (
@@ -485,12 +521,13 @@ language sql stable set search_path = '' as $$
 $$;
 
 -- Visitors of the range (by the widget's stored id) and how many came back: more than one conversation
--- in the range, or one before it.
+-- in the range, or one that found them returning.
 create function public.insights_visitors(p_from date, p_to date, p_avatar_id uuid default null)
 returns table (visitors bigint, returning_visitors bigint)
 language sql stable set search_path = '' as $$
   with v as (
-    select s.visitor_key, count(*) as visits
+    select s.visitor_key, count(*) as visits,
+           bool_or(case when p_avatar_id is null then s.returning_to_owner else s.returning_to_avatar end) as came_before
       from public.streaming_sessions s
      where s.owner_id = (select auth.uid()) and s.visitor_key is not null
        and s.started_at >= p_from::timestamp at time zone 'utc'
@@ -498,13 +535,7 @@ language sql stable set search_path = '' as $$
        and (p_avatar_id is null or s.avatar_id = p_avatar_id)
      group by s.visitor_key
   )
-  select count(*), count(*) filter (where v.visits > 1 or exists (
-           select 1 from public.streaming_sessions e
-            where e.owner_id = (select auth.uid()) and e.visitor_key = v.visitor_key
-              and e.started_at < p_from::timestamp at time zone 'utc'
-              and (p_avatar_id is null or e.avatar_id = p_avatar_id)
-         ))
-    from v
+  select count(*), count(*) filter (where v.visits > 1 or v.came_before) from v
 $$;
 
 -- Replies that had no source, or that their visitor rated down, newest first, with the question asked.

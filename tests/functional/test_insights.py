@@ -161,3 +161,21 @@ def test_a_bad_range_is_a_problem(client: httpx.Client, owner: User, params: dic
     response = client.get("/v1/insights", params=params, headers=owner.headers)
     assert response.status_code in {400, 422}
     assert_problem(response, response.status_code)
+
+
+def test_a_browser_that_comes_back_counts_as_a_returning_visitor_of_the_owner_and_of_the_avatar(
+    client: httpx.Client, api: Api, owner: User
+) -> None:
+    first, second = api.create_avatar(owner), api.create_avatar(owner, name="Bea")
+    for avatar, key in ((first, "browser-aaaa"), (second, "browser-aaaa"), (first, "browser-bbbb")):
+        session_id = api.start_session(owner, avatar["id"], visitor_key=key, page_url="https://shop.example/")
+        api.end_session(owner, session_id["session_id"])
+    everywhere = _insights(client, owner)["summary"]
+    assert (everywhere["visitors"], everywhere["returning_visitors"]) == (2, 1)
+    # To the second avatar, browser-aaaa was new.
+    at_second = _insights(client, owner, avatar_id=second["id"])["summary"]
+    assert (at_second["visitors"], at_second["returning_visitors"]) == (1, 0)
+    bad = client.post(
+        "/v1/sessions", json={"avatar_id": first["id"], "visitor_key": "x"}, headers=owner.headers
+    )
+    assert_problem(bad, 422)
