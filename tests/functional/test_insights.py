@@ -1,5 +1,8 @@
 """Insights, feedback and unanswered questions through real HTTP on the embedded Postgres."""
 
+import csv
+import io
+import json
 import time
 from typing import Any
 
@@ -179,3 +182,33 @@ def test_a_browser_that_comes_back_counts_as_a_returning_visitor_of_the_owner_an
         "/v1/sessions", json={"avatar_id": first["id"], "visitor_key": "x"}, headers=owner.headers
     )
     assert_problem(bad, 422)
+
+
+def test_transcripts_export_as_csv_and_json_lines_with_sources_and_ratings_through_rls(
+    client: httpx.Client, api: Api, admin: Admin, owner: User, stranger: User
+) -> None:
+    avatar = api.create_avatar(owner)
+    add_knowledge(admin, avatar["id"], "Help centre", [REFUNDS])
+    session_id = api.start_session(owner, avatar["id"], page_url="https://shop.example/help")["session_id"]
+    done = _done(stream_turn(client, owner.headers, session_id, "e1", "How are refunds paid?"))
+    client.put(
+        f"/v1/messages/{done['assistant_message_id']}/feedback", json={"rating": "up"}, headers=owner.headers
+    )
+
+    response = client.get("/v1/insights/export", params={"format": "csv"}, headers=owner.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["role"], r["visitor"], r["page_url"]) for r in rows] == [
+        ("user", "owner", "https://shop.example/help"),
+        ("assistant", "owner", "https://shop.example/help"),
+    ]
+    assert (rows[1]["sources"], rows[1]["rating"]) == ("Help centre", "up")
+
+    lines = client.get("/v1/insights/export", params={"format": "jsonl"}, headers=owner.headers).text
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert [r["content"] for r in records] == ["How are refunds paid?", done["reply"]]
+
+    theirs = client.get("/v1/insights/export", params={"format": "csv"}, headers=stranger.headers)
+    assert len(list(csv.DictReader(io.StringIO(theirs.text)))) == 0
+    assert_problem(client.get("/v1/insights/export", params={"format": "xml"}, headers=owner.headers), 422)

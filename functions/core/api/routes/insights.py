@@ -3,9 +3,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db, OwnerUser
-from functions.core.insights import feedback, prices, unanswered
+from functions.core.insights import export, feedback, prices, unanswered
 from functions.core.insights.models import (
     AnsweredGroup,
     AnswerGroup,
@@ -57,6 +58,25 @@ async def answer_unanswered(
     if needs_indexing:
         background.add_task(run_indexing, db, user, answered.document_id, upload, settings)
     return answered
+
+
+@router.get("/insights/export", response_class=StreamingResponse)
+async def export_transcripts(
+    user: OwnerUser,
+    db: Db,
+    start: From = None,
+    end: To = None,
+    avatar_id: uuid.UUID | None = None,
+    fmt: Annotated[export.Format, Query(alias="format")] = "csv",
+) -> StreamingResponse:
+    """Every message of the range's conversations, oldest conversation first, as CSV or JSON Lines."""
+    window = DateRange(start, end)
+    name = f"transcripts-{window.start}-{window.end}.{fmt}"
+    return StreamingResponse(
+        export.export_transcripts(db, user, window.start, window.end, avatar_id, fmt),
+        media_type=export.MEDIA_TYPES[fmt],
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/insights/prices")
