@@ -1,5 +1,6 @@
 """The owner's Insights tab in Chromium, over a month of seeded conversations."""
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -134,6 +135,11 @@ def test_an_owner_reads_a_month_in_charts_and_tables_and_answers_an_unanswered_q
     page.get_by_label("Which avatars").select_option(label="This avatar (Ava)")
     groups = page.locator(".unanswered > li")
     expect(groups).to_have_count(3)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    exported = download.value
+    assert exported.suggested_filename.endswith(".csv")
+    assert Path(exported.path()).read_text().startswith("session_id,started_at,avatar_id,page_url")
     expect(groups.first.locator(".meta")).to_contain_text("asked")
     peru = groups.filter(has_text="Peru")
     expect(peru.locator(".meta")).to_contain_text("the avatar said it did not know")

@@ -205,6 +205,33 @@ function charts(report: Report): HTMLElement[] {
   return [conversations, minutesFigure(report), latency("p90"), latency("p50"), costFigure(report)];
 }
 
+/** Downloads the range's transcripts; a link cannot carry the bearer token, so the file is fetched. */
+function exportButtons(api: ApiClient, query: () => URLSearchParams): HTMLElement {
+  const error = h("span", { class: "error", role: "alert" });
+  const download = (format: "csv" | "jsonl"): void => {
+    const params = query();
+    params.set("format", format);
+    api
+      .request("GET", `/v1/insights/export?${params}`)
+      .then((response) => response.blob())
+      .then(
+        (blob) => {
+          const link = h("a", { href: URL.createObjectURL(blob), download: `transcripts-${params.get("from")}-${params.get("to")}.${format}` });
+          link.click();
+          URL.revokeObjectURL(link.href);
+        },
+        (failure: unknown) => (error.textContent = humanMessage(failure)),
+      );
+  };
+  return h(
+    "span",
+    { class: "insights-export" },
+    h("button", { type: "button", onclick: () => download("csv") }, "Export CSV"),
+    h("button", { type: "button", onclick: () => download("jsonl") }, "Export JSON Lines"),
+    error,
+  );
+}
+
 export function insightsPanel(api: ApiClient, avatarId: string, avatarNames: Map<string, string>): HTMLElement {
   if (!styled) {
     document.head.append(h("style", {}, css));
@@ -220,9 +247,13 @@ export function insightsPanel(api: ApiClient, avatarId: string, avatarNames: Map
     h("option", { value: "" }, "All my avatars"),
   );
   const body = h("div", { class: "insights-body", "aria-busy": "true" }, "Loading insights…");
-  const load = (): void => {
+  const rangeQuery = (): URLSearchParams => {
     const query = new URLSearchParams({ from: from.value, to: to.value });
     if (scope.value) query.set("avatar_id", scope.value);
+    return query;
+  };
+  const load = (): void => {
+    const query = rangeQuery();
     body.setAttribute("aria-busy", "true");
     Promise.all([
       api.json<Report>("GET", `/v1/insights?${query}`),
@@ -246,5 +277,5 @@ export function insightsPanel(api: ApiClient, avatarId: string, avatarNames: Map
   };
   for (const control of [from, to, scope]) control.addEventListener("change", load);
   load();
-  return h("div", { class: "insights" }, h("h3", {}, "Insights"), h("div", { class: "insights-controls" }, h("label", {}, "From ", from), h("label", {}, "To ", to), scope), body);
+  return h("div", { class: "insights" }, h("h3", {}, "Insights"), h("div", { class: "insights-controls" }, h("label", {}, "From ", from), h("label", {}, "To ", to), scope, exportButtons(api, rangeQuery)), body);
 }
