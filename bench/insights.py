@@ -200,12 +200,14 @@ def main() -> None:
     for name in settings_env_names():
         os.environ.pop(name, None)
     print(describe())
+    print("load average (1, 5, 15 min) at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     data_dir = Path(tempfile.mkdtemp(prefix="avatar-studio-bench-insights-"))
     try:
         url = start_database(data_dir)
         owner_id = seed(url, args.owners, args.conversations, args.messages_per_conversation, args.share)
         within = measure(url, owner_id, args.runs)
         print(f"target: p95 <= {TARGET_P95_MS:.0f} ms for every query: {'met' if within else 'NOT met'}")
+        print("load average (1, 5, 15 min) at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     finally:
         stop_database(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
