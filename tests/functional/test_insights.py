@@ -212,3 +212,25 @@ def test_transcripts_export_as_csv_and_json_lines_with_sources_and_ratings_throu
     theirs = client.get("/v1/insights/export", params={"format": "csv"}, headers=stranger.headers)
     assert len(list(csv.DictReader(io.StringIO(theirs.text)))) == 0
     assert_problem(client.get("/v1/insights/export", params={"format": "xml"}, headers=owner.headers), 422)
+
+
+def test_history_marks_the_owners_own_conversations_shows_the_page_and_searches_what_was_said(
+    client: httpx.Client, api: Api, owner: User, stranger: User
+) -> None:
+    avatar, other = api.create_avatar(owner), api.create_avatar(owner, name="Bea")
+    refunds = api.start_session(owner, avatar["id"], page_url="https://shop.example/help")["session_id"]
+    stream_turn(client, owner.headers, refunds, "h1", "How are 100% refunds paid?")
+    hello = api.start_session(owner, avatar["id"])["session_id"]
+    stream_turn(client, owner.headers, hello, "h2", "Hello there")
+    api.start_session(owner, other["id"])
+
+    page = client.get("/v1/sessions", params={"avatar_id": avatar["id"]}, headers=owner.headers).json()
+    assert [(s["id"], s["by_owner"], s["page_url"]) for s in page["items"]] == [
+        (hello, True, None),
+        (refunds, True, "https://shop.example/help"),
+    ]
+    found = client.get("/v1/sessions", params={"q": "100% REFUNDS"}, headers=owner.headers).json()
+    assert [s["id"] for s in found["items"]] == [refunds]
+    # % and _ are matched as themselves, not as wildcards.
+    assert client.get("/v1/sessions", params={"q": "1_0"}, headers=owner.headers).json()["items"] == []
+    assert client.get("/v1/sessions", params={"q": "refunds"}, headers=stranger.headers).json()["items"] == []

@@ -62,6 +62,8 @@ class SessionOut(BaseModel):
     last_activity_at: datetime
     duration_seconds: int | None
     message_count: int
+    by_owner: bool  # the avatar's owner held it (a test from the studio), not a visitor
+    page_url: str | None
 
 
 class SessionPage(BaseModel):
