@@ -94,7 +94,7 @@ export function historyPanel(api: ApiClient, avatarId: string): HTMLElement {
   const usage = h("p", { "data-part": "usage" });
   const sessions = h("ul", { class: "sessions", "aria-label": "Past sessions" });
   const error = h("p", { class: "error", role: "alert" });
-  const search = h("input", { type: "search", name: "q", placeholder: "Search questions and answers", "aria-label": "Search conversations" });
+  const search = h("input", { type: "search", name: "q", class: "history-search", placeholder: "Search questions and answers", "aria-label": "Search conversations" });
 
   api.json<Usage>("GET", "/v1/usage").then(
     (u) =>
