@@ -66,6 +66,7 @@ bench: install web browser $(BENCH_STAMP)
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/sentences.py
+	$(BIN)/python bench/insights.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/peers.py
 

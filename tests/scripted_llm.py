@@ -163,6 +163,23 @@ class ScriptedLLM:
                 record.first_sentence_sent_at = time.monotonic()
             if gap and n + 1 < len(tokens):
                 await asyncio.sleep(gap)
+        if (record.body.get("stream_options") or {}).get("include_usage"):
+            # OpenAI's shape: a last chunk with no choices and the request's token counts.
+            prompt = sum(
+                len(_TOKEN.findall(str(m.get("content", "")))) for m in record.body.get("messages", [])
+            )
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": len(tokens),
+                "total_tokens": prompt + len(tokens),
+            }
+            final = {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": usage,
+            }
+            _write_chunk(writer, f"data: {json.dumps(final)}\n\n".encode())
         _write_chunk(writer, b"data: [DONE]\n\n")
         writer.write(b"0\r\n\r\n")
         await writer.drain()

@@ -12,6 +12,7 @@ from functions.core.api.routes import (
     api_keys,
     avatars,
     chat,
+    insights,
     knowledge,
     sessions,
     speech,
@@ -42,6 +43,7 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
             speech.router,
             widget.router,
             tools.router,
+            insights.router,
         ]
     )
     if web_dist.is_dir():

@@ -75,6 +75,11 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(growing)), growing
     assert "Tuesday" in growing[-1]
     expect(page.locator("[data-part=latency]")).to_contain_text("first audio")
+    answer.get_by_role("button", name="Unhelpful answer").click()
+    expect(answer.locator(".avs-feedback [role=status]")).to_have_text("Thanks for the feedback.")
+    answer.get_by_label("Comment on this answer").fill("It missed the sardines")
+    answer.get_by_label("Comment on this answer").press("Enter")
+    screenshot(page, "studio-feedback")
 
     page.get_by_label("Your question").fill("Tell me everything about the lamp and the feeding schedule.")
     page.get_by_label("Your question").press("Enter")
@@ -90,7 +95,8 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
 
     page.get_by_role("tab", name="History").click()
     session = page.locator(".sessions details[data-session]").first
-    expect(session).to_contain_text("ended")
+    expect(session).to_contain_text("Your test")
+    expect(session).to_contain_text("Ended by the visitor")
     session.locator("summary").click()
     expect(session.locator("li[data-role=user]").first).to_contain_text("Zephyr")
     expect(page.locator("[data-part=usage]")).to_contain_text("This month")

@@ -23,6 +23,9 @@ PUBLIC_TABLES = (
     "usage_limits",
     "avatar_api_keys",
     "widget_visitors",
+    "message_feedback",
+    "answered_questions",
+    "insight_prices",
 )
 
 
@@ -181,6 +184,7 @@ class World:
     visitor_message_id: uuid.UUID
     visitor_event_id: int
     api_key_id: uuid.UUID
+    answer_id: uuid.UUID  # an assistant reply in the owner's ended session, which the owner rated
 
     @property
     def params(self) -> dict[str, Any]:
@@ -231,7 +235,24 @@ def arrange_world(conn: Admin) -> World:
         (owner_id, avatar_id),
     ).fetchone()
     assert api_key is not None
+    answer = conn.execute(
+        "insert into public.streaming_messages (session_id, user_id, role, content)"
+        " values (%s, %s, 'assistant', 'hi') returning id",
+        (ended_session_id, owner_id),
+    ).fetchone()
+    assert answer is not None
+    conn.execute(
+        "insert into public.message_feedback (message_id, user_id, rating) values (%s, %s, 1)",
+        (answer["id"], owner_id),
+    )
+    conn.execute(
+        "insert into public.answered_questions (owner_id, avatar_id, question_key, question)"
+        " values (%s, %s, 'hours open', 'When are you open?')",
+        (owner_id, avatar_id),
+    )
+    conn.execute("insert into public.insight_prices (owner_id, prices) values (%s, '{}')", (owner_id,))
     return World(
+        answer_id=answer["id"],
         api_key_id=api_key["id"],
         owner_id=owner_id,
         other_id=other_id,

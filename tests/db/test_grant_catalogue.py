@@ -35,7 +35,7 @@ INTENDED: dict[str, dict[str, set[str]]] = {
         "authenticated": {
             "SELECT",
             "DELETE",
-            "INSERT (avatar_id, channel, quality)",
+            "INSERT (avatar_id, channel, page_url, quality, visitor_key)",
             "UPDATE (end_reason, last_activity_at, provider_session_id, status)",
         },
         "service_role": {"SELECT", "UPDATE (end_reason, status)"},
@@ -44,9 +44,9 @@ INTENDED: dict[str, dict[str, set[str]]] = {
         "authenticated": {
             "SELECT",
             "DELETE",
-            "INSERT (audio_duration_ms, content, interrupted, role, session_id, source_chunk_ids, sources,"
-            " timings, tool_calls, turn_id)",
-            "UPDATE (audio_duration_ms, heard_content, interrupted, reply_claimed_until)",
+            "INSERT (audio_duration_ms, completion_tokens, content, interrupted, prompt_tokens, role,"
+            " session_id, source_chunk_ids, sources, timings, tool_calls, turn_id)",
+            "UPDATE (audio_duration_ms, first_audible_ms, heard_content, interrupted, reply_claimed_until)",
         },
     },
     "public.avatar_session_events": {
@@ -92,6 +92,29 @@ INTENDED: dict[str, dict[str, set[str]]] = {
     # imported once: the server's alone.
     "private.provider_resources": {"service_role": {"SELECT", "INSERT", "UPDATE", "DELETE"}},
     "private.provider_assets": {"service_role": {"SELECT", "INSERT"}},
+    # Insights: feedback by whoever held the conversation, questions the owner answered, the owner's
+    # price table; the per-day totals are kept by triggers and read through the Insights functions.
+    "public.message_feedback": {
+        "authenticated": {
+            "SELECT",
+            "INSERT (comment, message_id, rating)",
+            "UPDATE (comment, rating)",
+            "DELETE",
+        },
+    },
+    "public.answered_questions": {
+        "authenticated": {
+            "SELECT",
+            "INSERT (avatar_id, document_id, question, question_key)",
+            "UPDATE (created_at, document_id, question)",
+            "DELETE",
+        },
+    },
+    "public.insight_prices": {
+        "authenticated": {"SELECT", "INSERT (owner_id, prices)", "UPDATE (prices, updated_at)"},
+    },
+    "private.insights_daily": {"authenticated": {"SELECT"}},
+    "private.insights_latency": {"authenticated": {"SELECT"}},
     # An avatar's tools: the signing secret is written once and never selectable.
     "public.avatar_tools": {
         "authenticated": {

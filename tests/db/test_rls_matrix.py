@@ -65,6 +65,31 @@ STATEMENTS: dict[str, dict[str, str]] = {
         " where id = %(visitor_id)s returning id",
         "delete": "delete from public.widget_visitors where id = %(visitor_id)s returning id",
     },
+    "message_feedback": {
+        "select": "select id from public.message_feedback where message_id = %(answer_id)s",
+        # Rating again is an upsert; the insert's check applies to the proposed row all the same.
+        "insert": "insert into public.message_feedback (message_id, rating) values (%(answer_id)s, -1)"
+        " on conflict (message_id) do update set rating = excluded.rating returning id",
+        "update": "update public.message_feedback set rating = -1"
+        " where message_id = %(answer_id)s returning id",
+        "delete": "delete from public.message_feedback where message_id = %(answer_id)s returning id",
+    },
+    "answered_questions": {
+        "select": "select id from public.answered_questions where avatar_id = %(avatar_id)s",
+        "insert": "insert into public.answered_questions (avatar_id, question_key, question)"
+        " values (%(avatar_id)s, 'price', 'What does it cost?') returning id",
+        "update": "update public.answered_questions set question = 'Opening hours?'"
+        " where avatar_id = %(avatar_id)s returning id",
+        "delete": "delete from public.answered_questions where avatar_id = %(avatar_id)s returning id",
+    },
+    "insight_prices": {
+        "select": "select owner_id from public.insight_prices where owner_id = %(owner_id)s",
+        "insert": "insert into public.insight_prices (owner_id, prices) values (%(owner_id)s, '{}')"
+        " on conflict (owner_id) do update set prices = excluded.prices returning owner_id",
+        "update": "update public.insight_prices set prices = '{\"llm\": 2}'"
+        " where owner_id = %(owner_id)s returning owner_id",
+        "delete": "delete from public.insight_prices where owner_id = %(owner_id)s returning owner_id",
+    },
 }
 
 # What each actor may do to the owner's rows; everything not listed is denied.
@@ -80,6 +105,10 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "avatar_api_keys": {"select", "insert", "update", "delete"},
         # Written only by the token endpoint and the sweeper (service_role): owners see who visited.
         "widget_visitors": {"select"},
+        "message_feedback": {"select", "insert", "update", "delete"},
+        "answered_questions": {"select", "insert", "update", "delete"},
+        # The price table is kept, only changed.
+        "insight_prices": {"select", "insert", "update"},
     },
     "another_user": {},
     "anon": {},

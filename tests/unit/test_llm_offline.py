@@ -3,7 +3,7 @@
 import uuid
 
 from functions.core.llm.base import ChatMessage, ChatModel, Passage
-from functions.core.llm.offline import OfflineAnswerer
+from functions.core.llm.offline import OFFLINE_LEAD, OfflineAnswerer, compose
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 
 RETURNS = Passage(
@@ -91,3 +91,14 @@ async def test_it_can_stand_in_wherever_a_chat_model_is_expected() -> None:
     assert model.name == "offline"
     pieces = [p async for p in model.stream([ChatMessage(role="user", content="Hi?")])]
     assert "offline mode" in split_sentences("".join(pieces))[0]
+
+
+def test_a_question_in_a_passage_is_not_quoted_as_the_answer() -> None:
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="FAQ",
+        content="What are your opening hours?\n\nThe shop opens at nine and closes at six.",
+        score=1.0,
+    )
+    reply = compose("What are your opening hours?", [passage], grounded_only=True)
+    assert reply == f"{OFFLINE_LEAD} The shop opens at nine and closes at six [1]."

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage, ChatModel, ToolCall
+from functions.core.llm.base import ChatMessage, ChatModel, TokenUsage, ToolCall
 from functions.core.llm.openai_compat import BACKOFF_CAP_S, OpenAICompatibleChat
 
 MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi?")]
@@ -131,6 +131,7 @@ async def test_the_request_carries_model_messages_stream_and_options() -> None:
         "model": "gpt-test",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}],
         "stream": True,
+        "stream_options": {"include_usage": True},
         "max_tokens": 50,
         "temperature": 0.2,
     }
@@ -387,3 +388,38 @@ async def test_another_400_is_not_retried() -> None:
         await collect(harness.chat(), max_tokens=50)
     assert raised.value.provider_status == 400
     assert len(harness.requests) == 1
+
+
+async def test_the_token_usage_of_the_final_chunk_is_reported() -> None:
+    # OpenAI's chat streaming reference: with stream_options.include_usage, one last chunk before [DONE]
+    # has empty `choices` and the request's `usage` (prompt_tokens, completion_tokens, total_tokens).
+    final = {
+        "id": "c1",
+        "choices": [],
+        "usage": {"prompt_tokens": 57, "completion_tokens": 9, "total_tokens": 66},
+    }
+    harness = Harness(ok(sse(delta("Hi"), delta(" there."), final), parts=3))
+    usage = TokenUsage()
+    pieces = [piece async for piece in harness.chat().stream(MESSAGES, usage=usage)]
+    assert "".join(pieces) == "Hi there."
+    assert (usage.prompt_tokens, usage.completion_tokens) == (57, 9)
+
+
+async def test_a_stream_without_usage_leaves_the_counts_unknown() -> None:
+    usage = TokenUsage()
+    assert [p async for p in Harness(ok(sse(delta("Hi.")))).chat().stream(MESSAGES, usage=usage)] == ["Hi."]
+    assert (usage.prompt_tokens, usage.completion_tokens) == (None, None)
+
+
+async def test_the_usage_of_every_request_of_a_tool_turn_adds_up() -> None:
+    first = {"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 7}}
+    second = {"choices": [], "usage": {"prompt_tokens": 80, "completion_tokens": 12}}
+    harness = Harness(
+        ok(sse(call_fragment(0, id="call_a", name="order_status", arguments="{}"), first)),
+        ok(sse(delta("Done."), second)),
+    )
+    usage = TokenUsage()
+    chat = harness.chat()
+    assert [p async for p in chat.stream_turn(MESSAGES, [LOOKUP], usage=usage)][-1].name == "order_status"
+    assert [p async for p in chat.stream_turn(MESSAGES, [LOOKUP], usage=usage)] == ["Done."]
+    assert (usage.prompt_tokens, usage.completion_tokens) == (130, 19)

@@ -95,8 +95,11 @@ test("a turn streams sentences to the adapter in order and reports latency and t
   stub.finishSentence();
   await turn;
   assert.deepEqual(stub.spoken, ["Hello there.", "It is a studio.", "It makes avatars."]);
-  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: false, heard: "" });
+  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: false, heard: "", messageId: "a1" });
   assert.deepEqual(latencies.at(-1), { retrievalMs: 12, firstSentenceMs: 80, firstAudioMs: 150 });
+  const audible = calls.filter((call) => call.path.endsWith("/audible"));
+  assert.deepEqual(audible.map((call) => call.body), [{ first_audible_ms: 150 }]);
+  assert.match(audible[0].path, /^\/v1\/sessions\/s1\/turns\/turn-[\w-]+\/audible$/);
   assert.deepEqual(statuses.slice(-3), ["thinking", "speaking", "listening"]);
   await controller.end();
 });
@@ -118,7 +121,7 @@ test("interrupt stops the adapter, keeps what was heard and reports it, retrying
   await tick();
   controller.interrupt();
   await turn;
-  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: true, heard: "It is a studio." });
+  assert.deepEqual(answer, { turnId: (answer as unknown as { turnId: string }).turnId, reply: "It is a studio. It makes avatars.", interrupted: true, heard: "It is a studio.", messageId: "a1" });
   assert.equal(stub.current, undefined);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const reports = calls.filter((call) => call.path.endsWith("/interrupt"));

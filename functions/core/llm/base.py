@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -53,6 +54,22 @@ class Passage(BaseModel):
     score: float
 
 
+@dataclass
+class TokenUsage:
+    """The tokens a model reported for one reply (summed over its requests when it called tools); filled
+    in by `ChatModel.stream` as the stream ends. Stays None where the model reports nothing (an older
+    compatible server, the offline answerer)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def add(self, other: "TokenUsage") -> None:
+        if other.prompt_tokens is not None:
+            self.prompt_tokens = (self.prompt_tokens or 0) + other.prompt_tokens
+        if other.completion_tokens is not None:
+            self.completion_tokens = (self.completion_tokens or 0) + other.completion_tokens
+
+
 class ChatModel(Protocol):
     """One implementation per kind of model. Failures raise `ProviderError`; keys never leave the server."""
 
@@ -64,13 +81,15 @@ class ChatModel(Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncGenerator[str, None]:
         """Stream the assistant's reply to `messages` as text deltas, in order.
 
         Joining the deltas gives the whole reply; a delta may end mid-word or mid-sentence. `None` leaves
         `max_tokens` and `temperature` to the model's defaults. Closing the iterator early abandons the
         request. A failure before the first delta may be retried by the implementation; a failure after it
-        raises, since text already handed out cannot be taken back.
+        raises, since text already handed out cannot be taken back. Given `usage`, the tokens the model
+        reports for the reply are added there.
         """
         ...
 
@@ -86,6 +105,7 @@ class ToolCallingChat(ChatModel, Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncGenerator[str | ToolCall, None]:
         """Like `stream`, with `tools` offered in OpenAI's function format; each complete call is yielded
         once its arguments have fully arrived, after the text deltas."""

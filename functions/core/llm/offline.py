@@ -4,7 +4,7 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator
 
-from functions.core.llm.base import ChatMessage, Passage
+from functions.core.llm.base import ChatMessage, Passage, TokenUsage
 from functions.core.text.sentences import split_sentences
 from functions.core.text.terms import content_terms
 
@@ -39,6 +39,8 @@ def _sentences(content: str) -> list[str]:
         if sentence.lstrip().startswith("#"):
             continue  # a heading is not an answer
         text = _MARKUP.sub("", sentence).strip()
+        if text.endswith("?"):
+            continue  # a question (an FAQ entry's own) is not an answer either
         if len(_WORD.findall(text)) >= 3:
             out.append(text)
     return out
@@ -97,6 +99,7 @@ class OfflineAnswerer:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncGenerator[str, None]:
         """`ChatModel.stream` without passages: there is nothing to quote, so say so (see `answer`)."""
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.llm.base import ChatMessage, ToolCall
+from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class OpenAICompatibleChat:
             "model": self.model,
             "messages": [m.wire() for m in messages],
             "stream": True,
+            # The final chunk then carries the reply's token counts (OpenAI's `stream_options`).
+            "stream_options": {"include_usage": True},
         }
         if tools:
             payload["tools"] = tools
@@ -130,9 +132,9 @@ class OpenAICompatibleChat:
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
 
-    def _content(self, data: str, calls: "_CallParts | None" = None) -> str:
+    def _content(self, data: str, calls: "_CallParts | None" = None, usage: TokenUsage | None = None) -> str:
         """The text delta of one `data:` payload ("" when it carries none); tool-call fragments go to
-        `calls`."""
+        `calls`, token counts to `usage`."""
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -144,6 +146,8 @@ class OpenAICompatibleChat:
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else error
             raise self._chunk_error(f"error in stream: {str(message)[:300]}", data)
+        if usage is not None:
+            _read_usage(chunk.get("usage"), usage)
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return ""  # e.g. the usage-only final chunk
@@ -154,13 +158,13 @@ class OpenAICompatibleChat:
         return content if isinstance(content, str) else ""
 
     async def _deltas(
-        self, response: httpx.Response, calls: "_CallParts | None" = None
+        self, response: httpx.Response, calls: "_CallParts | None" = None, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
             # A server that ignored `stream: true` and answered in one piece.
             content = self._content(
-                self._redact((await response.aread()).decode("utf-8", errors="replace")), calls
+                self._redact((await response.aread()).decode("utf-8", errors="replace")), calls, usage
             )
             if content:
                 yield content
@@ -186,7 +190,7 @@ class OpenAICompatibleChat:
                 if payload.strip() == b"[DONE]":
                     finished = True
                     break
-                pieces.append(self._content(payload.decode("utf-8", errors="replace"), calls))
+                pieces.append(self._content(payload.decode("utf-8", errors="replace"), calls, usage))
             if any(pieces):
                 yield "".join(pieces)
             if finished:
@@ -203,7 +207,7 @@ class OpenAICompatibleChat:
             data.append(rest[5:].lstrip(b" "))
         if data and b"\n".join(data).strip() != b"[DONE]":
             # The last event, without the blank line that should have ended it.
-            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"), calls)
+            content = self._content(b"\n".join(data).decode("utf-8", errors="replace"), calls, usage)
             if content:
                 yield content
 
@@ -213,9 +217,12 @@ class OpenAICompatibleChat:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncGenerator[str, None]:
         """Stream the reply's text deltas; see `ChatModel.stream`."""
-        async for piece in self._stream(lambda: self._payload(messages, max_tokens, temperature), None):
+        async for piece in self._stream(
+            lambda: self._payload(messages, max_tokens, temperature), None, usage
+        ):
             yield piece
 
     async def stream_turn(
@@ -225,18 +232,19 @@ class OpenAICompatibleChat:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> AsyncGenerator[str | ToolCall, None]:
         """Stream the reply's text deltas, then the tool calls it made; see `ToolCallingChat.stream_turn`."""
         calls = _CallParts()
         async for piece in self._stream(
-            lambda: self._payload(messages, max_tokens, temperature, tools), calls
+            lambda: self._payload(messages, max_tokens, temperature, tools), calls, usage
         ):
             yield piece
         for call in calls.complete():
             yield call
 
     async def _stream(
-        self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None"
+        self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None", usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         """The request `build` makes (again after a refused parameter), retried while nothing was yielded."""
         payload = build()
@@ -269,9 +277,12 @@ class OpenAICompatibleChat:
                             delay,
                         )
                     else:
-                        async for piece in self._deltas(response, calls):
+                        reported = TokenUsage()
+                        async for piece in self._deltas(response, calls, reported):
                             started = True
                             yield piece
+                        if usage is not None:
+                            usage.add(reported)
                         return
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if started or attempt >= self._max_retries:
@@ -320,3 +331,14 @@ class _CallParts:
             for index, part in sorted(self._parts.items())
             if part.get("name")
         ]
+
+
+def _read_usage(reported: object, usage: TokenUsage) -> None:
+    """The counts of a chunk's `usage` object (OpenAI sends it once, in the last chunk before [DONE])."""
+    if not isinstance(reported, dict):
+        return
+    prompt, completion = reported.get("prompt_tokens"), reported.get("completion_tokens")
+    if isinstance(prompt, int) and prompt >= 0:
+        usage.prompt_tokens = prompt
+    if isinstance(completion, int) and completion >= 0:
+        usage.completion_tokens = completion

@@ -13,7 +13,8 @@ from functions.core.settings import Settings
 
 _SESSION_COLUMNS = (
     "id, avatar_id, user_id, status, end_reason, provider, provider_session_id, quality, started_at,"
-    " ended_at, expires_at, last_activity_at, duration_seconds, message_count"
+    " ended_at, expires_at, last_activity_at, duration_seconds, message_count,"
+    " user_id = owner_id as by_owner, page_url"
 )
 
 
@@ -29,14 +30,31 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise AppError("the cursor is not one this API returned") from exc
 
 
-async def list_sessions(db: Database, principal: Principal, limit: int, cursor: str | None) -> SessionPage:
+async def list_sessions(
+    db: Database,
+    principal: Principal,
+    limit: int,
+    cursor: str | None,
+    *,
+    avatar_id: uuid.UUID | None = None,
+    search: str | None = None,
+) -> SessionPage:
     """The caller's sessions and, for an owner, the sessions visitors held with their avatars; newest
-    first, keyset-paginated."""
+    first, keyset-paginated; optionally of one avatar, or where a question or answer contains `search`."""
     where = "(user_id = %s or owner_id = %s)"
     params_extra: tuple[object, ...] = ()
+    if avatar_id is not None:
+        where += " and avatar_id = %s"
+        params_extra += (avatar_id,)
+    if search:
+        where += (
+            " and exists (select 1 from public.streaming_messages m"
+            " where m.session_id = streaming_sessions.id and m.content ilike %s)"
+        )
+        params_extra += ("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",)
     if cursor is not None:
         where += " and (started_at, id) < (%s, %s)"
-        params_extra = _decode_cursor(cursor)
+        params_extra += _decode_cursor(cursor)
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute(
             f"select {_SESSION_COLUMNS} from public.streaming_sessions where {where}"  # noqa: S608

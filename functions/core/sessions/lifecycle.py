@@ -49,9 +49,9 @@ async def start_session(
             raise NotFound("no such avatar")
         enforce_quota(usage_from_row(avatar, settings), idle_seconds=settings.session_idle_seconds)
         cur = await conn.execute(
-            "insert into public.streaming_sessions (avatar_id, quality) values (%s, %s)"
-            " returning id, provider, quality, expires_at",
-            (body.avatar_id, body.quality),
+            "insert into public.streaming_sessions (avatar_id, quality, visitor_key, page_url)"
+            " values (%s, %s, %s, %s) returning id, provider, quality, expires_at",
+            (body.avatar_id, body.quality, body.visitor_key, body.page_url),
         )
         session = await cur.fetchone()
         assert session is not None

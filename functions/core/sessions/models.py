@@ -20,6 +20,9 @@ class StrictBody(BaseModel):
 class StartSession(StrictBody):
     avatar_id: uuid.UUID
     quality: Quality | None = None
+    # The widget's own id for this browser, kept in its storage: how returning visitors are counted.
+    visitor_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    page_url: str | None = Field(default=None, max_length=2000)
 
 
 class EndSession(StrictBody):
@@ -59,6 +62,8 @@ class SessionOut(BaseModel):
     last_activity_at: datetime
     duration_seconds: int | None
     message_count: int
+    by_owner: bool  # the avatar's owner held it (a test from the studio), not a visitor
+    page_url: str | None
 
 
 class SessionPage(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.core.llm.base import ChatMessage, ToolCall, ToolCallingChat
+from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall, ToolCallingChat
 from functions.core.tools.runtime import (
     SessionTool,
     ToolArgumentsInvalid,
@@ -61,6 +61,7 @@ async def converse(
     *,
     max_tokens: int | None,
     temperature: float | None,
+    usage: TokenUsage | None = None,
     bridge_after_s: float = BRIDGE_AFTER_S,
 ) -> AsyncGenerator[str, None]:
     offered = openai_tools(tools)
@@ -73,6 +74,7 @@ async def converse(
             offered if round_number < MAX_ROUNDS else [],
             max_tokens=max_tokens,
             temperature=temperature,
+            usage=usage,
         )
         async with contextlib.aclosing(stream):
             async for piece in stream:

@@ -26,7 +26,7 @@ import psycopg
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
-from functions.core.llm.base import ChatMessage, ChatModel, Passage, ToolCallingChat
+from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage, ToolCallingChat
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
 from functions.core.llm.offline import OfflineAnswerer, stream_words
@@ -181,6 +181,7 @@ class TurnEngine:
         reply: list[str] = []
         sources: list[Source] = []
         tool_log = ToolLog()
+        usage = TokenUsage()
         saved = False
         live = True
         try:
@@ -201,7 +202,7 @@ class TurnEngine:
                 return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
 
             llm_started = checked = perf_counter()
-            answer = self._answer(turn, passages, tool_log)
+            answer = self._answer(turn, passages, tool_log, usage)
             async with contextlib.aclosing(answer):
                 async for delta in answer:
                     if timings.llm_first_token_ms is None:
@@ -223,7 +224,13 @@ class TurnEngine:
             message_id = None
             if content or live:
                 message_id = await self._save(
-                    turn, content, sources, timings, interrupted=not live, tool_calls=tool_log.calls
+                    turn,
+                    content,
+                    sources,
+                    timings,
+                    interrupted=not live,
+                    tool_calls=tool_log.calls,
+                    usage=usage,
                 )
             saved = True
             yield (
@@ -242,7 +249,7 @@ class TurnEngine:
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
             if not saved:
                 timings.total_ms = _ms(turn.started)
-                self._finish_later(turn, "".join(reply).strip(), sources, timings, tool_log.calls)
+                self._finish_later(turn, "".join(reply).strip(), sources, timings, tool_log.calls, usage)
             raise
         except Exception as exc:
             if not isinstance(exc, AppError):
@@ -303,7 +310,7 @@ class TurnEngine:
         return passages
 
     def _answer(
-        self, turn: PreparedTurn, passages: list[Passage], tool_log: ToolLog
+        self, turn: PreparedTurn, passages: list[Passage], tool_log: ToolLog, usage: TokenUsage
     ) -> AsyncGenerator[str, None]:
         grounded_only = turn.persona.grounded_only
         if self.chat is None:
@@ -312,13 +319,21 @@ class TurnEngine:
             return stream_words(GROUNDED_REFUSAL)
         messages = build_messages(turn.persona, passages, turn.history, turn.question)
         if isinstance(self.chat, ToolCallingChat):
-            return self._answer_with_tools(self.chat, turn, messages, tool_log)
+            return self._answer_with_tools(self.chat, turn, messages, tool_log, usage)
         return self.chat.stream(
-            messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+            messages,
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+            usage=usage,
         )
 
     async def _answer_with_tools(
-        self, chat: ToolCallingChat, turn: PreparedTurn, messages: list[ChatMessage], tool_log: ToolLog
+        self,
+        chat: ToolCallingChat,
+        turn: PreparedTurn,
+        messages: list[ChatMessage],
+        tool_log: ToolLog,
+        usage: TokenUsage,
     ) -> AsyncGenerator[str, None]:
         """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
         async with self.db.as_user(turn.principal.claims) as conn:
@@ -330,9 +345,18 @@ class TurnEngine:
 
         max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
         stream = (
-            converse(chat, messages, tools, run, tool_log, max_tokens=max_tokens, temperature=temperature)
+            converse(
+                chat,
+                messages,
+                tools,
+                run,
+                tool_log,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                usage=usage,
+            )
             if tools
-            else chat.stream(messages, max_tokens=max_tokens, temperature=temperature)
+            else chat.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage)
         )
         async with contextlib.aclosing(stream):
             async for piece in stream:
@@ -347,6 +371,7 @@ class TurnEngine:
         *,
         interrupted: bool,
         tool_calls: list[dict[str, Any]] | None = None,
+        usage: TokenUsage | None = None,
     ) -> uuid.UUID:
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
@@ -359,6 +384,7 @@ class TurnEngine:
                     timings,
                     interrupted=interrupted,
                     tool_calls=tool_calls,
+                    usage=usage,
                 )
         except psycopg.errors.UniqueViolation:
             # Another request took the turn over after this one's claim lapsed, and stored first.
@@ -375,11 +401,14 @@ class TurnEngine:
         sources: list[Source],
         timings: Timings,
         tool_calls: list[dict[str, Any]],
+        usage: TokenUsage,
     ) -> None:
         async def finish() -> None:
             try:
                 if content:
-                    await self._save(turn, content, sources, timings, interrupted=True, tool_calls=tool_calls)
+                    await self._save(
+                        turn, content, sources, timings, interrupted=True, tool_calls=tool_calls, usage=usage
+                    )
                 else:
                     await self._release(turn)
             except Exception:

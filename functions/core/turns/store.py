@@ -7,7 +7,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from functions.core.db.pool import Conn
-from functions.core.llm.base import ChatMessage, Passage
+from functions.core.llm.base import ChatMessage, Passage, TokenUsage
 from functions.core.text.terms import full_text_query
 from functions.core.turns.models import Source, Timings
 from functions.core.turns.prompt import Persona
@@ -85,9 +85,10 @@ with prior as (
 ),
 added as (
   insert into public.streaming_messages
-         (session_id, role, content, turn_id, sources, source_chunk_ids, timings, interrupted, tool_calls)
+         (session_id, role, content, turn_id, sources, source_chunk_ids, timings, interrupted, tool_calls,
+          prompt_tokens, completion_tokens)
   select %(session_id)s, 'assistant', %(content)s, %(turn_id)s, %(sources)s, %(chunk_ids)s, %(timings)s,
-         %(interrupted)s, %(tool_calls)s
+         %(interrupted)s, %(tool_calls)s, %(prompt_tokens)s, %(completion_tokens)s
    where not exists (select 1 from prior)
   returning id
 )
@@ -279,8 +280,10 @@ async def save_reply(
     *,
     interrupted: bool = False,
     tool_calls: list[dict[str, Any]] | None = None,
+    usage: TokenUsage | None = None,
 ) -> uuid.UUID:
     """The reply of a turn, stored once: a concurrent retry of the same turn gets the first one's id."""
+    usage = usage or TokenUsage()
     cur = await conn.execute(
         _SAVE_REPLY,
         {
@@ -292,6 +295,8 @@ async def save_reply(
             "timings": Jsonb(timings.model_dump(exclude_none=True)),
             "interrupted": interrupted,
             "tool_calls": Jsonb(tool_calls or []),
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
         },
     )
     row = await cur.fetchone()

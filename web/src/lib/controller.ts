@@ -4,7 +4,7 @@ import { ApiClient, ApiError } from "./api";
 import { loadAdapter, type AdapterFactory, type AvatarAdapter } from "./adapter";
 import { Emitter } from "./events";
 import { SentenceQueue } from "./sentences";
-import { newTurnId, reportInterrupt, runTurn, type Source, type TurnInput } from "./turns";
+import { newTurnId, reportFirstAudible, reportInterrupt, runTurn, type Source, type TurnInput } from "./turns";
 
 export type ConversationStatus = "idle" | "connecting" | "listening" | "thinking" | "speaking" | "ended";
 
@@ -20,7 +20,8 @@ export interface ControllerEvents {
   user: { turnId: string; text: string };
   sources: { turnId: string; sources: Source[] };
   sentence: { turnId: string; index: number; text: string };
-  answer: { turnId: string; reply: string; interrupted: boolean; heard: string };
+  /** `messageId`: the stored reply, once the server has it (what feedback rates). */
+  answer: { turnId: string; reply: string; interrupted: boolean; heard: string; messageId: string | null };
   latency: { turnId: string; latency: Latency };
   error: Error;
   /** A standing message about the avatar itself (a dropped stream); null clears it. */
@@ -47,6 +48,8 @@ export interface ControllerOptions {
   /** Where `pagehide` is listened for; the window in a browser. */
   pageEvents?: EventTarget | null;
   now?: () => number;
+  /** Sent with the session start: the widget's stored `visitor_key` and the `page_url` it is on. */
+  sessionFields?: { visitor_key?: string; page_url?: string };
 }
 
 interface ActiveTurn {
@@ -61,6 +64,7 @@ interface ActiveTurn {
   interrupted: boolean;
   heard: string;
   streaming: boolean;
+  messageId: string | null;
 }
 
 interface StartedSession {
@@ -105,7 +109,10 @@ export class ConversationController extends Emitter<ControllerEvents> {
     const { api, avatarId } = this.options;
     this.setStatus("connecting");
     try {
-      const session = await api.json<StartedSession>("POST", "/v1/sessions", { avatar_id: avatarId });
+      const session = await api.json<StartedSession>("POST", "/v1/sessions", {
+        ...this.options.sessionFields,
+        avatar_id: avatarId,
+      });
       this.sessionId = session.session_id;
       this.provider = session.provider;
       const adapter = this.createAdapter(await loadAdapter(session.provider));
@@ -154,7 +161,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
       adapter.on("transcript", ({ role, text }) => {
         const turnId = newTurnId();
         if (role === "user") this.emit("user", { turnId, text });
-        else this.emit("answer", { turnId, reply: text, interrupted: false, heard: text });
+        else this.emit("answer", { turnId, reply: text, interrupted: false, heard: text, messageId: null });
       }),
       adapter.on("disconnected", ({ expected }) => {
         if (expected || this.status === "ended") return;
@@ -261,6 +268,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
       interrupted: false,
       heard: "",
       streaming: true,
+      messageId: null,
     };
     this.turn = turn;
     adapter.setListening?.(false);
@@ -282,6 +290,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
           },
           done: (data) => {
             turn.reply = data.reply;
+            turn.messageId = data.assistant_message_id;
             turn.latency.retrievalMs = data.timings.retrieval_ms ?? null;
             turn.latency.firstSentenceMs = data.timings.first_sentence_ms ?? null;
             this.emit("latency", { turnId: turn.id, latency: { ...turn.latency } });
@@ -303,7 +312,13 @@ export class ConversationController extends Emitter<ControllerEvents> {
 
   private finishTurn(turn: ActiveTurn): void {
     const reply = turn.reply || turn.sentences.filter(Boolean).join(" ");
-    this.emit("answer", { turnId: turn.id, reply, interrupted: turn.interrupted, heard: turn.heard });
+    this.emit("answer", { turnId: turn.id, reply, interrupted: turn.interrupted, heard: turn.heard, messageId: turn.messageId });
+    const { firstAudioMs } = turn.latency;
+    if (this.sessionId && turn.messageId && firstAudioMs !== null) {
+      reportFirstAudible(this.options.api, this.sessionId, turn.id, firstAudioMs).catch((error: unknown) =>
+        console.warn("the first audible sound was not recorded", error),
+      );
+    }
     if (this.turn !== turn) return;
     this.turn = null;
     if (this.status !== "ended") {

@@ -3,6 +3,7 @@
 import { ApiClient, humanMessage } from "./api";
 import { ConversationController, type ConversationStatus, type Latency } from "./controller";
 import { h } from "./dom";
+import { feedbackControls } from "./feedback";
 import type { Source } from "./turns";
 import { VoiceClosedError, VoiceInput } from "./voice";
 
@@ -11,6 +12,8 @@ export interface ConversationOptions {
   avatarId: string;
   avatarName: string;
   greeting?: string;
+  /** Sent with the session start (see `ControllerOptions.sessionFields`). */
+  sessionFields?: { visitor_key?: string; page_url?: string };
 }
 
 const STATUS_WORDS: Record<ConversationStatus, string> = {
@@ -141,9 +144,10 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       for (const source of sources) list.append(h("li", { "data-document": source.document_id }, sourceLabel(source)));
       answer(turnId).item.append(list);
     });
-    conversation.on("answer", ({ turnId, reply, interrupted, heard }) => {
+    conversation.on("answer", ({ turnId, reply, interrupted, heard, messageId }) => {
       const entry = answer(turnId);
       entry.text.textContent = interrupted ? heard : reply;
+      if (messageId && !interrupted) entry.item.append(feedbackControls(options.api, messageId));
       if (interrupted) {
         entry.item.dataset.interrupted = "true";
         entry.item.append(h("span", { class: "avs-interrupted" }, "(interrupted)"));
@@ -182,6 +186,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       stage,
       greeting: options.greeting,
       pageEvents: window,
+      sessionFields: options.sessionFields,
     });
     wire(controller);
     const current = controller;

@@ -84,6 +84,12 @@ function audioFileName(type: string): string {
 }
 
 /** Marks a turn interrupted, keeping what was heard; the reply may not be stored yet, so 409 is retried once. */
+/** How long the visitor waited for the first sound of the reply, for the owner's Insights. */
+export async function reportFirstAudible(api: ApiClient, sessionId: string, turnId: string, ms: number): Promise<void> {
+  const path = `/v1/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/audible`;
+  await api.json("POST", path, { first_audible_ms: Math.max(0, Math.min(600_000, Math.round(ms))) });
+}
+
 export async function reportInterrupt(
   api: ApiClient,
   sessionId: string,

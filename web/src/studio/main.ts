@@ -11,7 +11,7 @@ import { historyPanel } from "./history";
 import { knowledgePanel } from "./knowledge";
 import { sharingPanel } from "./sharing";
 
-const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History"] as const;
+const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History", "Insights"] as const;
 type Tab = (typeof TABS)[number];
 
 const OFFLINE_NOTICE =
@@ -125,6 +125,16 @@ class Studio {
         return sharingPanel(this.api, avatar, location.origin);
       case "History":
         return historyPanel(this.api, avatar.id);
+      case "Insights": {
+        // Charts load only when an owner opens the tab.
+        const holder = h("div", {}, "Loading insights…");
+        const names = new Map(this.avatars.map((a) => [a.id, a.name]));
+        import("./insights/view").then(
+          ({ insightsPanel }) => holder.replaceChildren(insightsPanel(this.api, avatar.id, names)),
+          (failure: unknown) => holder.replaceChildren(h("p", { class: "error", role: "alert" }, humanMessage(failure))),
+        );
+        return holder;
+      }
     }
   }
 }

@@ -27,6 +27,21 @@ function storedVisitor(key: string): string | undefined {
   }
 }
 
+/** This browser's lasting id for the owner's "returning visitors"; a random value, kept in storage. */
+function browserKey(): string | undefined {
+  const key = "avatar-studio-visitor-key";
+  try {
+    let value = localStorage.getItem(key);
+    if (!value || !/^[A-Za-z0-9_-]{8,64}$/.test(value)) {
+      value = crypto.randomUUID().replaceAll("-", "");
+      localStorage.setItem(key, value);
+    }
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function openWidget({ root, body, title, api, avatar }: WidgetMount): Promise<void> {
   const style = document.createElement("style");
   style.textContent = css;
@@ -60,5 +75,7 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     avatarId: grant.avatar.id,
     avatarName: grant.avatar.name,
     greeting: grant.avatar.greeting,
+    // The page without its query or fragment, which may carry what a visitor typed elsewhere.
+    sessionFields: { visitor_key: browserKey(), page_url: `${location.origin}${location.pathname}` },
   });
 }

@@ -34,8 +34,10 @@ async def list_sessions(
     db: Db,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    avatar_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SessionPage:
-    return await history.list_sessions(db, user, limit, cursor)
+    return await history.list_sessions(db, user, limit, cursor, avatar_id=avatar_id, search=q)
 
 
 @router.get("/sessions/{session_id}")

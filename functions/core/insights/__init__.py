@@ -1,0 +1,1 @@
+"""Owner insights: what visitors asked, what went unanswered, what it cost and how fast it was."""
