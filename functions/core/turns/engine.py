@@ -171,7 +171,10 @@ class TurnEngine:
                     timings.first_sentence_ms = _ms(turn.started)
                 first = len(spoken)
                 spoken.extend(completed)
-                return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
+                return [
+                    ("sentence", Sentence.of(first + i, text).model_dump())
+                    for i, text in enumerate(completed)
+                ]
 
             llm_started = perf_counter()
             async for delta in self._answer(turn, passages):
@@ -214,7 +217,7 @@ class TurnEngine:
         return [
             ("sources", {"sources": [s.model_dump(mode="json") for s in stored.sources]}),
             ("delta", {"text": stored.content}),
-            *(("sentence", {"index": i, "text": s}) for i, s in enumerate(sentences)),
+            *(("sentence", Sentence.of(i, s).model_dump()) for i, s in enumerate(sentences)),
             (
                 "done",
                 {

@@ -277,7 +277,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
           sentence: (data) => {
             if (turn.interrupted) return;
             turn.sentences[data.index] = data.text;
-            turn.queue.push(data.index, data.text);
+            turn.queue.push(data.index, data.text, data.speech ?? data.text);
             this.emit("sentence", { turnId: turn.id, index: data.index, text: data.text });
           },
           done: (data) => {
