@@ -55,14 +55,23 @@ def _tts_engine(settings: Settings) -> str:
     return "piper" if settings.is_local else "none"
 
 
+def _embedding_model(settings: Settings) -> str | None:
+    if settings.openai_key() is not None:
+        return settings.embedding_model
+    from functions.core.llm import local_embeddings
+
+    return local_embeddings.MODEL if local_embeddings.available() else None
+
+
 def client_config(settings: Settings) -> ClientConfig:
     openai = settings.openai_key() is not None
+    embedding_model = _embedding_model(settings)
     return ClientConfig(
         mode=settings.app_mode,
         llm=LlmInfo(
             offline=not settings.llm_configured, model=settings.llm_model if settings.llm_configured else None
         ),
-        embeddings=EmbeddingsInfo(enabled=openai, model=settings.embedding_model if openai else None),
+        embeddings=EmbeddingsInfo(enabled=embedding_model is not None, model=embedding_model),
         stt=SttInfo(enabled=openai),
         tts=TtsInfo(
             engine=_tts_engine(settings),

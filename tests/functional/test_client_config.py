@@ -6,11 +6,11 @@ import pytest
 from functions.core.settings import get_settings
 
 
-def test_local_defaults_say_offline_full_text_and_piper(client: httpx.Client) -> None:
+def test_local_defaults_say_offline_local_embeddings_and_piper(client: httpx.Client) -> None:
     body = client.get("/v1/config").json()
     assert body["mode"] == "local"
     assert body["llm"] == {"offline": True, "model": None}
-    assert body["embeddings"] == {"enabled": False, "model": None}
+    assert body["embeddings"] == {"enabled": True, "model": "multilingual-e5-small-q4"}
     assert body["stt"] == {"enabled": False}
     assert body["tts"]["engine"] == "piper"
     assert body["tts"]["formats"] == ["pcm16_16000", "pcm16_24000", "wav", "mp3"]
