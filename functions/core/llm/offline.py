@@ -85,18 +85,16 @@ def _sentences(content: str) -> list[str]:
     return out
 
 
-def _matches(term: str, terms: frozenset[str]) -> bool:
-    """A word or a close form of it: "open" meets "opening", "deliver" meets "delivery"."""
-    if term in terms:
-        return True
-    if len(term) < 4:
+def _close(a: str, b: str) -> bool:
+    """One word is the other plus a short suffix: "open" and "opening", "bus" and "buse" (from "buses")."""
+    short, long = sorted((a, b), key=len)
+    if len(short) < 3 or not long.startswith(short):
         return False
-    return any(
-        len(other) >= 4
-        and abs(len(other) - len(term)) <= 3
-        and (other.startswith(term) or term.startswith(other))
-        for other in terms
-    )
+    return len(long) - len(short) <= (1 if len(short) == 3 else 3)
+
+
+def _matches(term: str, terms: frozenset[str]) -> bool:
+    return term in terms or any(_close(term, other) for other in terms)
 
 
 def _score(wanted: set[str], candidate: _Candidate, weights: dict[str, float]) -> float:
