@@ -58,6 +58,7 @@ bench: install web browser
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/stt.py
 	$(BIN)/python bench/web.py
 
 clean:

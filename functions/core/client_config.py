@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from functions.core.providers.avatar.registry import provider_names
 from functions.core.settings import Settings
+from functions.core.speech.stt import voice_input
 from functions.core.speech.tts import AudioFormat
 
 
@@ -21,6 +22,7 @@ class EmbeddingsInfo(BaseModel):
 
 class SttInfo(BaseModel):
     enabled: bool
+    engine: str | None
 
 
 class TtsInfo(BaseModel):
@@ -64,15 +66,15 @@ def _embedding_model(settings: Settings) -> str | None:
 
 
 def client_config(settings: Settings) -> ClientConfig:
-    openai = settings.openai_key() is not None
     embedding_model = _embedding_model(settings)
+    stt = voice_input(settings, None)
     return ClientConfig(
         mode=settings.app_mode,
         llm=LlmInfo(
             offline=not settings.llm_configured, model=settings.llm_model if settings.llm_configured else None
         ),
         embeddings=EmbeddingsInfo(enabled=embedding_model is not None, model=embedding_model),
-        stt=SttInfo(enabled=openai),
+        stt=SttInfo(enabled=stt.available, engine=stt.engine),
         tts=TtsInfo(
             engine=_tts_engine(settings),
             formats=list(get_args(AudioFormat)),

@@ -63,16 +63,26 @@ interface ActiveTurn {
   streaming: boolean;
 }
 
+/** Whether this session can take spoken questions, and why not when it cannot. */
+export interface VoiceInputInfo {
+  available: boolean;
+  engine: string | null;
+  reason: string | null;
+}
+
 interface StartedSession {
   session_id: string;
   provider: string;
   credentials: Record<string, unknown>;
+  voice_input?: VoiceInputInfo;
 }
 
 export class ConversationController extends Emitter<ControllerEvents> {
   status: ConversationStatus = "idle";
   sessionId: string | null = null;
   startedAt: number | null = null;
+  /** Set when the session starts; a server that does not say is taken to offer voice input. */
+  voiceInput: VoiceInputInfo = { available: true, engine: null, reason: null };
   private adapter: AvatarAdapter | null = null;
   private provider = "local";
   private detach: (() => void)[] = [];
@@ -108,6 +118,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
       const session = await api.json<StartedSession>("POST", "/v1/sessions", { avatar_id: avatarId });
       this.sessionId = session.session_id;
       this.provider = session.provider;
+      if (session.voice_input) this.voiceInput = session.voice_input;
       const adapter = this.createAdapter(await loadAdapter(session.provider));
       this.install(adapter);
       await adapter.start(session.credentials);

@@ -1,6 +1,6 @@
 /** The conversation UI shared by the studio and the widget: stage, status, transcript, inputs. */
 
-import { ApiClient, humanMessage } from "./api";
+import { ApiClient, STT_MESSAGE, humanMessage } from "./api";
 import { ConversationController, type ConversationStatus, type Latency } from "./controller";
 import { h } from "./dom";
 import type { Source } from "./turns";
@@ -74,7 +74,17 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   );
   const stopSpeaking = h("button", { type: "button", disabled: true, "aria-label": "Interrupt the avatar" }, "Interrupt");
   const endButton = h("button", { type: "button", disabled: true, "aria-label": "End the conversation" }, "End");
-  const controls = h("div", { class: "avs-controls" }, startButton, talk, handsFree, stopSpeaking, endButton);
+  const voiceNote = h("p", { class: "avs-voice-note", "data-part": "voice-note", hidden: true });
+  const controls = h(
+    "div",
+    { class: "avs-controls" },
+    startButton,
+    talk,
+    handsFree,
+    stopSpeaking,
+    endButton,
+    voiceNote,
+  );
   const container = h("section", { class: "avs-conversation", "aria-label": `Conversation with ${options.avatarName}` });
   container.append(stage, status, notice, transcript, form, controls);
   root.append(container);
@@ -113,6 +123,22 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       answers.set(turnId, entry);
     }
     return entry;
+  }
+
+  /** No transcription for this avatar: the voice buttons say why instead of failing when pressed. */
+  function showVoiceInput(unavailable: string | null): void {
+    for (const control of [talk, handsFree]) {
+      if (unavailable === null) {
+        control.removeAttribute("title");
+        control.removeAttribute("aria-description");
+      } else {
+        control.disabled = true;
+        control.title = unavailable;
+        control.setAttribute("aria-description", unavailable);
+      }
+    }
+    voiceNote.textContent = unavailable ?? "";
+    voiceNote.hidden = unavailable === null;
   }
 
   function setRunning(running: boolean): void {
@@ -194,6 +220,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       setRunning(true);
       // A provider that listens by itself (LiveAvatar FULL, Tavus) takes the microphone; ours stays off.
       if (current.conversational) for (const control of [talk, handsFree]) control.disabled = true;
+      else showVoiceInput(current.voiceInput.available ? null : (current.voiceInput.reason ?? STT_MESSAGE));
       input.focus();
       clock = setInterval(() => (duration.textContent = formatDuration(current.durationSeconds())), 1000);
     });
