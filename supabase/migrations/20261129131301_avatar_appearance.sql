@@ -1,0 +1,10 @@
+-- How the built-in (local) avatar looks: one of the illustrated characters and a theme colour, chosen per
+-- avatar in the studio, e.g. {"look": "noor", "theme": "#0f766e"}. The application validates the keys;
+-- the table only insists on an object. Existing rows keep the default look.
+--
+-- A new column of public.avatars: its row-level security policies (owners read and write their own rows)
+-- apply to it as to every column, and table-level privileges cover new columns. Widget visitors never
+-- read the table; the widget token route returns the look of the avatar it grants.
+
+alter table public.avatars
+  add column appearance jsonb not null default '{}' check (jsonb_typeof(appearance) = 'object');
