@@ -40,6 +40,8 @@ export interface ControllerOptions {
   api: ApiClient;
   avatarId: string;
   stage: HTMLElement;
+  /** The avatar's look, for the built-in avatar. */
+  appearance?: unknown;
   greeting?: string;
   keepaliveMs?: number;
   /** Waits before each attempt to bring a dropped provider stream back; empty: no attempts. */
@@ -150,8 +152,8 @@ export class ConversationController extends Emitter<ControllerEvents> {
   }
 
   private createAdapter(factory: AdapterFactory): AvatarAdapter {
-    const { api, stage } = this.options;
-    return factory({ api, sessionId: this.sessionId ?? "", stage });
+    const { api, stage, appearance } = this.options;
+    return factory({ api, sessionId: this.sessionId ?? "", stage, appearance });
   }
 
   /** Makes `adapter` the one speaking; events of the one it replaces are no longer heard. */

@@ -11,6 +11,8 @@ export interface ConversationOptions {
   avatarId: string;
   avatarName: string;
   greeting?: string;
+  /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
+  appearance?: unknown;
 }
 
 const STATUS_WORDS: Record<ConversationStatus, string> = {
@@ -21,6 +23,8 @@ const STATUS_WORDS: Record<ConversationStatus, string> = {
   speaking: "speaking",
   ended: "ended",
 };
+
+const PORTRAIT_PIXELS = 400;
 
 function formatDuration(seconds: number): string {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
@@ -88,6 +92,25 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   const container = h("section", { class: "avs-conversation", "aria-label": `Conversation with ${options.avatarName}` });
   container.append(stage, status, notice, transcript, form, controls);
   root.append(container);
+  showPortrait();
+
+  /** The character at rest, so the stage is never an empty box; its drawing code is loaded on demand. */
+  function showPortrait(): void {
+    const canvas = h("canvas", {
+      width: PORTRAIT_PIXELS,
+      height: PORTRAIT_PIXELS,
+      class: "avs-face avs-portrait",
+      role: "img",
+      "aria-label": `${options.avatarName}, ready to talk`,
+    });
+    stage.replaceChildren(canvas);
+    void import("../adapters/local/portrait").then(({ appearanceOf, drawPortrait, REST_POSE }) => {
+      const context = canvas.getContext("2d");
+      const appearance = appearanceOf(options.appearance);
+      if (context) drawPortrait(context, canvas.width, canvas.height, appearance, REST_POSE);
+      canvas.dataset.look = appearance.look;
+    });
+  }
 
   let controller: ConversationController | null = null;
   /** The notice is about the avatar itself (a dropped stream) and stays until the controller clears it. */
@@ -191,6 +214,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     });
     conversation.on("ended", () => {
       setRunning(false);
+      showPortrait();
       voice.close();
       handsFree.setAttribute("aria-pressed", "false");
       if (clock) clearInterval(clock);
@@ -206,6 +230,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       api: options.api,
       avatarId: options.avatarId,
       stage,
+      appearance: options.appearance,
       greeting: options.greeting,
       pageEvents: window,
     });

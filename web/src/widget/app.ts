@@ -8,7 +8,15 @@ interface WidgetToken {
   token: string;
   expires_at: string;
   visitor_id: string;
-  avatar: { id: string; public_id: string; name: string; greeting: string; provider: string; language: string };
+  avatar: {
+    id: string;
+    public_id: string;
+    name: string;
+    greeting: string;
+    provider: string;
+    language: string;
+    appearance?: unknown;
+  };
 }
 
 export interface WidgetMount {
@@ -60,5 +68,6 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     avatarId: grant.avatar.id,
     avatarName: grant.avatar.name,
     greeting: grant.avatar.greeting,
+    appearance: grant.avatar.appearance,
   });
 }
