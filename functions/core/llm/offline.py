@@ -29,7 +29,7 @@ WORD_BUDGET = 24
 MORE_WORD_BUDGET = 80
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
-FOLLOWER_SHARE = 0.5  # a further sentence must score at least this share of the best one
+FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 HEADING_WEIGHT = 0.5  # a word of the headings above a passage counts for all of its sentences, at half weight
 
 _WORD = re.compile(r"\w+")
