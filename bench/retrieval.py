@@ -217,6 +217,13 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
     found: list[bool] = []
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
         as_owner(conn, owner_id)
+        chunks = [
+            _flat(row["content"])
+            for row in conn.execute(
+                "select content from public.knowledge_chunks where avatar_id = %s", (avatar_id,)
+            )
+        ]
+        missing = [q["phrase"] for q in questions if not any(q["phrase"] in chunk for chunk in chunks)]
         for q in questions:
             vector = vector_text(asyncio.run(embedder.embed_query(q["question"])))
             # The query the turn engine sends: any content word of the question (and its plural).
@@ -258,6 +265,8 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
         f" markup characters spoken {markup}, spoken length p50 {percentile(seconds, 50):.1f} s"
         f" max {max(seconds):.1f} s, words p50 {percentile([len(r.split()) for r in replies], 50):.0f}"
     )
+    if missing:
+        print(f"  phrases no longer in the documents (these questions cannot hit): {missing}")
     for question, reply, ok in zip(questions, replies, found, strict=True):
         if not ok:
             print(f"  fact missing: {question['question']!r} -> {reply!r}")
