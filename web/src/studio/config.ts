@@ -5,7 +5,7 @@ import { ApiClient, ApiError } from "../lib/api";
 export interface ClientConfig {
   mode: string;
   llm: { offline: boolean; model: string | null };
-  stt: { enabled: boolean };
+  stt: { enabled: boolean; engine?: string | null };
   providers: Record<string, boolean>;
   supabase: { url: string | null; anon_key: string | null };
 }
