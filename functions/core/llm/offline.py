@@ -30,6 +30,8 @@ MORE_WORD_BUDGET = 80
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
+LONG_WORDS = 32  # about thirteen seconds of speech
+LONG_SHARE = 0.8
 HEADING_WEIGHT = 0.5  # a word of the headings above a passage counts for all of its sentences, at half weight
 
 _WORD = re.compile(r"\w+")
@@ -136,7 +138,15 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         for term in wanted
     }
     rank = {id(c): (passages[c.passage].score, -c.passage, -c.position) for c in candidates}
-    scored = sorted(candidates, key=lambda c: (_score(wanted, c, weights), *rank[id(c)]), reverse=True)
+    # Among sentences nearly as relevant, a long one (a reference line of the docs) yields to a short one.
+    scored = sorted(
+        candidates,
+        key=lambda c: (
+            _score(wanted, c, weights) * (LONG_SHARE if c.words > LONG_WORDS else 1),
+            *rank[id(c)],
+        ),
+        reverse=True,
+    )
     if _score(wanted, scored[0], weights) == 0:
         # The retriever judged the passages relevant even without shared words: quote the best one's opening.
         opening = min(candidates, key=lambda c: (-passages[c.passage].score, c.passage, c.position))
