@@ -67,6 +67,7 @@ bench: install web browser $(BENCH_STAMP)
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/sentences.py
 	$(BIN)/python bench/insights.py
+	$(BIN)/python bench/stt.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/peers.py
 

@@ -46,6 +46,18 @@ class Voice(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+Look = Literal["ada", "kai", "noor"]
+
+
+class Appearance(BaseModel):
+    """How the built-in avatar looks: an illustrated character and the theme colour of its clothes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    look: Look = "ada"
+    theme: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
 def _origin(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
@@ -65,6 +77,7 @@ class AvatarFields(BaseModel):
     voice: Voice = Field(default_factory=Voice)
     # Typed by the provider's options model (see /v1/config `provider_catalog`).
     provider_options: dict[str, Any] = Field(default_factory=dict)
+    appearance: Appearance = Field(default_factory=Appearance)
     persona: str = Field(default="", max_length=8000)
     greeting: str = Field(default="", max_length=1000)
     quality: Quality = "medium"
@@ -98,6 +111,7 @@ class AvatarPatch(BaseModel):
     provider_avatar_id: str | None = Field(default=None, max_length=200)
     voice: Voice | None = None
     provider_options: dict[str, Any] | None = None
+    appearance: Appearance | None = None
     persona: str | None = Field(default=None, max_length=8000)
     greeting: str | None = Field(default=None, max_length=1000)
     quality: Quality | None = None
@@ -124,16 +138,17 @@ class AvatarOut(AvatarFields):
 
 
 _COLUMNS = (
-    "id, public_id, name, provider, provider_avatar_id, voice, provider_options, persona, greeting, quality,"
-    " language,"
-    " max_session_seconds, allowed_origins, grounded_only, created_at, updated_at"
+    "id, public_id, name, provider, provider_avatar_id, voice, provider_options, appearance, persona,"
+    " greeting, quality, language, max_session_seconds, allowed_origins, grounded_only, created_at,"
+    " updated_at"
 )
 _NULLABLE = frozenset({"provider_avatar_id"})
 
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: Jsonb(value) if key in ("voice", "provider_options") else value for key, value in fields.items()
+        key: Jsonb(value) if key in ("voice", "provider_options", "appearance") else value
+        for key, value in fields.items()
     }
 
 

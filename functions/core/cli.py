@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +22,19 @@ def _serve(host: str, port: int) -> None:
         await db.close()
 
     asyncio.run(prepare())
+    # The first spoken question should not wait for Whisper to load (about five seconds).
+    threading.Thread(target=_warm_local_models, name="warm-local-models", daemon=True).start()
     print(f"Interactive Avatar Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
     uvicorn.run(create_local_app(), host=host, port=port, log_level="warning")
+
+
+def _warm_local_models() -> None:
+    from functions.core.settings import get_settings
+    from functions.core.speech import local_stt
+
+    settings = get_settings()
+    if settings.openai_key() is None and settings.local_stt and local_stt.available():
+        local_stt.load()
 
 
 def _migrate() -> None:

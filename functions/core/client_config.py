@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from functions.core.providers.avatar.base import Capabilities
 from functions.core.providers.avatar.registry import PROVIDERS, configured, provider_names
 from functions.core.settings import Settings
+from functions.core.speech.stt import voice_input
 from functions.core.speech.tts import AudioFormat
 
 
@@ -22,6 +23,7 @@ class EmbeddingsInfo(BaseModel):
 
 class SttInfo(BaseModel):
     enabled: bool
+    engine: str | None
 
 
 class TtsInfo(BaseModel):
@@ -78,15 +80,24 @@ def _tts_engine(settings: Settings) -> str:
     return "piper" if settings.is_local else "none"
 
 
+def _embedding_model(settings: Settings) -> str | None:
+    if settings.openai_key() is not None:
+        return settings.embedding_model
+    from functions.core.llm import local_embeddings
+
+    return local_embeddings.MODEL if local_embeddings.available() else None
+
+
 def client_config(settings: Settings) -> ClientConfig:
-    openai = settings.openai_key() is not None
+    embedding_model = _embedding_model(settings)
+    stt = voice_input(settings, None)
     return ClientConfig(
         mode=settings.app_mode,
         llm=LlmInfo(
             offline=not settings.llm_configured, model=settings.llm_model if settings.llm_configured else None
         ),
-        embeddings=EmbeddingsInfo(enabled=openai, model=settings.embedding_model if openai else None),
-        stt=SttInfo(enabled=openai),
+        embeddings=EmbeddingsInfo(enabled=embedding_model is not None, model=embedding_model),
+        stt=SttInfo(enabled=stt.available, engine=stt.engine),
         tts=TtsInfo(
             engine=_tts_engine(settings),
             formats=list(get_args(AudioFormat)),

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
     stt_model: str = "gpt-4o-mini-transcribe"
+    # Without a key, audio turns are transcribed on the machine when the `local` extra is installed.
+    local_stt: bool = True
 
     elevenlabs_api_key: SecretStr | None = None
     elevenlabs_api_base: str = "https://api.elevenlabs.io"

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import sign_visitor_token, verify_visitor_token, widget_key
-from functions.core.avatars import _origin
+from functions.core.avatars import Appearance, _origin
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from functions.core.settings import WIDGET_TOKEN_MAX_TTL_SECONDS, Settings
@@ -43,6 +43,7 @@ class WidgetAvatar(BaseModel):
     greeting: str
     provider: str
     language: str
+    appearance: Appearance
 
 
 class WidgetToken(BaseModel):
@@ -160,7 +161,7 @@ async def sweep_visitors(conn: Conn) -> int:
 
 async def _avatar(conn: Conn, public_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select id, public_id, name, greeting, provider, language, allowed_origins"
+        "select id, public_id, name, greeting, provider, language, appearance, allowed_origins"
         " from public.avatars where public_id = %s",
         (public_id,),
     )

@@ -58,7 +58,9 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
 
     page.evaluate(COLLECT_SNAPSHOTS)
-    page.get_by_label("Your question").fill("When does the Zephyr lighthouse keeper feed the seagulls?")
+    page.get_by_label("Your question").fill(
+        "When does the Zephyr lighthouse keeper feed the seagulls, and where do they wait?"
+    )
     page.get_by_label("Your question").press("Enter")
     face = page.locator("canvas.avs-face")
     page.wait_for_function(

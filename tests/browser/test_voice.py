@@ -8,9 +8,9 @@ burst between silences, see `utterance_wav`), and there is no `--use-fake-ui-for
 context decides the microphone permission itself (granted by `page`, refused by `denied_page`).
 """
 
+import asyncio
 import json
-import math
-import struct
+import re
 import threading
 import uuid
 import wave
@@ -24,13 +24,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Request, Response, expect
+from playwright.sync_api import Browser, Locator, Page, Request, expect
 
 from functions.core.settings import get_settings
+from functions.core.speech.piper_tts import LocalTts
 from tests.browser.conftest import HostPages, chromium, new_tab, screenshot
 from tests.scripted_llm import Script, ScriptedLLM
 
-STT_MESSAGE = "Voice input needs a transcription key; type your question instead"
+NO_STT_REASON = "Voice input needs a transcription key on this server; type your question instead."
+LOOP_MS = 6_500  # longer than the fake microphone's loop (silence, the question, silence)
 MIC_DENIED = "The microphone is blocked. Allow it from the icon in the address bar"
 SAMPLE_RATE = 48_000
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"  # EBML, the start of every WebM file
@@ -41,19 +43,15 @@ STT_KEY = "sk-voice-test-key"
 
 @pytest.fixture(scope="module")
 def utterance_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the fake microphone hears, looped: 0.8 s of silence, 1.2 s of a voiced sound (harmonics of
-    140 Hz, its loudness rising and falling like syllables) and 2.5 s of silence, long enough for the
-    voice-activity detector's hangover to end the utterance."""
+    """What the fake microphone hears, looped: 0.8 s of silence, Piper's voice asking `SPOKEN` and 2.5 s
+    of silence, long enough for the voice-activity detector's hangover to end the utterance."""
     path = tmp_path_factory.mktemp("voice") / "utterance.wav"
-    frames = bytearray()
-    for n in range(int(SAMPLE_RATE * 4.5)):
-        t = n / SAMPLE_RATE
-        sample = 0.0
-        if 0.8 <= t < 2.0:
-            syllables = 0.6 + 0.4 * math.sin(2 * math.pi * 4 * t)
-            voice = sum(math.sin(2 * math.pi * 140 * k * t) / k for k in range(1, 6))
-            sample = 0.25 * syllables * voice
-        frames += struct.pack("<h", int(max(-1.0, min(1.0, sample)) * 32767))
+    tts = LocalTts.load()
+
+    async def spoken() -> bytes:
+        return b"".join([chunk async for chunk in tts.stream(SPOKEN, sample_rate=SAMPLE_RATE)])
+
+    frames = bytes(int(SAMPLE_RATE * 0.8) * 2) + asyncio.run(spoken()) + bytes(int(SAMPLE_RATE * 2.5) * 2)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -163,12 +161,6 @@ def recorded_audio(request: Request, host: HostPages) -> Part:
     return audio
 
 
-def assert_stt_unavailable(response: Response) -> None:
-    assert response.status == 501, response.status
-    problem = response.json()
-    assert problem["code"] == "stt_unavailable", problem
-
-
 def ask_by_typing(page: Page, conversation: Locator, question: str) -> Locator:
     """Types a question and waits for the whole answer; returns the answer's transcript line."""
     page.get_by_label("Your question").fill(question)
@@ -180,25 +172,38 @@ def ask_by_typing(page: Page, conversation: Locator, question: str) -> Locator:
     return answer
 
 
-def test_hold_to_talk_without_a_transcription_key_says_so_and_typing_still_works(
-    page: Page, host_pages: HostPages
+@pytest.fixture
+def no_transcription() -> Iterator[None]:
+    """The running app with no key and the local Whisper turned off: no transcription at all."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LOCAL_STT", "false")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
+
+
+def assert_heard(conversation: Locator) -> None:
+    """The user's line is what the fake microphone said, as local Whisper wrote it down."""
+    question = conversation.locator("li.avs-user .avs-text").last
+    expect(question).to_contain_text(re.compile(r"keeper.*sea ?gulls", re.IGNORECASE), timeout=30_000)
+
+
+def test_without_any_transcription_the_voice_buttons_say_why_and_typing_works(
+    page: Page, host_pages: HostPages, no_transcription: None
 ) -> None:
     conversation = start_conversation(page, host_pages.serve())
-
-    with page.expect_response(lambda response: is_turn(response.request)) as turn:
-        hold_to_talk(page)
-    recorded_audio(turn.value.request, host_pages)
-    assert_stt_unavailable(turn.value)
-
-    notice = conversation.get_by_role("alert")
-    expect(notice).to_have_text(STT_MESSAGE)
-    expect(conversation).to_have_attribute("data-status", "listening")
-    expect(conversation.locator("li.avs-user")).to_have_count(0)
+    note = conversation.locator("[data-part=voice-note]")
+    expect(note).to_have_text(NO_STT_REASON)
+    for name in ("Hold to talk", "Hands-free listening"):
+        button = conversation.get_by_role("button", name=name)
+        expect(button).to_be_disabled()
+        expect(button).to_have_attribute("title", NO_STT_REASON)
     screenshot(page, "voice-stt-unavailable")
 
     ask_by_typing(page, conversation, "What can you tell me about the lighthouse?")
-    expect(conversation.get_by_role("button", name="Hold to talk")).to_be_enabled()
-    expect(notice).to_be_hidden()
+    assert not [
+        f for f in host_pages.forwarded if f.path.endswith("/turns") and f.body and b"audio" in f.body
+    ]
 
 
 RECORDERS = """(() => {
@@ -247,11 +252,11 @@ def test_talk_control_works_from_the_keyboard(page: Page, host_pages: HostPages)
     with page.expect_response(lambda response: is_turn(response.request)) as turn:
         page.keyboard.down("Space")
         expect(talk).to_have_attribute("data-recording", "true")
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(LOOP_MS)  # one whole loop of the fake microphone: the question is in it
         page.keyboard.up("Space")
     recorded_audio(turn.value.request, host_pages)
-    assert_stt_unavailable(turn.value)
-    expect(conversation.get_by_role("alert")).to_have_text(STT_MESSAGE)
+    assert turn.value.status == 200
+    assert_heard(conversation)
     expect(talk).to_be_focused()
 
 
@@ -264,8 +269,10 @@ def test_hands_free_sends_an_utterance_when_the_speaker_pauses(page: Page, host_
         hands_free.click()
         expect(hands_free).to_have_attribute("aria-pressed", "true")
     recorded_audio(turn.value.request, host_pages)
-    assert_stt_unavailable(turn.value)
-    expect(conversation.get_by_role("alert")).to_have_text(STT_MESSAGE)
+    assert turn.value.status == 200
+    assert_heard(conversation)
+    expect(conversation.locator("li.avs-avatar[data-turn] .avs-text").last).not_to_be_empty(timeout=30_000)
+    screenshot(page, "voice-transcribed-offline")
 
     hands_free.click()
     expect(hands_free).to_have_attribute("aria-pressed", "false")

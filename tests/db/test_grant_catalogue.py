@@ -26,8 +26,8 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "SELECT",
             "INSERT",
             "DELETE",
-            "UPDATE (allowed_origins, greeting, grounded_only, language, max_session_seconds, name,"
-            " persona, provider, provider_avatar_id, provider_options, quality, voice)",
+            "UPDATE (allowed_origins, appearance, greeting, grounded_only, language, max_session_seconds,"
+            " name, persona, provider, provider_avatar_id, provider_options, quality, voice)",
         },
         "service_role": {"SELECT"},
     },

@@ -276,3 +276,31 @@ def test_the_text_search_helper_answers_only_callers_who_may_read_the_avatars_ch
     assert len(rows_as(admin, Actor("service_role", {}), TEXT_HELPER, params)) == 3
     outcome = attempt(admin, Actor.anon(), TEXT_HELPER, params)
     assert isinstance(outcome.error, psycopg.errors.InsufficientPrivilege), outcome
+
+
+E5 = "multilingual-e5-small-q4"
+
+
+def test_the_local_models_chunks_have_their_own_index_and_size(admin: Admin, corpus: Corpus) -> None:
+    document = admin.execute(
+        "select document_id from public.knowledge_chunks where id = %s", (corpus.chunks["warranty"],)
+    ).fetchone()
+    assert document is not None
+    near = _chunk(admin, document["document_id"], 20, "Local near.", vector({0: 1.0}, 384), E5)
+    _chunk(admin, document["document_id"], 21, "Local far.", vector({1: 1.0}, 384), E5)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _chunk(admin, document["document_id"], 22, "Wrong size.", vector({0: 1.0}, 383), E5)
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "", vector({0: 1.0, 1: 0.1}, 384), E5)
+    assert [row["chunk_id"] for row in rows][:1] == [near]
+    assert len(rows) == 2
+    with acting_as(admin, corpus.world.owner) as conn:
+        conn.execute("set local enable_seqscan = off")
+        conn.execute("set local enable_sort = off")
+        plan = conn.execute(
+            "explain (costs off) select c.id from public.knowledge_chunks c"
+            f" where c.avatar_id = %(avatar)s and c.embedding_model = '{E5}'"
+            " order by c.embedding::extensions.vector(384)"
+            " operator(extensions.<=>) %(q)s::extensions.vector::extensions.vector(384) limit 24",
+            {"avatar": corpus.world.avatar_id, "q": vector({0: 1.0}, 384)},
+        ).fetchall()
+    assert "knowledge_chunks_embedding_e5_small_idx" in "\n".join(row["QUERY PLAN"] for row in plan)

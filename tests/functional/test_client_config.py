@@ -6,12 +6,12 @@ import pytest
 from functions.core.settings import get_settings
 
 
-def test_local_defaults_say_offline_full_text_and_piper(client: httpx.Client) -> None:
+def test_local_defaults_say_offline_local_embeddings_local_whisper_and_piper(client: httpx.Client) -> None:
     body = client.get("/v1/config").json()
     assert body["mode"] == "local"
     assert body["llm"] == {"offline": True, "model": None}
-    assert body["embeddings"] == {"enabled": False, "model": None}
-    assert body["stt"] == {"enabled": False}
+    assert body["embeddings"] == {"enabled": True, "model": "multilingual-e5-small-q4"}
+    assert body["stt"] == {"enabled": True, "engine": "whisper-tiny.en"}
     assert body["tts"]["engine"] == "piper"
     assert body["tts"]["formats"] == ["pcm16_16000", "pcm16_24000", "wav", "mp3"]
     assert body["providers"] == {
@@ -44,7 +44,7 @@ def test_configured_parts_are_named_but_their_keys_never_appear(
     body = response.json()
     assert body["llm"] == {"offline": False, "model": "gpt-4o-mini"}
     assert body["embeddings"] == {"enabled": True, "model": "text-embedding-3-small"}
-    assert body["stt"] == {"enabled": True}
+    assert body["stt"] == {"enabled": True, "engine": "openai"}
     assert body["tts"]["engine"] == "elevenlabs"
     assert body["providers"]["heygen"] is True
     assert body["supabase"]["anon_key"] == "public-anon-key"

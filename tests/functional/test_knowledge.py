@@ -105,7 +105,8 @@ def test_markdown_is_indexed_into_chunks_with_heading_paths(
     assert document["mime_type"] == "text/markdown"
     assert document["size_bytes"] == len(GUIDE.encode())
     assert document["error"] is None
-    assert document["embedding_model"] is None
+    # No embedding key: the local e5 model of the `local` extra embeds the chunks.
+    assert document["embedding_model"] == "multilingual-e5-small-q4"
     stored = chunks(admin, document["id"])
     assert [(row["heading_path"], row["content"]) for row in stored] == [
         (["Guide"], "Welcome to the guide. It explains the whole product."),
@@ -113,7 +114,13 @@ def test_markdown_is_indexed_into_chunks_with_heading_paths(
         (["Guide", "Warranty"], "The warranty lasts two years from the date of purchase."),
     ]
     assert all(row["token_count"] > 0 and row["owner_id"] == owner.id for row in stored)
-    assert all(row["embedding_model"] is None for row in stored)
+    assert all(row["embedding_model"] == "multilingual-e5-small-q4" for row in stored)
+    dims = admin.execute(
+        "select distinct extensions.vector_dims(embedding) as dims from public.knowledge_chunks"
+        " where document_id = %s",
+        (document["id"],),
+    ).fetchall()
+    assert dims == [{"dims": 384}]
     assert document["chunks_done"] == document["chunks_total"] == 3
 
 

@@ -170,6 +170,7 @@ def test_an_ended_session_answers_409(client: httpx.Client, api: Api, owner: Use
     [
         {"text": "", "format": "wav"},
         {"text": "  \n ", "format": "wav"},
+        {"text": "**[1]** `` | ---", "format": "wav"},
         {"text": "x" * 5001, "format": "wav"},
         {"text": "Hi.", "format": "flac"},
         {"text": "Hi."},
@@ -262,6 +263,19 @@ def test_elevenlabs_speaks_when_configured_for_an_elevenlabs_voice(
         "model_id": "eleven_flash_v2_5",
         "voice_settings": ELEVENLABS_VOICE["settings"],
     }
+
+
+def test_markup_a_client_sends_is_never_read_out(
+    client: httpx.Client, api: Api, owner: User, elevenlabs: FakeElevenLabs
+) -> None:
+    elevenlabs.body = bytes(range(256)) * 4
+    session_id = session_for(api, owner, voice=ELEVENLABS_VOICE)
+
+    response = tts(client, owner, session_id, "pcm16_24000", "**Hello** from `the studio` [3].")
+
+    assert response.status_code == 200, response.text
+    (request,) = elevenlabs.requests
+    assert request["json"]["text"] == "Hello from the studio."
 
 
 def test_a_local_voice_still_speaks_with_piper_when_elevenlabs_is_configured(

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.core.llm.offline import OFFLINE_LEAD
 from functions.core.turns.prompt import GROUNDED_REFUSAL
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem, event_types, session_row
@@ -28,6 +27,10 @@ REFUNDS = (
     "A refund request needs the order number.",
 )
 SHIPPING = (["Shipping"], "Parcels ship from Rotterdam every weekday and arrive in two to four days.")
+
+
+def done_text(by_name: dict[str, list[dict[str, Any]]]) -> str:
+    return str(by_name["done"][0]["reply"]).lower()
 
 
 def _messages(admin: Admin, session_id: str) -> list[dict[str, Any]]:
@@ -66,8 +69,10 @@ def test_offline_turn_streams_user_sources_sentences_and_done_in_order(
     assert "original card" in sources[0]["excerpt"]
     sentences = by_name["sentence"]
     assert [s["index"] for s in sentences] == list(range(len(sentences)))
-    assert sentences[0]["text"] == OFFLINE_LEAD
-    assert any("[1]" in s["text"] for s in sentences)
+    assert sentences[0]["text"] == "Refunds are paid back to the original card within five business days [1]."
+    assert sentences[0]["speech"] == "Refunds are paid back to the original card within five business days."
+    assert sentences[0]["citations"] == [1]
+    assert "offline" not in done_text(by_name)
     done = by_name["done"][0]
     assert done["offline"] is True
     assert done["reply"] == "".join(d["text"] for d in by_name["delta"]).strip()
@@ -144,6 +149,21 @@ def test_a_turn_id_reused_for_another_question_is_a_conflict(
     assert client.post(url, json={"turn_id": "x", "text": "first"}, headers=owner.headers).status_code == 200
     response = client.post(url, json={"turn_id": "x", "text": "second"}, headers=owner.headers)
     assert_problem(response, 409, "conflict")
+
+
+def test_a_models_markup_is_kept_in_the_transcript_and_never_spoken(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, owner: User, live: dict[str, Any]
+) -> None:
+    reply = "**Refunds** go to the `original card` [1]. See [the policy](https://example.com/refunds) [1][2]."
+    with scripted_llm(monkeypatch, Script(reply_for=lambda _m: reply)):
+        events = stream_turn(client, owner.headers, live["session_id"], "md", "How do refunds work?")
+    sentences = [data for name, data, _ in events if name == "sentence"]
+    assert [s["text"] for s in sentences] == [
+        "**Refunds** go to the `original card` [1].",
+        "See [the policy](https://example.com/refunds) [1][2].",
+    ]
+    assert [s["speech"] for s in sentences] == ["Refunds go to the original card.", "See the policy."]
+    assert [s["citations"] for s in sentences] == [[1], [1, 2]]
 
 
 def test_first_sentence_reaches_the_client_before_the_model_finishes(

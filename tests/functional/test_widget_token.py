@@ -89,6 +89,7 @@ def test_an_allowed_origin_gets_a_visitor_token_bound_to_the_avatar(
         "greeting": "Hello shopper",
         "provider": "local",
         "language": "en",
+        "appearance": {"look": "ada", "theme": "#2563eb"},
     }
     claims = jwt.decode(
         body["token"], get_settings().widget_secret(), algorithms=["HS256"], audience="authenticated"

@@ -155,8 +155,10 @@ async def test_a_response_with_missing_vectors_is_a_provider_error() -> None:
         await harness.embedder().embed(["one"])
 
 
-async def test_no_key_means_no_embedder() -> None:
-    assert embedder_from_settings(Settings(openai_api_key=None)) is None
+async def test_no_key_means_the_local_model_and_a_key_means_openai() -> None:
+    local = embedder_from_settings(Settings(openai_api_key=None))
+    assert local is not None
+    assert local.model == "multilingual-e5-small-q4"
     client = httpx.AsyncClient()
     embedder = embedder_from_settings(
         Settings(openai_api_key=KEY, embedding_model="text-embedding-3-small", embedding_batch_size=16),

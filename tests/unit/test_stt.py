@@ -10,11 +10,14 @@ from functions.core.settings import Settings
 from functions.core.speech.stt import (
     MAX_AUDIO_BYTES,
     EmptyTranscript,
+    LocalTranscriber,
     OpenAITranscriber,
     SpeechToTextUnavailable,
     UnsupportedAudio,
+    VoiceInput,
     transcribe,
     transcriber_from_settings,
+    voice_input,
 )
 
 KEY = "sk-test-not-a-real-key"
@@ -207,13 +210,33 @@ async def test_an_answer_without_text_is_a_provider_error() -> None:
         await harness.transcriber().transcribe(WEBM, filename="a", content_type="audio/webm")
 
 
-def test_no_key_means_no_transcriber() -> None:
-    assert transcriber_from_settings(settings()) is None
+def test_no_key_means_local_whisper_unless_it_is_turned_off() -> None:
+    local = transcriber_from_settings(settings())
+    assert isinstance(local, LocalTranscriber)
+    assert local.model == "whisper-tiny.en"
+    assert transcriber_from_settings(settings(local_stt=False)) is None
 
 
-async def test_transcribe_without_a_key_answers_501_telling_to_type() -> None:
+def test_voice_input_names_the_engine_or_the_reason() -> None:
+    assert voice_input(settings(openai_api_key=KEY), "fr") == VoiceInput(
+        available=True, engine="openai", reason=None
+    )
+    assert voice_input(settings(), "en-GB") == VoiceInput(
+        available=True, engine="whisper-tiny.en", reason=None
+    )
+    french = voice_input(settings(), "fr")
+    assert not french.available
+    assert french.reason is not None
+    assert "English only" in french.reason
+    off = voice_input(settings(local_stt=False), "en")
+    assert not off.available
+    assert off.reason is not None
+    assert "transcription key" in off.reason
+
+
+async def test_transcribe_without_any_transcriber_answers_501_telling_to_type() -> None:
     with pytest.raises(SpeechToTextUnavailable) as caught:
-        await transcribe(WEBM, "a.webm", "audio/webm", settings())
+        await transcribe(WEBM, "a.webm", "audio/webm", settings(local_stt=False))
 
     error = caught.value
     assert (error.status, error.code) == (501, "stt_unavailable")

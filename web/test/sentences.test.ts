@@ -49,6 +49,21 @@ test("interrupt keeps the spoken sentences and the one being spoken, and discard
   assert.equal(queue.heardText(), "One. Two.");
 });
 
+test("the adapter says the speech while the heard text keeps the written sentence", async () => {
+  const adapter = new StubAdapter();
+  const queue = new SentenceQueue(adapter);
+  queue.push(0, "**Refunds** take five days [1].", "Refunds take five days.");
+  queue.push(1, "```", "");
+  queue.push(2, "See [the policy](https://example.com) [2].", "See the policy.");
+  assert.deepEqual(adapter.calls, ["speak:Refunds take five days.", "speak:See the policy."]);
+  adapter.finishSentence();
+  await tick();
+  assert.equal(queue.heardText(), "**Refunds** take five days [1]. ``` See [the policy](https://example.com) [2].");
+  adapter.finishSentence();
+  await queue.drained();
+  assert.equal(queue.heardText(), "**Refunds** take five days [1]. ``` See [the policy](https://example.com) [2].");
+});
+
 test("nothing counts as heard when the adapter had not started speaking", () => {
   const adapter = new StubAdapter();
   const queue = new SentenceQueue(adapter);
@@ -59,9 +74,9 @@ test("nothing counts as heard when the adapter had not started speaking", () => 
 });
 
 test("a sentence starting from silence is cut after its first clause, only when both parts are long enough", () => {
-  assert.deepEqual(splitFirstClause("I'm running in offline mode, so here is what the knowledge base says."), [
-    "I'm running in offline mode,",
-    "so here is what the knowledge base says.",
+  assert.deepEqual(splitFirstClause("I'm answering from the knowledge base, so here is what it says."), [
+    "I'm answering from the knowledge base,",
+    "so here is what it says.",
   ]);
   assert.deepEqual(splitFirstClause("Yes, it does that well."), ["Yes, it does that well.", ""]);
   assert.deepEqual(splitFirstClause("It ships today, I think."), ["It ships today, I think.", ""]);

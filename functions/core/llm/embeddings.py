@@ -132,13 +132,14 @@ class OpenAIEmbeddings:
         return vectors
 
 
-def embedder_from_settings(
-    settings: Settings, client: httpx.AsyncClient | None = None
-) -> OpenAIEmbeddings | None:
-    """OpenAI embeddings when OPENAI_API_KEY is set; None means chunks go unembedded (full-text retrieval)."""
+def embedder_from_settings(settings: Settings, client: httpx.AsyncClient | None = None) -> Embedder | None:
+    """OpenAI embeddings when OPENAI_API_KEY is set, else the local e5 model when the `local` extra is
+    installed; None means chunks go unembedded (full-text retrieval)."""
     key = settings.openai_key()
     if key is None:
-        return None
+        from functions.core.llm import local_embeddings
+
+        return local_embeddings.LocalEmbeddings() if local_embeddings.available() else None
     return OpenAIEmbeddings(
         api_key=key,
         client=client or shared_client("openai"),

@@ -21,6 +21,7 @@ from functions.core.sessions.models import (
 )
 from functions.core.sessions.quota import enforce_quota, usage_from_row
 from functions.core.settings import Settings
+from functions.core.speech.stt import voice_input
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ async def start_session(
         provider=session["provider"],
         credentials=created.credentials,
         expires_at=session["expires_at"],
+        voice_input=voice_input(settings, avatar["language"]),
     )
 
 
@@ -193,6 +195,7 @@ async def reconnect_session(
         provider=session["provider"],
         credentials=created.credentials,
         expires_at=session["expires_at"],
+        voice_input=voice_input(settings, avatar["language"]),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.core.speech.stt import VoiceInput
 from functions.core.turns.models import Source, Timings
 
 Quality = Literal["low", "medium", "high"]
@@ -39,6 +40,7 @@ class StartedSession(BaseModel):
     provider: str
     credentials: dict[str, Any]
     expires_at: datetime
+    voice_input: VoiceInput
 
 
 class EndedSession(BaseModel):

@@ -1,17 +1,19 @@
-"""Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`."""
+"""Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`, else Whisper on this machine."""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
 from functions.core.http_client import shared_client
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.settings import Settings
+from functions.core.speech import local_stt
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,58 @@ def audio_extension(content_type: str, filename: str) -> str:
     )
 
 
+NO_STT_REASON = "Voice input needs a transcription key on this server; type your question instead."
+ENGLISH_ONLY_REASON = (
+    "Offline voice input understands English only; type your question, or set a transcription key."
+)
+
+
+class Transcriber(Protocol):
+    model: str
+
+    async def transcribe(
+        self, audio: bytes, *, filename: str, content_type: str, language: str | None = None
+    ) -> str: ...
+
+
+class VoiceInput(BaseModel):
+    """Whether the web client may offer voice input for an avatar, with the reason when it may not."""
+
+    available: bool
+    engine: str | None
+    reason: str | None
+
+
+def _check_upload(audio: bytes, content_type: str, filename: str) -> str:
+    extension = audio_extension(content_type, filename)
+    if len(audio) > MAX_AUDIO_BYTES:
+        raise PayloadTooLarge(f"the recording is larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MiB")
+    if not audio:
+        raise EmptyTranscript("The recording is empty; please try again.")
+    return extension
+
+
+class LocalTranscriber:
+    """Whisper tiny.en on this machine (see `local_stt`), off the event loop; English only."""
+
+    model = local_stt.MODEL
+
+    def __repr__(self) -> str:
+        return f"LocalTranscriber(model={self.model!r})"
+
+    async def transcribe(
+        self, audio: bytes, *, filename: str, content_type: str, language: str | None = None
+    ) -> str:
+        """The text spoken in `audio`; 415, 413, 422 (nothing heard, undecodable), 501 for non-English."""
+        _check_upload(audio, content_type, filename)
+        if not local_stt.speaks(language):
+            raise SpeechToTextUnavailable(ENGLISH_ONLY_REASON)
+        text = await asyncio.to_thread(local_stt.transcribe_bytes, audio)
+        if not text:
+            raise EmptyTranscript()
+        return text
+
+
 class OpenAITranscriber:
     """Transcribes one recording with an OpenAI transcription model (`response_format: json`).
 
@@ -118,11 +172,7 @@ class OpenAITranscriber:
         self, audio: bytes, *, filename: str, content_type: str, language: str | None = None
     ) -> str:
         """The text spoken in `audio`, stripped; 415, 413 and 422 (nothing heard) as `AppError`s."""
-        extension = audio_extension(content_type, filename)
-        if len(audio) > MAX_AUDIO_BYTES:
-            raise PayloadTooLarge(f"the recording is larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MiB")
-        if not audio:
-            raise EmptyTranscript("The recording is empty; please try again.")
+        extension = _check_upload(audio, content_type, filename)
         media_type = content_type.split(";")[0].strip().lower()
         # Untyped uploads get the type httpx guesses from the extension.
         files = {"file": (f"audio.{extension}", audio, None if media_type in _UNTYPED else media_type)}
@@ -182,14 +232,15 @@ class OpenAITranscriber:
 
 def transcriber_from_settings(
     settings: Settings, client: httpx.AsyncClient | None = None
-) -> OpenAITranscriber | None:
-    """The configured transcriber, or None when no OpenAI key is set (voice input is then unavailable).
+) -> Transcriber | None:
+    """OpenAI's transcription with an OpenAI key, else local Whisper when the `local` extra is installed,
+    else None (voice input is then unavailable).
 
     Without `client`, the shared one of the running event loop is used.
     """
     key = settings.openai_key()
     if key is None:
-        return None
+        return LocalTranscriber() if settings.local_stt and local_stt.available() else None
     return OpenAITranscriber(
         api_key=key,
         client=client or shared_client("stt"),
@@ -210,7 +261,7 @@ async def transcribe(
 ) -> str:
     """The text of one spoken turn.
 
-    Raises `SpeechToTextUnavailable` (501) without an OpenAI key, `UnsupportedAudio` (415),
+    Raises `SpeechToTextUnavailable` (501) without any transcriber, `UnsupportedAudio` (415),
     `PayloadTooLarge` (413), `EmptyTranscript` (422) when nothing was heard, `ProviderError` otherwise.
     """
     transcriber = transcriber_from_settings(settings, client)
@@ -219,3 +270,14 @@ async def transcribe(
     return await transcriber.transcribe(
         audio, filename=filename, content_type=content_type, language=language
     )
+
+
+def voice_input(settings: Settings, language: str | None) -> VoiceInput:
+    """What a session of an avatar speaking `language` can offer: which engine hears it, or why none."""
+    if settings.openai_key() is not None:
+        return VoiceInput(available=True, engine="openai", reason=None)
+    if not (settings.local_stt and local_stt.available()):
+        return VoiceInput(available=False, engine=None, reason=NO_STT_REASON)
+    if not local_stt.speaks(language):
+        return VoiceInput(available=False, engine=None, reason=ENGLISH_ONLY_REASON)
+    return VoiceInput(available=True, engine=local_stt.MODEL, reason=None)

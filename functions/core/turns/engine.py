@@ -68,6 +68,8 @@ class PreparedTurn:
     retrieval_ms: float | None
     claimed: bool  # this request generates the reply; otherwise a concurrent duplicate does
     server_speech: ServerSpeech | None = None
+    # The question's embedding, computed while the turn's first transaction runs (None: full text only).
+    query_embedding: "asyncio.Future[list[float] | None] | None" = None
 
 
 def _ms(since: float) -> float:
@@ -106,19 +108,28 @@ class TurnEngine:
         """Refuse or commit the turn's user message. `history` replaces the stored one (OpenAI clients
         send the whole conversation with every request)."""
         started = perf_counter()
-        begun = await self._begin(principal, session_id, request)
-        begun_ms = _ms(started)
-        if begun is None:
-            raise NotFound("no such session")
-        if not begun.live or (begun.stored is None and (begun.status != "active" or begun.expired)):
-            # A turn of an ended session is replayed when its reply is stored, never generated.
-            await refuse_ended_session(self.db, principal, session_id, self.settings)
-        assert begun.user_message_id is not None
-        assert begun.question is not None
-        if begun.question != request.text:
-            raise Conflict(f"turn_id {request.turn_id!r} was already used for another question")
-        if begun.persona is None or begun.avatar_id is None:
-            raise NotFound("this session's avatar no longer exists")
+        embedding = None if self.embedder is None else asyncio.ensure_future(self._embed(request.text))
+        try:
+            begun = await self._begin(principal, session_id, request)
+            begun_ms = _ms(started)
+            if begun is None:
+                raise NotFound("no such session")
+            if not begun.live or (begun.stored is None and (begun.status != "active" or begun.expired)):
+                # A turn of an ended session is replayed when its reply is stored, never generated.
+                await refuse_ended_session(self.db, principal, session_id, self.settings)
+            assert begun.user_message_id is not None
+            assert begun.question is not None
+            if begun.question != request.text:
+                raise Conflict(f"turn_id {request.turn_id!r} was already used for another question")
+            if begun.persona is None or begun.avatar_id is None:
+                raise NotFound("this session's avatar no longer exists")
+        except BaseException:
+            if embedding is not None:
+                embedding.cancel()
+            raise
+        if embedding is not None and (begun.stored is not None or not begun.claimed):
+            embedding.cancel()  # a replayed turn, or one another request generates, retrieves nothing here
+            embedding = None
         window = self.settings.turn_history_messages
         return PreparedTurn(
             principal=principal,
@@ -139,6 +150,7 @@ class TurnEngine:
                 if begun.server_speech and begun.provider_session_id is not None
                 else None
             ),
+            query_embedding=embedding,
         )
 
     async def _begin(
@@ -199,7 +211,10 @@ class TurnEngine:
                     timings.first_sentence_ms = _ms(turn.started)
                 first = len(spoken)
                 spoken.extend(completed)
-                return [("sentence", {"index": first + i, "text": text}) for i, text in enumerate(completed)]
+                return [
+                    ("sentence", Sentence.of(first + i, text).model_dump())
+                    for i, text in enumerate(completed)
+                ]
 
             llm_started = checked = perf_counter()
             answer = self._answer(turn, passages, tool_log, usage)
@@ -263,7 +278,7 @@ class TurnEngine:
         return [
             ("sources", {"sources": [s.model_dump(mode="json") for s in stored.sources]}),
             ("delta", {"text": stored.content}),
-            *(("sentence", {"index": i, "text": s}) for i, s in enumerate(sentences)),
+            *(("sentence", Sentence.of(i, s).model_dump()) for i, s in enumerate(sentences)),
             (
                 "done",
                 {
@@ -292,16 +307,23 @@ class TurnEngine:
         async with self.db.as_user(turn.principal.claims) as conn:
             return await store.renew(conn, turn.session_id, turn.turn_id, CLAIM_SECONDS)
 
+    async def _embed(self, question: str) -> list[float] | None:
+        assert self.embedder is not None
+        try:
+            return await self.embedder.embed_query(question)
+        except AppError as exc:
+            # Full text alone still answers; a slow or failing embedding service must not.
+            log.warning("query embedding failed, retrieving by full text only: %s", exc.detail)
+            return None
+
     async def _retrieve(self, turn: PreparedTurn, timings: Timings) -> list[Passage]:
         started = perf_counter()
         embedding: list[float] | None = None
         model: str | None = None
         if self.embedder is not None:
-            try:
-                embedding, model = await self.embedder.embed_query(turn.question), self.embedder.model
-            except AppError as exc:
-                # Full text alone still answers; a slow or failing embedding service must not.
-                log.warning("query embedding failed, retrieving by full text only: %s", exc.detail)
+            pending = turn.query_embedding or asyncio.ensure_future(self._embed(turn.question))
+            embedding = await pending
+            model = None if embedding is None else self.embedder.model
         async with self.db.as_user(turn.principal.claims) as conn:
             passages = await store.retrieve(
                 conn, turn.avatar_id, turn.question, embedding, model, self.settings.turn_sources

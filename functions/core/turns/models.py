@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.core.text.speakable import citations, speakable
+
 TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 
 
@@ -33,8 +35,17 @@ class Source(BaseModel):
 
 
 class Sentence(BaseModel):
+    """One sentence of a reply: `text` as written (for the transcript, citations included), `speech` as it
+    is to be said (no markup, no citation markers) and the source numbers it cites."""
+
     index: int
     text: str
+    speech: str
+    citations: list[int]
+
+    @classmethod
+    def of(cls, index: int, text: str) -> "Sentence":
+        return cls(index=index, text=text, speech=speakable(text), citations=citations(text))
 
 
 class Timings(BaseModel):

@@ -55,8 +55,8 @@ async def spoken(
     speaker = asyncio.create_task(speak_in_order())
     try:
         async for name, data in events:
-            if name == "sentence":
-                sentences.put_nowait(str(data["text"]))
+            if name == "sentence" and data["speech"]:
+                sentences.put_nowait(str(data["speech"]))
             yield name, data
         sentences.put_nowait(None)
         await speaker

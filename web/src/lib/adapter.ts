@@ -50,6 +50,8 @@ export interface AdapterContext {
   sessionId: string;
   /** The element the avatar renders into (canvas or video). */
   stage: HTMLElement;
+  /** How the built-in avatar looks (`{look, theme}`), as the avatar's settings say. */
+  appearance?: unknown;
 }
 
 export type AdapterFactory = (context: AdapterContext) => AvatarAdapter;

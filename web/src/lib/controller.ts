@@ -41,6 +41,8 @@ export interface ControllerOptions {
   api: ApiClient;
   avatarId: string;
   stage: HTMLElement;
+  /** The avatar's look, for the built-in avatar. */
+  appearance?: unknown;
   greeting?: string;
   keepaliveMs?: number;
   /** Waits before each attempt to bring a dropped provider stream back; empty: no attempts. */
@@ -67,16 +69,26 @@ interface ActiveTurn {
   messageId: string | null;
 }
 
+/** Whether this session can take spoken questions, and why not when it cannot. */
+export interface VoiceInputInfo {
+  available: boolean;
+  engine: string | null;
+  reason: string | null;
+}
+
 interface StartedSession {
   session_id: string;
   provider: string;
   credentials: Record<string, unknown>;
+  voice_input?: VoiceInputInfo;
 }
 
 export class ConversationController extends Emitter<ControllerEvents> {
   status: ConversationStatus = "idle";
   sessionId: string | null = null;
   startedAt: number | null = null;
+  /** Set when the session starts; a server that does not say is taken to offer voice input. */
+  voiceInput: VoiceInputInfo = { available: true, engine: null, reason: null };
   private adapter: AvatarAdapter | null = null;
   private provider = "local";
   private detach: (() => void)[] = [];
@@ -115,6 +127,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
       });
       this.sessionId = session.session_id;
       this.provider = session.provider;
+      if (session.voice_input) this.voiceInput = session.voice_input;
       const adapter = this.createAdapter(await loadAdapter(session.provider));
       this.install(adapter);
       await adapter.start(session.credentials);
@@ -146,8 +159,8 @@ export class ConversationController extends Emitter<ControllerEvents> {
   }
 
   private createAdapter(factory: AdapterFactory): AvatarAdapter {
-    const { api, stage } = this.options;
-    return factory({ api, sessionId: this.sessionId ?? "", stage });
+    const { api, stage, appearance } = this.options;
+    return factory({ api, sessionId: this.sessionId ?? "", stage, appearance });
   }
 
   /** Makes `adapter` the one speaking; events of the one it replaces are no longer heard. */
@@ -285,7 +298,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
           sentence: (data) => {
             if (turn.interrupted) return;
             turn.sentences[data.index] = data.text;
-            turn.queue.push(data.index, data.text);
+            turn.queue.push(data.index, data.text, data.speech ?? data.text);
             this.emit("sentence", { turnId: turn.id, index: data.index, text: data.text });
           },
           done: (data) => {

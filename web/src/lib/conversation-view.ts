@@ -1,6 +1,6 @@
 /** The conversation UI shared by the studio and the widget: stage, status, transcript, inputs. */
 
-import { ApiClient, humanMessage } from "./api";
+import { ApiClient, STT_MESSAGE, humanMessage } from "./api";
 import { ConversationController, type ConversationStatus, type Latency } from "./controller";
 import { h } from "./dom";
 import { feedbackControls } from "./feedback";
@@ -14,6 +14,8 @@ export interface ConversationOptions {
   greeting?: string;
   /** Sent with the session start (see `ControllerOptions.sessionFields`). */
   sessionFields?: { visitor_key?: string; page_url?: string };
+  /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
+  appearance?: unknown;
 }
 
 const STATUS_WORDS: Record<ConversationStatus, string> = {
@@ -24,6 +26,8 @@ const STATUS_WORDS: Record<ConversationStatus, string> = {
   speaking: "speaking",
   ended: "ended",
 };
+
+const PORTRAIT_PIXELS = 400;
 
 function formatDuration(seconds: number): string {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
@@ -77,10 +81,39 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   );
   const stopSpeaking = h("button", { type: "button", disabled: true, "aria-label": "Interrupt the avatar" }, "Interrupt");
   const endButton = h("button", { type: "button", disabled: true, "aria-label": "End the conversation" }, "End");
-  const controls = h("div", { class: "avs-controls" }, startButton, talk, handsFree, stopSpeaking, endButton);
+  const voiceNote = h("p", { class: "avs-voice-note", "data-part": "voice-note", hidden: true });
+  const controls = h(
+    "div",
+    { class: "avs-controls" },
+    startButton,
+    talk,
+    handsFree,
+    stopSpeaking,
+    endButton,
+    voiceNote,
+  );
   const container = h("section", { class: "avs-conversation", "aria-label": `Conversation with ${options.avatarName}` });
   container.append(stage, status, notice, transcript, form, controls);
   root.append(container);
+  showPortrait();
+
+  /** The character at rest, so the stage is never an empty box; its drawing code is loaded on demand. */
+  function showPortrait(): void {
+    const canvas = h("canvas", {
+      width: PORTRAIT_PIXELS,
+      height: PORTRAIT_PIXELS,
+      class: "avs-face avs-portrait",
+      role: "img",
+      "aria-label": `${options.avatarName}, ready to talk`,
+    });
+    stage.replaceChildren(canvas);
+    void import("../adapters/local/portrait").then(({ appearanceOf, drawPortrait, REST_POSE }) => {
+      const context = canvas.getContext("2d");
+      const appearance = appearanceOf(options.appearance);
+      if (context) drawPortrait(context, canvas.width, canvas.height, appearance, REST_POSE);
+      canvas.dataset.look = appearance.look;
+    });
+  }
 
   let controller: ConversationController | null = null;
   /** The notice is about the avatar itself (a dropped stream) and stays until the controller clears it. */
@@ -116,6 +149,22 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       answers.set(turnId, entry);
     }
     return entry;
+  }
+
+  /** No transcription for this avatar: the voice buttons say why instead of failing when pressed. */
+  function showVoiceInput(unavailable: string | null): void {
+    for (const control of [talk, handsFree]) {
+      if (unavailable === null) {
+        control.removeAttribute("title");
+        control.removeAttribute("aria-description");
+      } else {
+        control.disabled = true;
+        control.title = unavailable;
+        control.setAttribute("aria-description", unavailable);
+      }
+    }
+    voiceNote.textContent = unavailable ?? "";
+    voiceNote.hidden = unavailable === null;
   }
 
   function setRunning(running: boolean): void {
@@ -169,6 +218,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     });
     conversation.on("ended", () => {
       setRunning(false);
+      showPortrait();
       voice.close();
       handsFree.setAttribute("aria-pressed", "false");
       if (clock) clearInterval(clock);
@@ -184,6 +234,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       api: options.api,
       avatarId: options.avatarId,
       stage,
+      appearance: options.appearance,
       greeting: options.greeting,
       pageEvents: window,
       sessionFields: options.sessionFields,
@@ -199,6 +250,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       setRunning(true);
       // A provider that listens by itself (LiveAvatar FULL, Tavus) takes the microphone; ours stays off.
       if (current.conversational) for (const control of [talk, handsFree]) control.disabled = true;
+      else showVoiceInput(current.voiceInput.available ? null : (current.voiceInput.reason ?? STT_MESSAGE));
       input.focus();
       clock = setInterval(() => (duration.textContent = formatDuration(current.durationSeconds())), 1000);
     });

@@ -4,7 +4,7 @@ import type { AvatarAdapter } from "./adapter";
 
 export class SentenceQueue {
   private readonly adapter: AvatarAdapter;
-  private readonly waiting = new Map<number, string>();
+  private readonly waiting = new Map<number, { text: string; speech: string }>();
   private readonly spoken: string[] = [];
   private readonly pending: Promise<boolean>[] = [];
   private current: string[] = [];
@@ -21,21 +21,27 @@ export class SentenceQueue {
     ];
   }
 
-  /** Accepts a sentence event; sentences may arrive out of order and are spoken by index. */
-  push(index: number, text: string): void {
+  /**
+   * Accepts a sentence event; sentences may arrive out of order and are spoken by index. `speech` is what
+   * the avatar says (the text without markup or citations); `text` is what was heard, for the transcript.
+   */
+  push(index: number, text: string, speech = text): void {
     if (this.heardAtInterrupt !== null || index < this.next) return;
-    this.waiting.set(index, text);
+    this.waiting.set(index, { text, speech });
     for (let sentence = this.waiting.get(this.next); sentence !== undefined; sentence = this.waiting.get(this.next)) {
       this.waiting.delete(this.next);
       this.next += 1;
-      this.submit(sentence);
+      this.submit(sentence.text, sentence.speech);
     }
   }
 
-  private submit(text: string): void {
+  private submit(text: string, speech: string): void {
     this.current.push(text);
+    // A sentence of markup alone (a code fence, a rule) has nothing to say: it counts as said after the one before.
+    const before = this.pending[this.pending.length - 1] ?? Promise.resolve(true);
+    const spoken = speech.trim() ? this.adapter.speakSentence(speech) : before.then(() => true);
     this.pending.push(
-      this.adapter.speakSentence(text).then((finished) => {
+      spoken.then((finished) => {
         if (finished && this.heardAtInterrupt === null) this.spoken.push(this.current.shift() ?? text);
         return finished;
       }),

@@ -19,11 +19,19 @@ export interface Timings {
   total_ms?: number | null;
 }
 
+/** `text` as written, with `[n]` citations; `speech` as said, with no markup; `citations` the numbers cited. */
+export interface SentenceEvent {
+  index: number;
+  text: string;
+  speech?: string;
+  citations?: number[];
+}
+
 export interface TurnHandlers {
   user?(data: { turn_id: string; message_id: string; text: string }): void;
   sources?(data: { sources: Source[] }): void;
   delta?(data: { text: string }): void;
-  sentence?(data: { index: number; text: string }): void;
+  sentence?(data: SentenceEvent): void;
   done?(data: { assistant_message_id: string; reply: string; timings: Timings; offline: boolean }): void;
   error?(error: ApiError): void;
 }
@@ -65,7 +73,7 @@ export async function runTurn(
         handlers.delta?.(data as { text: string });
         break;
       case "sentence":
-        handlers.sentence?.(data as { index: number; text: string });
+        handlers.sentence?.(data as SentenceEvent);
         break;
       case "done":
         handlers.done?.(data as Parameters<NonNullable<TurnHandlers["done"]>>[0]);

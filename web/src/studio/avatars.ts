@@ -18,9 +18,28 @@ export interface Avatar {
   language: string;
   allowed_origins: string[];
   grounded_only: boolean;
+  appearance: { look: string; theme: string };
 }
 
 const VOICE_PROVIDERS = ["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"];
+const LOOKS = ["ada", "kai", "noor"];
+const LOOK_LABELS: Record<string, string> = {
+  ada: "Ada: auburn bob",
+  kai: "Kai: short hair, glasses",
+  noor: "Noor: hair in a bun",
+};
+const PREVIEW_PIXELS = 200;
+
+/** The built-in avatar as the look and colour now chosen; the drawing code loads on demand. */
+function drawPreview(canvas: HTMLCanvasElement, look: string, theme: string): void {
+  void import("../adapters/local/portrait").then(({ appearanceOf, drawPortrait, REST_POSE }) => {
+    const context = canvas.getContext("2d");
+    const appearance = appearanceOf({ look, theme });
+    if (context) drawPortrait(context, canvas.width, canvas.height, appearance, REST_POSE);
+    canvas.dataset.look = appearance.look;
+    canvas.dataset.theme = appearance.theme;
+  });
+}
 
 function select(name: string, values: string[], current: string, labels: Record<string, string> = {}): HTMLSelectElement {
   const element = h("select", { name });
@@ -125,6 +144,19 @@ export function avatarForm(
   const greeting = h("input", { name: "greeting", maxlength: 1000, value: avatar?.greeting ?? "" });
   const quality = select("quality", ["low", "medium", "high"], avatar?.quality ?? "medium");
   const grounded = h("input", { type: "checkbox", name: "grounded_only", checked: avatar?.grounded_only ?? false });
+  const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", LOOK_LABELS);
+  const theme = h("input", { type: "color", name: "theme", value: avatar?.appearance.theme ?? "#2563eb" });
+  const preview = h("canvas", {
+    width: PREVIEW_PIXELS,
+    height: PREVIEW_PIXELS,
+    class: "look-preview",
+    role: "img",
+    "aria-label": "How the built-in avatar looks",
+  });
+  const redraw = (): void => drawPreview(preview, look.value, theme.value);
+  look.addEventListener("change", redraw);
+  theme.addEventListener("input", redraw);
+  redraw();
   const origins = h("textarea", { name: "allowed_origins", rows: 3, placeholder: "https://www.example.com" });
   origins.value = (avatar?.allowed_origins ?? []).join("\n");
   const error = h("p", { class: "error", role: "alert" });
@@ -141,6 +173,14 @@ export function avatarForm(
     h("label", {}, "Persona", persona),
     h("label", {}, "Greeting", greeting),
     h("label", {}, "Quality", quality),
+    h(
+      "fieldset",
+      { class: "look" },
+      h("legend", {}, "Built-in avatar"),
+      preview,
+      h("label", {}, "Look", look),
+      h("label", {}, "Theme colour", theme),
+    ),
     h("label", { class: "check" }, grounded, "Answer only from the knowledge base"),
     h("label", {}, "Allowed widget origins (one per line)", origins),
     h("div", {}, h("button", { type: "submit", class: "primary" }, avatar ? "Save" : "Create avatar"), " ", remove),
@@ -158,6 +198,7 @@ export function avatarForm(
       greeting: greeting.value,
       quality: quality.value,
       grounded_only: grounded.checked,
+      appearance: { look: look.value, theme: theme.value },
       allowed_origins: origins.value.split(/\s+/).filter(Boolean),
     };
     const request = avatar

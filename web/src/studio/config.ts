@@ -27,7 +27,7 @@ export interface ProviderInfo {
 export interface ClientConfig {
   mode: string;
   llm: { offline: boolean; model: string | null };
-  stt: { enabled: boolean };
+  stt: { enabled: boolean; engine?: string | null };
   providers: Record<string, boolean>;
   provider_catalog: ProviderInfo[];
   supabase: { url: string | null; anon_key: string | null };

@@ -101,6 +101,7 @@ class Studio {
           avatarId: avatar.id,
           avatarName: avatar.name,
           greeting: avatar.greeting,
+          appearance: avatar.appearance,
         });
         return holder;
       }

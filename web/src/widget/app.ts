@@ -8,7 +8,15 @@ interface WidgetToken {
   token: string;
   expires_at: string;
   visitor_id: string;
-  avatar: { id: string; public_id: string; name: string; greeting: string; provider: string; language: string };
+  avatar: {
+    id: string;
+    public_id: string;
+    name: string;
+    greeting: string;
+    provider: string;
+    language: string;
+    appearance?: unknown;
+  };
 }
 
 export interface WidgetMount {
@@ -77,5 +85,6 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     greeting: grant.avatar.greeting,
     // The page without its query or fragment, which may carry what a visitor typed elsewhere.
     sessionFields: { visitor_key: browserKey(), page_url: `${location.origin}${location.pathname}` },
+    appearance: grant.avatar.appearance,
   });
 }

@@ -13,6 +13,7 @@ from functions.core.sessions.lifecycle import refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.limits import count_speech_request
 from functions.core.speech.tts import AudioFormat, synthesize
+from functions.core.text.speakable import speakable
 
 router = APIRouter(prefix="/v1", tags=["speech"])
 
@@ -34,10 +35,12 @@ class SpeechRequest(BaseModel):
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("there is nothing to say in blank text")
-        return value
+    def _speakable(cls, value: str) -> str:
+        """Whatever a client sends, Markdown, code, links and citation markers are never read out."""
+        words = speakable(value)
+        if not words:
+            raise ValueError("there is nothing to say in this text")
+        return words
 
 
 async def _session_voice(

@@ -3,10 +3,12 @@
 import type { AdapterContext, AdapterEvent, AdapterEvents, AvatarAdapter } from "../../lib/adapter";
 import { Emitter } from "../../lib/events";
 import { Face } from "./face";
+import { appearanceOf } from "./portrait";
 import { fetchPcm } from "../../lib/speech";
 import { SpeechPlayer } from "./player";
 
 const SAMPLE_RATE = 24_000;
+const FACE_PIXELS = 400;
 const CLAUSE_WORDS = 3;
 
 /** The sentence cut after its first clause when both parts have at least a few words; else whole. */
@@ -34,6 +36,7 @@ class LocalAvatar implements AvatarAdapter {
   private audio: AudioContext | null = null;
   private player: SpeechPlayer | null = null;
   private face: Face | null = null;
+  private listening = false;
 
   constructor(context: AdapterContext) {
     this.context = context;
@@ -45,8 +48,8 @@ class LocalAvatar implements AvatarAdapter {
 
   async start(): Promise<void> {
     const canvas = document.createElement("canvas");
-    canvas.width = 320;
-    canvas.height = 320;
+    canvas.width = FACE_PIXELS;
+    canvas.height = FACE_PIXELS;
     canvas.className = "avs-face";
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", "The avatar's face");
@@ -60,12 +63,12 @@ class LocalAvatar implements AvatarAdapter {
         this.events.emit("speaking", undefined);
       },
       idle: () => {
-        this.face?.setState("idle");
+        this.face?.setState(this.listening ? "listening" : "thinking");
         this.events.emit("idle", undefined);
       },
       error: (error) => this.events.emit("error", error),
     });
-    this.face = new Face(canvas, this.player.analyser);
+    this.face = new Face(canvas, this.player.analyser, appearanceOf(this.context.appearance));
     this.face.start();
     if (!(await this.resumeAudio())) this.events.emit("error", new AutoplayBlockedError());
     this.face.setState("idle");
@@ -96,8 +99,10 @@ class LocalAvatar implements AvatarAdapter {
     return this.player ? this.player.speakPcm(pcm, sampleRate) : Promise.resolve(false);
   }
 
+  /** Listening between turns; not listening while a turn is prepared, which the face shows as thinking. */
   setListening(listening: boolean): void {
-    if (this.face && this.face.state !== "speaking") this.face.setState(listening ? "listening" : "idle");
+    this.listening = listening;
+    if (this.face && this.face.state !== "speaking") this.face.setState(listening ? "listening" : "thinking");
   }
 
   interrupt(): void {

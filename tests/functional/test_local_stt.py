@@ -1,0 +1,151 @@
+"""Offline voice input: Piper says known sentences, Whisper tiny.en (faster-whisper, the `local` extra)
+writes them down, on this machine and through an audio turn over real HTTP."""
+
+import asyncio
+import io
+import re
+import wave
+from typing import Any
+
+import httpx
+import pytest
+
+from functions.core.errors import AppError
+from functions.core.settings import Settings
+from functions.core.speech.piper_tts import LocalTts
+from functions.core.speech.stt import LocalTranscriber, SpeechToTextUnavailable, transcribe
+from tests.conftest import User
+from tests.functional.support import Api, assert_problem
+from tests.functional.turns_support import Admin, add_knowledge, parse_sse
+
+# Known sentences with their words, as a visitor might ask them.
+SENTENCES = [
+    "Are you open on Sunday?",
+    "How long does delivery take to Rotterdam?",
+    "Can I return a jacket that does not fit?",
+    "Please tell me about the warranty for the battery.",
+]
+MAX_WORD_ERROR_RATE = 0.15
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
+    """Levenshtein distance over words, divided by the reference's length."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, start=1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1] / max(1, len(reference))
+
+
+def spoken_wav(text: str) -> bytes:
+    """Piper's voice saying `text`, as the WAV file a browser could upload."""
+    tts = LocalTts.load()
+
+    async def pcm() -> bytes:
+        return b"".join([chunk async for chunk in tts.stream(text, sample_rate=16000)])
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(asyncio.run(pcm()))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def recordings() -> dict[str, bytes]:
+    return {sentence: spoken_wav(sentence) for sentence in SENTENCES}
+
+
+def test_piper_sentences_come_back_as_their_words(recordings: dict[str, bytes]) -> None:
+    transcriber = LocalTranscriber()
+    errors = []
+    for sentence, audio in recordings.items():
+        heard = asyncio.run(transcriber.transcribe(audio, filename="q.wav", content_type="audio/wav"))
+        errors.append(word_error_rate(words(sentence), words(heard)))
+    assert sum(errors) / len(errors) <= MAX_WORD_ERROR_RATE, list(zip(SENTENCES, errors, strict=True))
+
+
+def test_silence_is_nothing_heard_and_noise_is_not_audio() -> None:
+    silence = io.BytesIO()
+    with wave.open(silence, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(b"\0\0" * 16000)
+    transcriber = LocalTranscriber()
+    for audio, code in (
+        (silence.getvalue(), "empty_transcript"),
+        (b"not a recording" * 100, "undecodable_audio"),
+    ):
+        with pytest.raises(AppError) as caught:
+            asyncio.run(transcriber.transcribe(audio, filename="q.wav", content_type="audio/wav"))
+        assert (caught.value.status, caught.value.code) == (422, code)
+
+
+def test_another_language_is_refused_with_the_reason(recordings: dict[str, bytes]) -> None:
+    with pytest.raises(SpeechToTextUnavailable, match="English only"):
+        asyncio.run(
+            LocalTranscriber().transcribe(
+                recordings[SENTENCES[0]], filename="q.wav", content_type="audio/wav", language="de-DE"
+            )
+        )
+    settings = Settings(app_mode="local")
+    heard = asyncio.run(transcribe(recordings[SENTENCES[0]], "q.wav", "audio/wav", settings))
+    assert words(heard) == words(SENTENCES[0])
+
+
+def test_an_audio_turn_is_transcribed_locally_and_answered(
+    client: httpx.Client, api: Api, admin: Admin, owner: User, recordings: dict[str, bytes]
+) -> None:
+    avatar = api.create_avatar(owner)
+    add_knowledge(
+        admin,
+        avatar["id"],
+        "Opening hours",
+        [(["Hours"], "We are open every weekday from nine to five. On Sundays we open from ten until two.")],
+    )
+    session = api.start_session(owner, avatar["id"])
+    assert session["voice_input"] == {"available": True, "engine": "whisper-tiny.en", "reason": None}
+    with client.stream(
+        "POST",
+        f"/v1/sessions/{session['session_id']}/turns",
+        data={"turn_id": "spoken-1"},
+        files={"audio": ("speech.wav", recordings[SENTENCES[0]], "audio/wav")},
+        headers={**owner.headers, "Accept": "text/event-stream"},
+    ) as response:
+        assert response.status_code == 200, response.read()
+        events: dict[str, Any] = {name: data for name, data, _ in parse_sse(response.iter_lines())}
+    assert words(events["user"]["text"]) == words(SENTENCES[0])
+    assert events["done"]["reply"] == "On Sundays we open from ten until two [1]."
+
+
+def test_with_local_voice_input_turned_off_an_audio_turn_answers_501(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, api: Api, owner: User, recordings: dict[str, bytes]
+) -> None:
+    from functions.core.settings import get_settings
+
+    monkeypatch.setenv("LOCAL_STT", "false")
+    get_settings.cache_clear()
+    try:
+        avatar = api.create_avatar(owner)
+        session = api.start_session(owner, avatar["id"])
+        assert session["voice_input"]["available"] is False
+        assert "transcription key" in session["voice_input"]["reason"]
+        response = client.post(
+            f"/v1/sessions/{session['session_id']}/turns",
+            data={"turn_id": "spoken-2"},
+            files={"audio": ("speech.wav", recordings[SENTENCES[0]], "audio/wav")},
+            headers=owner.headers,
+        )
+        assert_problem(response, 501, "stt_unavailable")
+    finally:
+        get_settings.cache_clear()
