@@ -1,14 +1,22 @@
 """Dependencies that keep route signatures short: the verified caller, the database, settings."""
 
+import uuid
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from functions.core.auth.api_keys import InvalidApiKey, principal_for_api_key
-from functions.core.auth.tokens import Principal, TokenVerifier
+from functions.core.auth.tokens import (
+    Principal,
+    TokenVerifier,
+    is_session_callback_token,
+    verify_session_callback_token,
+    widget_key,
+)
 from functions.core.db.pool import Database, get_database
 from functions.core.errors import Forbidden, Unauthorized
+from functions.core.sessions.lifecycle import session_callback_is_live
 from functions.core.settings import Settings, get_settings
 from functions.core.widget import normalise_origin
 
@@ -57,8 +65,31 @@ async def api_key_principal(request: Request, db: Annotated[Database, Depends(_d
     return await principal_for_api_key(db, key)
 
 
+async def session_caller(
+    session_id: uuid.UUID, request: Request, db: Annotated[Database, Depends(_database)]
+) -> Principal:
+    """The caller of one session's chat completions: the session's callback token (held by a provider
+    running the conversation), bound to this session and alive only while it runs, or a user's token."""
+    token = _bearer(request)
+    if token is None or not is_session_callback_token(token):
+        return await current_principal(request)
+    settings = get_settings()
+    secret = widget_key(settings)
+    if secret is None:
+        raise Unauthorized("session callback tokens are not accepted by this deployment")
+    if request.headers.get("origin") is not None:
+        raise Forbidden("a session callback token is for the provider's servers, not for a web page")
+    principal = verify_session_callback_token(
+        secret, token, session_id=session_id, audience=settings.jwt_audience
+    )
+    if not await session_callback_is_live(db, principal, session_id):
+        raise Unauthorized("this session has ended, and its callback token with it")
+    return principal
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 OwnerUser = Annotated[Principal, Depends(owner_principal)]
 ApiKeyUser = Annotated[Principal, Depends(api_key_principal)]
+SessionCaller = Annotated[Principal, Depends(session_caller)]
 Db = Annotated[Database, Depends(_database)]
 AppSettings = Annotated[Settings, Depends(_settings)]

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 from psycopg.types.json import Jsonb
 
-from functions.core.auth.tokens import Principal, sign_visitor_token, widget_key
+from functions.core.auth.tokens import Principal, sign_session_callback_token, widget_key
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import NotFound, ProviderError, SessionEnded
 from functions.core.providers.avatar.base import AvatarSpec, ProviderSession, SessionRequest
@@ -158,21 +158,33 @@ def _chat_callback(
     principal: Principal, session: dict[str, Any], avatar: dict[str, Any], settings: Settings
 ) -> dict[str, str]:
     """For a provider that runs the conversation itself (LiveAvatar FULL): where our chat completions
-    answer for this session, and a token good for this session's user and avatar until it ends."""
+    answer for this session, and a callback token good for that one route of this session only, until
+    the session ends (`session_callback_is_live`)."""
     secret = widget_key(settings)
     if session["provider"] != "liveavatar" or settings.public_api_base is None or secret is None:
         return {}
     lifetime = int((session["expires_at"] - datetime.now(UTC)).total_seconds()) + 60
-    token, _ = sign_visitor_token(
+    token = sign_session_callback_token(
         secret,
-        visitor_id=principal.user_id,
+        session_id=session["id"],
+        user_id=principal.user_id,
         avatar_id=avatar["id"],
-        origin="",
-        audience=settings.jwt_audience,
         ttl_seconds=max(60, lifetime),
     )
     base = settings.public_api_base.rstrip("/")
     return {"chat_completions_base_url": f"{base}/v1/sessions/{session['id']}", "chat_api_key": token}
+
+
+async def session_callback_is_live(db: Database, principal: Principal, session_id: uuid.UUID) -> bool:
+    """Whether the session a callback token is bound to is still running: the token dies with it."""
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(
+            "select status = 'active' and expires_at > now() as live from public.streaming_sessions"
+            " where id = %s and user_id = (select auth.uid()) and channel = 'avatar'",
+            (session_id,),
+        )
+        row = await cur.fetchone()
+    return row is not None and bool(row["live"])
 
 
 async def _fail_session(

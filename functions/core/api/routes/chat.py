@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from functions.core.api.deps import ApiKeyUser, AppSettings, CurrentUser, Db
+from functions.core.api.deps import ApiKeyUser, AppSettings, Db, SessionCaller
 from functions.core.auth.tokens import Principal
 from functions.core.turns.chat_completions import (
     ChatCompletionRequest,
@@ -47,7 +47,8 @@ async def chat_completions(
 
 @router.post("/sessions/{session_id}/chat/completions")
 async def session_chat_completions(
-    session_id: uuid.UUID, body: ChatCompletionRequest, caller: CurrentUser, db: Db, settings: AppSettings
+    session_id: uuid.UUID, body: ChatCompletionRequest, caller: SessionCaller, db: Db, settings: AppSettings
 ) -> Response:
-    """The same, inside a live session, for a provider's custom-LLM mode holding that session's token."""
+    """The same, inside a live session: for a provider's custom-LLM mode holding the session's callback
+    token (good for this route of this session only, until the session ends), or the session's user."""
     return await _complete(body, caller, session_id, db, settings)
