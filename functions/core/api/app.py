@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from functions.core.api.body_limit import BodyLimitMiddleware
+from functions.core.api.body_limit import BodyLimitMiddleware, upload_routes
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
@@ -36,7 +36,10 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
 
         app.include_router(dev.router)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        uploads=upload_routes(routers),
     )
     app.add_middleware(
         CorsMiddleware,

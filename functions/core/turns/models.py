@@ -2,7 +2,7 @@
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 
@@ -11,7 +11,15 @@ class TurnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     turn_id: str = Field(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)
-    text: str = Field(min_length=1, max_length=4000)
+    # Something to answer: not blank, and no NUL (a multipart form's text does not pass the JSON check).
+    text: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+
+    @field_validator("text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class Interrupt(BaseModel):

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Response, UploadFile
 
+from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, Db, OwnerUser
 from functions.core.knowledge import documents
 from functions.core.knowledge.extract import inspect_upload
@@ -11,7 +12,7 @@ from functions.core.knowledge.indexing import run_indexing
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 
-@router.post("/avatars/{avatar_id}/knowledge", status_code=202)
+@router.post("/avatars/{avatar_id}/knowledge", status_code=202, openapi_extra=UPLOAD_ROUTE)
 async def upload_document(
     avatar_id: uuid.UUID,
     file: UploadFile,
@@ -19,7 +20,7 @@ async def upload_document(
     db: Db,
     settings: AppSettings,
     background: BackgroundTasks,
-    title: Annotated[str | None, Form(max_length=300)] = None,
+    title: Annotated[str | None, Form(max_length=300, pattern=r"^[^\x00]*$")] = None,
 ) -> documents.Uploaded:
     """Accept a file at once (202) and index it in the background; poll the document for progress."""
     upload = inspect_upload(

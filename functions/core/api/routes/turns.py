@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, CurrentUser, Db
 from functions.core.turns.engine import collect, turn_engine
 from functions.core.turns.interrupts import interrupt_turn
@@ -22,6 +23,7 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
     response_model=TurnResult,
     responses={200: {"content": {"text/event-stream": {}}}},
     openapi_extra={
+        **UPLOAD_ROUTE,
         "requestBody": {
             "required": True,
             "content": {
@@ -37,7 +39,7 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
                     }
                 },
             },
-        }
+        },
     },
 )
 async def take_turn(
