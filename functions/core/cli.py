@@ -12,7 +12,8 @@ def _serve(host: str, port: int) -> None:
     import uvicorn
 
     from functions.core.db.pool import get_database
-    from functions.core.local import create_local_app, seed_demo
+    from functions.core.local import create_local_app, proxy_options, seed_demo
+    from functions.core.settings import get_settings
 
     async def prepare() -> None:
         db = get_database()
@@ -21,7 +22,9 @@ def _serve(host: str, port: int) -> None:
 
     asyncio.run(prepare())
     print(f"Interactive Avatar Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
-    uvicorn.run(create_local_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_local_app(), host=host, port=port, log_level="warning", **proxy_options(get_settings())
+    )
 
 
 def _migrate() -> None:

@@ -2,6 +2,7 @@
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -12,6 +13,7 @@ from functions.core.api.routes import api_keys, avatars, chat, knowledge, sessio
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.db.pool import Database
 from functions.core.knowledge.ingest import demo_knowledge_paths, owner_principal, seed_demo_knowledge
+from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,13 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
             return RedirectResponse("/docs")
 
     return app
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn finds the client's address: the direct peer, unless FORWARDED_ALLOW_IPS declares the
+    proxies in front, whose X-Forwarded-For is then believed (per-IP rate limits key on this address)."""
+    proxies = (settings.forwarded_allow_ips or "").strip()
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 async def seed_demo(db: Database) -> None:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = Field(default=600, ge=0)
 
     cors_origins: list[str] = Field(default_factory=list)
+    # The proxies in front of `avatar-studio dev` whose X-Forwarded-For is believed (uvicorn's
+    # comma-separated FORWARDED_ALLOW_IPS). None by default: a client cannot choose its own address.
+    # On Lambda the address is API Gateway's requestContext sourceIp, whatever the headers say.
+    forwarded_allow_ips: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     session_idle_seconds: int = Field(default=300, ge=30)
