@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=300, ge=30)
     default_monthly_streaming_seconds: int = Field(default=36_000, ge=0)
     default_concurrent_sessions: int = Field(default=3, ge=0)
+    # Widget visitors: live sessions one visitor may hold, and how many of the owner's concurrent
+    # sessions visitors can never take (so the owner can always start one of their own).
+    visitor_concurrent_sessions: int = Field(default=1, ge=1)
+    owner_reserved_sessions: int = Field(default=1, ge=0)
 
     ssm_parameter_path: str | None = None
     secrets_manager_secret_id: str | None = None

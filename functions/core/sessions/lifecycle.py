@@ -19,7 +19,7 @@ from functions.core.sessions.models import (
     StartedSession,
     StartSession,
 )
-from functions.core.sessions.quota import enforce_quota, usage_from_row
+from functions.core.sessions.quota import enforce_quota, enforce_visitor_caps, usage_from_row
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,12 @@ async def start_session(
         avatar = await cur.fetchone()
         if avatar is None:
             raise NotFound("no such avatar")
-        enforce_quota(usage_from_row(avatar, settings), idle_seconds=settings.session_idle_seconds)
+        usage = usage_from_row(avatar, settings)
+        enforce_quota(usage, idle_seconds=settings.session_idle_seconds)
+        if avatar["owner_id"] != principal.user_id:
+            cur = await conn.execute("select * from private.session_counts(%s)", (avatar["owner_id"],))
+            counts = await cur.fetchone()
+            enforce_visitor_caps(counts, usage, settings, idle_seconds=settings.session_idle_seconds)
         cur = await conn.execute(
             "insert into public.streaming_sessions (avatar_id, quality) values (%s, %s)"
             " returning id, provider, quality, expires_at",
