@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from functions.core.api.app import create_app
 from functions.core.api.routes import api_keys, avatars, chat, knowledge, sessions, speech, turns, widget
@@ -17,8 +19,24 @@ from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+API_PREFIX = "/v1/"
+API_PATHS = frozenset({"/v1", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 DEMO_EMAIL = "demo@avatar-studio.local"
+
+
+class WebMount(Mount):
+    """The web client at `/`, which never answers an API path: a wrong method there stays the API's
+    405 (with `Allow`), an unknown API path its 404, both problems."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__("/", app=app, name="web")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path in API_PATHS or path.startswith(API_PREFIX):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
@@ -35,7 +53,7 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
         ]
     )
     if web_dist.is_dir():
-        app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
+        app.router.routes.append(WebMount(StaticFiles(directory=web_dist, html=True)))
     else:
 
         @app.get("/", include_in_schema=False)

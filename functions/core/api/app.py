@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from functions.core.api.body_limit import BodyLimitMiddleware, upload_routes
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
+from functions.core.api.openapi import install_openapi
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
@@ -28,6 +29,7 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

@@ -4,7 +4,8 @@ import uuid
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from functions.core.auth.api_keys import InvalidApiKey, principal_for_api_key
 from functions.core.auth.tokens import (
@@ -26,12 +27,32 @@ def get_verifier() -> TokenVerifier:
     return TokenVerifier(get_settings())
 
 
+# These document the bearer credentials in OpenAPI; the header itself is read and checked below, so a
+# missing or wrong one is our 401 problem.
+_user_token = HTTPBearer(
+    auto_error=False,
+    scheme_name="AccessToken",
+    description="A Supabase user JWT, a local dev token (local mode) or a widget visitor token",
+)
+_api_key = HTTPBearer(auto_error=False, scheme_name="AvatarApiKey", description="An avatar API key, sk-avs-…")
+_callback_token = HTTPBearer(
+    auto_error=False,
+    scheme_name="SessionCallbackToken",
+    description="A session's callback token, held by a provider running the conversation",
+)
+UserToken = Annotated[HTTPAuthorizationCredentials | None, Security(_user_token)]
+
+
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request, _documented: UserToken) -> Principal:
+    return await _verified_principal(request)
+
+
+async def _verified_principal(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Unauthorized("send an access token as 'Authorization: Bearer <token>'")
@@ -58,7 +79,11 @@ async def _settings() -> Settings:
     return get_settings()
 
 
-async def api_key_principal(request: Request, db: Annotated[Database, Depends(_database)]) -> Principal:
+async def api_key_principal(
+    request: Request,
+    db: Annotated[Database, Depends(_database)],
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_api_key)],
+) -> Principal:
     key = _bearer(request)
     if key is None:
         raise InvalidApiKey("send the avatar's API key as 'Authorization: Bearer sk-avs-...'")
@@ -66,13 +91,17 @@ async def api_key_principal(request: Request, db: Annotated[Database, Depends(_d
 
 
 async def session_caller(
-    session_id: uuid.UUID, request: Request, db: Annotated[Database, Depends(_database)]
+    session_id: uuid.UUID,
+    request: Request,
+    db: Annotated[Database, Depends(_database)],
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_callback_token)],
+    _or_user: UserToken,
 ) -> Principal:
     """The caller of one session's chat completions: the session's callback token (held by a provider
     running the conversation), bound to this session and alive only while it runs, or a user's token."""
     token = _bearer(request)
     if token is None or not is_session_callback_token(token):
-        return await current_principal(request)
+        return await _verified_principal(request)
     settings = get_settings()
     secret = widget_key(settings)
     if secret is None:

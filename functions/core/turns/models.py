@@ -5,6 +5,8 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+# Some character that is not whitespace, by the reckoning of JSON Schema's regexes and pydantic's alike.
+NOT_BLANK = r"[^\s\x85\ufeff]"
 
 
 class TurnRequest(BaseModel):
@@ -12,7 +14,7 @@ class TurnRequest(BaseModel):
 
     turn_id: str = Field(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)
     # Something to answer: not blank, and no NUL (a multipart form's text does not pass the JSON check).
-    text: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    text: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
 
     @field_validator("text")
     @classmethod

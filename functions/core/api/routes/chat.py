@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from functions.core.api.deps import ApiKeyUser, AppSettings, Db, SessionCaller
+from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
 from functions.core.turns.chat_completions import (
     ChatCompletionRequest,
@@ -37,7 +38,19 @@ async def _complete(
     return JSONResponse(await completion(turn, engine.events(turn), body.model, prompt_chars))
 
 
-@router.post("/chat/completions")
+# The answer: a `chat.completion` object, or `chat.completion.chunk` server-sent events with `stream`.
+_COMPLETION = {
+    200: {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {},
+        }
+    },
+    **problems(409, 502, 503),
+}
+
+
+@router.post("/chat/completions", responses=_COMPLETION)
 async def chat_completions(
     body: ChatCompletionRequest, caller: ApiKeyUser, db: Db, settings: AppSettings
 ) -> Response:
@@ -45,7 +58,7 @@ async def chat_completions(
     return await _complete(body, caller, None, db, settings)
 
 
-@router.post("/sessions/{session_id}/chat/completions")
+@router.post("/sessions/{session_id}/chat/completions", responses=_COMPLETION)
 async def session_chat_completions(
     session_id: uuid.UUID, body: ChatCompletionRequest, caller: SessionCaller, db: Db, settings: AppSettings
 ) -> Response:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/dev", tags=["local development"])
 class DevLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s\x85\ufeff]+@[^@\s\x85\ufeff]+$")
 
 
 class DevToken(BaseModel):

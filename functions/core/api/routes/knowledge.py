@@ -5,6 +5,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Response, UploadFile
 
 from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, Db, OwnerUser
+from functions.core.api.openapi import problems
 from functions.core.knowledge import documents
 from functions.core.knowledge.extract import inspect_upload
 from functions.core.knowledge.indexing import run_indexing
@@ -12,7 +13,9 @@ from functions.core.knowledge.indexing import run_indexing
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 
-@router.post("/avatars/{avatar_id}/knowledge", status_code=202, openapi_extra=UPLOAD_ROUTE)
+@router.post(
+    "/avatars/{avatar_id}/knowledge", status_code=202, openapi_extra=UPLOAD_ROUTE, responses=problems(415)
+)
 async def upload_document(
     avatar_id: uuid.UUID,
     file: UploadFile,

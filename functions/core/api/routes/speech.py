@@ -2,9 +2,10 @@ import uuid
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
 from functions.core.avatars import Voice
 from functions.core.db.pool import Database
@@ -12,6 +13,7 @@ from functions.core.errors import NotFound
 from functions.core.sessions.lifecycle import refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.tts import AudioFormat, synthesize
+from functions.core.turns.models import NOT_BLANK
 
 router = APIRouter(prefix="/v1", tags=["speech"])
 
@@ -24,19 +26,15 @@ _SESSION_VOICE = (
 )
 
 
+_AUDIO = ("audio/pcm", "audio/wav", "audio/mpeg")
+
+
 class SpeechRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: uuid.UUID
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1, max_length=5000, pattern=NOT_BLANK)
     format: AudioFormat
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("there is nothing to say in blank text")
-        return value
 
 
 async def _session_voice(
@@ -52,7 +50,17 @@ async def _session_voice(
     return Voice.model_validate(row["voice"] or {})
 
 
-@router.post("/tts", response_class=StreamingResponse)
+@router.post(
+    "/tts",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The audio, streamed as it is synthesized",
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in _AUDIO},
+        },
+        **problems(409, 502, 503),
+    },
+)
 async def text_to_speech(
     body: SpeechRequest, user: CurrentUser, db: Db, settings: AppSettings
 ) -> StreamingResponse:

@@ -2,11 +2,12 @@ from fastapi import APIRouter, Request
 
 from functions.core import widget
 from functions.core.api.deps import AppSettings, Db
+from functions.core.api.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["widget"])
 
 
-@router.post("/widget/token", status_code=201)
+@router.post("/widget/token", status_code=201, responses=problems(403, 404, 429, 503))
 async def widget_token(
     body: widget.WidgetTokenRequest, request: Request, db: Db, settings: AppSettings
 ) -> widget.WidgetToken:
