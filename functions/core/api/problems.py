@@ -55,9 +55,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        # Every method the path takes, not only those of the first route that matched it.
-        headers["Allow"] = ", ".join(_methods_of(request))
+    methods = _methods_of(request) if exc.status_code == 405 else []
+    if methods:
+        # Every method the API path takes, not only those of the first route that matched it.
+        headers["Allow"] = ", ".join(methods)
     return problem_response(exc.status_code, code, str(exc.detail), headers)
 
 
