@@ -28,7 +28,7 @@ class Principal:
 
     A widget visitor carries the avatar (and the site origin) its token is bound to; a caller
     holding an avatar API key carries the avatar and the key's id; a provider holding a session's
-    callback token carries that session and its avatar."""
+    callback token carries that session's avatar."""
 
     user_id: uuid.UUID
     claims: dict[str, Any]
@@ -36,7 +36,6 @@ class Principal:
     avatar_id: uuid.UUID | None = None
     origin: str | None = None
     api_key_id: uuid.UUID | None = None
-    session_id: uuid.UUID | None = None
 
 
 class TokenVerifier:
@@ -189,7 +188,7 @@ def verify_session_callback_token(
         raise Forbidden("this session callback token belongs to another session")
     user_id = _subject(claims)
     db_claims = {"sub": str(user_id), "role": "authenticated", "aud": audience, "avatar_id": str(avatar_id)}
-    return Principal(user_id=user_id, claims=db_claims, avatar_id=avatar_id, session_id=session_id)
+    return Principal(user_id=user_id, claims=db_claims, avatar_id=avatar_id)
 
 
 def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600) -> str:
