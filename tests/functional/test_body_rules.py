@@ -133,6 +133,18 @@ def test_a_nul_in_a_multipart_turn_is_a_422(
     assert_problem(response, 422, "invalid_request")
 
 
+def test_a_nul_in_an_uploads_title_is_a_422(
+    client: httpx.Client, owner: User, arranged: dict[str, Any]
+) -> None:
+    response = client.post(
+        f"/v1/avatars/{arranged['avatar']['id']}/knowledge",
+        data={"title": "Manual\x00"},
+        files={"file": ("manual.md", b"# Manual\n\nRefunds take five days.", "text/markdown")},
+        headers=owner.headers,
+    )
+    assert assert_problem(response, 422, "invalid_request")["detail"].startswith("title: ")
+
+
 def test_a_deeply_nested_body_is_a_422(client: httpx.Client, owner: User) -> None:
     body = b"[" * 100_000 + b"]" * 100_000
     response = client.post(

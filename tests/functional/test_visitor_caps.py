@@ -1,6 +1,7 @@
 """Widget visitors cannot hoard an avatar: one live session per visitor by default, and never the
 sessions its owner keeps for themself. Over real HTTP, with real visitor tokens and Postgres."""
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -107,3 +108,22 @@ def test_the_owner_alone_may_use_every_session(
         429,
         "quota_exceeded",
     )
+
+
+def test_one_visitor_starting_many_sessions_at_once_gets_one(
+    base_url: str, client: httpx.Client, avatar: dict[str, Any], admin: Admin
+) -> None:
+    token = _visitor(client, avatar)
+
+    def start(_: int) -> int:
+        with httpx.Client(base_url=base_url, timeout=30) as own:
+            return _start(own, avatar["id"], token).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(start, range(6)))
+    assert statuses == [201] + [429] * 5
+    live = admin.execute(
+        "select count(*) as n from public.streaming_sessions where avatar_id = %s and status = 'active'",
+        (avatar["id"],),
+    ).fetchone()
+    assert live == {"n": 1}
