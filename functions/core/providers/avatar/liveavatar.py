@@ -1,7 +1,7 @@
 """HeyGen LiveAvatar (`api.liveavatar.com`): a session token in FULL or LITE mode; the browser starts it.
 
 FULL: LiveAvatar listens, thinks and speaks, the thinking done by our OpenAI-compatible
-`/v1/sessions/{id}/chat/completions` (a custom LLM configuration holding a per-session avatar API key
+`/v1/sessions/{id}/chat/completions` (a custom LLM configuration holding the session's callback token
 as a LiveAvatar secret). LITE (formerly CUSTOM): we send the audio, LiveAvatar renders the video.
 """
 
