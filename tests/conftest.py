@@ -91,7 +91,16 @@ def base_url(database_url: str) -> Iterator[str]:
     from functions.core.local import create_local_app
 
     port = _free_port()
-    config = uvicorn.Config(create_local_app(), host="127.0.0.1", port=port, log_level="warning")
+    # The test client stands for a proxy the deployment declared (FORWARDED_ALLOW_IPS=127.0.0.1), so a
+    # widget test can give itself a client address of its own with X-Forwarded-For.
+    config = uvicorn.Config(
+        create_local_app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,11 +2,19 @@
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
@@ -58,6 +66,25 @@ class Appearance(BaseModel):
     theme: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
+# What `_origin` takes, for the OpenAPI document: scheme, host and an optional port, nothing more
+# (spaces around it are trimmed).
+ORIGIN_PATTERN = (
+    r"^ *[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*"
+    r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/? *$"
+)
+Origin = Annotated[str, Field(max_length=300, pattern=ORIGIN_PATTERN)]
+
+
+def _not_text(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
+# A JSON integer (30 or 30.0), never "30" or true.
+Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
+
+
 def _origin(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
@@ -84,9 +111,9 @@ class AvatarFields(BaseModel):
     language: str = Field(
         default="en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$"
     )
-    max_session_seconds: int = Field(default=600, ge=30, le=7200)
-    allowed_origins: list[str] = Field(default_factory=list, max_length=50)
-    grounded_only: bool = False
+    max_session_seconds: Seconds = 600
+    allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
+    grounded_only: bool = Field(default=False, strict=True)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -118,9 +145,9 @@ class AvatarPatch(BaseModel):
     language: str | None = Field(
         default=None, min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$"
     )
-    max_session_seconds: int | None = Field(default=None, ge=30, le=7200)
-    allowed_origins: list[str] | None = Field(default=None, max_length=50)
-    grounded_only: bool | None = None
+    max_session_seconds: Seconds | None = None
+    allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
+    grounded_only: bool | None = Field(default=None, strict=True)
 
     @field_validator("allowed_origins")
     @classmethod

@@ -14,18 +14,30 @@ def _serve(host: str, port: int) -> None:
     import uvicorn
 
     from functions.core.db.pool import get_database
-    from functions.core.local import create_local_app, seed_demo
+    from functions.core.local import (
+        Demo,
+        create_local_app,
+        index_demo_knowledge_in_background,
+        proxy_options,
+        seed_demo,
+    )
+    from functions.core.settings import get_settings
 
-    async def prepare() -> None:
+    async def prepare() -> Demo:
         db = get_database()
-        await seed_demo(db)
-        await db.close()
+        try:
+            return await seed_demo(db)
+        finally:
+            await db.close()
 
-    asyncio.run(prepare())
+    demo = asyncio.run(prepare())
+    index_demo_knowledge_in_background(get_database(), demo)
     # The first spoken question should not wait for Whisper to load (about five seconds).
     threading.Thread(target=_warm_local_models, name="warm-local-models", daemon=True).start()
     print(f"Interactive Avatar Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
-    uvicorn.run(create_local_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_local_app(), host=host, port=port, log_level="warning", **proxy_options(get_settings())
+    )
 
 
 def _warm_local_models() -> None:

@@ -1,11 +1,18 @@
 """The whole product in one process for `make dev`: every router, the web client, a demo avatar."""
 
+import asyncio
 import logging
+import threading
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from functions.core.api.app import create_app
 from functions.core.api.routes import (
@@ -21,14 +28,31 @@ from functions.core.api.routes import (
     widget,
 )
 from functions.core.auth.local_users import ensure_local_user
+from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.knowledge.ingest import demo_knowledge_paths, on_behalf_of, seed_demo_knowledge
-from functions.core.settings import get_settings
+from functions.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+API_PREFIX = "/v1/"
+API_PATHS = frozenset({"/v1", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 DEMO_EMAIL = "demo@avatar-studio.local"
+
+
+class WebMount(Mount):
+    """The web client at `/`, which never answers an API path: a wrong method there stays the API's
+    405 (with `Allow`), an unknown API path its 404, both problems."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__("/", app=app, name="web")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path in API_PATHS or path.startswith(API_PREFIX):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
@@ -47,7 +71,7 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
         ]
     )
     if web_dist.is_dir():
-        app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")
+        app.router.routes.append(WebMount(StaticFiles(directory=web_dist, html=True)))
     else:
 
         @app.get("/", include_in_schema=False)
@@ -57,8 +81,23 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
     return app
 
 
-async def seed_demo(db: Database) -> None:
-    """A demo owner with one local avatar whose knowledge base is the product's own docs, made once."""
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn finds the client's address: the direct peer, unless FORWARDED_ALLOW_IPS declares the
+    proxies in front, whose X-Forwarded-For is then believed (per-IP rate limits key on this address)."""
+    proxies = (settings.forwarded_allow_ips or "").strip()
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The demo owner, as the work done on their behalf acts, and their avatar."""
+
+    principal: Principal
+    avatar_id: uuid.UUID
+
+
+async def seed_demo(db: Database) -> Demo:
+    """A demo owner with one local avatar, made once (its knowledge: `index_demo_knowledge`)."""
     owner_id = await ensure_local_user(db, DEMO_EMAIL)
     pool = await db.pool()
     async with pool.connection() as conn:
@@ -75,6 +114,28 @@ async def seed_demo(db: Database) -> None:
         )
         avatar = await cur.fetchone()
     assert avatar is not None
-    settings = get_settings()
-    principal = on_behalf_of(owner_id, settings)
-    await seed_demo_knowledge(db, principal, avatar["id"], demo_knowledge_paths(), settings=settings)
+    return Demo(on_behalf_of(owner_id, get_settings()), avatar["id"])
+
+
+async def index_demo_knowledge(db: Database, demo: Demo) -> None:
+    """The product's own docs become the demo avatar's knowledge base; unchanged files are kept as is."""
+    await seed_demo_knowledge(
+        db, demo.principal, demo.avatar_id, demo_knowledge_paths(), settings=get_settings()
+    )
+
+
+def index_demo_knowledge_in_background(db: Database, demo: Demo) -> threading.Thread:
+    """Index the demo knowledge base while the server already answers (with local embeddings it takes a
+    minute or two): the studio's Knowledge tab shows each document's progress meanwhile."""
+
+    async def run() -> None:
+        try:
+            await index_demo_knowledge(db, demo)
+        except Exception:
+            log.exception("indexing the demo knowledge base failed; the Knowledge tab shows why")
+        finally:
+            await db.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), name="demo-knowledge", daemon=True)
+    thread.start()
+    return thread

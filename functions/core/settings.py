@@ -58,11 +58,19 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = Field(default=600, ge=0)
 
     cors_origins: list[str] = Field(default_factory=list)
+    # The proxies in front of `avatar-studio dev` whose X-Forwarded-For is believed (uvicorn's
+    # comma-separated FORWARDED_ALLOW_IPS). None by default: a client cannot choose its own address.
+    # On Lambda the address is API Gateway's requestContext sourceIp, whatever the headers say.
+    forwarded_allow_ips: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     session_idle_seconds: int = Field(default=300, ge=30)
     default_monthly_streaming_seconds: int = Field(default=36_000, ge=0)
     default_concurrent_sessions: int = Field(default=3, ge=0)
+    # Widget visitors: live sessions one visitor may hold, and how many of the owner's concurrent
+    # sessions visitors can never take (so the owner can always start one of their own).
+    visitor_concurrent_sessions: int = Field(default=1, ge=1)
+    owner_reserved_sessions: int = Field(default=1, ge=0)
 
     ssm_parameter_path: str | None = None
     secrets_manager_secret_id: str | None = None

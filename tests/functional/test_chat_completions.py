@@ -222,7 +222,7 @@ def test_a_provider_running_the_conversation_gets_a_session_url_and_token_for_ou
     ).fetchall()
     assert [m["role"] for m in messages] == ["user", "assistant"]
 
-    # The token is bound to that session's user: nobody else's session accepts it.
+    # The token is bound to that session: no other session accepts it.
     other = api.create_avatar(stranger)
     other_session = api.start_session(stranger, other["id"])["session_id"]
     response = httpx.post(
@@ -230,4 +230,4 @@ def test_a_provider_running_the_conversation_gets_a_session_url_and_token_for_ou
         json={"messages": [{"role": "user", "content": "hi"}]},
         headers={"Authorization": f"Bearer {request.chat_api_key}"},
     )
-    assert_problem(response, 404, "not_found")
+    assert_problem(response, 403, "forbidden")

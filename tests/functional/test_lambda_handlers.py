@@ -9,6 +9,7 @@ import asyncio
 import base64
 import copy
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from functions.core.db.pool import get_database
 from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.support import Api, event_types, session_row
+from tests.functional.test_widget_token import SITE, limit_widget_tokens
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -386,3 +388,36 @@ def test_the_scheduled_cleanup_ends_an_expired_session(
     assert expired not in again["session_ids"]
     assert event_types(admin, expired).count("ended") == 1
     api.end_session(owner, live)
+
+
+def test_on_lambda_the_per_ip_limit_keys_on_api_gateways_source_ip_not_on_forwarded_for(
+    monkeypatch: pytest.MonkeyPatch,
+    sessions_handler: Handler,
+    sessions_context: Any,
+    api: Api,
+    owner: User,
+    admin: Admin,
+) -> None:
+    limit_widget_tokens(monkeypatch, widget_tokens_per_ip_per_minute=2)
+    public_id = api.create_avatar(owner, allowed_origins=[SITE])["public_id"]
+    source = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    admin.execute("delete from private.rate_limits where bucket = %s", (f"widget-token:ip:{source}",))
+
+    def token(source_ip: str, forwarded: str) -> dict[str, Any]:
+        event = load_event(
+            "http_api_post_sessions",
+            path="/v1/widget/token",
+            token=None,
+            body={"avatar_public_id": public_id},
+            headers={"origin": SITE, "x-forwarded-for": forwarded},
+        )
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        return sessions_handler(event, sessions_context)
+
+    answers = [token(source, f"198.51.100.{n}") for n in range(3)]
+    assert [answer["statusCode"] for answer in answers[:2]] == [201, 201]
+    assert_lambda_problem(answers[2], 429, "rate_limited")
+    # Another caller behind API Gateway is counted on its own, whatever it forwards.
+    other = "192.0.2.200"
+    admin.execute("delete from private.rate_limits where bucket = %s", (f"widget-token:ip:{other}",))
+    assert token(other, source)["statusCode"] == 201

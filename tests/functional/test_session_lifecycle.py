@@ -383,9 +383,9 @@ def test_sessions_are_listed_newest_first_in_pages(client: httpx.Client, api: Ap
     assert whole["next_cursor"] is None
 
 
-def test_a_cursor_the_api_never_returned_is_a_400_problem(client: httpx.Client, owner: User) -> None:
+def test_a_cursor_the_api_never_returned_is_a_422_problem(client: httpx.Client, owner: User) -> None:
     response = client.get("/v1/sessions", params={"cursor": "not-a-cursor"}, headers=owner.headers)
-    assert_problem(response, 400, "bad_request")
+    assert assert_problem(response, 422, "invalid_request")["detail"].startswith("query.cursor: ")
 
 
 def test_a_sessions_messages_are_listed_in_order(

@@ -23,7 +23,7 @@ SITE = "https://shop.example.com"
 
 def client_ip() -> str:
     """A made-up client address per caller, so the per-IP limit of one test does not reach another: uvicorn
-    takes X-Forwarded-For from the test client because 127.0.0.1 is a trusted proxy by default."""
+    takes X-Forwarded-For from the test client because the test server declares 127.0.0.1 a proxy."""
     part = uuid.uuid4().hex
     return f"2001:db8:{part[:4]}:{part[4:8]}:{part[8:12]}::1"
 

@@ -442,7 +442,8 @@ def test_a_full_session_is_called_back_where_liveavatar_calls_and_leaves_nothing
         json={"model": "m", "messages": [{"role": "system", "content": "Be brief."}]},
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert_problem(late, 409, "session_ended")
+    # The callback token dies with its session (tests/functional/test_session_callback_token.py).
+    assert_problem(late, 401, "unauthorized")
     assert admin.execute(
         "select count(*) as n from private.provider_resources where session_id = %s", (session_id,)
     ).fetchone() == {"n": 0}

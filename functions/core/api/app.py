@@ -5,8 +5,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from functions.core.api.body_limit import BodyLimitMiddleware
+from functions.core.api.body_limit import BodyLimitMiddleware, upload_routes
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
+from functions.core.api.openapi import install_openapi
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
@@ -26,6 +27,7 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
     configure_logging(settings.log_level, structured=not settings.is_local)
     app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
@@ -34,7 +36,10 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
 
         app.include_router(dev.router)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        uploads=upload_routes(routers),
     )
     app.add_middleware(
         CorsMiddleware,

@@ -6,9 +6,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from functions.core.api.problems import problem_response
 from functions.core.db.pool import Database
 from functions.core.widget import normalise_origin
 
@@ -99,7 +100,12 @@ class CorsMiddleware:
     @staticmethod
     def _preflight(origin: str, allowed: bool) -> Response:
         if not allowed:
-            return PlainTextResponse("origin not allowed", status_code=403, headers={"Vary": "Origin"})
+            return problem_response(
+                403,
+                "origin_not_allowed",
+                f"the origin {origin!r} may not call this API from a browser",
+                {"Vary": "Origin"},
+            )
         return Response(
             status_code=204,
             headers={

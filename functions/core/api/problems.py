@@ -1,12 +1,14 @@
 """Every error leaves as a problem JSON: {"status", "code", "detail"}; never a stack trace."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from functions.core.errors import AppError
 
@@ -49,10 +51,30 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "invalid_request", "; ".join(errors), errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return problem_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    methods = _methods_of(request) if exc.status_code == 405 else []
+    if methods:
+        # Every method the API path takes, not only those of the first route that matched it.
+        headers["Allow"] = ", ".join(methods)
+    return problem_response(exc.status_code, code, str(exc.detail), headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    operations: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        request.app.state, "operations", None
+    )
+    if operations is None:
+        paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+        operations = [
+            (compile_path(template)[0], frozenset(method.upper() for method in item))
+            for template, item in paths.items()
+        ]
+        request.app.state.operations = operations
+    path = request.url.path
+    return sorted({method for pattern, methods in operations if pattern.match(path) for method in methods})
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

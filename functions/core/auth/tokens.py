@@ -1,5 +1,7 @@
 """Verification of access tokens (Supabase users, local dev users, widget visitors) and signing of ours."""
 
+import hashlib
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
@@ -9,11 +11,14 @@ from typing import Any
 import jwt
 
 from functions.core.auth.jwks import JwksCache
-from functions.core.errors import Unauthorized
+from functions.core.errors import Forbidden, Unauthorized
 from functions.core.settings import LOCAL_ISSUER, Settings
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
 WIDGET_ISSUER = "avatar-studio-widget"
+# A provider's custom-LLM credential: one session's chat-completions callback, nothing else.
+CALLBACK_ISSUER = "avatar-studio-session-callback"
+CALLBACK_AUDIENCE = "avatar-studio-session-callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +26,8 @@ class Principal:
     """The verified caller: its user id and the claims handed to Postgres.
 
     A widget visitor carries the avatar (and the site origin) its token is bound to; a caller
-    holding an avatar API key carries the avatar and the key's id."""
+    holding an avatar API key carries the avatar and the key's id; a provider holding a session's
+    callback token carries that session's avatar."""
 
     user_id: uuid.UUID
     claims: dict[str, Any]
@@ -46,6 +52,8 @@ class TokenVerifier:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthorized("the access token is malformed") from exc
+        if unverified.get("iss") == CALLBACK_ISSUER:
+            raise Unauthorized("a session callback token is accepted only by its session's chat completions")
         if unverified.get("iss") == WIDGET_ISSUER:
             # Visitor tokens are checked with the widget key only, so neither key can stand in for the other.
             if self._widget_secret is None:
@@ -118,6 +126,69 @@ def sign_visitor_token(
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, secret, algorithm="HS256"), datetime.fromtimestamp(now + ttl_seconds, UTC)
+
+
+def callback_key(widget_secret: str) -> str:
+    """The key of session callback tokens: derived from the widget key, so it needs no setting of its
+    own, yet no visitor token verifies as a callback token nor the other way round."""
+    return hmac.new(widget_secret.encode(), b"avatar-studio session callback", hashlib.sha256).hexdigest()
+
+
+def sign_session_callback_token(
+    widget_secret: str, *, session_id: uuid.UUID, user_id: uuid.UUID, avatar_id: uuid.UUID, ttl_seconds: int
+) -> str:
+    """The credential a provider holds to call one session's chat completions until the session ends."""
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "aud": CALLBACK_AUDIENCE,
+        "iss": CALLBACK_ISSUER,
+        "session_id": str(session_id),
+        "avatar_id": str(avatar_id),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, callback_key(widget_secret), algorithm="HS256")
+
+
+def is_session_callback_token(token: str) -> bool:
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss") == CALLBACK_ISSUER
+    except jwt.PyJWTError:
+        return False
+
+
+def verify_session_callback_token(
+    widget_secret: str, token: str, *, session_id: uuid.UUID, audience: str
+) -> Principal:
+    """The session's user, limited to that session and its avatar; 403 for another session's token.
+
+    The returned claims are what the database sees (`audience` is the user tokens' audience), so the
+    turn runs under RLS exactly as the session's own user would run it."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the access token is malformed") from exc
+    if algorithm != "HS256":
+        raise Unauthorized(f"token algorithm {algorithm!r} is not accepted for session callback tokens")
+    claims = _decode(
+        token,
+        callback_key(widget_secret),
+        "HS256",
+        audience=CALLBACK_AUDIENCE,
+        issuer=CALLBACK_ISSUER,
+        require=("session_id", "avatar_id"),
+    )
+    try:
+        bound_session = uuid.UUID(str(claims["session_id"]))
+        avatar_id = uuid.UUID(str(claims["avatar_id"]))
+    except ValueError as exc:
+        raise Unauthorized("the session callback token is not bound to a session") from exc
+    if bound_session != session_id:
+        raise Forbidden("this session callback token belongs to another session")
+    user_id = _subject(claims)
+    db_claims = {"sub": str(user_id), "role": "authenticated", "aud": audience, "avatar_id": str(avatar_id)}
+    return Principal(user_id=user_id, claims=db_claims, avatar_id=avatar_id)
 
 
 def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600) -> str:

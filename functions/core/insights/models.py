@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,14 +28,18 @@ class AudibleIn(StrictBody):
     first_audible_ms: int = Field(ge=0, le=600_000)
 
 
+# A price is a number: `true` or "0.1" is refused, not read as one.
+Price = Annotated[float, Field(ge=0, strict=True)]
+
+
 class Prices(StrictBody):
     """US dollars. Provider prices are per streamed minute; the rest per unit named."""
 
-    provider_minute: dict[str, float] = Field(default_factory=dict)
-    llm_input_per_million_tokens: float = Field(ge=0)
-    llm_output_per_million_tokens: float = Field(ge=0)
-    tts_per_thousand_characters: float = Field(ge=0)
-    stt_per_minute: float = Field(ge=0)
+    provider_minute: dict[str, Price] = Field(default_factory=dict)
+    llm_input_per_million_tokens: Price
+    llm_output_per_million_tokens: Price
+    tts_per_thousand_characters: Price
+    stt_per_minute: Price
 
 
 class DayCount(BaseModel):
@@ -157,7 +161,7 @@ class AnswerGroup(StrictBody):
     avatar_id: uuid.UUID
     question: str = Field(min_length=1, max_length=4000)
     answer: str = Field(min_length=1, max_length=20000)
-    keys: list[str] = Field(min_length=1, max_length=50)
+    keys: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(min_length=1, max_length=50)
 
 
 class AnsweredGroup(BaseModel):

@@ -25,6 +25,13 @@ MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
 
 
+class InvalidRange(AppError):
+    """A date range that cannot be reported: refused like any other invalid query parameter."""
+
+    status = 422
+    code = "invalid_range"
+
+
 class DateRange:
     """Whole UTC days, `start` to `end` inclusive."""
 
@@ -32,9 +39,9 @@ class DateRange:
         self.end = end or datetime.now(UTC).date()
         self.start = start or self.end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
         if self.start > self.end:
-            raise AppError("'from' must not be after 'to'")
+            raise InvalidRange("'from' must not be after 'to'")
         if (self.end - self.start).days >= MAX_RANGE_DAYS:
-            raise AppError(f"a range covers at most {MAX_RANGE_DAYS} days")
+            raise InvalidRange(f"a range covers at most {MAX_RANGE_DAYS} days")
 
 
 STAGES = {1: "retrieval", 2: "first_token", 3: "first_sentence", 4: "first_audible"}

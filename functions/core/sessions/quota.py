@@ -66,3 +66,23 @@ def enforce_quota(usage: Usage, *, idle_seconds: int) -> None:
             "Please try again in a minute.",
             retry_after=min(60, idle_seconds),
         )
+
+
+def enforce_visitor_caps(
+    counts: Mapping[str, Any] | None, usage: Usage, settings: Settings, *, idle_seconds: int
+) -> None:
+    """Refuse a visitor's new session past their own cap, or when visitors already hold every session
+    the owner has not kept for themself (`private.session_counts`)."""
+    visitor_sessions = 0 if counts is None else counts["visitor_sessions"]
+    caller_sessions = 0 if counts is None else counts["caller_sessions"]
+    if caller_sessions >= settings.visitor_concurrent_sessions:
+        raise QuotaExceeded(
+            f"You already have {caller_sessions} live conversation(s) with this avatar, the most allowed"
+            " at once. End it (or close its other tab) to start a new one.",
+            retry_after=min(60, idle_seconds),
+        )
+    if visitor_sessions >= max(0, usage.concurrent_sessions_limit - settings.owner_reserved_sessions):
+        raise QuotaExceeded(
+            "This avatar is talking with as many visitors as it can right now. Please try again in a minute.",
+            retry_after=min(60, idle_seconds),
+        )

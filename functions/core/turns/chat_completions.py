@@ -53,7 +53,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(default="avatar", max_length=200)
     messages: list[Message] = Field(min_length=1, max_length=500)
-    stream: bool = False
+    stream: bool = Field(default=False, strict=True)
 
 
 class NoQuestion(AppError):

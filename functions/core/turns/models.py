@@ -3,18 +3,28 @@
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.text.speakable import citations, speakable
 
 TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+# Some character that is not whitespace, by the reckoning of JSON Schema's regexes and pydantic's alike.
+NOT_BLANK = r"[^\s\x85\ufeff]"
 
 
 class TurnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     turn_id: str = Field(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)
-    text: str = Field(min_length=1, max_length=4000)
+    # Something to answer: not blank, and no NUL (a multipart form's text does not pass the JSON check).
+    text: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+
+    @field_validator("text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class Interrupt(BaseModel):

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from functions.core import avatars
 from functions.core.api.deps import Db, OwnerUser
+from functions.core.api.openapi import problems
 
 router = APIRouter(prefix="/v1/avatars", tags=["avatars"])
 
@@ -30,7 +31,7 @@ async def update_avatar(
     return await avatars.update_avatar(db, user, avatar_id, body)
 
 
-@router.delete("/{avatar_id}", status_code=204)
+@router.delete("/{avatar_id}", status_code=204, responses=problems(409))
 async def delete_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db) -> Response:
     await avatars.delete_avatar(db, user, avatar_id)
     return Response(status_code=204)

@@ -3,7 +3,8 @@ import uuid
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from functions.core.api.deps import ApiKeyUser, AppSettings, CurrentUser, Db
+from functions.core.api.deps import ApiKeyUser, AppSettings, Db, SessionCaller
+from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
 from functions.core.turns.chat_completions import (
     ChatCompletionRequest,
@@ -49,7 +50,19 @@ async def _complete(
     return JSONResponse(await completion(turn, engine.events(turn), body.model, prompt_chars))
 
 
-@router.post("/chat/completions")
+# The answer: a `chat.completion` object, or `chat.completion.chunk` server-sent events with `stream`.
+_COMPLETION = {
+    200: {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {},
+        }
+    },
+    **problems(409, 502, 503),
+}
+
+
+@router.post("/chat/completions", responses=_COMPLETION)
 async def chat_completions(
     body: ChatCompletionRequest, caller: ApiKeyUser, db: Db, settings: AppSettings
 ) -> Response:
@@ -57,12 +70,13 @@ async def chat_completions(
     return await _complete(body, caller, None, db, settings)
 
 
-@router.post("/sessions/{session_id}/chat/completions")
+@router.post("/sessions/{session_id}/chat/completions", responses=_COMPLETION)
 # LiveAvatar calls `<base_url>/v1/chat/completions` (docs.liveavatar.com/docs/custom-llm-integration);
 # OpenAI clients given the same base URL call `<base_url>/chat/completions`.
-@router.post("/sessions/{session_id}/v1/chat/completions")
+@router.post("/sessions/{session_id}/v1/chat/completions", responses=_COMPLETION)
 async def session_chat_completions(
-    session_id: uuid.UUID, body: ChatCompletionRequest, caller: CurrentUser, db: Db, settings: AppSettings
+    session_id: uuid.UUID, body: ChatCompletionRequest, caller: SessionCaller, db: Db, settings: AppSettings
 ) -> Response:
-    """The same, inside a live session, for a provider's custom-LLM mode holding that session's token."""
+    """The same, inside a live session: for a provider's custom-LLM mode holding the session's callback
+    token (good for this route of this session only, until the session ends), or the session's user."""
     return await _complete(body, caller, session_id, db, settings)

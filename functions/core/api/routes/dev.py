@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.api.deps import AppSettings, Db
+from functions.core.api.openapi import problems
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.auth.tokens import sign_local_token
 from functions.core.knowledge.uploads import LocalUploadStorage, index_uploaded, upload_storage
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/dev", tags=["local development"])
 class DevLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s\x85\ufeff]+@[^@\s\x85\ufeff]+$")
 
 
 class DevToken(BaseModel):
@@ -35,7 +36,7 @@ async def dev_login(body: DevLogin, db: Db, settings: AppSettings) -> DevToken:
     return DevToken(access_token=sign_local_token(secret, user_id, body.email.lower()), user_id=user_id)
 
 
-@router.post("/uploads", status_code=204)
+@router.post("/uploads", status_code=204, responses=problems(403))
 async def local_upload(
     key: Annotated[str, Form(max_length=200)],
     policy: Annotated[str, Form(max_length=2000)],

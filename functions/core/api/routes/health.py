@@ -2,13 +2,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from functions.core.api.deps import AppSettings, Db
+from functions.core.api.openapi import problems
 from functions.core.api.problems import problem_response
 from functions.core.client_config import ClientConfig, client_config
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=None)
+@router.get("/health", response_model=None, responses=problems(503))
 async def health(db: Db) -> dict[str, str] | JSONResponse:
     try:
         await db.ping()

@@ -1,9 +1,11 @@
+import re
 import uuid
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db, OwnerUser
 from functions.core.insights import export, feedback, prices, unanswered
@@ -24,8 +26,21 @@ from functions.core.turns.models import TURN_ID_PATTERN
 router = APIRouter(prefix="/v1", tags=["insights"])
 
 TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)]
-From = Annotated[date | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")]
-To = Annotated[date | None, Query(alias="to", description="last UTC day, inclusive")]
+
+
+def _iso_day(value: object) -> object:
+    """A day as YYYY-MM-DD only (pydantic would also read "0" as a Unix time)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+From = Annotated[
+    date | None, Query(alias="from", description="first UTC day, YYYY-MM-DD"), BeforeValidator(_iso_day)
+]
+To = Annotated[
+    date | None, Query(alias="to", description="last UTC day, inclusive"), BeforeValidator(_iso_day)
+]
 
 
 @router.get("/insights")

@@ -3,7 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, UploadFile
 
+from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, Db, OwnerUser
+from functions.core.api.openapi import problems
 from functions.core.knowledge import documents
 from functions.core.knowledge.extract import inspect_upload
 from functions.core.knowledge.indexing import run_indexing
@@ -15,7 +17,9 @@ LOCAL_UPLOAD_PATH = "/v1/dev/uploads"
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 
-@router.post("/avatars/{avatar_id}/knowledge", status_code=202)
+@router.post(
+    "/avatars/{avatar_id}/knowledge", status_code=202, openapi_extra=UPLOAD_ROUTE, responses=problems(415)
+)
 async def upload_document(
     avatar_id: uuid.UUID,
     file: UploadFile,
@@ -23,7 +27,7 @@ async def upload_document(
     db: Db,
     settings: AppSettings,
     background: BackgroundTasks,
-    title: Annotated[str | None, Form(max_length=300)] = None,
+    title: Annotated[str | None, Form(max_length=300, pattern=r"^[^\x00]*$")] = None,
 ) -> documents.Uploaded:
     """Accept a file at once (202) and index it in the background; poll the document for progress."""
     upload = inspect_upload(
@@ -35,7 +39,7 @@ async def upload_document(
     return accepted.uploaded
 
 
-@router.post("/avatars/{avatar_id}/knowledge/uploads", status_code=201)
+@router.post("/avatars/{avatar_id}/knowledge/uploads", status_code=201, responses=problems(415))
 async def start_upload(
     avatar_id: uuid.UUID,
     body: UploadRequest,

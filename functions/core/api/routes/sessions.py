@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.openapi import problems
 from functions.core.sessions import history, lifecycle
 from functions.core.sessions.models import (
     ClientEvent,
@@ -21,7 +22,7 @@ from functions.core.sessions.models import (
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, responses=problems(429, 502, 503))
 async def start_session(
     body: StartSession, user: CurrentUser, db: Db, settings: AppSettings
 ) -> StartedSession:
@@ -33,7 +34,7 @@ async def list_sessions(
     user: CurrentUser,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=60, pattern=history.CURSOR_PATTERN)] = None,
     avatar_id: uuid.UUID | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SessionPage:
@@ -57,19 +58,19 @@ async def end_session(
     return await lifecycle.end_session(db, user, session_id, reason, settings)
 
 
-@router.post("/sessions/{session_id}/reconnect")
+@router.post("/sessions/{session_id}/reconnect", responses=problems(409, 429, 502, 503))
 async def reconnect_session(
     session_id: uuid.UUID, user: CurrentUser, db: Db, settings: AppSettings
 ) -> StartedSession:
     return await lifecycle.reconnect_session(db, user, session_id, settings)
 
 
-@router.post("/sessions/{session_id}/keepalive")
+@router.post("/sessions/{session_id}/keepalive", responses=problems(409, 502, 503))
 async def keep_alive(session_id: uuid.UUID, user: CurrentUser, db: Db, settings: AppSettings) -> KeptAlive:
     return await lifecycle.keep_alive(db, user, session_id, settings)
 
 
-@router.post("/sessions/{session_id}/events", status_code=202)
+@router.post("/sessions/{session_id}/events", status_code=202, responses=problems(409))
 async def record_event(
     session_id: uuid.UUID, body: ClientEvent, user: CurrentUser, db: Db, settings: AppSettings
 ) -> dict[str, str]:

@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
 from functions.core.avatars import Voice
 from functions.core.db.pool import Database
@@ -14,6 +15,7 @@ from functions.core.settings import Settings
 from functions.core.speech.limits import count_speech_request
 from functions.core.speech.tts import AudioFormat, synthesize
 from functions.core.text.speakable import speakable
+from functions.core.turns.models import NOT_BLANK
 
 router = APIRouter(prefix="/v1", tags=["speech"])
 
@@ -26,11 +28,14 @@ _SESSION_VOICE = (
 )
 
 
+_AUDIO = ("audio/pcm", "audio/wav", "audio/mpeg")
+
+
 class SpeechRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: uuid.UUID
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1, max_length=5000, pattern=NOT_BLANK)
     format: AudioFormat
 
     @field_validator("text")
@@ -56,7 +61,17 @@ async def _session_voice(
     return Voice.model_validate(row["voice"] or {})
 
 
-@router.post("/tts", response_class=StreamingResponse)
+@router.post(
+    "/tts",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The audio, streamed as it is synthesized",
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in _AUDIO},
+        },
+        **problems(409, 502, 503),
+    },
+)
 async def text_to_speech(
     body: SpeechRequest, user: CurrentUser, db: Db, settings: AppSettings
 ) -> StreamingResponse:

@@ -5,12 +5,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db, OwnerUser
+from functions.core.api.openapi import problems
 from functions.core.tools import contacts, definitions, runtime
 
 router = APIRouter(prefix="/v1", tags=["tools"])
 
 
-@router.post("/avatars/{avatar_id}/tools", status_code=201)
+@router.post("/avatars/{avatar_id}/tools", status_code=201, responses=problems(409))
 async def create_tool(
     avatar_id: uuid.UUID, body: definitions.ToolCreate, user: OwnerUser, db: Db
 ) -> definitions.ToolCreated:
@@ -27,7 +28,7 @@ async def get_tool(avatar_id: uuid.UUID, tool_id: uuid.UUID, user: OwnerUser, db
     return await definitions.get_tool(db, user, avatar_id, tool_id)
 
 
-@router.patch("/avatars/{avatar_id}/tools/{tool_id}")
+@router.patch("/avatars/{avatar_id}/tools/{tool_id}", responses=problems(409))
 async def update_tool(
     avatar_id: uuid.UUID, tool_id: uuid.UUID, body: definitions.ToolPatch, user: OwnerUser, db: Db
 ) -> definitions.ToolOut:
@@ -40,7 +41,7 @@ async def delete_tool(avatar_id: uuid.UUID, tool_id: uuid.UUID, user: OwnerUser,
     return Response(status_code=204)
 
 
-@router.post("/avatars/{avatar_id}/tools/{tool_id}/test")
+@router.post("/avatars/{avatar_id}/tools/{tool_id}/test", responses=problems(409))
 async def test_tool(
     avatar_id: uuid.UUID,
     tool_id: uuid.UUID,
@@ -52,7 +53,7 @@ async def test_tool(
     return await runtime.try_tool(db, user, avatar_id, tool_id, body, settings)
 
 
-@router.post("/sessions/{session_id}/contact", status_code=201)
+@router.post("/sessions/{session_id}/contact", status_code=201, responses=problems(409))
 async def leave_contact(
     session_id: uuid.UUID, body: contacts.ContactIn, user: CurrentUser, db: Db
 ) -> contacts.ContactSaved:

@@ -4,10 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.openapi import problems
 from functions.core.turns.engine import collect, turn_engine
 from functions.core.turns.interrupts import interrupt_turn
-from functions.core.turns.models import TURN_ID_PATTERN, Interrupt, Interrupted, TurnResult
+from functions.core.turns.models import TURN_ID_PATTERN, Interrupt, Interrupted, TurnRequest, TurnResult
 from functions.core.turns.request import read_turn_request
 from functions.core.turns.server_speech import spoken
 from functions.core.turns.sse import SSE_HEADERS, sse_stream
@@ -20,24 +22,31 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
 @router.post(
     "/sessions/{session_id}/turns",
     response_model=TurnResult,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **problems(409, 415, 501, 502, 503),
+    },
     openapi_extra={
+        **UPLOAD_ROUTE,
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/TurnRequest"}},
+                "application/json": {"schema": TurnRequest.model_json_schema()},
+                # A recording to transcribe (or, without one, the text itself).
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "required": ["turn_id", "audio"],
+                        "required": ["turn_id"],
                         "properties": {
-                            "turn_id": {"type": "string"},
+                            "turn_id": TurnRequest.model_json_schema()["properties"]["turn_id"],
                             "audio": {"type": "string", "format": "binary"},
+                            "text": TurnRequest.model_json_schema()["properties"]["text"],
                         },
+                        "additionalProperties": False,
                     }
                 },
             },
-        }
+        },
     },
 )
 async def take_turn(
@@ -55,7 +64,7 @@ async def take_turn(
     return JSONResponse(result.model_dump(mode="json"))
 
 
-@router.post("/sessions/{session_id}/turns/{turn_id}/interrupt")
+@router.post("/sessions/{session_id}/turns/{turn_id}/interrupt", responses=problems(409))
 async def interrupt(
     session_id: uuid.UUID, turn_id: TurnId, body: Interrupt, user: CurrentUser, db: Db
 ) -> Interrupted:
