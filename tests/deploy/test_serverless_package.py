@@ -281,7 +281,8 @@ def test_the_function_url_passes_preflights_to_its_app(template: dict[str, Any],
             )
 
     try:
-        response = asyncio.run(preflight())
+        # On the module's container loop: asyncio.run would leave no current loop for the tests after.
+        response = asyncio.get_event_loop().run_until_complete(preflight())
     finally:
         get_settings.cache_clear()
         importlib.reload(module)

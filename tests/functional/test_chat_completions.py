@@ -1,5 +1,6 @@
 """/v1/chat/completions with an avatar API key, checked with the official `openai` client."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,8 +27,22 @@ def keyed(client: httpx.Client, api: Api, admin: Admin, owner: User) -> dict[str
     return {"avatar": avatar, "key": response.json()["key"], "key_id": response.json()["id"]}
 
 
+_clients: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_openai_clients() -> Iterator[None]:
+    """Each test's clients are closed after it: an open one leaks its sockets until garbage collection,
+    which then reports them in whichever later test it happens."""
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 def _openai(base_url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(api_key=key, base_url=f"{base_url}/v1", max_retries=0, timeout=10)
+    client = openai.OpenAI(api_key=key, base_url=f"{base_url}/v1", max_retries=0, timeout=10)
+    _clients.append(client)
+    return client
 
 
 def _sessions(admin: Admin, avatar_id: str) -> list[dict[str, Any]]:
