@@ -25,12 +25,15 @@ class Voice(BaseModel):
 
 
 def _origin(value: str) -> str:
+    """The origin of a site address: a page's path, query or fragment (pasted from the address bar) is
+    dropped, since the browser sends only scheme, host and port."""
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError(f"{value!r} is not an origin like https://example.com")
-    if parts.query or parts.fragment or parts.username:
-        raise ValueError(f"{value!r} is not an origin like https://example.com")
-    port = f":{parts.port}" if parts.port else ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        raise ValueError(f"{value!r} is not a website address like https://example.com")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ValueError(f"{value!r} has a port that is not a number") from None
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 

@@ -1,6 +1,7 @@
 """CORS for the studio's origins and every avatar's allowed widget origins, and nothing else."""
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -49,6 +50,21 @@ def call(app: FastAPI, method: str, path: str, headers: dict[str, str]) -> httpx
     return asyncio.run(run())
 
 
+def call_json(app: FastAPI, method: str, path: str, user: User, body: dict[str, Any]) -> dict[str, Any]:
+    async def run() -> httpx.Response:
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+                return await http.request(method, path, headers=user.headers, json=body)
+        finally:
+            await get_database().close()
+
+    response = asyncio.run(run())
+    assert response.status_code < 300, response.text
+    reply: dict[str, Any] = response.json()
+    return reply
+
+
 def preflight(app: FastAPI, origin: str, path: str = "/v1/avatars", method: str = "POST") -> httpx.Response:
     return call(
         app,
@@ -85,6 +101,48 @@ def test_a_preflight_from_any_other_origin_gets_no_cors_headers(app: FastAPI) ->
     response = preflight(app, EVIL)
     assert response.status_code == 403
     assert not [name for name in response.headers if name.startswith("access-control-")]
+
+
+def test_an_origin_allowed_in_this_process_is_answered_at_once(
+    app: FastAPI, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner adds the site in the studio, then pastes the snippet: no minute of refusals in between."""
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(cors, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    site = f"https://{uuid.uuid4().hex[:12]}.example.com"
+    assert preflight(app, site).status_code == 403
+    created = call_json(app, "POST", "/v1/avatars", owner, {"name": "Shop", "allowed_origins": []})
+    assert preflight(app, site).status_code == 403
+    call_json(app, "PATCH", f"/v1/avatars/{created['id']}", owner, {"allowed_origins": [site]})
+    assert_preflight_allows(preflight(app, site), site)
+
+
+def test_an_origin_allowed_in_another_container_is_answered_after_a_second_not_a_minute(
+    app: FastAPI, api: Api, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(cors, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    site = f"https://{uuid.uuid4().hex[:12]}.example.com"
+    assert preflight(app, site).status_code == 403
+    api.create_avatar(owner, allowed_origins=[site])  # through the other app, as another container would
+    clock.now += 1.5
+    assert_preflight_allows(preflight(app, site), site)
+
+
+def test_the_widget_token_route_answers_every_origin_so_a_refusal_can_be_shown(app: FastAPI) -> None:
+    assert_preflight_allows(preflight(app, EVIL, "/v1/widget/token"), EVIL)
+    response = call(app, "POST", "/v1/widget/token", {"origin": EVIL, "content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["access-control-allow-origin"] == EVIL
+
+
+def test_the_widgets_files_are_readable_from_every_origin(client: httpx.Client) -> None:
+    """widget-app.js is loaded with import(), which is a CORS request from the host page."""
+    for path in ("/widget.js", "/chunks/widget-app.js"):
+        response = client.get(path, headers={"origin": EVIL})
+        assert response.status_code == 200, path
+        assert response.headers["access-control-allow-origin"] == EVIL
+    assert "access-control-allow-origin" not in client.get("/studio/", headers={"origin": EVIL}).headers
 
 
 def test_responses_to_an_allowed_origin_expose_retry_after_and_the_sample_rate(app: FastAPI) -> None:

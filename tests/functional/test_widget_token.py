@@ -296,3 +296,54 @@ def test_tampered_expired_and_user_secret_visitor_tokens_are_refused(
         )
         assert response.status_code == 401, (name, response.text)
         assert_problem(response, 401, "unauthorized")
+
+
+# --- the studio's own pages --------------------------------------------------------------------------
+
+
+def test_the_apps_own_origin_gets_a_token_for_any_avatar_so_the_demo_page_works(
+    widget: Widget, api: Api, owner: User, base_url: str
+) -> None:
+    """The studio's "Try it on the demo page" link opens /widget-demo.html on the app's own origin."""
+    avatar = api.create_avatar(owner, allowed_origins=[])
+    response = widget.request(avatar["public_id"], origin=base_url)
+    assert response.status_code == 201, response.text
+    assert (
+        jwt.decode(
+            response.json()["token"],
+            get_settings().widget_secret(),
+            algorithms=["HS256"],
+            audience="authenticated",
+        )["origin"]
+        == base_url
+    )
+
+
+def test_a_studio_origin_from_cors_origins_gets_a_token_for_any_avatar(
+    widget: Widget, api: Api, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings().model_copy(update={"cors_origins": ["https://studio.example.com"]})
+    monkeypatch.setattr(deps, "get_settings", lambda: settings)
+    avatar = api.create_avatar(owner, allowed_origins=[])
+    assert widget.request(avatar["public_id"], origin="https://studio.example.com").status_code == 201
+    assert_problem(
+        widget.request(avatar["public_id"], origin="https://other.example.com"), 403, "origin_not_allowed"
+    )
+
+
+def test_an_allowed_origin_pasted_with_a_path_is_stored_as_its_origin(api: Api, owner: User) -> None:
+    avatar = api.create_avatar(
+        owner,
+        allowed_origins=["https://shop.example.com/products/lamp?ref=1#top", " http://localhost:5173/ "],
+    )
+    assert avatar["allowed_origins"] == ["http://localhost:5173", "https://shop.example.com"]
+
+
+def test_an_allowed_origin_that_is_no_website_is_refused_in_plain_words(api: Api, owner: User) -> None:
+    response = api.client.post(
+        "/v1/avatars", headers=owner.headers, json={"name": "Ava", "allowed_origins": ["shop.example.com"]}
+    )
+    problem = assert_problem(response, 422, "invalid_request")
+    assert problem["detail"] == (
+        "allowed_origins: 'shop.example.com' is not a website address like https://example.com"
+    )

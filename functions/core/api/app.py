@@ -38,9 +38,8 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    app.state.avatar_origins = OriginCache(lambda: load_avatar_origins(get_database()))
     app.add_middleware(
-        CorsMiddleware,
-        static_origins=settings.cors_origins,
-        avatar_origins=OriginCache(lambda: load_avatar_origins(get_database())),
+        CorsMiddleware, static_origins=settings.cors_origins, avatar_origins=app.state.avatar_origins
     )
     return app

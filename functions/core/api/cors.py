@@ -1,10 +1,14 @@
-"""CORS for exactly the configured origins: the studio's, and every avatar's allowed widget origins."""
+"""CORS for exactly the configured origins: the studio's, and every avatar's allowed widget origins.
+
+The widget's own files and its token route answer every origin: they are public, and the token route
+decides about the origin itself, so a page that is not allowed can read why and show it to the visitor."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +22,9 @@ ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 ALLOW_HEADERS = "authorization, content-type, accept"
 EXPOSE_HEADERS = "Retry-After, X-Sample-Rate, X-TTS-Engine"
 PREFLIGHT_MAX_AGE = "600"
+# The widget loader, its lazily imported chunks and the visitor-token route (which checks the origin).
+PUBLIC_PATHS = frozenset({"/widget.js", "/v1/widget/token"})
+PUBLIC_PREFIXES = ("/chunks/",)
 
 OriginLoader = Callable[[], Awaitable[Iterable[str]]]
 
@@ -31,29 +38,54 @@ async def load_avatar_origins(db: Database) -> frozenset[str]:
 
 
 class OriginCache:
-    """The avatars' origins, loaded at most once per `ttl_seconds` in this process (a warm container)."""
+    """The avatars' origins, loaded at most once per `ttl_seconds` in this process (a warm container).
 
-    def __init__(self, load: OriginLoader, ttl_seconds: float = 60) -> None:
+    An origin that is not in the set reloads it at once (at most once per `recheck_seconds`): it may have
+    just been allowed, in this process or in another container, and an owner must not wait out the ttl."""
+
+    def __init__(self, load: OriginLoader, ttl_seconds: float = 60, recheck_seconds: float = 1) -> None:
         self._load = load
         self._ttl = ttl_seconds
+        self._recheck = recheck_seconds
         self._origins: frozenset[str] = frozenset()
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def origins(self) -> frozenset[str]:
-        if self._fresh():
-            return self._origins
-        async with self._lock:
-            if not self._fresh():
-                try:
-                    self._origins = frozenset(await self._load())
-                except Exception:  # keep answering with what was loaded before; retry after the ttl
-                    log.exception("could not load the avatars' allowed origins")
-                self._loaded_at = time.monotonic()
+        if not self._loaded_within(self._ttl):
+            await self._reload(self._ttl)
         return self._origins
 
-    def _fresh(self) -> bool:
-        return self._loaded_at is not None and time.monotonic() - self._loaded_at < self._ttl
+    async def allows(self, site: str) -> bool:
+        if site in await self.origins():
+            return True
+        if not self._loaded_within(self._recheck):
+            await self._reload(self._recheck)
+        return site in self._origins
+
+    def invalidate(self) -> None:
+        """An avatar's origins changed in this process: the next request loads them again."""
+        self._loaded_at = None
+
+    async def _reload(self, max_age: float) -> None:
+        async with self._lock:
+            if self._loaded_within(max_age):  # another request reloaded while this one waited
+                return
+            try:
+                self._origins = frozenset(await self._load())
+            except Exception:  # keep answering with what was loaded before; retry after the ttl
+                log.exception("could not load the avatars' allowed origins")
+            self._loaded_at = time.monotonic()
+
+    def _loaded_within(self, seconds: float) -> bool:
+        return self._loaded_at is not None and time.monotonic() - self._loaded_at < seconds
+
+
+def invalidate_avatar_origins(app: Starlette) -> None:
+    """After an avatar's allowed origins changed: CORS in this process follows at once."""
+    cache = getattr(app.state, "avatar_origins", None)
+    if isinstance(cache, OriginCache):
+        cache.invalidate()
 
 
 class CorsMiddleware:
@@ -74,7 +106,8 @@ class CorsMiddleware:
         if origin is None:
             await self.app(scope, receive, send)
             return
-        allowed = await self._allowed(origin)
+        public = _is_public(scope["path"])
+        allowed = public or await self._allowed(origin)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             await self._preflight(origin, allowed)(scope, receive, send)
             return
@@ -94,7 +127,7 @@ class CorsMiddleware:
         site = normalise_origin(origin)
         if site is None:
             return False
-        return site in self._static or site in await self._avatar_origins.origins()
+        return site in self._static or await self._avatar_origins.allows(site)
 
     @staticmethod
     def _preflight(origin: str, allowed: bool) -> Response:
@@ -110,3 +143,7 @@ class CorsMiddleware:
                 "Vary": "Origin",
             },
         )
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)

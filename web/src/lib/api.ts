@@ -38,11 +38,11 @@ export function humanMessage(error: unknown): string {
     case "offline":
       return OFFLINE_MESSAGE;
     case "quota_exceeded":
-      return `Usage limit reached: ${error.detail} Wait for the limit to reset or raise it in your plan.`;
+      return error.detail;
     case "stt_unavailable":
       return STT_MESSAGE;
     case "origin_not_allowed":
-      return `This website is not allowed to show this avatar (${error.detail}). The avatar's owner can add it to the allowed widget origins.`;
+      return `This website is not allowed to show this avatar: ${error.detail}.`;
     case "rate_limited":
       return `Too many requests right now; try again in ${error.retryAfter ?? 30} seconds.`;
     case "session_ended":

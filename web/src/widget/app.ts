@@ -1,8 +1,10 @@
 /** The widget's conversation, loaded when a visitor opens it: visitor token, then the shared conversation UI. */
 
-import { ApiClient, humanMessage } from "../lib/api";
+import { ApiClient, ApiError, humanMessage } from "../lib/api";
 import css from "../lib/conversation.css";
 import { mountConversation } from "../lib/conversation-view";
+import type { Texts } from "../lib/strings";
+import type { WidgetLook } from "./look";
 
 interface WidgetToken {
   token: string;
@@ -17,6 +19,8 @@ export interface WidgetMount {
   title: HTMLElement;
   api: string;
   avatar: string;
+  look: WidgetLook;
+  texts: Texts;
 }
 
 function storedVisitor(key: string): string | undefined {
@@ -27,7 +31,7 @@ function storedVisitor(key: string): string | undefined {
   }
 }
 
-export async function openWidget({ root, body, title, api, avatar }: WidgetMount): Promise<void> {
+export async function openWidget({ root, body, title, api, avatar, look, texts }: WidgetMount): Promise<void> {
   const style = document.createElement("style");
   style.textContent = css;
   root.append(style);
@@ -43,7 +47,8 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     const refusal = document.createElement("p");
     refusal.className = "refusal";
     refusal.setAttribute("role", "alert");
-    refusal.textContent = humanMessage(error);
+    const refused = error instanceof ApiError && error.code === "origin_not_allowed";
+    refusal.textContent = refused ? texts.refused(location.origin) : humanMessage(error);
     body.replaceChildren(refusal);
     return;
   }
@@ -60,5 +65,7 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     avatarId: grant.avatar.id,
     avatarName: grant.avatar.name,
     greeting: grant.avatar.greeting,
+    texts,
+    showLatency: look.latency,
   });
 }
