@@ -107,6 +107,7 @@ class Studio {
           avatarId: avatar.id,
           avatarName: avatar.name,
           greeting: avatar.greeting,
+          showLatency: true,
         });
         return holder;
       }

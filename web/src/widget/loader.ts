@@ -31,6 +31,10 @@ const STYLE = `
     display:flex;flex-direction:column}
   .panel[hidden]{display:none}
   .body{flex:1;min-height:0;display:flex;flex-direction:column}
+  .body .avs-conversation{flex:1;min-height:0;display:flex;flex-direction:column}
+  .body .avs-stage{flex:none;min-height:min(34vh,220px)}
+  .body .avs-stage canvas,.body .avs-stage video{width:min(100%,34vh)}
+  .body .avs-transcript{flex:1 1 0;min-height:4rem;max-height:none}
   .launcher[aria-expanded=true]{display:none}
 }
 `;
