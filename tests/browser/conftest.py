@@ -83,7 +83,8 @@ def within_viewport(page: Page, locator: Locator) -> bool:
     """The element is wholly on screen without scrolling the page."""
     box = locator.bounding_box()
     size = page.viewport_size
-    assert box is not None and size is not None
+    assert box is not None
+    assert size is not None
     return (
         box["x"] >= 0
         and box["y"] >= 0

@@ -107,8 +107,8 @@ def test_a_site_sees_the_refusal_in_the_widget_then_talks_at_once_after_its_orig
     page.get_by_role("button", name="Talk to our avatar").click()
     refusal = page.get_by_role("alert")
     expect(refusal).to_have_text(
-        f"This website ({site}) is not allowed to show this avatar yet. Its owner can add it in the studio,"
-        " under Settings › Allowed widget origins."
+        f"This website ({site}) is not allowed to show this avatar yet. Its owner can add it to the avatar's"
+        " allowed widget origins in the studio."
     )
     shot(page, "widget-cross-origin-refused")
 
@@ -181,7 +181,8 @@ def test_the_site_sets_the_widgets_text_colour_position_size_and_language_with_d
     assert start.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
     box = dialog.bounding_box()
     size = page.viewport_size
-    assert box is not None and size is not None
+    assert box is not None
+    assert size is not None
     if size["width"] > 600:
         assert box["x"] == 20, "the panel is not on the left"
         assert box["width"] == 560, "the full size is not the tall, wide panel"
@@ -192,5 +193,6 @@ def test_the_site_sets_the_widgets_text_colour_position_size_and_language_with_d
     launcher = page.get_by_role("button", name="Ask the keeper")
     expect(launcher).to_be_visible()
     launcher_box = launcher.bounding_box()
-    assert launcher_box is not None and launcher_box["x"] == 20
+    assert launcher_box is not None
+    assert launcher_box["x"] == 20
     assert launcher.evaluate("(b) => getComputedStyle(b).color") == "rgb(255, 255, 255)"

@@ -75,8 +75,8 @@ async def stream_words(text: str) -> AsyncIterator[str]:
 class OfflineAnswerer:
     """Answers without a network by extracting sentences from retrieved passages. Deterministic.
 
-    The reply's first sentence says it quotes the knowledge base; quoted sentences carry `[n]` markers, where n is
-    the 1-based position of the passage in the list given.
+    The reply's first sentence says it quotes the knowledge base; quoted sentences carry `[n]` markers,
+    where n is the 1-based position of the passage in the list given.
     """
 
     name = "offline"

@@ -38,7 +38,7 @@ const en: Texts = {
   close: "Close the avatar conversation",
   loadFailed: "The avatar could not be loaded. Check your connection and try again.",
   refused: (origin) =>
-    `This website (${origin}) is not allowed to show this avatar yet. Its owner can add it in the studio, under Settings › Allowed widget origins.`,
+    `This website (${origin}) is not allowed to show this avatar yet. Its owner can add it to the avatar's allowed widget origins in the studio.`,
   conversationWith: (name) => `Conversation with ${name}`,
   stage: (name) => `${name}, the avatar`,
   status: {
@@ -77,7 +77,7 @@ const fr: Texts = {
   close: "Fermer la conversation",
   loadFailed: "L'avatar n'a pas pu être chargé. Vérifiez votre connexion et réessayez.",
   refused: (origin) =>
-    `Ce site (${origin}) n'est pas encore autorisé à afficher cet avatar. Son propriétaire peut l'ajouter dans le studio, sous Réglages › Origines autorisées du widget.`,
+    `Ce site (${origin}) n'est pas encore autorisé à afficher cet avatar. Son propriétaire peut l'ajouter aux origines autorisées de l'avatar dans le studio.`,
   conversationWith: (name) => `Conversation avec ${name}`,
   stage: (name) => `${name}, l'avatar`,
   status: {
