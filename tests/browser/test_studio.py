@@ -1,10 +1,11 @@
 """The owner's whole journey in the studio, in Chromium against the local app."""
 
 import itertools
+import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, serious_accessibility_violations, shot, within_viewport
 
 DOCUMENT = b"""# Lighthouse handbook
 
@@ -95,3 +96,112 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     expect(session.locator("li[data-role=user]").first).to_contain_text("Zephyr")
     expect(page.locator("[data-part=usage]")).to_contain_text("This month")
     screenshot(page, "studio-history")
+
+
+def sign_in(page: Page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/studio/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def test_a_new_owner_is_guided_to_a_first_avatar_that_works_without_any_key(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"first-{uuid.uuid4().hex[:8]}@example.test")
+    heading = page.get_by_role("heading", name="Create your first avatar")
+    expect(heading).to_be_focused()
+    expect(page.get_by_label("Name")).to_have_value("Ava")
+    expect(page.get_by_label("Greeting")).not_to_be_empty()
+    expect(page.get_by_label("Name")).to_have_accessible_description(
+        "Shown to visitors as the avatar's name."
+    )
+    provider = page.locator("select[name=provider]")
+    expect(provider).to_have_value("local")
+    heygen = provider.locator("option[value=heygen]")
+    expect(heygen).to_be_disabled()
+    expect(heygen).to_contain_text("not set up: needs HEYGEN_API_KEY on the server")
+    # The built-in avatar has no provider avatar id or video quality to fill in.
+    expect(page.get_by_label("Provider avatar id")).to_be_hidden()
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-first-run")
+
+    page.get_by_role("button", name="Create avatar").click()
+    expect(page.get_by_role("tab", name="Knowledge")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("status").filter(has_text="Ava is ready")).to_contain_text("upload documents")
+    expect(page.get_by_role("heading", name="Ava", exact=True)).to_be_focused()
+
+
+def test_settings_confirm_a_save_trim_a_pasted_page_address_and_name_the_field_of_an_error(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"settings-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Settings").click()
+    origins = page.get_by_label("Allowed widget origins")
+    origins.fill("https://shop.example.com/products/lamp?colour=red")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved Ava")).to_be_visible()
+    expect(page.get_by_label("Allowed widget origins")).to_have_value("https://shop.example.com")
+
+    page.get_by_label("Allowed widget origins").fill("shop.example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Allowed widget origins: 'shop.example.com' is not a website address like https://example.com"
+    )
+    shot(page, "studio-settings-error")
+
+
+def test_tabs_follow_the_arrow_keys_and_keep_focus(page: Page, base_url: str) -> None:
+    sign_in(page, base_url, f"tabs-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    knowledge = page.get_by_role("tab", name="Knowledge")
+    expect(knowledge).to_have_attribute("aria-selected", "true")
+    knowledge.focus()
+    page.keyboard.press("ArrowRight")
+    sharing = page.get_by_role("tab", name="Widget & API keys")
+    expect(sharing).to_have_attribute("aria-selected", "true")
+    expect(sharing).to_be_focused()
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name="Conversation")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="History")).to_be_focused()
+    expect(page.get_by_role("tabpanel", name="History")).to_be_visible()
+
+
+def test_the_demo_page_link_shows_a_working_widget_out_of_the_box(any_tab: Page, base_url: str) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"demo-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Widget & API keys").click()
+    page.get_by_role("link", name="Try it on the demo page").click()
+    page.get_by_role("button", name="Talk to our avatar").click()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".avs-transcript")).to_contain_text("Hi, I am Ava.", timeout=30_000)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    shot(page, "studio-demo-page")
+
+
+def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phone(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"axe-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    for tab in ("Conversation", "Settings", "Knowledge", "Widget & API keys", "History"):
+        page.get_by_role("tab", name=tab).click()
+        expect(page.get_by_role("tabpanel", name=tab)).to_be_visible()
+        assert serious_accessibility_violations(page) == [], tab
+    page.get_by_role("tab", name="Conversation").click()
+    page.get_by_role("button", name="Start").click()
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    assert within_viewport(page, page.locator(".avs-stage canvas"))
+    assert within_viewport(page, page.get_by_label("Your question"))
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-conversation")
+    page.get_by_role("button", name="End the conversation").click()
+    expect(conversation).to_have_attribute("data-status", "ended")
+    expect(page.get_by_role("button", name="Start")).to_be_focused()

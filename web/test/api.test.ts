@@ -49,6 +49,16 @@ test("a network failure is the offline error with a plain message", async () => 
 test("provider failures, missing transcription and refused origins read as plain words", () => {
   const provider = new ApiError({ status: 502, code: "provider_error", detail: "timed out", provider: "heygen" });
   assert.match(humanMessage(provider), /avatar service \(heygen\) is unavailable/);
+  const unset = new ApiError({
+    status: 503,
+    code: "provider_unavailable",
+    detail: "heygen: this avatar provider is not configured in this deployment: set HEYGEN_API_KEY",
+    provider: "heygen",
+  });
+  assert.equal(
+    humanMessage(unset),
+    "The heygen avatar service is not set up on this server (it needs HEYGEN_API_KEY). Switch this avatar to the built-in avatar in Settings, or set the key and restart the server.",
+  );
   assert.equal(humanMessage(new ApiError({ status: 501, code: "stt_unavailable", detail: "x" })), STT_MESSAGE);
   const refused = new ApiError({
     status: 403,
