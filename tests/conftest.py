@@ -7,8 +7,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -82,13 +84,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def base_url(database_url: str) -> Iterator[str]:
-    """The local app (every router, the local provider) served by uvicorn on a real port."""
-    from functions.core.local import create_local_app
-
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a real port in a thread of its own; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_local_app(), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -100,6 +100,15 @@ def base_url(database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(database_url: str) -> Iterator[str]:
+    """The local app (every router, the local provider) served by uvicorn on a real port."""
+    from functions.core.local import create_local_app
+
+    with serve_app(create_local_app()) as url:
+        yield url
 
 
 @pytest.fixture

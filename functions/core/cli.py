@@ -3,16 +3,50 @@
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 
-def _serve(host: str, port: int) -> None:
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _banner(host: str, port: int) -> str:
+    from functions.core.local import DEMO_EMAIL
+
+    base = f"http://{host}:{port}"
+    return "\n".join(
+        [
+            "Interactive Avatar Studio is running:",
+            f"  studio     {base}/studio/  (sign in with any email; {DEMO_EMAIL} owns the demo avatar Ava)",
+            f"  widget     {base}/widget-demo.html?avatar=PUBLIC_ID  (the studio's Widget tab links to it)",
+            f"  API docs   {base}/docs",
+            "Press Ctrl-C to stop.",
+        ]
+    )
+
+
+def _serve(host: str, port: int) -> int:
+    if _port_taken(host, port):
+        print(
+            f"Port {port} on {host} is already in use (another `make dev`?). Stop that server, or pick"
+            f" another port: PORT={port + 1} make dev",
+            file=sys.stderr,
+        )
+        return 1
+
     import uvicorn
 
     from functions.core.db.pool import get_database
-    from functions.core.local import create_local_app, seed_demo
+    from functions.core.local import LOCAL_SWEEP_SECONDS, create_local_app, seed_demo
 
     async def prepare() -> None:
         db = get_database()
@@ -20,8 +54,11 @@ def _serve(host: str, port: int) -> None:
         await db.close()
 
     asyncio.run(prepare())
-    print(f"Interactive Avatar Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
-    uvicorn.run(create_local_app(), host=host, port=port, log_level="warning")
+    print(_banner(host, port), flush=True)
+    uvicorn.run(
+        create_local_app(sweep_every_seconds=LOCAL_SWEEP_SECONDS), host=host, port=port, log_level="warning"
+    )
+    return 0
 
 
 def _migrate() -> None:
@@ -113,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--email", help="the owner's email (default: the demo owner)")
     args = parser.parse_args(argv)
     if args.command == "dev":
-        _serve(args.host, args.port)
-    elif args.command == "migrate":
+        return _serve(args.host, args.port)
+    if args.command == "migrate":
         _migrate()
     elif args.command == "ingest":
         return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))

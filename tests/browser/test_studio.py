@@ -3,6 +3,7 @@
 import itertools
 import uuid
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, serious_accessibility_violations, shot, within_viewport
@@ -205,3 +206,30 @@ def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phon
     page.get_by_role("button", name="End the conversation").click()
     expect(conversation).to_have_attribute("data-status", "ended")
     expect(page.get_by_role("button", name="Start")).to_be_focused()
+
+
+def test_the_concurrent_session_limit_reads_plainly_and_leaves_the_conversation_ready(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    email = f"limit-{uuid.uuid4().hex[:8]}@example.test"
+    sign_in(page, base_url, email)
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Conversation").click()
+    token = httpx.post(f"{base_url}/v1/dev/login", json={"email": email}, timeout=10).json()["access_token"]
+    headers = {"authorization": f"Bearer {token}"}
+    avatar = httpx.get(f"{base_url}/v1/avatars", headers=headers, timeout=10).json()[0]
+    limit = httpx.get(f"{base_url}/v1/usage", headers=headers, timeout=10).json()["concurrent_sessions_limit"]
+    for _ in range(limit):
+        started = httpx.post(f"{base_url}/v1/sessions", json={"avatar_id": avatar["id"]}, headers=headers)
+        assert started.status_code == 201, started.text
+    page.get_by_role("button", name="Start").click()
+    notice = page.get_by_role("alert")
+    expect(notice).to_contain_text(f"already has {limit} live conversation(s), the most allowed at once")
+    expect(notice).not_to_contain_text("plan")
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "idle")
+    expect(page.locator("[data-part=state]")).to_have_text("ready")
+    expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    expect(page.get_by_role("button", name="Start")).to_be_focused()
+    shot(page, "studio-session-limit")
