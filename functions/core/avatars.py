@@ -12,6 +12,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import Conflict, NotFound
 from functions.core.settings import AvatarProviderName
+from functions.core.widget_look import WidgetLook
 
 Quality = Literal["low", "medium", "high"]
 
@@ -53,6 +54,7 @@ class AvatarFields(BaseModel):
     max_session_seconds: int = Field(default=600, ge=30, le=7200)
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     grounded_only: bool = False
+    widget: WidgetLook = Field(default_factory=WidgetLook)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -82,6 +84,7 @@ class AvatarPatch(BaseModel):
     max_session_seconds: int | None = Field(default=None, ge=30, le=7200)
     allowed_origins: list[str] | None = Field(default=None, max_length=50)
     grounded_only: bool | None = None
+    widget: WidgetLook | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -100,13 +103,13 @@ class AvatarOut(AvatarFields):
 
 _COLUMNS = (
     "id, public_id, name, provider, provider_avatar_id, voice, persona, greeting, quality, language,"
-    " max_session_seconds, allowed_origins, grounded_only, created_at, updated_at"
+    " max_session_seconds, allowed_origins, grounded_only, widget, created_at, updated_at"
 )
 _NULLABLE = frozenset({"provider_avatar_id"})
 
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: Jsonb(value) if key == "voice" else value for key, value in fields.items()}
+    return {key: Jsonb(value) if key in ("voice", "widget") else value for key, value in fields.items()}
 
 
 async def create_avatar(db: Database, principal: Principal, body: AvatarCreate) -> AvatarOut:

@@ -6,7 +6,13 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot, serious_accessibility_violations, shot, within_viewport
+from tests.browser.conftest import (
+    HostPages,
+    screenshot,
+    serious_accessibility_violations,
+    shot,
+    within_viewport,
+)
 
 DOCUMENT = b"""# Lighthouse handbook
 
@@ -233,3 +239,45 @@ def test_the_concurrent_session_limit_reads_plainly_and_leaves_the_conversation_
     expect(page.get_by_role("button", name="Start")).to_be_enabled()
     expect(page.get_by_role("button", name="Start")).to_be_focused()
     shot(page, "studio-session-limit")
+
+
+def test_the_owner_styles_the_widget_with_a_live_preview_and_sites_show_the_saved_look(
+    any_tab: Page, base_url: str, host_pages: HostPages
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"look-{uuid.uuid4().hex[:8]}@example.test")
+    site = host_pages.serve()
+    page.get_by_label("Allowed widget origins").fill(site)
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Widget & API keys").click()
+    preview = page.frame_locator("iframe[title='Widget preview']")
+    expect(preview.get_by_role("button", name="Talk to our avatar")).to_be_visible()
+
+    page.get_by_label("Launcher text").fill("Ask the keeper")
+    page.get_by_label("Colour").fill("#0f766e")
+    page.get_by_label("Corner").select_option("left")
+    page.get_by_label("Language of the widget's texts").select_option("fr")
+    launcher = preview.get_by_role("button", name="Ask the keeper")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    assert launcher.evaluate("(b) => b.getBoundingClientRect().left") == 20
+    # The launcher is fixed inside the frame: Playwright scrolls the page to the frame, not to it.
+    page.locator("iframe[title='Widget preview']").scroll_into_view_if_needed()
+    launcher.click()
+    expect(preview.get_by_role("button", name="Commencer")).to_be_visible()
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-widget-look")
+    page.get_by_role("button", name="Save the look").click()
+    expect(page.get_by_role("status").filter(has_text="Saved the widget's look")).to_be_visible()
+
+    public_id = page.locator("[data-part=snippet]").inner_text().split('data-avatar="')[1].split('"')[0]
+    host_pages.pages["/"] = (
+        '<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>'
+        f'<script src="{base_url}/widget.js" data-avatar="{public_id}" async></script></body></html>'
+    )
+    page.goto(f"{site}/")
+    on_site = page.get_by_role("button", name="Ask the keeper")
+    expect(on_site).to_be_visible()
+    assert on_site.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    on_site.click()
+    expect(page.get_by_role("button", name="Commencer")).to_be_visible()

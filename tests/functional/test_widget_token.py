@@ -347,3 +347,48 @@ def test_an_allowed_origin_that_is_no_website_is_refused_in_plain_words(api: Api
     assert problem["detail"] == (
         "allowed_origins: 'shop.example.com' is not a website address like https://example.com"
     )
+
+
+# --- the widget's look -------------------------------------------------------------------------------
+
+
+def test_an_avatars_widget_look_is_public_with_its_language_resolved(
+    api: Api, owner: User, client: httpx.Client
+) -> None:
+    avatar = api.create_avatar(owner, language="fr-CA")
+    default = client.get(f"/v1/widget/look/{avatar['public_id']}", headers={"origin": "https://any.example"})
+    assert default.status_code == 200, default.text
+    assert default.json() == {
+        "launcher_text": None,
+        "color": "#2563eb",
+        "position": "right",
+        "size": "compact",
+        "open": False,
+        "language": "fr-CA",
+        "show_latency": False,
+    }
+    assert default.headers["access-control-allow-origin"] == "https://any.example"
+    look = {"launcher_text": "Ask the keeper", "color": "#0f766e", "position": "left", "language": "en"}
+    patched = client.patch(f"/v1/avatars/{avatar['id']}", headers=owner.headers, json={"widget": look})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["widget"]["launcher_text"] == "Ask the keeper"
+    public = client.get(f"/v1/widget/look/{avatar['public_id']}").json()
+    assert public["launcher_text"] == "Ask the keeper"
+    assert public["color"] == "#0f766e"
+    assert public["position"] == "left"
+    assert public["language"] == "en"
+
+
+def test_a_widget_look_that_is_not_valid_is_refused_field_by_field(api: Api, owner: User) -> None:
+    avatar = api.create_avatar(owner)
+    response = api.client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        headers=owner.headers,
+        json={"widget": {"color": "blue", "position": "top"}},
+    )
+    problem = assert_problem(response, 422, "invalid_request")
+    assert [error.split(":")[0] for error in problem["errors"]] == ["widget.color", "widget.position"]
+
+
+def test_the_look_of_an_unknown_avatar_is_404(client: httpx.Client) -> None:
+    assert_problem(client.get("/v1/widget/look/av_nobody"), 404, "not_found")

@@ -22,9 +22,10 @@ ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 ALLOW_HEADERS = "authorization, content-type, accept"
 EXPOSE_HEADERS = "Retry-After, X-Sample-Rate, X-TTS-Engine"
 PREFLIGHT_MAX_AGE = "600"
-# The widget loader, its lazily imported chunks and the visitor-token route (which checks the origin).
+# The widget loader, its lazily imported chunks, its look, and the visitor-token route (which checks the
+# origin itself).
 PUBLIC_PATHS = frozenset({"/widget.js", "/v1/widget/token"})
-PUBLIC_PREFIXES = ("/chunks/",)
+PUBLIC_PREFIXES = ("/chunks/", "/v1/widget/look/")
 
 OriginLoader = Callable[[], Awaitable[Iterable[str]]]
 

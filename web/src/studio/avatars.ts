@@ -2,6 +2,7 @@
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import type { WidgetLookFields } from "./appearance";
 
 export interface Avatar {
   id: string;
@@ -16,6 +17,7 @@ export interface Avatar {
   language: string;
   allowed_origins: string[];
   grounded_only: boolean;
+  widget?: WidgetLookFields;
 }
 
 const PROVIDERS = ["local", "heygen", "liveavatar", "simli", "tavus"];

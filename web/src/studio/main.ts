@@ -221,7 +221,9 @@ class Studio {
       case "Knowledge":
         return knowledgePanel(this.api, avatar.id);
       case "Widget & API keys":
-        return sharingPanel(this.api, avatar, location.origin);
+        return sharingPanel(this.api, avatar, location.origin, (stored) => {
+          this.avatars = this.avatars.map((a) => (a.id === stored.id ? stored : a));
+        });
       case "History":
         return historyPanel(this.api, avatar.id);
     }

@@ -2,6 +2,7 @@
 
 import { ApiClient, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import { appearancePanel } from "./appearance";
 import type { Avatar } from "./avatars";
 
 interface ApiKey {
@@ -28,7 +29,12 @@ export function widgetSnippet(avatar: Avatar, origin: string): string {
   return `<script src="${origin}/widget.js" data-avatar="${avatar.public_id}" async></script>`;
 }
 
-export function sharingPanel(api: ApiClient, avatar: Avatar, staticOrigin: string): HTMLElement {
+export function sharingPanel(
+  api: ApiClient,
+  avatar: Avatar,
+  staticOrigin: string,
+  lookSaved: (avatar: Avatar) => void,
+): HTMLElement {
   const snippet = widgetSnippet(avatar, staticOrigin);
   const origins = avatar.allowed_origins.length ? avatar.allowed_origins.join(", ") : "none yet (add them in Settings)";
   const keys = h("ul", { class: "keys", "aria-label": "API keys" });
@@ -87,6 +93,8 @@ export function sharingPanel(api: ApiClient, avatar: Avatar, staticOrigin: strin
     copyButton("Copy the widget snippet", () => snippet),
     " ",
     h("a", { href: `${staticOrigin}/widget-demo.html?avatar=${encodeURIComponent(avatar.public_id)}` }, "Try it on the demo page"),
+    h("h3", {}, "Look"),
+    appearancePanel(api, avatar, staticOrigin, lookSaved),
     h("h3", {}, "API keys for /v1/chat/completions"),
     createForm,
     created,

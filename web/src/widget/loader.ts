@@ -4,7 +4,7 @@
  */
 
 import { textsFor } from "../lib/strings";
-import { lookFromDataset, type WidgetLook } from "./look";
+import { fetchLook, lookFromDataset, type WidgetLook } from "./look";
 
 const script =
   (document.currentScript as HTMLScriptElement | null) ??
@@ -27,9 +27,9 @@ const STYLE = `
 .close{border:0;background:none;font-size:1.6rem;cursor:pointer;line-height:1;padding:.2rem .5rem;color:#1d232b}
 .refusal{background:#fdecec;border:1px solid #e58b8b;border-radius:8px;padding:.6rem;margin:0}
 @media (max-width:520px){
-  .panel,:host([data-size=full]) .panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0;
+  :host([data-position][data-size]) .panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0;
     display:flex;flex-direction:column}
-  .panel[hidden]{display:none}
+  :host([data-position][data-size]) .panel[hidden]{display:none}
   .body{flex:1;min-height:0;display:flex;flex-direction:column}
   .body .avs-conversation{flex:1;min-height:0;display:flex;flex-direction:column}
   .body .avs-stage{flex:none;min-height:min(34vh,220px)}
@@ -51,11 +51,11 @@ function onAccent(color: string): string {
   return luminance > 0.18 ? "#111" : "#fff";
 }
 
-function mount(tag: HTMLScriptElement): void {
+async function mount(tag: HTMLScriptElement): Promise<void> {
   const avatar = tag.dataset.avatar;
   if (!avatar) return;
   const api = tag.dataset.api ?? new URL(tag.src).origin;
-  const look: WidgetLook = lookFromDataset(tag.dataset);
+  const look: WidgetLook = lookFromDataset(tag.dataset, await fetchLook(api, avatar));
   const texts = textsFor(look.language);
   const host = document.createElement("div");
   host.setAttribute("data-avatar-studio-widget", avatar);
@@ -139,6 +139,6 @@ function mount(tag: HTMLScriptElement): void {
 }
 
 if (script) {
-  if (document.body) mount(script);
-  else document.addEventListener("DOMContentLoaded", () => mount(script));
+  if (document.body) void mount(script);
+  else document.addEventListener("DOMContentLoaded", () => void mount(script));
 }

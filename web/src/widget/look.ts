@@ -1,4 +1,5 @@
-/** How the widget looks on a site: read from the script tag's data- attributes, with sensible defaults. */
+/** How the widget looks on a site: the avatar's look set in the studio, overridden by the script tag's
+ * data- attributes. */
 
 export interface WidgetLook {
   /** The launcher's text; the language's default when null. */
@@ -45,4 +46,37 @@ export function lookFromDataset(data: DOMStringMap, base: WidgetLook = DEFAULT_L
     language: data.lang && /^[a-z]{2,3}(-[a-z0-9]+)*$/i.test(data.lang) ? data.lang : base.language,
     latency: flag(data.latency, base.latency),
   };
+}
+
+/** The avatar's look as GET /v1/widget/look/{public_id} returns it. */
+export interface ServerLook {
+  launcher_text: string | null;
+  color: string;
+  position: "left" | "right";
+  size: "compact" | "full";
+  open: boolean;
+  language: string;
+  show_latency: boolean;
+}
+
+export function lookFromServer(look: ServerLook): WidgetLook {
+  return {
+    launcherText: look.launcher_text,
+    color: look.color,
+    position: look.position,
+    size: look.size,
+    open: look.open,
+    language: look.language,
+    latency: look.show_latency,
+  };
+}
+
+/** The avatar's look from the studio; the defaults when it cannot be read (the launcher still shows). */
+export async function fetchLook(api: string, avatar: string): Promise<WidgetLook> {
+  try {
+    const response = await fetch(`${api.replace(/\/+$/, "")}/v1/widget/look/${encodeURIComponent(avatar)}`);
+    return response.ok ? lookFromServer((await response.json()) as ServerLook) : DEFAULT_LOOK;
+  } catch {
+    return DEFAULT_LOOK;
+  }
 }
