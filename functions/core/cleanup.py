@@ -169,7 +169,10 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         orphans_failed=orphans_failed,
         orphans=orphans,
     )
-    log.info(
+    # A sweep that found nothing is not news (the local server sweeps every minute).
+    quiet = not (report.ended or report.orphans_stopped or report.orphans_failed)
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
         "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed",
         report.ended,
         report.expired,

@@ -28,6 +28,7 @@ LOCAL_SWEEP_SECONDS = 60.0
 
 def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | None = None) -> FastAPI:
     """`sweep_every_seconds`: also end expired and idle sessions (tabs closed without ending) that often."""
+    swagger = web_dist / "docs-assets" / "swagger-ui-bundle.js"
     app = create_app(
         [
             avatars.router,
@@ -38,7 +39,8 @@ def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | 
             chat.router,
             speech.router,
             widget.router,
-        ]
+        ],
+        docs_assets="/docs-assets" if swagger.is_file() else None,
     )
     if web_dist.is_dir():
         app.mount("/", StaticFiles(directory=web_dist, html=True), name="web")

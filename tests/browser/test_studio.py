@@ -4,7 +4,7 @@ import itertools
 import uuid
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import (
     HostPages,
@@ -281,3 +281,20 @@ def test_the_owner_styles_the_widget_with_a_live_preview_and_sites_show_the_save
     assert on_site.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
     on_site.click()
     expect(page.get_by_role("button", name="Commencer")).to_be_visible()
+
+
+def test_the_api_docs_render_without_any_network_beyond_the_app(page: Page, base_url: str) -> None:
+    outside: list[str] = []
+
+    def only_the_app(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_app)
+    page.goto(f"{base_url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Interactive Avatar Studio")
+    expect(page.locator(".opblock-summary-path").filter(has_text="/v1/widget/token")).to_be_visible()
+    assert outside == []

@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from functions.core.api.body_limit import BodyLimitMiddleware
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
@@ -21,12 +23,23 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await close_shared_clients()
 
 
-def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
+def create_app(
+    routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio", docs_assets: str | None = None
+) -> FastAPI:
+    """`docs_assets`: where Swagger UI's files are served (the local server's own copy); a CDN otherwise."""
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     # One line per provider request at INFO would cost more than the request's own work here.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-    app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        docs_url=None if docs_assets else "/docs",
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    if docs_assets:
+        _serve_docs_from(app, docs_assets)
     install_problem_handlers(app)
     app.include_router(health.router)
     for router in routers:
@@ -43,3 +56,15 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
         CorsMiddleware, static_origins=settings.cors_origins, avatar_origins=app.state.avatar_origins
     )
     return app
+
+
+def _serve_docs_from(app: FastAPI, assets: str) -> None:
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
