@@ -31,10 +31,9 @@ async def reply(question: str, passages: list[Passage], *, grounded_only: bool =
     return [p async for p in OfflineAnswerer().answer(question, passages, grounded_only=grounded_only)]
 
 
-async def test_the_first_sentence_says_where_the_answer_comes_from_without_developer_talk() -> None:
+async def test_the_first_sentence_says_it_is_in_offline_mode() -> None:
     text = "".join(await reply("How many days do I have for returns?", [RETURNS, SHIPPING]))
-    assert split_sentences(text)[0] == "Here is what I found in the knowledge base."
-    assert "offline" not in text.lower()
+    assert "offline mode" in split_sentences(text)[0]
 
 
 async def test_the_most_relevant_sentence_is_quoted_with_its_passage_number() -> None:
@@ -67,15 +66,16 @@ async def test_passages_sharing_no_words_still_yield_the_best_passage_opening() 
 
 async def test_grounded_only_without_passages_says_plainly_it_does_not_know() -> None:
     text = "".join(await reply("What is the capital of France?", [], grounded_only=True))
-    assert "offline" not in text.lower()
+    assert "offline mode" in text
     assert "don't know" in text
     assert "knowledge base" in text
     assert "[" not in text
 
 
-async def test_without_passages_and_not_grounded_it_says_it_has_no_knowledge_yet() -> None:
+async def test_without_passages_and_not_grounded_it_suggests_uploading_documents() -> None:
     text = "".join(await reply("What is the capital of France?", [], grounded_only=False))
-    assert text == "I don't have any knowledge about that yet."
+    assert "don't have any knowledge" in text
+    assert "Uploading documents" in text
 
 
 async def test_the_same_question_always_gets_the_same_pieces() -> None:
@@ -90,4 +90,4 @@ async def test_it_can_stand_in_wherever_a_chat_model_is_expected() -> None:
     model: ChatModel = OfflineAnswerer()
     assert model.name == "offline"
     pieces = [p async for p in model.stream([ChatMessage(role="user", content="Hi?")])]
-    assert "".join(pieces) == "I don't have any knowledge about that yet."
+    assert "offline mode" in split_sentences("".join(pieces))[0]

@@ -8,11 +8,12 @@ from functions.core.llm.base import ChatMessage, Passage
 from functions.core.text.sentences import split_sentences
 from functions.core.text.terms import content_terms
 
-# Visitors hear these: they say where the answer comes from, not how the server is configured (the
-# studio tells the owner it runs offline).
-OFFLINE_LEAD = "Here is what I found in the knowledge base."
-NOT_IN_KNOWLEDGE_BASE = "I don't know that from the knowledge base."
-NO_KNOWLEDGE_YET = "I don't have any knowledge about that yet."
+OFFLINE_LEAD = "I'm running in offline mode, so here is what the knowledge base says."
+NOT_IN_KNOWLEDGE_BASE = "I'm running in offline mode, and I don't know that from the knowledge base."
+NO_KNOWLEDGE_YET = (
+    "I'm running in offline mode, and I don't have any knowledge about that yet. "
+    "Uploading documents to the knowledge base would help me answer."
+)
 
 MAX_SENTENCES = 3
 MAX_PASSAGES = 5  # only the best-scored passages are quoted from
@@ -44,7 +45,7 @@ def _sentences(content: str) -> list[str]:
 
 
 def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> str:
-    """The whole offline reply: the lead, then up to three cited sentences."""
+    """The whole offline reply: the offline-mode lead, then up to three cited sentences."""
     if not passages:
         return NOT_IN_KNOWLEDGE_BASE if grounded_only else NO_KNOWLEDGE_YET
     wanted = content_terms(question)
@@ -75,8 +76,8 @@ async def stream_words(text: str) -> AsyncIterator[str]:
 class OfflineAnswerer:
     """Answers without a network by extracting sentences from retrieved passages. Deterministic.
 
-    The reply's first sentence says it quotes the knowledge base; quoted sentences carry `[n]` markers,
-    where n is the 1-based position of the passage in the list given.
+    The reply's first sentence says it is in offline mode; quoted sentences carry `[n]` markers, where n is
+    the 1-based position of the passage in the list given.
     """
 
     name = "offline"
