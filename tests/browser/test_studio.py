@@ -92,6 +92,7 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     expect(interrupted).to_have_count(1)
     expect(face).not_to_have_attribute("data-state", "speaking")
     screenshot(page, "studio-interrupted")
+    assert serious_accessibility_violations(page) == [], "with an interrupted answer and its sources"
 
     page.get_by_role("button", name="End the conversation").click()
     expect(conversation).to_have_attribute("data-status", "ended")
@@ -102,6 +103,7 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     session.locator("summary").click()
     expect(session.locator("li[data-role=user]").first).to_contain_text("Zephyr")
     expect(page.locator("[data-part=usage]")).to_contain_text("This month")
+    assert serious_accessibility_violations(page) == [], "in History with a session opened"
     screenshot(page, "studio-history")
 
 

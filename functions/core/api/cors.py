@@ -104,7 +104,8 @@ class CorsMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if origin is None:
+        # No origin, or the app's own pages (the local studio): not a cross-origin request.
+        if origin is None or origin == f"{scope.get('scheme', 'http')}://{headers.get('host')}":
             await self.app(scope, receive, send)
             return
         public = _is_public(scope["path"])

@@ -54,10 +54,12 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   const latency = options.showLatency ? h("span", { "data-part": "latency", title: "Timings of the last answer" }) : null;
   if (latency) status.append(latency);
   const notice = h("div", { class: "avs-notice", role: "alert", hidden: true });
+  // Focusable, so a keyboard can scroll a long transcript.
   const transcript = h("ol", {
     class: "avs-transcript",
     "aria-live": "polite",
     "aria-label": texts.transcript,
+    tabindex: 0,
   });
   const input = h("input", {
     type: "text",
