@@ -254,3 +254,31 @@ async def test_a_failed_load_keeps_the_origins_loaded_before(monkeypatch: pytest
     failing[0] = True
     clock.now += 61
     assert await cache.origins() == {SHOP}
+
+
+async def test_the_apps_own_pages_are_not_cross_origin_and_never_reload_the_origins() -> None:
+    """The local studio posts with an Origin header naming the app itself: no CORS, no database."""
+    loads: list[int] = []
+
+    async def load() -> list[str]:
+        loads.append(1)
+        return [SHOP]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = CorsMiddleware(app, static_origins=[], avatar_origins=OriginCache(load))
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+    scope = {"type": "http", "method": "POST", "path": "/v1/tts", "scheme": "http", "headers": headers}
+    await middleware(scope, receive, send)
+    assert loads == []
+    assert sent[0]["headers"] == []
