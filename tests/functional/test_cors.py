@@ -94,7 +94,7 @@ def test_a_preflight_from_the_studio_origin_is_answered(app: FastAPI) -> None:
 
 def test_a_preflight_from_an_avatars_allowed_origin_is_answered(app: FastAPI, api: Api, owner: User) -> None:
     api.create_avatar(owner, allowed_origins=[SHOP])
-    assert_preflight_allows(preflight(app, SHOP, "/v1/widget/token"), SHOP)
+    assert_preflight_allows(preflight(app, SHOP, "/v1/sessions"), SHOP)
 
 
 def test_a_preflight_from_any_other_origin_gets_no_cors_headers(app: FastAPI) -> None:
@@ -130,18 +130,25 @@ def test_an_origin_allowed_in_another_container_is_answered_after_a_second_not_a
 
 
 def test_the_widget_token_route_answers_every_origin_so_a_refusal_can_be_shown(app: FastAPI) -> None:
-    assert_preflight_allows(preflight(app, EVIL, "/v1/widget/token"), EVIL)
+    answer = preflight(app, EVIL, "/v1/widget/token")
+    assert answer.status_code == 204
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert answer.headers["access-control-allow-headers"] == "authorization, content-type, accept"
     response = call(app, "POST", "/v1/widget/token", {"origin": EVIL, "content-type": "application/json"})
     assert response.status_code == 422
-    assert response.headers["access-control-allow-origin"] == EVIL
+    assert response.headers["access-control-allow-origin"] == "*"
 
 
-def test_the_widgets_files_are_readable_from_every_origin(client: httpx.Client) -> None:
-    """widget-app.js is loaded with import(), which is a CORS request from the host page."""
+def test_the_widgets_files_are_readable_from_every_origin_even_from_a_cached_copy(
+    client: httpx.Client,
+) -> None:
+    """widget-app.js is loaded with import(), a CORS request from the host page; a copy the browser cached
+    for a same-origin page (the studio's preview) must carry the header too."""
     for path in ("/widget.js", "/chunks/widget-app.js"):
-        response = client.get(path, headers={"origin": EVIL})
-        assert response.status_code == 200, path
-        assert response.headers["access-control-allow-origin"] == EVIL
+        for headers in ({"origin": EVIL}, {}):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, path
+            assert response.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-origin" not in client.get("/studio/", headers={"origin": EVIL}).headers
 
 

@@ -104,26 +104,24 @@ class CorsMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
+        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        if _is_public(scope["path"]):
+            # Every response says "*", with or without an Origin header: a copy the browser cached for
+            # one page (the studio's preview) must also serve a site's cross-origin import.
+            if preflight:
+                await self._preflight("*", True)(scope, receive, send)
+            else:
+                await self.app(scope, receive, _with_cors(send, "*"))
+            return
         # No origin, or the app's own pages (the local studio): not a cross-origin request.
         if origin is None or origin == f"{scope.get('scheme', 'http')}://{headers.get('host')}":
             await self.app(scope, receive, send)
             return
-        public = _is_public(scope["path"])
-        allowed = public or await self._allowed(origin)
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        allowed = await self._allowed(origin)
+        if preflight:
             await self._preflight(origin, allowed)(scope, receive, send)
             return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                response_headers.add_vary_header("Origin")
-                if allowed:
-                    response_headers["Access-Control-Allow-Origin"] = origin
-                    response_headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        await self.app(scope, receive, _with_cors(send, origin if allowed else None))
 
     async def _allowed(self, origin: str) -> bool:
         site = normalise_origin(origin)
@@ -135,16 +133,27 @@ class CorsMiddleware:
     def _preflight(origin: str, allowed: bool) -> Response:
         if not allowed:
             return PlainTextResponse("origin not allowed", status_code=403, headers={"Vary": "Origin"})
-        return Response(
-            status_code=204,
-            headers={
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": ALLOW_METHODS,
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-                "Vary": "Origin",
-            },
-        )
+        headers = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ALLOW_METHODS,
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        }
+        return Response(status_code=204, headers=headers if origin == "*" else {**headers, "Vary": "Origin"})
+
+
+def _with_cors(send: Send, allow_origin: str | None) -> Send:
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            if allow_origin != "*":
+                response_headers.add_vary_header("Origin")
+            if allow_origin is not None:
+                response_headers["Access-Control-Allow-Origin"] = allow_origin
+                response_headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        await send(message)
+
+    return send_with_cors
 
 
 def _is_public(path: str) -> bool:
