@@ -1,4 +1,4 @@
-"""Lambda: session lifecycle, history, usage and widget visitor tokens (API Gateway through Mangum)."""
+"""Lambda: session lifecycle, history, usage, widget visitor tokens and looks (API Gateway through Mangum)."""
 
 from functions.core.api.app import create_app
 from functions.core.api.lambda_adapter import lambda_handler

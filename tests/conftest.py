@@ -7,8 +7,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -85,16 +87,14 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def base_url(database_url: str) -> Iterator[str]:
-    """The local app (every router, the local provider) served by uvicorn on a real port."""
-    from functions.core.local import create_local_app
-
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a real port in a thread of its own; yields its base URL."""
     port = _free_port()
     # The test client stands for a proxy the deployment declared (FORWARDED_ALLOW_IPS=127.0.0.1), so a
     # widget test can give itself a client address of its own with X-Forwarded-For.
     config = uvicorn.Config(
-        create_local_app(),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -112,6 +112,15 @@ def base_url(database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(database_url: str) -> Iterator[str]:
+    """The local app (every router, the local provider) served by uvicorn on a real port."""
+    from functions.core.local import create_local_app
+
+    with serve_app(create_local_app()) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,6 +9,11 @@ cpSync("src/index.html", "dist/index.html");
 cpSync("src/studio/index.html", "dist/studio/index.html");
 cpSync("src/studio/studio.css", "dist/studio/studio.css");
 cpSync("src/widget/widget-demo.html", "dist/widget-demo.html");
+// Swagger UI for the local server's /docs, so the API documentation works offline (no CDN).
+mkdirSync("dist/docs-assets");
+for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"]) {
+  cpSync(`node_modules/swagger-ui-dist/${file}`, `dist/docs-assets/${file}`);
+}
 
 // Studio and the widget's conversation share lib/ and the adapters through hashed chunks.
 await build({

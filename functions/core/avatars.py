@@ -21,6 +21,7 @@ from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.providers.avatar.registry import options_model
 from functions.core.settings import AvatarProviderName
+from functions.core.widget_look import WidgetLook
 
 Quality = Literal["low", "medium", "high"]
 
@@ -66,13 +67,9 @@ class Appearance(BaseModel):
     theme: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
-# What `_origin` takes, for the OpenAPI document: scheme, host and an optional port, nothing more
-# (spaces around it are trimmed).
-ORIGIN_PATTERN = (
-    r"^ *[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*"
-    r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/? *$"
-)
-Origin = Annotated[str, Field(max_length=300, pattern=ORIGIN_PATTERN)]
+# A site address; `_origin` keeps its scheme, host and port (a pasted page's path is dropped) and says in
+# words what is wrong with anything that is not one.
+Origin = Annotated[str, Field(max_length=300)]
 
 
 def _not_text(value: Any) -> Any:
@@ -86,12 +83,15 @@ Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
 
 
 def _origin(value: str) -> str:
+    """The origin of a site address: a page's path, query or fragment (pasted from the address bar) is
+    dropped, since the browser sends only scheme, host and port."""
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError(f"{value!r} is not an origin like https://example.com")
-    if parts.query or parts.fragment or parts.username:
-        raise ValueError(f"{value!r} is not an origin like https://example.com")
-    port = f":{parts.port}" if parts.port else ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        raise ValueError(f"{value!r} is not a website address like https://example.com")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ValueError(f"{value!r} has a port that is not a number") from None
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
@@ -114,6 +114,7 @@ class AvatarFields(BaseModel):
     max_session_seconds: Seconds = 600
     allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
     grounded_only: bool = Field(default=False, strict=True)
+    widget: WidgetLook = Field(default_factory=WidgetLook)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -148,6 +149,7 @@ class AvatarPatch(BaseModel):
     max_session_seconds: Seconds | None = None
     allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
     grounded_only: bool | None = Field(default=None, strict=True)
+    widget: WidgetLook | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -166,7 +168,7 @@ class AvatarOut(AvatarFields):
 
 _COLUMNS = (
     "id, public_id, name, provider, provider_avatar_id, voice, provider_options, appearance, persona,"
-    " greeting, quality, language, max_session_seconds, allowed_origins, grounded_only, created_at,"
+    " greeting, quality, language, max_session_seconds, allowed_origins, grounded_only, widget, created_at,"
     " updated_at"
 )
 _NULLABLE = frozenset({"provider_avatar_id"})
@@ -174,7 +176,7 @@ _NULLABLE = frozenset({"provider_avatar_id"})
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: Jsonb(value) if key in ("voice", "provider_options", "appearance") else value
+        key: Jsonb(value) if key in ("voice", "provider_options", "appearance", "widget") else value
         for key, value in fields.items()
     }
 

@@ -211,7 +211,17 @@ async def sweep(db: Database, settings: Settings, *, batch_size: int = 200) -> C
         visitors_removed=visitors_removed,
         uploads_abandoned=uploads_abandoned,
     )
-    log.info(
+    # A sweep that found nothing is not news (the local server sweeps every minute).
+    quiet = not (
+        report.ended
+        or report.orphans_stopped
+        or report.orphans_failed
+        or report.documents_failed
+        or report.visitors_removed
+        or report.uploads_abandoned
+    )
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
         "cleanup ended %d session(s): %d expired, %d idle; stopped %d orphan(s), %d failed;"
         " failed %d stuck document(s); removed %d widget visitor(s); failed %d upload(s) whose file never"
         " arrived",

@@ -4,17 +4,53 @@ check the provider keys."""
 import argparse
 import asyncio
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 
-def _serve(host: str, port: int) -> None:
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _banner(host: str, port: int) -> str:
+    from functions.core.local import DEMO_EMAIL
+
+    base = f"http://{host}:{port}"
+    return "\n".join(
+        [
+            "Interactive Avatar Studio is running:",
+            f"  studio     {base}/studio/  (sign in with any email; {DEMO_EMAIL} owns the demo avatar Ava)",
+            f"  widget     {base}/widget-demo.html?avatar=PUBLIC_ID  (the studio's Widget tab links to it)",
+            f"  API docs   {base}/docs",
+            "Ava's knowledge base (README.md and docs/) is indexed in the background: see her Knowledge tab.",
+            "Press Ctrl-C to stop.",
+        ]
+    )
+
+
+def _serve(host: str, port: int) -> int:
+    if _port_taken(host, port):
+        print(
+            f"Port {port} on {host} is already in use (another `make dev`?). Stop that server, or pick"
+            f" another port: PORT={port + 1} make dev",
+            file=sys.stderr,
+        )
+        return 1
+
     import uvicorn
 
     from functions.core.db.pool import get_database
     from functions.core.local import (
+        LOCAL_SWEEP_SECONDS,
         Demo,
         create_local_app,
         index_demo_knowledge_in_background,
@@ -34,10 +70,15 @@ def _serve(host: str, port: int) -> None:
     index_demo_knowledge_in_background(get_database(), demo)
     # The first spoken question should not wait for Whisper to load (about five seconds).
     threading.Thread(target=_warm_local_models, name="warm-local-models", daemon=True).start()
-    print(f"Interactive Avatar Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
+    print(_banner(host, port), flush=True)
     uvicorn.run(
-        create_local_app(), host=host, port=port, log_level="warning", **proxy_options(get_settings())
+        create_local_app(sweep_every_seconds=LOCAL_SWEEP_SECONDS),
+        host=host,
+        port=port,
+        log_level="warning",
+        **proxy_options(get_settings()),
     )
+    return 0
 
 
 def _warm_local_models() -> None:
@@ -222,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _deploy_check(args.api_url, args.stream_url)
             return _deploy_site(args.stage, args.region, args.dist)
         if args.command == "dev":
-            _serve(args.host, args.port)
-        elif args.command == "migrate":
+            return _serve(args.host, args.port)
+        if args.command == "migrate":
             _migrate()
         elif args.command == "ingest":
             return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))

@@ -4,6 +4,8 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ from functions.core.api.routes import (
 )
 from functions.core.auth.local_users import ensure_local_user
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Database
+from functions.core.cleanup import sweep
+from functions.core.db.pool import Database, get_database
 from functions.core.knowledge.ingest import demo_knowledge_paths, on_behalf_of, seed_demo_knowledge
 from functions.core.settings import Settings, get_settings
 
@@ -39,6 +42,8 @@ API_PREFIX = "/v1/"
 API_PATHS = frozenset({"/v1", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 DEMO_EMAIL = "demo@avatar-studio.local"
+# How often `make dev` sweeps sessions, as the scheduled cleanup function does in the cloud.
+LOCAL_SWEEP_SECONDS = 60.0
 
 
 class WebMount(Mount):
@@ -55,7 +60,9 @@ class WebMount(Mount):
         return super().matches(scope)
 
 
-def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
+def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | None = None) -> FastAPI:
+    """`sweep_every_seconds`: also end expired and idle sessions (tabs closed without ending) that often."""
+    swagger = web_dist / "docs-assets" / "swagger-ui-bundle.js"
     app = create_app(
         [
             avatars.router,
@@ -68,7 +75,8 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
             widget.router,
             tools.router,
             insights.router,
-        ]
+        ],
+        docs_assets="/docs-assets" if swagger.is_file() else None,
     )
     if web_dist.is_dir():
         app.router.routes.append(WebMount(StaticFiles(directory=web_dist, html=True)))
@@ -78,6 +86,8 @@ def create_local_app(web_dist: Path = WEB_DIST) -> FastAPI:
         async def index() -> RedirectResponse:
             return RedirectResponse("/docs")
 
+    if sweep_every_seconds is not None:
+        _sweep_while_serving(app, sweep_every_seconds)
     return app
 
 
@@ -86,6 +96,33 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     proxies in front, whose X-Forwarded-For is then believed (per-IP rate limits key on this address)."""
     proxies = (settings.forwarded_allow_ips or "").strip()
     return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
+def _sweep_while_serving(app: FastAPI, every_seconds: float) -> None:
+    """Local mode has no scheduler to run the cleanup function, so the server sweeps by itself."""
+    serving = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with serving(application):
+            task = asyncio.create_task(_sweep_forever(every_seconds))
+            try:
+                yield
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
+
+
+async def _sweep_forever(every_seconds: float) -> None:
+    while True:
+        try:
+            await sweep(get_database(), get_settings())
+        except Exception:  # the next round tries again; a local server must not stop over it
+            log.exception("the local session sweep failed")
+        await asyncio.sleep(every_seconds)
 
 
 @dataclass(frozen=True)

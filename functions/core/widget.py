@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -64,9 +65,17 @@ def normalise_origin(value: str | None) -> str | None:
 
 
 async def issue_visitor_token(
-    db: Database, settings: Settings, body: WidgetTokenRequest, *, origin: str | None, client_ip: str | None
+    db: Database,
+    settings: Settings,
+    body: WidgetTokenRequest,
+    *,
+    origin: str | None,
+    client_ip: str | None,
+    own_origins: Iterable[str] = (),
 ) -> WidgetToken:
-    """Checks the caller's origin and rate limits, then signs a token for a new or returning visitor."""
+    """Checks the caller's origin and rate limits, then signs a token for a new or returning visitor.
+
+    `own_origins` (the studio's and the API's own) may show every avatar: the studio's demo page is there."""
     secret = widget_key(settings)
     if secret is None:
         raise ServiceUnavailable("widget tokens are not configured: set WIDGET_TOKEN_SECRET")
@@ -83,7 +92,7 @@ async def issue_visitor_token(
         )
     if avatar is None:
         raise NotFound("no avatar has this public id")
-    site = _check_origin(origin, avatar["allowed_origins"])
+    site = _check_origin(origin, [*avatar["allowed_origins"], *own_origins])
     returning = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
     async with db.as_service() as conn:
         avatar_ok = await _hit(
@@ -175,10 +184,9 @@ def _check_origin(origin: str | None, allowed: list[str]) -> str:
             "the request has no Origin header; the widget must run in a web page on one of the"
             " avatar's allowed origins"
         )
-    if site is None or site not in allowed:
+    if site is None or site not in {normalise_origin(value) for value in allowed}:
         raise OriginNotAllowed(
-            f"the origin {origin!r} is not allowed for this avatar; its owner must add it to the"
-            " avatar's allowed origins in the studio"
+            f"{origin} is not one of this avatar's allowed widget origins; its owner can add it in the studio"
         )
     return site
 

@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1200, "height": 900}
+PHONE = {"width": 390, "height": 844}
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "host", "content-length"}
 
 
@@ -34,8 +37,10 @@ def chromium(*args: str) -> Iterator[Browser]:
 
 @contextmanager
 def new_tab(browser: Browser, **context: Any) -> Iterator[Page]:
-    """A tab in a context of its own (`context`: Playwright's context options, e.g. permissions)."""
-    opened = browser.new_context(viewport={"width": 1200, "height": 900}, **context)
+    """A tab in a context of its own (`context`: Playwright's context options, e.g. permissions or a
+    phone's viewport)."""
+    context.setdefault("viewport", DESKTOP)
+    opened = browser.new_context(**context)
     tab = opened.new_page()
     tab.set_default_timeout(20_000)
     yield tab
@@ -56,8 +61,47 @@ def page(browser: Browser) -> Iterator[Page]:
         yield tab
 
 
+@pytest.fixture(params=["desktop", "phone"])
+def any_tab(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    """The same test on the desktop and on a 390x844 phone (touch, mobile viewport)."""
+    phone: dict[str, Any] = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+    with new_tab(browser, **(phone if request.param == "phone" else {})) as tab:
+        yield tab
+
+
 def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def shot(page: Page, name: str) -> None:
+    """A screenshot named after the viewport it was taken in (desktop or phone)."""
+    size = page.viewport_size
+    screenshot(page, f"{name}-{'phone' if size and size['width'] < 600 else 'desktop'}")
+
+
+def within_viewport(page: Page, locator: Locator) -> bool:
+    """The element is wholly on screen without scrolling the page."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None
+    assert size is not None
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
+        and box["y"] + box["height"] <= size["height"]
+    )
+
+
+def serious_accessibility_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page (open shadow roots included)."""
+    page.add_script_tag(path=str(AXE))
+    found: list[str] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+          .filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`)"""
+    )
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,18 @@
 """The owner's whole journey in the studio, in Chromium against the local app."""
 
 import itertools
+import uuid
 
-from playwright.sync_api import Page, expect
+import httpx
+from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import (
+    HostPages,
+    screenshot,
+    serious_accessibility_violations,
+    shot,
+    within_viewport,
+)
 
 DOCUMENT = b"""# Lighthouse handbook
 
@@ -91,6 +99,7 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     expect(interrupted).to_have_count(1)
     expect(face).not_to_have_attribute("data-state", "speaking")
     screenshot(page, "studio-interrupted")
+    assert serious_accessibility_violations(page) == [], "with an interrupted answer and its sources"
 
     page.get_by_role("button", name="End the conversation").click()
     expect(conversation).to_have_attribute("data-status", "ended")
@@ -102,20 +111,31 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     session.locator("summary").click()
     expect(session.locator("li[data-role=user]").first).to_contain_text("Zephyr")
     expect(page.locator("[data-part=usage]")).to_contain_text("This month")
+    assert serious_accessibility_violations(page) == [], "in History with a session opened"
     screenshot(page, "studio-history")
 
 
 def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill("studio-options@example.test")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="New avatar").click()
+    sign_in(page, base_url, f"options-{uuid.uuid4().hex[:8]}@example.test")
     provider = page.locator("select[name=provider]")
     labels = provider.locator("option").all_inner_texts()
-    assert labels[:2] == ["Built-in avatar", "HeyGen LiveAvatar (no key configured)"]
-    assert labels[-1] == "HeyGen Interactive Avatar (legacy) (no key configured)"
+    assert labels[:2] == [
+        "Built-in avatar",
+        "HeyGen LiveAvatar (not set up: needs LIVEAVATAR_API_KEY on the server)",
+    ]
+    assert labels[-1].startswith("HeyGen Interactive Avatar (legacy) (not set up")
     assert page.locator("fieldset[aria-label='Provider options']").is_hidden()
 
+    # As a server with a LiveAvatar key would declare it: the provider can be chosen, its options shown.
+    def configured(route: Route) -> None:
+        config = route.fetch().json()
+        for info in config["provider_catalog"]:
+            if info["name"] == "liveavatar":
+                info["configured"] = True
+        route.fulfill(json=config)
+
+    page.route("**/v1/config", configured)
+    page.reload()
     page.get_by_label("Name").fill("Options")
     provider.select_option("liveavatar")
     page.locator("select[name=option_mode]").select_option("FULL")
@@ -129,3 +149,198 @@ def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, 
         "llm_model": "bakery-guide",
     }
     screenshot(page, "studio-provider-options")
+
+
+def sign_in(page: Page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/studio/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def test_a_new_owner_is_guided_to_a_first_avatar_that_works_without_any_key(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"first-{uuid.uuid4().hex[:8]}@example.test")
+    heading = page.get_by_role("heading", name="Create your first avatar")
+    expect(heading).to_be_focused()
+    expect(page.get_by_label("Name")).to_have_value("Ava")
+    expect(page.get_by_label("Greeting")).not_to_be_empty()
+    expect(page.get_by_label("Name")).to_have_accessible_description(
+        "Shown to visitors as the avatar's name."
+    )
+    provider = page.locator("select[name=provider]")
+    expect(provider).to_have_value("local")
+    heygen = provider.locator("option[value=heygen]")
+    expect(heygen).to_be_disabled()
+    expect(heygen).to_contain_text("not set up: needs HEYGEN_API_KEY on the server")
+    # The built-in avatar has no provider avatar id or video quality to fill in.
+    expect(page.get_by_label("Provider avatar id")).to_be_hidden()
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-first-run")
+
+    page.get_by_role("button", name="Create avatar").click()
+    expect(page.get_by_role("tab", name="Knowledge")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("status").filter(has_text="Ava is ready")).to_contain_text("upload documents")
+    expect(page.get_by_role("heading", name="Ava", exact=True)).to_be_focused()
+
+
+def test_settings_confirm_a_save_trim_a_pasted_page_address_and_name_the_field_of_an_error(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"settings-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Settings").click()
+    origins = page.get_by_label("Allowed widget origins")
+    origins.fill("https://shop.example.com/products/lamp?colour=red")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved Ava")).to_be_visible()
+    expect(page.get_by_label("Allowed widget origins")).to_have_value("https://shop.example.com")
+
+    page.get_by_label("Allowed widget origins").fill("shop.example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Allowed widget origins: 'shop.example.com' is not a website address like https://example.com"
+    )
+    shot(page, "studio-settings-error")
+
+
+def test_tabs_follow_the_arrow_keys_and_keep_focus(page: Page, base_url: str) -> None:
+    sign_in(page, base_url, f"tabs-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    knowledge = page.get_by_role("tab", name="Knowledge")
+    expect(knowledge).to_have_attribute("aria-selected", "true")
+    knowledge.focus()
+    page.keyboard.press("ArrowRight")
+    sharing = page.get_by_role("tab", name="Widget & API keys")
+    expect(sharing).to_have_attribute("aria-selected", "true")
+    expect(sharing).to_be_focused()
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name="Conversation")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="Insights")).to_be_focused()
+    expect(page.get_by_role("tabpanel", name="Insights")).to_be_visible()
+
+
+def test_the_demo_page_link_shows_a_working_widget_out_of_the_box(any_tab: Page, base_url: str) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"demo-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Widget & API keys").click()
+    page.get_by_role("link", name="Try it on the demo page").click()
+    page.get_by_role("button", name="Talk to our avatar").click()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".avs-transcript")).to_contain_text("Hi, I am Ava.", timeout=30_000)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    shot(page, "studio-demo-page")
+
+
+def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phone(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"axe-{uuid.uuid4().hex[:8]}@example.test")
+    page.get_by_role("button", name="Create avatar").click()
+    for tab in ("Conversation", "Settings", "Knowledge", "Widget & API keys", "History"):
+        page.get_by_role("tab", name=tab).click()
+        expect(page.get_by_role("tabpanel", name=tab)).to_be_visible()
+        assert serious_accessibility_violations(page) == [], tab
+    page.get_by_role("tab", name="Conversation").click()
+    page.get_by_role("button", name="Start").click()
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    assert within_viewport(page, page.locator(".avs-stage canvas"))
+    assert within_viewport(page, page.get_by_label("Your question"))
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-conversation")
+    page.get_by_role("button", name="End the conversation").click()
+    expect(conversation).to_have_attribute("data-status", "ended")
+    expect(page.get_by_role("button", name="Start")).to_be_focused()
+
+
+def test_the_concurrent_session_limit_reads_plainly_and_leaves_the_conversation_ready(
+    any_tab: Page, base_url: str
+) -> None:
+    page = any_tab
+    email = f"limit-{uuid.uuid4().hex[:8]}@example.test"
+    sign_in(page, base_url, email)
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Conversation").click()
+    token = httpx.post(f"{base_url}/v1/dev/login", json={"email": email}, timeout=10).json()["access_token"]
+    headers = {"authorization": f"Bearer {token}"}
+    avatar = httpx.get(f"{base_url}/v1/avatars", headers=headers, timeout=10).json()[0]
+    limit = httpx.get(f"{base_url}/v1/usage", headers=headers, timeout=10).json()["concurrent_sessions_limit"]
+    for _ in range(limit):
+        started = httpx.post(f"{base_url}/v1/sessions", json={"avatar_id": avatar["id"]}, headers=headers)
+        assert started.status_code == 201, started.text
+    page.get_by_role("button", name="Start").click()
+    notice = page.get_by_role("alert")
+    expect(notice).to_contain_text(f"already has {limit} live conversation(s), the most allowed at once")
+    expect(notice).not_to_contain_text("plan")
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "idle")
+    expect(page.locator("[data-part=state]")).to_have_text("ready")
+    expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    expect(page.get_by_role("button", name="Start")).to_be_focused()
+    shot(page, "studio-session-limit")
+
+
+def test_the_owner_styles_the_widget_with_a_live_preview_and_sites_show_the_saved_look(
+    any_tab: Page, base_url: str, host_pages: HostPages
+) -> None:
+    page = any_tab
+    sign_in(page, base_url, f"look-{uuid.uuid4().hex[:8]}@example.test")
+    site = host_pages.serve()
+    page.get_by_label("Allowed widget origins").fill(site)
+    page.get_by_role("button", name="Create avatar").click()
+    page.get_by_role("tab", name="Widget & API keys").click()
+    preview = page.frame_locator("iframe[title='Widget preview']")
+    expect(preview.get_by_role("button", name="Talk to our avatar")).to_be_visible()
+
+    page.get_by_label("Launcher text").fill("Ask the keeper")
+    page.get_by_label("Colour").fill("#0f766e")
+    page.get_by_label("Corner").select_option("left")
+    page.get_by_label("Language of the widget's texts").select_option("fr")
+    launcher = preview.get_by_role("button", name="Ask the keeper")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    assert launcher.evaluate("(b) => b.getBoundingClientRect().left") == 20
+    # The launcher is fixed inside the frame: Playwright scrolls the page to the frame, not to it.
+    page.locator("iframe[title='Widget preview']").scroll_into_view_if_needed()
+    launcher.click()
+    expect(preview.get_by_role("button", name="Commencer")).to_be_visible()
+    assert serious_accessibility_violations(page) == []
+    shot(page, "studio-widget-look")
+    page.get_by_role("button", name="Save the look").click()
+    expect(page.get_by_role("status").filter(has_text="Saved the widget's look")).to_be_visible()
+
+    public_id = page.locator("[data-part=snippet]").inner_text().split('data-avatar="')[1].split('"')[0]
+    host_pages.pages["/"] = (
+        '<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>'
+        f'<script src="{base_url}/widget.js" data-avatar="{public_id}" async></script></body></html>'
+    )
+    page.goto(f"{site}/")
+    on_site = page.get_by_role("button", name="Ask the keeper")
+    expect(on_site).to_be_visible()
+    assert on_site.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    on_site.click()
+    expect(page.get_by_role("button", name="Commencer")).to_be_visible()
+
+
+def test_the_api_docs_render_without_any_network_beyond_the_app(page: Page, base_url: str) -> None:
+    outside: list[str] = []
+
+    def only_the_app(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_app)
+    page.goto(f"{base_url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Interactive Avatar Studio")
+    expect(page.locator(".opblock-summary-path").filter(has_text="/v1/widget/token")).to_be_visible()
+    assert outside == []

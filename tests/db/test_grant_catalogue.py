@@ -27,7 +27,7 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "INSERT",
             "DELETE",
             "UPDATE (allowed_origins, appearance, greeting, grounded_only, language, max_session_seconds,"
-            " name, persona, provider, provider_avatar_id, provider_options, quality, voice)",
+            " name, persona, provider, provider_avatar_id, provider_options, quality, voice, widget)",
         },
         "service_role": {"SELECT"},
     },

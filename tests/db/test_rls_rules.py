@@ -513,3 +513,27 @@ def test_a_fresh_user_sees_nothing_at_all(admin: Admin, world: World) -> None:
             assert rows_as(admin, stranger, f"select * from public.{table}") == [], table
     finally:
         admin.execute("delete from auth.users where id = %s", (stranger.claims["sub"],))
+
+
+# -- the widget's look: an avatar's own column, behind the avatars' policies ----------------------------
+
+WIDGET_LOOK = """update public.avatars set widget = '{"color": "#000000"}' where id = %(avatar_id)s
+returning widget"""
+
+
+def test_an_owner_reads_and_changes_their_avatars_widget_look(admin: Admin, world: World) -> None:
+    outcome = attempt(admin, world.owner, WIDGET_LOOK, world.params)
+    assert outcome.rows == [{"widget": {"color": "#000000"}}], outcome
+    assert rows_as(
+        admin, world.owner, "select widget from public.avatars where id = %(avatar_id)s", world.params
+    )
+
+
+@pytest.mark.parametrize("actor", ["other", "visitor"])
+def test_no_one_else_reads_or_changes_an_avatars_widget_look(admin: Admin, world: World, actor: str) -> None:
+    who: Actor = getattr(world, actor)
+    assert attempt(admin, who, WIDGET_LOOK, world.params).rows == []
+    assert (
+        rows_as(admin, who, "select widget from public.avatars where id = %(avatar_id)s", world.params) == []
+    )
+    assert not attempt(admin, Actor.anon(), WIDGET_LOOK, world.params).rows

@@ -1,15 +1,20 @@
 import asyncio
 import secrets
+import socket
+import time
 
 import httpx
 import psycopg
 import pytest
 
+from functions.core import cli
 from functions.core.api.app import create_app
 from functions.core.api.routes import avatars
 from functions.core.db.pool import Database
-from functions.core.local import DEMO_EMAIL, seed_demo
+from functions.core.local import DEMO_EMAIL, create_local_app, seed_demo
 from functions.core.settings import get_settings
+from tests.conftest import UserFactory, serve_app
+from tests.functional.support import session_row
 
 
 def test_the_demo_owner_and_avatar_are_seeded_once(database_url: str, admin: psycopg.Connection) -> None:
@@ -56,3 +61,49 @@ def test_dev_login_does_not_exist_outside_local_mode(
         get_settings.cache_clear()
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_taken_port_is_named_with_the_fix_before_anything_says_it_is_running(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["dev", "--host", "127.0.0.1", "--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"Port {port} on 127.0.0.1 is already in use (another `make dev`?). Stop that server, or pick"
+        f" another port: PORT={port + 1} make dev\n"
+    )
+
+
+def test_the_banner_names_the_studio_the_demo_sign_in_and_the_docs() -> None:
+    banner = cli._banner("127.0.0.1", 8000)
+    assert "http://127.0.0.1:8000/studio/" in banner
+    assert "demo@avatar-studio.local" in banner
+    assert "http://127.0.0.1:8000/docs" in banner
+    assert "Ctrl-C" in banner
+
+
+def test_the_local_server_sweeps_the_sessions_of_tabs_closed_without_ending(
+    database_url: str, make_user: UserFactory, admin: psycopg.Connection[dict[str, object]]
+) -> None:
+    owner = make_user()
+    with serve_app(create_local_app(sweep_every_seconds=0.2)) as url, httpx.Client(base_url=url) as http:
+        avatar = http.post("/v1/avatars", json={"name": "Ava"}, headers=owner.headers).json()
+        started = http.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=owner.headers).json()
+        # The tab was closed without a word ten minutes ago: no end, no keepalive since.
+        admin.execute(
+            "update public.streaming_sessions set last_activity_at = now() - interval '10 minutes'"
+            " where id = %s",
+            (started["session_id"],),
+        )
+        deadline = time.monotonic() + 15
+        while session_row(admin, started["session_id"])["status"] == "active":
+            assert time.monotonic() < deadline, "the local server never swept the idle session"
+            time.sleep(0.05)
+    row = session_row(admin, started["session_id"])
+    assert row["status"] == "ended"
+    assert row["end_reason"] == "idle_timeout"

@@ -322,3 +322,99 @@ def test_tampered_expired_and_user_secret_visitor_tokens_are_refused(
         )
         assert response.status_code == 401, (name, response.text)
         assert_problem(response, 401, "unauthorized")
+
+
+# --- the studio's own pages --------------------------------------------------------------------------
+
+
+def test_the_apps_own_origin_gets_a_token_for_any_avatar_so_the_demo_page_works(
+    widget: Widget, api: Api, owner: User, base_url: str
+) -> None:
+    """The studio's "Try it on the demo page" link opens /widget-demo.html on the app's own origin."""
+    avatar = api.create_avatar(owner, allowed_origins=[])
+    response = widget.request(avatar["public_id"], origin=base_url)
+    assert response.status_code == 201, response.text
+    assert (
+        jwt.decode(
+            response.json()["token"],
+            get_settings().widget_secret(),
+            algorithms=["HS256"],
+            audience="authenticated",
+        )["origin"]
+        == base_url
+    )
+
+
+def test_a_studio_origin_from_cors_origins_gets_a_token_for_any_avatar(
+    widget: Widget, api: Api, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings().model_copy(update={"cors_origins": ["https://studio.example.com"]})
+    monkeypatch.setattr(deps, "get_settings", lambda: settings)
+    avatar = api.create_avatar(owner, allowed_origins=[])
+    assert widget.request(avatar["public_id"], origin="https://studio.example.com").status_code == 201
+    assert_problem(
+        widget.request(avatar["public_id"], origin="https://other.example.com"), 403, "origin_not_allowed"
+    )
+
+
+def test_an_allowed_origin_pasted_with_a_path_is_stored_as_its_origin(api: Api, owner: User) -> None:
+    avatar = api.create_avatar(
+        owner,
+        allowed_origins=["https://shop.example.com/products/lamp?ref=1#top", " http://localhost:5173/ "],
+    )
+    assert avatar["allowed_origins"] == ["http://localhost:5173", "https://shop.example.com"]
+
+
+def test_an_allowed_origin_that_is_no_website_is_refused_in_plain_words(api: Api, owner: User) -> None:
+    response = api.client.post(
+        "/v1/avatars", headers=owner.headers, json={"name": "Ava", "allowed_origins": ["shop.example.com"]}
+    )
+    problem = assert_problem(response, 422, "invalid_request")
+    assert problem["detail"] == (
+        "allowed_origins: 'shop.example.com' is not a website address like https://example.com"
+    )
+
+
+# --- the widget's look -------------------------------------------------------------------------------
+
+
+def test_an_avatars_widget_look_is_public_with_its_language_resolved(
+    api: Api, owner: User, client: httpx.Client
+) -> None:
+    avatar = api.create_avatar(owner, language="fr-CA")
+    default = client.get(f"/v1/widget/look/{avatar['public_id']}", headers={"origin": "https://any.example"})
+    assert default.status_code == 200, default.text
+    assert default.json() == {
+        "launcher_text": None,
+        "color": "#2563eb",
+        "position": "right",
+        "size": "compact",
+        "open": False,
+        "language": "fr-CA",
+        "show_latency": False,
+    }
+    assert default.headers["access-control-allow-origin"] == "*"
+    look = {"launcher_text": "Ask the keeper", "color": "#0f766e", "position": "left", "language": "en"}
+    patched = client.patch(f"/v1/avatars/{avatar['id']}", headers=owner.headers, json={"widget": look})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["widget"]["launcher_text"] == "Ask the keeper"
+    public = client.get(f"/v1/widget/look/{avatar['public_id']}").json()
+    assert public["launcher_text"] == "Ask the keeper"
+    assert public["color"] == "#0f766e"
+    assert public["position"] == "left"
+    assert public["language"] == "en"
+
+
+def test_a_widget_look_that_is_not_valid_is_refused_field_by_field(api: Api, owner: User) -> None:
+    avatar = api.create_avatar(owner)
+    response = api.client.patch(
+        f"/v1/avatars/{avatar['id']}",
+        headers=owner.headers,
+        json={"widget": {"color": "blue", "position": "top"}},
+    )
+    problem = assert_problem(response, 422, "invalid_request")
+    assert [error.split(":")[0] for error in problem["errors"]] == ["widget.color", "widget.position"]
+
+
+def test_the_look_of_an_unknown_avatar_is_404(client: httpx.Client) -> None:
+    assert_problem(client.get("/v1/widget/look/av_nobody"), 404, "not_found")

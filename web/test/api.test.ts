@@ -18,7 +18,8 @@ test("a problem response becomes an ApiError with status, code, detail and retry
   assert.equal(error.status, 429);
   assert.equal(error.code, "quota_exceeded");
   assert.equal(error.retryAfter, 30);
-  assert.match(humanMessage(error), /Usage limit reached: You used 600 of 600 minutes\./);
+  // The server's sentence already says what to do; nothing about plans a self-hosted product does not have.
+  assert.equal(humanMessage(error), "You used 600 of 600 minutes.");
 });
 
 test("requests carry the bearer token and a JSON body", async () => {
@@ -48,9 +49,27 @@ test("a network failure is the offline error with a plain message", async () => 
 test("provider failures, missing transcription and refused origins read as plain words", () => {
   const provider = new ApiError({ status: 502, code: "provider_error", detail: "timed out", provider: "heygen" });
   assert.match(humanMessage(provider), /avatar service \(heygen\) is unavailable/);
+  const unset = new ApiError({
+    status: 503,
+    code: "provider_unavailable",
+    detail: "heygen: this avatar provider is not configured in this deployment: set HEYGEN_API_KEY",
+    provider: "heygen",
+  });
+  assert.equal(
+    humanMessage(unset),
+    "The heygen avatar service is not set up on this server (it needs HEYGEN_API_KEY). Switch this avatar to the built-in avatar in Settings, or set the key and restart the server.",
+  );
   assert.equal(humanMessage(new ApiError({ status: 501, code: "stt_unavailable", detail: "x" })), STT_MESSAGE);
-  const refused = new ApiError({ status: 403, code: "origin_not_allowed", detail: "origin https://evil.test is not allowed" });
-  assert.match(humanMessage(refused), /not allowed to show this avatar/);
+  const refused = new ApiError({
+    status: 403,
+    code: "origin_not_allowed",
+    detail: "https://evil.test is not one of this avatar's allowed widget origins; its owner can add it in the studio",
+  });
+  // The server's reason once, not wrapped in a sentence that says it again.
+  assert.equal(
+    humanMessage(refused),
+    "This website is not allowed to show this avatar: https://evil.test is not one of this avatar's allowed widget origins; its owner can add it in the studio.",
+  );
 });
 
 test("a non-problem error body still maps to an ApiError", async () => {

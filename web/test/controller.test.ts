@@ -167,3 +167,36 @@ test("an unknown provider fails the start with a clear error and ends", async ()
   assert.equal(controller.status, "ended");
   assert.match(errors[0], /No avatar adapter for provider "nobody"/);
 });
+
+/** The built-in avatar's way: a sentence's audio may still be on its way when the one before it ends. */
+class LoadingStub extends StubAdapter {
+  readonly loading: (() => void)[] = [];
+
+  override speakSentence(text: string): Promise<boolean> {
+    if (text !== "It makes avatars.") return super.speakSentence(text);
+    return new Promise((resolve) => this.loading.push(() => void super.speakSentence(text).then(resolve)));
+  }
+}
+
+test("a pause between an answer's sentences is not listening: the status waits for the whole answer", async () => {
+  let adapter: LoadingStub | null = null;
+  registerAdapter("stub", async () => (context) => (adapter = new LoadingStub(context)));
+  const server = fakeServer(ANSWER);
+  const controller = new ConversationController({ api: server.api, avatarId: "av1", stage: {} as HTMLElement });
+  await controller.start();
+  assert.ok(adapter);
+  const stub: LoadingStub = adapter;
+  stub.finishSentence();
+  const turn = controller.ask("What is it?");
+  await tick();
+  assert.equal(stub.current, "It is a studio.");
+  stub.finishSentence();
+  // The adapter is idle while the second sentence's audio loads: a question asked now would cut the answer.
+  assert.equal(controller.status, "speaking");
+  for (const load of stub.loading) load();
+  await tick();
+  stub.finishSentence();
+  await turn;
+  assert.equal(controller.status, "listening");
+  await controller.end();
+});

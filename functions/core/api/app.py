@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from functions.core.api.body_limit import BodyLimitMiddleware, upload_routes
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
@@ -22,10 +24,21 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await close_shared_clients()
 
 
-def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio") -> FastAPI:
+def create_app(
+    routers: Sequence[APIRouter], *, title: str = "Interactive Avatar Studio", docs_assets: str | None = None
+) -> FastAPI:
+    """`docs_assets`: where Swagger UI's files are served (the local server's own copy); a CDN otherwise."""
     settings = get_settings()
     configure_logging(settings.log_level, structured=not settings.is_local)
-    app = FastAPI(title=title, version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=_lifespan)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        docs_url=None if docs_assets else "/docs",
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    if docs_assets:
+        _serve_docs_from(app, docs_assets)
     install_problem_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
@@ -41,9 +54,20 @@ def create_app(routers: Sequence[APIRouter], *, title: str = "Interactive Avatar
         max_upload_bytes=settings.max_upload_bytes,
         uploads=upload_routes(routers),
     )
+    app.state.avatar_origins = OriginCache(lambda: load_avatar_origins(get_database()))
     app.add_middleware(
-        CorsMiddleware,
-        static_origins=settings.cors_origins,
-        avatar_origins=OriginCache(lambda: load_avatar_origins(get_database())),
+        CorsMiddleware, static_origins=settings.cors_origins, avatar_origins=app.state.avatar_origins
     )
     return app
+
+
+def _serve_docs_from(app: FastAPI, assets: str) -> None:
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )

@@ -1,10 +1,14 @@
-"""CORS for exactly the configured origins: the studio's, and every avatar's allowed widget origins."""
+"""CORS for exactly the configured origins: the studio's, and every avatar's allowed widget origins.
+
+The widget's own files and its token route answer every origin: they are public, and the token route
+decides about the origin itself, so a page that is not allowed can read why and show it to the visitor."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,10 +19,14 @@ from functions.core.widget import normalise_origin
 
 log = logging.getLogger(__name__)
 
-ALLOW_METHODS = "GET, POST, PATCH, DELETE"
+ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOW_HEADERS = "authorization, content-type, accept"
 EXPOSE_HEADERS = "Retry-After, X-Sample-Rate, X-TTS-Engine"
 PREFLIGHT_MAX_AGE = "600"
+# The widget loader, its lazily imported chunks, its look, and the visitor-token route (which checks the
+# origin itself).
+PUBLIC_PATHS = frozenset({"/widget.js", "/v1/widget/token"})
+PUBLIC_PREFIXES = ("/chunks/", "/v1/widget/look/")
 
 OriginLoader = Callable[[], Awaitable[Iterable[str]]]
 
@@ -32,29 +40,54 @@ async def load_avatar_origins(db: Database) -> frozenset[str]:
 
 
 class OriginCache:
-    """The avatars' origins, loaded at most once per `ttl_seconds` in this process (a warm container)."""
+    """The avatars' origins, loaded at most once per `ttl_seconds` in this process (a warm container).
 
-    def __init__(self, load: OriginLoader, ttl_seconds: float = 60) -> None:
+    An origin that is not in the set reloads it at once (at most once per `recheck_seconds`): it may have
+    just been allowed, in this process or in another container, and an owner must not wait out the ttl."""
+
+    def __init__(self, load: OriginLoader, ttl_seconds: float = 60, recheck_seconds: float = 1) -> None:
         self._load = load
         self._ttl = ttl_seconds
+        self._recheck = recheck_seconds
         self._origins: frozenset[str] = frozenset()
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def origins(self) -> frozenset[str]:
-        if self._fresh():
-            return self._origins
-        async with self._lock:
-            if not self._fresh():
-                try:
-                    self._origins = frozenset(await self._load())
-                except Exception:  # keep answering with what was loaded before; retry after the ttl
-                    log.exception("could not load the avatars' allowed origins")
-                self._loaded_at = time.monotonic()
+        if not self._loaded_within(self._ttl):
+            await self._reload(self._ttl)
         return self._origins
 
-    def _fresh(self) -> bool:
-        return self._loaded_at is not None and time.monotonic() - self._loaded_at < self._ttl
+    async def allows(self, site: str) -> bool:
+        if site in await self.origins():
+            return True
+        if not self._loaded_within(self._recheck):
+            await self._reload(self._recheck)
+        return site in self._origins
+
+    def invalidate(self) -> None:
+        """An avatar's origins changed in this process: the next request loads them again."""
+        self._loaded_at = None
+
+    async def _reload(self, max_age: float) -> None:
+        async with self._lock:
+            if self._loaded_within(max_age):  # another request reloaded while this one waited
+                return
+            try:
+                self._origins = frozenset(await self._load())
+            except Exception:  # keep answering with what was loaded before; retry after the ttl
+                log.exception("could not load the avatars' allowed origins")
+            self._loaded_at = time.monotonic()
+
+    def _loaded_within(self, seconds: float) -> bool:
+        return self._loaded_at is not None and time.monotonic() - self._loaded_at < seconds
+
+
+def invalidate_avatar_origins(app: Starlette) -> None:
+    """After an avatar's allowed origins changed: CORS in this process follows at once."""
+    cache = getattr(app.state, "avatar_origins", None)
+    if isinstance(cache, OriginCache):
+        cache.invalidate()
 
 
 class CorsMiddleware:
@@ -72,30 +105,30 @@ class CorsMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if origin is None:
+        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        if _is_public(scope["path"]):
+            # Every response says "*", with or without an Origin header: a copy the browser cached for
+            # one page (the studio's preview) must also serve a site's cross-origin import.
+            if preflight:
+                await self._preflight("*", True)(scope, receive, send)
+            else:
+                await self.app(scope, receive, _with_cors(send, "*"))
+            return
+        # No origin, or the app's own pages (the local studio): not a cross-origin request.
+        if origin is None or origin == f"{scope.get('scheme', 'http')}://{headers.get('host')}":
             await self.app(scope, receive, send)
             return
         allowed = await self._allowed(origin)
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        if preflight:
             await self._preflight(origin, allowed)(scope, receive, send)
             return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                response_headers.add_vary_header("Origin")
-                if allowed:
-                    response_headers["Access-Control-Allow-Origin"] = origin
-                    response_headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        await self.app(scope, receive, _with_cors(send, origin if allowed else None))
 
     async def _allowed(self, origin: str) -> bool:
         site = normalise_origin(origin)
         if site is None:
             return False
-        return site in self._static or site in await self._avatar_origins.origins()
+        return site in self._static or await self._avatar_origins.allows(site)
 
     @staticmethod
     def _preflight(origin: str, allowed: bool) -> Response:
@@ -106,13 +139,28 @@ class CorsMiddleware:
                 f"the origin {origin!r} may not call this API from a browser",
                 {"Vary": "Origin"},
             )
-        return Response(
-            status_code=204,
-            headers={
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": ALLOW_METHODS,
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-                "Vary": "Origin",
-            },
-        )
+        headers = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ALLOW_METHODS,
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        }
+        return Response(status_code=204, headers=headers if origin == "*" else {**headers, "Vary": "Origin"})
+
+
+def _with_cors(send: Send, allow_origin: str | None) -> Send:
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            if allow_origin != "*":
+                response_headers.add_vary_header("Origin")
+            if allow_origin is not None:
+                response_headers["Access-Control-Allow-Origin"] = allow_origin
+                response_headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        await send(message)
+
+    return send_with_cors
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)

@@ -36,7 +36,9 @@ def problem_response(
 
 def _describe(error: dict[str, Any]) -> str:
     location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{location or 'body'}: {error.get('msg', 'invalid')}"
+    # A validator's own sentence reads as pydantic's "Value error, <sentence>": the prefix helps nobody.
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{location or 'body'}: {message}"
 
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:

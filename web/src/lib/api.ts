@@ -14,6 +14,8 @@ export class ApiError extends Error {
   readonly detail: string;
   readonly provider: string | undefined;
   readonly retryAfter: number | undefined;
+  /** A validation problem's messages, one per field ("allowed_origins: …"). */
+  readonly errors: string[] | undefined;
 
   constructor(problem: Problem, retryAfter?: number) {
     super(problem.detail);
@@ -23,6 +25,7 @@ export class ApiError extends Error {
     this.detail = problem.detail;
     this.provider = problem.provider;
     this.retryAfter = retryAfter;
+    this.errors = Array.isArray(problem.errors) ? problem.errors.map(String) : undefined;
   }
 }
 
@@ -38,15 +41,21 @@ export function humanMessage(error: unknown): string {
     case "offline":
       return OFFLINE_MESSAGE;
     case "quota_exceeded":
-      return `Usage limit reached: ${error.detail} Wait for the limit to reset or raise it in your plan.`;
+      return error.detail;
     case "stt_unavailable":
       return STT_MESSAGE;
     case "origin_not_allowed":
-      return `This website is not allowed to show this avatar (${error.detail}). The avatar's owner can add it to the allowed widget origins.`;
+      return `This website is not allowed to show this avatar: ${error.detail}.`;
     case "rate_limited":
       return `Too many requests right now; try again in ${error.retryAfter ?? 30} seconds.`;
     case "session_ended":
       return "This conversation has ended. Press Start to begin a new one.";
+  }
+  if (error.provider && error.detail.includes("not configured")) {
+    // Waiting will not help here: the server needs the provider's key.
+    const setting = /set ([A-Z_]+)/.exec(error.detail)?.[1];
+    const needs = setting ? ` (it needs ${setting})` : "";
+    return `The ${error.provider} avatar service is not set up on this server${needs}. Switch this avatar to the built-in avatar in Settings, or set the key and restart the server.`;
   }
   if (error.provider) {
     return `The avatar service (${error.provider}) is unavailable right now: ${error.detail}. Try again in a minute, or switch this avatar to the local provider.`;

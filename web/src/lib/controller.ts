@@ -370,6 +370,9 @@ export class ConversationController extends Emitter<ControllerEvents> {
 
   private adapterIdle(): void {
     if (this.status === "ended") return;
+    // A pause between sentences of an answer whose text is all in (the next one's audio is on its way):
+    // still answering, so not "listening" yet; the finished turn says so.
+    if (this.turn && !this.turn.streaming && !this.turn.interrupted) return;
     this.setStatus(this.turn?.streaming ? "thinking" : "listening");
   }
 

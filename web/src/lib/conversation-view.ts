@@ -4,6 +4,7 @@ import { ApiClient, STT_MESSAGE, humanMessage } from "./api";
 import { ConversationController, type ConversationStatus, type Latency } from "./controller";
 import { h } from "./dom";
 import { feedbackControls } from "./feedback";
+import { textsFor, type Texts } from "./strings";
 import type { Source } from "./turns";
 import { VoiceClosedError, VoiceInput } from "./voice";
 
@@ -16,16 +17,11 @@ export interface ConversationOptions {
   sessionFields?: { visitor_key?: string; page_url?: string };
   /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
   appearance?: unknown;
+  /** The visitor-facing texts; English by default. */
+  texts?: Texts;
+  /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
+  showLatency?: boolean;
 }
-
-const STATUS_WORDS: Record<ConversationStatus, string> = {
-  idle: "ready",
-  connecting: "connecting",
-  listening: "listening",
-  thinking: "thinking",
-  speaking: "speaking",
-  ended: "ended",
-};
 
 const PORTRAIT_PIXELS = 400;
 
@@ -51,36 +47,46 @@ function sourceLabel(source: Source): string {
 }
 
 export function mountConversation(root: HTMLElement | ShadowRoot, options: ConversationOptions): () => void {
-  const stage = h("div", { class: "avs-stage", "aria-label": `${options.avatarName}, the avatar` });
-  const state = h("span", { "data-part": "state" }, "ready");
-  const duration = h("span", { "data-part": "duration", "aria-label": "Duration" }, "0:00");
-  const latency = h("span", { "data-part": "latency", "aria-label": "Latency of the last answer" });
-  const status = h("div", { class: "avs-status", role: "status" }, state, duration, latency);
+  const texts = options.texts ?? textsFor("en");
+  const stage = h("div", { class: "avs-stage", role: "group", "aria-label": texts.stage(options.avatarName) });
+  // Only the state is announced: a clock ticking every second inside a live region would drown it out.
+  const state = h("span", { "data-part": "state", role: "status" }, texts.status.idle);
+  const duration = h("span", { "data-part": "duration" }, "0:00");
+  const status = h(
+    "div",
+    { class: "avs-status" },
+    state,
+    h("span", {}, h("span", { class: "avs-sr" }, `${texts.duration} `), duration),
+  );
+  const latency = options.showLatency ? h("span", { "data-part": "latency", title: "Timings of the last answer" }) : null;
+  if (latency) status.append(latency);
   const notice = h("div", { class: "avs-notice", role: "alert", hidden: true });
+  // Focusable, so a keyboard can scroll a long transcript.
   const transcript = h("ol", {
     class: "avs-transcript",
     "aria-live": "polite",
-    "aria-label": "Transcript",
+    "aria-label": texts.transcript,
+    tabindex: 0,
   });
   const input = h("input", {
     type: "text",
     name: "question",
     autocomplete: "off",
-    placeholder: "Type your question",
-    "aria-label": "Your question",
+    placeholder: texts.placeholder,
+    "aria-label": texts.question,
     disabled: true,
   });
-  const send = h("button", { type: "submit", class: "avs-primary", disabled: true }, "Send");
-  const form = h("form", { class: "avs-ask", "aria-label": "Ask the avatar" }, input, send);
-  const startButton = h("button", { type: "button", class: "avs-primary" }, "Start");
-  const talk = h("button", { type: "button", disabled: true, "aria-label": "Hold to talk" }, "Hold to talk");
+  const send = h("button", { type: "submit", class: "avs-primary", disabled: true }, texts.send);
+  const form = h("form", { class: "avs-ask", "aria-label": texts.ask }, input, send);
+  const startButton = h("button", { type: "button", class: "avs-primary" }, texts.start);
+  const talk = h("button", { type: "button", disabled: true, "aria-label": texts.holdToTalk }, texts.holdToTalk);
   const handsFree = h(
     "button",
-    { type: "button", disabled: true, "aria-pressed": "false", "aria-label": "Hands-free listening" },
-    "Hands-free",
+    { type: "button", disabled: true, "aria-pressed": "false", "aria-label": texts.handsFreeLabel },
+    texts.handsFree,
   );
-  const stopSpeaking = h("button", { type: "button", disabled: true, "aria-label": "Interrupt the avatar" }, "Interrupt");
-  const endButton = h("button", { type: "button", disabled: true, "aria-label": "End the conversation" }, "End");
+  const stopSpeaking = h("button", { type: "button", disabled: true, "aria-label": texts.interruptLabel }, texts.interrupt);
+  const endButton = h("button", { type: "button", disabled: true, "aria-label": texts.endLabel }, texts.end);
   const voiceNote = h("p", { class: "avs-voice-note", "data-part": "voice-note", hidden: true });
   const controls = h(
     "div",
@@ -92,7 +98,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     endButton,
     voiceNote,
   );
-  const container = h("section", { class: "avs-conversation", "aria-label": `Conversation with ${options.avatarName}` });
+  const container = h("section", { class: "avs-conversation", "aria-label": texts.conversationWith(options.avatarName) });
   container.append(stage, status, notice, transcript, form, controls);
   root.append(container);
   showPortrait();
@@ -125,6 +131,11 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     speechStart: () => controller?.interrupt(),
   });
 
+  /** The focused element, also inside a shadow root (the widget), where document.activeElement is the host. */
+  function activeInRoot(): Element | null {
+    return container.getRootNode() instanceof ShadowRoot ? (container.getRootNode() as ShadowRoot).activeElement : null;
+  }
+
   function showNotice(message: string, action?: { label: string; run: () => void }): void {
     notice.replaceChildren(message);
     if (action) {
@@ -135,7 +146,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
 
   function line(kind: "user" | "avatar", who: string, text: string): { item: HTMLElement; text: HTMLElement } {
     const body = h("span", { class: "avs-text" }, text);
-    const item = h("li", { class: `avs-${kind}` }, h("span", { class: "avs-who" }, `${who}:`), body);
+    const item = h("li", { class: `avs-${kind}` }, h("span", { class: "avs-who" }, `${who}:`), " ", body);
     transcript.append(item);
     item.scrollIntoView?.({ block: "nearest" });
     return { item, text: body };
@@ -174,14 +185,14 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
 
   function wire(conversation: ConversationController): void {
     conversation.on("status", (value) => {
-      state.textContent = STATUS_WORDS[value];
+      state.textContent = texts.status[value];
       container.dataset.status = value;
     });
     conversation.on("greeting", (text) => line("avatar", options.avatarName, text));
     conversation.on("user", ({ text }) => {
       // A new question was taken: an earlier error's message has done its job.
       if (!standing) notice.hidden = true;
-      line("user", "You", text);
+      line("user", texts.you, text);
     });
     conversation.on("sentence", ({ turnId, text }) => {
       const entry = answer(turnId);
@@ -189,7 +200,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     });
     conversation.on("sources", ({ turnId, sources }) => {
       if (sources.length === 0) return;
-      const list = h("ul", { class: "avs-sources", "aria-label": "Sources" });
+      const list = h("ul", { class: "avs-sources", "aria-label": texts.sources });
       for (const source of sources) list.append(h("li", { "data-document": source.document_id }, sourceLabel(source)));
       answer(turnId).item.append(list);
     });
@@ -199,14 +210,14 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       if (messageId && !interrupted) entry.item.append(feedbackControls(options.api, messageId));
       if (interrupted) {
         entry.item.dataset.interrupted = "true";
-        entry.item.append(h("span", { class: "avs-interrupted" }, "(interrupted)"));
+        entry.item.append(" ", h("span", { class: "avs-interrupted" }, texts.interrupted));
       }
     });
-    conversation.on("latency", ({ latency: value }) => (latency.textContent = formatLatency(value)));
+    conversation.on("latency", ({ latency: value }) => latency && (latency.textContent = formatLatency(value)));
     conversation.on("error", (error) => {
       if ("code" in error && error.code === "autoplay_blocked") {
-        showNotice("The browser blocked the avatar's sound.", {
-          label: "Click to start sound",
+        showNotice(texts.soundBlocked, {
+          label: texts.startSound,
           run: () => void conversation.resumeAudio().then((ok) => ok && (notice.hidden = true)),
         });
       } else showNotice(humanMessage(error));
@@ -217,11 +228,14 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       else notice.hidden = true;
     });
     conversation.on("ended", () => {
+      // Focus was on a control that is now disabled: Start is where the visitor goes next.
+      const hadFocus = container.contains(document.activeElement) || container.contains(activeInRoot());
       setRunning(false);
       showPortrait();
       voice.close();
       handsFree.setAttribute("aria-pressed", "false");
       if (clock) clearInterval(clock);
+      if (hadFocus) startButton.focus();
     });
   }
 
@@ -229,7 +243,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     notice.hidden = true;
     transcript.replaceChildren();
     answers.clear();
-    latency.textContent = "";
+    if (latency) latency.textContent = "";
     controller = new ConversationController({
       api: options.api,
       avatarId: options.avatarId,
@@ -244,7 +258,11 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     startButton.disabled = true;
     void current.start().then(() => {
       if (current.status === "ended") {
+        // It never started: no "ended 0:00" for a conversation that did not happen.
+        state.textContent = texts.status.idle;
+        container.dataset.status = "idle";
         startButton.disabled = false;
+        startButton.focus();
         return;
       }
       setRunning(true);
@@ -300,6 +318,13 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     }
   });
   stopSpeaking.addEventListener("click", () => controller?.interrupt());
+  // Escape stops the avatar mid-answer; when it is not answering, Escape is left to the page (the widget closes).
+  container.addEventListener("keydown", (event) => {
+    const status = controller?.status;
+    if (event.key !== "Escape" || (status !== "speaking" && status !== "thinking")) return;
+    event.preventDefault();
+    controller?.interrupt();
+  });
   endButton.addEventListener("click", () => void controller?.end());
 
   return () => {

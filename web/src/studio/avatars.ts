@@ -1,8 +1,9 @@
-/** The avatar editor: every field an owner sets, saved with POST or PATCH. */
+/** The avatar editor: every field an owner sets, with help text, saved with POST or PATCH. */
 
-import { ApiClient, humanMessage } from "../lib/api";
+import { ApiClient, ApiError, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
 import type { OptionSchema, ProviderInfo } from "./config";
+import type { WidgetLookFields } from "./appearance";
 
 export interface Avatar {
   id: string;
@@ -19,6 +20,7 @@ export interface Avatar {
   allowed_origins: string[];
   grounded_only: boolean;
   appearance: { look: string; theme: string };
+  widget?: WidgetLookFields;
 }
 
 const VOICE_PROVIDERS = ["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"];
@@ -41,10 +43,39 @@ function drawPreview(canvas: HTMLCanvasElement, look: string, theme: string): vo
   });
 }
 
-function select(name: string, values: string[], current: string, labels: Record<string, string> = {}): HTMLSelectElement {
+/** What a new owner starts from: the built-in avatar with its offline voice, ready to talk. */
+export const FIRST_AVATAR = {
+  name: "Ava",
+  greeting: "Hi, I am Ava. Ask me anything about what we do.",
+  persona: "You are Ava, a friendly and concise guide. Answer from the knowledge base and say when you do not know.",
+};
+
+/** The form's labels, by API field: validation errors name the field as the owner sees it. */
+const LABELS: Record<string, string> = {
+  name: "Name",
+  provider: "Avatar",
+  provider_avatar_id: "Provider avatar id",
+  voice: "Voice",
+  persona: "Persona",
+  greeting: "Greeting",
+  quality: "Video quality",
+  language: "Language",
+  allowed_origins: "Allowed widget origins",
+  grounded_only: "Answer only from the knowledge base",
+};
+
+function select(
+  name: string,
+  values: string[],
+  current: string,
+  label: (value: string) => string,
+  usable: (value: string) => boolean = () => true,
+): HTMLSelectElement {
   const element = h("select", { name });
   for (const value of values) {
-    element.append(h("option", { value, selected: value === current }, labels[value] ?? value));
+    // A provider without a key cannot be chosen, except the one the avatar already has.
+    const disabled = !usable(value) && value !== current;
+    element.append(h("option", { value, selected: value === current, disabled }, label(value)));
   }
   return element;
 }
@@ -75,7 +106,9 @@ function optionFields(info: ProviderInfo | undefined, current: Record<string, un
     const value = current[key];
     if (values) {
       const choices = ["", ...values.map(String)];
-      const field = select(`option_${key}`, choices, value === undefined ? "" : String(value), { "": "(default)" });
+      const field = select(`option_${key}`, choices, value === undefined ? "" : String(value), (choice) =>
+        choice === "" ? "(default)" : choice,
+      );
       element.append(h("label", {}, label, field));
       readers.push((options) => {
         if (field.value) options[key] = field.value;
@@ -110,26 +143,57 @@ function optionFields(info: ProviderInfo | undefined, current: Record<string, un
   };
 }
 
+let fieldIds = 0;
+
+/** A labelled control with its help text, read out by screen readers after the label. */
+function field(label: string, control: HTMLElement, help: string): HTMLElement {
+  const id = `help-${++fieldIds}`;
+  control.setAttribute("aria-describedby", id);
+  return h("div", { class: "field" }, h("label", {}, label, control), h("p", { class: "help", id }, help));
+}
+
+/** Validation problems as sentences that name the form's fields ("Allowed widget origins: …"). */
+export function formErrors(failure: unknown): string[] {
+  if (!(failure instanceof ApiError) || failure.code !== "invalid_request" || !failure.errors) {
+    return [humanMessage(failure)];
+  }
+  return failure.errors.map((error) => {
+    const split = error.indexOf(": ");
+    if (split < 0) return error;
+    const path = error.slice(0, split).split(".");
+    const label = LABELS[path[0] ?? ""] ?? error.slice(0, split);
+    return `${label}: ${error.slice(split + 2)}`;
+  });
+}
+
 /** Renders the form; `saved` gets the stored avatar, `deleted` fires after a confirmed delete. */
 export function avatarForm(
   api: ApiClient,
   avatar: Avatar | null,
   catalog: ProviderInfo[],
+  available: Record<string, boolean>,
   saved: (avatar: Avatar) => void,
   deleted: () => void,
 ): HTMLElement {
-  // The providers in the order they declare (LiveAvatar before HeyGen's legacy Interactive Avatar).
-  const labels = Object.fromEntries(
-    catalog.map((info) => [info.name, info.configured ? info.label : `${info.label} (no key configured)`]),
-  );
-  const name = h("input", { name: "name", required: true, maxlength: 120, value: avatar?.name ?? "" });
+  // The providers in the order they declare (LiveAvatar before HeyGen's legacy Interactive Avatar); one
+  // without a key cannot be chosen, except the one the avatar already has.
+  const infoOf = (chosen: string): ProviderInfo | undefined => catalog.find((info) => info.name === chosen);
+  const configured = (chosen: string): boolean =>
+    chosen === "local" || (infoOf(chosen)?.configured ?? available[chosen] === true);
+  const providerLabel = (chosen: string): string => {
+    const info = infoOf(chosen);
+    const title = chosen === "elevenlabs" ? "ElevenLabs" : (info?.label ?? chosen);
+    const key = info?.settings[0] ?? (chosen === "elevenlabs" ? "ELEVENLABS_API_KEY" : "a key");
+    return configured(chosen) ? title : `${title} (not set up: needs ${key} on the server)`;
+  };
+  const name = h("input", { name: "name", required: true, maxlength: 120, value: avatar?.name ?? FIRST_AVATAR.name });
   const provider = select(
     "provider",
     catalog.map((info) => info.name),
     avatar?.provider ?? "local",
-    labels,
+    providerLabel,
+    configured,
   );
-  const infoOf = (chosen: string): ProviderInfo | undefined => catalog.find((info) => info.name === chosen);
   let options = optionFields(infoOf(provider.value), avatar?.provider_options ?? {});
   provider.addEventListener("change", () => {
     const next = optionFields(infoOf(provider.value), provider.value === avatar?.provider ? avatar.provider_options : {});
@@ -137,14 +201,15 @@ export function avatarForm(
     options = next;
   });
   const providerAvatarId = h("input", { name: "provider_avatar_id", value: avatar?.provider_avatar_id ?? "" });
-  const voiceProvider = select("voice_provider", VOICE_PROVIDERS, avatar?.voice.provider ?? "local");
+  const voiceProvider = select("voice_provider", VOICE_PROVIDERS, avatar?.voice.provider ?? "local", (value) =>
+    value === "local" ? "Built-in voice (offline)" : providerLabel(value), configured);
   const voiceId = h("input", { name: "voice_id", value: avatar?.voice.voice_id ?? "" });
   const persona = h("textarea", { name: "persona", rows: 4, maxlength: 8000 });
-  persona.value = avatar?.persona ?? "";
-  const greeting = h("input", { name: "greeting", maxlength: 1000, value: avatar?.greeting ?? "" });
-  const quality = select("quality", ["low", "medium", "high"], avatar?.quality ?? "medium");
+  persona.value = avatar?.persona ?? FIRST_AVATAR.persona;
+  const greeting = h("input", { name: "greeting", maxlength: 1000, value: avatar?.greeting ?? FIRST_AVATAR.greeting });
+  const quality = select("quality", ["low", "medium", "high"], avatar?.quality ?? "medium", (value) => value);
   const grounded = h("input", { type: "checkbox", name: "grounded_only", checked: avatar?.grounded_only ?? false });
-  const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", LOOK_LABELS);
+  const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", (value) => LOOK_LABELS[value] ?? value);
   const theme = h("input", { type: "color", name: "theme", value: avatar?.appearance.theme ?? "#2563eb" });
   const preview = h("canvas", {
     width: PREVIEW_PIXELS,
@@ -159,20 +224,35 @@ export function avatarForm(
   redraw();
   const origins = h("textarea", { name: "allowed_origins", rows: 3, placeholder: "https://www.example.com" });
   origins.value = (avatar?.allowed_origins ?? []).join("\n");
-  const error = h("p", { class: "error", role: "alert" });
+  const error = h("div", { class: "error", role: "alert" });
   const remove = avatar ? h("button", { type: "button", class: "danger" }, "Delete avatar") : null;
+  const cloudOnly = [
+    field("Provider avatar id", providerAvatarId, "The id of the avatar in your provider's account (its dashboard lists them)."),
+    field("Video quality", quality, "Higher quality needs more bandwidth from your visitors."),
+  ];
+  const voiceIdField = field(
+    "Voice id",
+    voiceId,
+    "The voice's id at the voice provider (ElevenLabs: Voices › ID). Leave empty for its default voice.",
+  );
+  const showProviderFields = (): void => {
+    for (const element of cloudOnly) element.hidden = provider.value === "local";
+    voiceIdField.hidden = voiceProvider.value === "local";
+  };
+  provider.addEventListener("change", showProviderFields);
+  voiceProvider.addEventListener("change", showProviderFields);
+  showProviderFields();
   const form = h(
     "form",
-    { class: "fields", "aria-label": avatar ? `Settings of ${avatar.name}` : "New avatar" },
-    h("label", {}, "Name", name),
-    h("label", {}, "Provider", provider),
+    { class: "fields", "aria-label": avatar ? `Settings of ${avatar.name}` : "New avatar", novalidate: true },
+    field("Name", name, "Shown to visitors as the avatar's name."),
+    field("Avatar", provider, "Who draws and animates the face. The built-in avatar needs no account or key."),
     options.element,
-    h("label", {}, "Provider avatar id", providerAvatarId),
-    h("label", {}, "Voice provider", voiceProvider),
-    h("label", {}, "Voice id", voiceId),
-    h("label", {}, "Persona", persona),
-    h("label", {}, "Greeting", greeting),
-    h("label", {}, "Quality", quality),
+    ...cloudOnly,
+    field("Voice", voiceProvider, "Who speaks the answers. The built-in voice runs offline."),
+    voiceIdField,
+    field("Greeting", greeting, "The first thing the avatar says when a conversation starts."),
+    field("Persona", persona, "How the avatar behaves: its role, tone and limits, in plain words."),
     h(
       "fieldset",
       { class: "look" },
@@ -181,13 +261,29 @@ export function avatarForm(
       h("label", {}, "Look", look),
       h("label", {}, "Theme colour", theme),
     ),
-    h("label", { class: "check" }, grounded, "Answer only from the knowledge base"),
-    h("label", {}, "Allowed widget origins (one per line)", origins),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { class: "check" }, grounded, "Answer only from the knowledge base"),
+      h("p", { class: "help" }, "When on, the avatar says it does not know rather than answer from general knowledge."),
+    ),
+    field(
+      "Allowed widget origins (one per line)",
+      origins,
+      "The websites that may show this avatar, e.g. https://www.example.com. A page address can be pasted: only its site is kept.",
+    ),
     h("div", {}, h("button", { type: "submit", class: "primary" }, avatar ? "Save" : "Create avatar"), " ", remove),
     error,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    error.replaceChildren();
+    form.closest("[role=tabpanel]")?.querySelector(".flash")?.remove();
+    if (!name.value.trim()) {
+      error.textContent = "Name: give the avatar a name.";
+      name.focus();
+      return;
+    }
     const body = {
       name: name.value.trim(),
       provider: provider.value,
@@ -204,7 +300,10 @@ export function avatarForm(
     const request = avatar
       ? api.json<Avatar>("PATCH", `/v1/avatars/${avatar.id}`, body)
       : api.json<Avatar>("POST", "/v1/avatars", body);
-    request.then(saved, (failure: unknown) => (error.textContent = humanMessage(failure)));
+    request.then(saved, (failure: unknown) => {
+      const messages = formErrors(failure);
+      error.replaceChildren(...messages.map((message) => h("p", {}, message)));
+    });
   });
   remove?.addEventListener("click", () => {
     if (!avatar || !confirm(`Delete ${avatar.name}, its knowledge and its keys?`)) return;

@@ -22,6 +22,10 @@ class Studio {
   private selected: string | null = null;
   private tab: Tab = "Conversation";
   private closeConversation: (() => void) | null = null;
+  /** A confirmation shown once in the next pane ("Saved."). */
+  private flash: string | null = null;
+  /** Where focus goes after the next render: the pane's heading, or the selected tab. */
+  private focusAfter: "heading" | "tab" | "avatar" | null = null;
 
   constructor(
     private readonly api: ApiClient,
@@ -32,6 +36,7 @@ class Studio {
   async load(): Promise<void> {
     this.avatars = await this.api.json<Avatar[]>("GET", "/v1/avatars");
     this.selected ??= this.avatars[0]?.id ?? null;
+    this.focusAfter = "heading";
     this.render();
   }
 
@@ -52,7 +57,14 @@ class Studio {
           {},
           h(
             "button",
-            { type: "button", "aria-current": String(avatar.id === this.selected), onclick: () => this.select(avatar.id) },
+            {
+              type: "button",
+              "aria-current": String(avatar.id === this.selected),
+              onclick: () => {
+                this.focusAfter = "avatar";
+                this.select(avatar.id);
+              },
+            },
             avatar.name,
           ),
         ),
@@ -63,36 +75,114 @@ class Studio {
       { class: "card avatars", "aria-label": "Avatars" },
       h("h2", {}, "Avatars"),
       list,
-      h("button", { type: "button", class: "primary", onclick: () => this.select(null, "Settings") }, "New avatar"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "primary",
+          onclick: () => {
+            this.focusAfter = "heading";
+            this.select(null, "Settings");
+          },
+        },
+        "New avatar",
+      ),
     );
     this.main.replaceChildren(h("div", { class: "layout" }, nav, this.pane()));
+    const focus = this.focusAfter;
+    this.focusAfter = null;
+    if (focus === "heading") this.main.querySelector<HTMLElement>(".pane-heading")?.focus();
+    if (focus === "tab") this.main.querySelector<HTMLElement>("[role=tab][aria-selected=true]")?.focus();
+    if (focus === "avatar") this.main.querySelector<HTMLElement>(".avatars [aria-current=true]")?.focus();
+  }
+
+  /** Arrow keys, Home and End move between tabs (and open them), as in every tab list. */
+  private tabKey(event: KeyboardEvent, avatarId: string): void {
+    const moves: Record<string, (index: number) => number> = {
+      ArrowRight: (index) => (index + 1) % TABS.length,
+      ArrowLeft: (index) => (index - 1 + TABS.length) % TABS.length,
+      Home: () => 0,
+      End: () => TABS.length - 1,
+    };
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    this.focusAfter = "tab";
+    this.select(avatarId, TABS[move(TABS.indexOf(this.tab))]);
   }
 
   private pane(): HTMLElement {
     const avatar = this.avatars.find((a) => a.id === this.selected) ?? null;
     if (!avatar) {
+      const first = this.avatars.length === 0;
       const onSaved = (created: Avatar): void => {
         this.avatars.push(created);
+        this.flash = first
+          ? `${created.name} is ready. Next, give it something to know: upload documents below, then talk to it in Conversation.`
+          : `${created.name} is created.`;
+        this.focusAfter = "heading";
         this.select(created.id, "Knowledge");
       };
-      return h("section", { class: "card", "aria-label": "New avatar" }, h("h2", {}, "New avatar"), avatarForm(this.api, null, this.config.provider_catalog, onSaved, () => this.select(null)));
+      const title = first ? "Create your first avatar" : "New avatar";
+      const intro = first
+        ? h(
+            "div",
+            { class: "intro" },
+            h("p", {}, "Three steps to a talking avatar on your website:"),
+            h(
+              "ol",
+              {},
+              h("li", {}, "Create it: the built-in avatar and voice below work at once, without any account or key."),
+              h("li", {}, "Give it knowledge: upload your documents (Markdown, text, HTML or PDF)."),
+              h("li", {}, "Talk to it here, then paste its widget snippet into your website."),
+            ),
+          )
+        : null;
+      return h(
+        "section",
+        { class: "card", "aria-label": title },
+        h("h2", { class: "pane-heading", tabindex: -1 }, title),
+        intro,
+        avatarForm(this.api, null, this.config.provider_catalog, this.config.providers, onSaved, () => this.select(null)),
+      );
     }
     const tablist = h("div", { role: "tablist", "aria-label": `${avatar.name} sections` });
+    tablist.addEventListener("keydown", (event) => this.tabKey(event, avatar.id));
     for (const tab of TABS) {
+      const selected = tab === this.tab;
       tablist.append(
         h(
           "button",
-          { type: "button", role: "tab", "aria-selected": String(tab === this.tab), "aria-controls": "avatar-panel", onclick: () => this.select(avatar.id, tab) },
+          {
+            type: "button",
+            role: "tab",
+            id: `tab-${TABS.indexOf(tab)}`,
+            "aria-selected": String(selected),
+            "aria-controls": "avatar-panel",
+            tabindex: selected ? 0 : -1,
+            onclick: () => {
+              this.focusAfter = "tab";
+              this.select(avatar.id, tab);
+            },
+          },
           tab,
         ),
       );
     }
-    const panel = h("div", { role: "tabpanel", id: "avatar-panel", "aria-label": this.tab });
-    panel.append(this.tabContent(avatar, panel));
-    return h("section", { class: "card", "aria-label": avatar.name }, h("h2", {}, avatar.name), tablist, panel);
+    const panel = h("div", { role: "tabpanel", id: "avatar-panel", "aria-labelledby": `tab-${TABS.indexOf(this.tab)}` });
+    if (this.flash) panel.append(h("p", { class: "flash", role: "status" }, this.flash));
+    this.flash = null;
+    panel.append(this.tabContent(avatar));
+    return h(
+      "section",
+      { class: "card", "aria-label": avatar.name },
+      h("h2", { class: "pane-heading", tabindex: -1 }, avatar.name),
+      tablist,
+      panel,
+    );
   }
 
-  private tabContent(avatar: Avatar, panel: HTMLElement): HTMLElement {
+  private tabContent(avatar: Avatar): HTMLElement {
     switch (this.tab) {
       case "Conversation": {
         const holder = h("div", {});
@@ -102,6 +192,7 @@ class Studio {
           avatarName: avatar.name,
           greeting: avatar.greeting,
           appearance: avatar.appearance,
+          showLatency: true,
         });
         return holder;
       }
@@ -110,20 +201,25 @@ class Studio {
           this.api,
           avatar,
           this.config.provider_catalog,
+          this.config.providers,
           (saved) => {
             this.avatars = this.avatars.map((a) => (a.id === saved.id ? saved : a));
+            this.flash = `Saved ${saved.name} at ${new Date().toLocaleTimeString()}.`;
             this.render();
-            panel.prepend(h("p", { role: "status" }, "Saved."));
           },
           () => {
             this.avatars = this.avatars.filter((a) => a.id !== avatar.id);
+            this.flash = null;
+            this.focusAfter = "heading";
             this.select(this.avatars[0]?.id ?? null, "Conversation");
           },
         );
       case "Knowledge":
         return knowledgePanel(this.api, avatar.id);
       case "Widget & API keys":
-        return sharingPanel(this.api, avatar, location.origin);
+        return sharingPanel(this.api, avatar, location.origin, (stored) => {
+          this.avatars = this.avatars.map((a) => (a.id === stored.id ? stored : a));
+        });
       case "History":
         return historyPanel(this.api, avatar.id);
       case "Insights": {

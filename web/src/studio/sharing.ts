@@ -2,6 +2,7 @@
 
 import { ApiClient, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import { appearancePanel } from "./appearance";
 import type { Avatar } from "./avatars";
 
 interface ApiKey {
@@ -32,7 +33,12 @@ export function widgetSnippet(avatar: Avatar, staticOrigin: string, api: ApiClie
   );
 }
 
-export function sharingPanel(api: ApiClient, avatar: Avatar, staticOrigin: string): HTMLElement {
+export function sharingPanel(
+  api: ApiClient,
+  avatar: Avatar,
+  staticOrigin: string,
+  lookSaved: (avatar: Avatar) => void,
+): HTMLElement {
   const snippet = widgetSnippet(avatar, staticOrigin, api);
   const origins = avatar.allowed_origins.length ? avatar.allowed_origins.join(", ") : "none yet (add them in Settings)";
   const keys = h("ul", { class: "keys", "aria-label": "API keys" });
@@ -91,6 +97,8 @@ export function sharingPanel(api: ApiClient, avatar: Avatar, staticOrigin: strin
     copyButton("Copy the widget snippet", () => snippet),
     " ",
     h("a", { href: `${staticOrigin}/widget-demo.html?avatar=${encodeURIComponent(avatar.public_id)}` }, "Try it on the demo page"),
+    h("h3", {}, "Look"),
+    appearancePanel(api, avatar, staticOrigin, lookSaved),
     h("h3", {}, "API keys for /v1/chat/completions"),
     createForm,
     created,

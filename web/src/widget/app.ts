@@ -1,8 +1,10 @@
 /** The widget's conversation, loaded when a visitor opens it: visitor token, then the shared conversation UI. */
 
-import { ApiClient, type ApiAddresses, humanMessage } from "../lib/api";
+import { ApiClient, ApiError, type ApiAddresses, humanMessage } from "../lib/api";
 import css from "../lib/conversation.css";
 import { mountConversation } from "../lib/conversation-view";
+import type { Texts } from "../lib/strings";
+import type { WidgetLook } from "./look";
 
 interface WidgetToken {
   token: string;
@@ -25,6 +27,8 @@ export interface WidgetMount {
   title: HTMLElement;
   api: ApiAddresses;
   avatar: string;
+  look: WidgetLook;
+  texts: Texts;
 }
 
 function storedVisitor(key: string): string | undefined {
@@ -50,7 +54,7 @@ function browserKey(): string | undefined {
   }
 }
 
-export async function openWidget({ root, body, title, api, avatar }: WidgetMount): Promise<void> {
+export async function openWidget({ root, body, title, api, avatar, look, texts }: WidgetMount): Promise<void> {
   const style = document.createElement("style");
   style.textContent = css;
   root.append(style);
@@ -66,7 +70,8 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     const refusal = document.createElement("p");
     refusal.className = "refusal";
     refusal.setAttribute("role", "alert");
-    refusal.textContent = humanMessage(error);
+    const refused = error instanceof ApiError && error.code === "origin_not_allowed";
+    refusal.textContent = refused ? texts.refused(location.origin) : humanMessage(error);
     body.replaceChildren(refusal);
     return;
   }
@@ -86,5 +91,7 @@ export async function openWidget({ root, body, title, api, avatar }: WidgetMount
     // The page without its query or fragment, which may carry what a visitor typed elsewhere.
     sessionFields: { visitor_key: browserKey(), page_url: `${location.origin}${location.pathname}` },
     appearance: grant.avatar.appearance,
+    texts,
+    showLatency: look.latency,
   });
 }

@@ -1,8 +1,9 @@
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from functions.core import avatars
+from functions.core.api.cors import invalidate_avatar_origins
 from functions.core.api.deps import Db, OwnerUser
 from functions.core.api.openapi import problems
 
@@ -10,8 +11,12 @@ router = APIRouter(prefix="/v1/avatars", tags=["avatars"])
 
 
 @router.post("", status_code=201)
-async def create_avatar(body: avatars.AvatarCreate, user: OwnerUser, db: Db) -> avatars.AvatarOut:
-    return await avatars.create_avatar(db, user, body)
+async def create_avatar(
+    body: avatars.AvatarCreate, user: OwnerUser, db: Db, request: Request
+) -> avatars.AvatarOut:
+    created = await avatars.create_avatar(db, user, body)
+    invalidate_avatar_origins(request.app)
+    return created
 
 
 @router.get("")
@@ -26,12 +31,15 @@ async def get_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db) -> avatars.A
 
 @router.patch("/{avatar_id}")
 async def update_avatar(
-    avatar_id: uuid.UUID, body: avatars.AvatarPatch, user: OwnerUser, db: Db
+    avatar_id: uuid.UUID, body: avatars.AvatarPatch, user: OwnerUser, db: Db, request: Request
 ) -> avatars.AvatarOut:
-    return await avatars.update_avatar(db, user, avatar_id, body)
+    updated = await avatars.update_avatar(db, user, avatar_id, body)
+    invalidate_avatar_origins(request.app)
+    return updated
 
 
 @router.delete("/{avatar_id}", status_code=204, responses=problems(409))
-async def delete_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db) -> Response:
+async def delete_avatar(avatar_id: uuid.UUID, user: OwnerUser, db: Db, request: Request) -> Response:
     await avatars.delete_avatar(db, user, avatar_id)
+    invalidate_avatar_origins(request.app)
     return Response(status_code=204)
