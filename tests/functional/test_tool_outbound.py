@@ -3,11 +3,8 @@
 import hashlib
 import hmac
 import ipaddress
-import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -23,6 +20,7 @@ from functions.core.tools.outbound import (
     checked_address,
     is_public,
 )
+from tests.functional.loopback import Endpoint, loopback_endpoint
 
 SECRET = "s" * 40
 LOOPBACK = AllowList.parse(["127.0.0.1/32"])
@@ -81,62 +79,16 @@ async def test_an_allow_list_opens_named_hosts_and_networks() -> None:
         await checked_address(httpx.URL("http://127.0.0.2/"), LOOPBACK)
 
 
-@dataclass
-class Endpoint:
-    """A tool endpoint on loopback that records what it was sent and answers as told."""
-
-    status: int = 200
-    body: bytes = b'{"ok": true}'
-    headers: dict[str, str] = field(default_factory=dict)
-    hold: threading.Event | None = None
-    seen: list[dict[str, Any]] = field(default_factory=list)
-    port: int = 0
-
-
 @pytest.fixture
 def endpoint() -> Iterator[Endpoint]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            state.seen.append(
-                {
-                    "method": self.command,
-                    "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": self.rfile.read(length),
-                }
-            )
-            if state.hold is not None:
-                state.hold.wait(timeout=10)
-            self.send_response(state.status)
-            for name, value in state.headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(state.body)))
-            self.end_headers()
-            self.wfile.write(state.body)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    if state.hold is not None:
-        state.hold.set()
-    server.shutdown()
-    server.server_close()
+    with loopback_endpoint() as state:
+        yield state
 
 
 async def _call(endpoint: Endpoint, method: str = "POST", path: str = "/hook", **overrides: Any) -> Any:
     options: dict[str, Any] = {
         "method": method,
-        "url": f"http://127.0.0.1:{endpoint.port}{path}",
+        "url": f"{endpoint.url}{path}",
         "arguments": {"order": "A-17", "items": 2},
         "headers": {"x-api-key": "owner-system-key"},
         "signing_secret": SECRET,
@@ -156,28 +108,26 @@ async def test_a_post_carries_the_arguments_the_owner_headers_and_a_verifiable_s
     assert answer.status == 200
     assert answer.body == {"ok": True}
     [request] = endpoint.seen
-    assert request["method"] == "POST"
-    assert json.loads(request["body"]) == {"order": "A-17", "items": 2}
-    headers = request["headers"]
+    assert request.method == "POST"
+    assert request.json() == {"order": "A-17", "items": 2}
+    headers = request.headers
     assert headers["x-api-key"] == "owner-system-key"
-    assert headers["host"] == f"127.0.0.1:{endpoint.port}"
+    assert headers["host"] == endpoint.url.removeprefix("http://")
     # What an owner's endpoint does to verify: HMAC-SHA256 of "<timestamp>.<raw body>" with the secret.
     timestamp = headers[TIMESTAMP_HEADER.lower()]
-    expected = hmac.new(
-        SECRET.encode(), f"{timestamp}.".encode() + request["body"], hashlib.sha256
-    ).hexdigest()
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER.lower()] == f"v1={expected}"
 
 
 async def test_a_get_sends_the_arguments_as_the_query(endpoint: Endpoint) -> None:
     await _call(endpoint, method="GET", path="/lookup?lang=en")
     [request] = endpoint.seen
-    assert request["path"] == "/lookup?lang=en&order=A-17&items=2"
-    assert request["body"] == b""
+    assert request.path == "/lookup?lang=en&order=A-17&items=2"
+    assert request.body == b""
 
 
 async def test_an_error_answer_is_returned_for_the_turn_to_report(endpoint: Endpoint) -> None:
-    endpoint.status, endpoint.body = 500, b"database down"
+    endpoint.status, endpoint.answer = 500, lambda _request: b"database down"
     answer = await _call(endpoint)
     assert (answer.status, answer.body) == (500, "database down")
 
@@ -190,7 +140,7 @@ async def test_a_redirect_is_not_followed(endpoint: Endpoint) -> None:
 
 
 async def test_an_answer_larger_than_the_limit_is_refused(endpoint: Endpoint) -> None:
-    endpoint.body = b"x" * 20_000
+    endpoint.answer = lambda _request: b"x" * 20_000
     with pytest.raises(ToolCallFailed, match="larger than 10000 bytes"):
         await _call(endpoint)
 

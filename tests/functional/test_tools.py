@@ -4,9 +4,7 @@ arguments checked, requests only where allowed, and each owner's rows invisible 
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 from functions.core.api import deps
 from functions.core.settings import get_settings
 from tests.conftest import User
+from tests.functional.loopback import Endpoint, loopback_endpoint
 from tests.functional.support import Api, assert_problem
 from tests.functional.test_widget_token import SITE, Widget, visitor_headers
 
@@ -161,28 +160,11 @@ def widget(client: httpx.Client) -> Widget:
 
 
 @pytest.fixture
-def endpoint() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    seen: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            seen.append({"body": json.loads(body), "key": self.headers.get("x-api-key")})
-            answer = json.dumps({"order": "A-17", "status": "shipped"}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/status", seen
-    server.shutdown()
-    server.server_close()
+def endpoint() -> Iterator[Endpoint]:
+    """The owner's order system: answers every lookup with the same order."""
+    with loopback_endpoint() as state:
+        state.answer = lambda _request: json.dumps({"order": "A-17", "status": "shipped"}).encode()
+        yield state
 
 
 def allow_loopback_tools(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,10 +176,10 @@ def test_testing_a_tool_calls_it_with_its_secret_headers_and_shows_the_answer(
     client: httpx.Client,
     owner: User,
     avatar: dict[str, Any],
-    endpoint: tuple[str, list[dict[str, Any]]],
+    endpoint: Endpoint,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, seen = endpoint
+    url = f"{endpoint.url}/status"
     allow_loopback_tools(monkeypatch)
     tool = create_tool(client, owner, avatar["id"], url=url).json()
     tried = client.post(
@@ -209,17 +191,19 @@ def test_testing_a_tool_calls_it_with_its_secret_headers_and_shows_the_answer(
     assert tried.json()["ok"] is True
     assert tried.json()["status"] == 200
     assert tried.json()["result"] == {"order": "A-17", "status": "shipped"}
-    assert seen == [{"body": {"order": "A-17"}, "key": "owner-system-secret"}]
+    assert [(r.json(), r.headers.get("x-api-key")) for r in endpoint.seen] == [
+        ({"order": "A-17"}, "owner-system-secret")
+    ]
 
 
 def test_arguments_that_break_the_schema_are_refused_before_any_request(
     client: httpx.Client,
     owner: User,
     avatar: dict[str, Any],
-    endpoint: tuple[str, list[dict[str, Any]]],
+    endpoint: Endpoint,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, seen = endpoint
+    url = f"{endpoint.url}/status"
     allow_loopback_tools(monkeypatch)
     tool = create_tool(client, owner, avatar["id"], url=url).json()
     for arguments, where in (({"order": "17"}, "order"), ({}, "'order' is a required property")):
@@ -233,13 +217,13 @@ def test_arguments_that_break_the_schema_are_refused_before_any_request(
             "tool_arguments_invalid",
         )
         assert where in body["detail"]
-    assert seen == []
+    assert endpoint.seen == []
 
 
 def test_a_tool_pointing_at_a_private_address_is_not_called_by_default(
-    client: httpx.Client, owner: User, avatar: dict[str, Any], endpoint: tuple[str, list[dict[str, Any]]]
+    client: httpx.Client, owner: User, avatar: dict[str, Any], endpoint: Endpoint
 ) -> None:
-    url, seen = endpoint
+    url = f"{endpoint.url}/status"
     tool = create_tool(client, owner, avatar["id"], url=url).json()
     tried = client.post(
         f"/v1/avatars/{avatar['id']}/tools/{tool['id']}/test",
@@ -249,7 +233,7 @@ def test_a_tool_pointing_at_a_private_address_is_not_called_by_default(
     assert tried.status_code == 200, tried.text
     assert tried.json()["ok"] is False
     assert "not a public address" in tried.json()["result"]["error"]
-    assert seen == []
+    assert endpoint.seen == []
 
 
 # --- contacts --------------------------------------------------------------------------------------

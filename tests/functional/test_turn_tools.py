@@ -5,8 +5,6 @@ failing webhook, contact capture and the end of a conversation; every call store
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 from functions.core.settings import get_settings
 from functions.core.tools.conversation import BRIDGE
 from tests.conftest import User
+from tests.functional.loopback import Endpoint, Received, loopback_endpoint
 from tests.functional.support import Api
 from tests.functional.turns_support import scripted_llm, stream_turn
 from tests.scripted_llm import Script, calls_then_reply
@@ -30,48 +29,18 @@ ORDER_SCHEMA = {
 }
 
 
-@dataclass
-class Endpoint:
-    """The owner's system on loopback: answers order lookups, records each request."""
-
-    url: str = ""
-    status: int = 200
-    release: threading.Event | None = None
-    seen: list[dict[str, Any]] = field(default_factory=list)
+def lookup(request: Received) -> bytes:
+    return json.dumps({"order": request.json().get("order"), "status": "shipped on Monday"}).encode()
 
 
 @pytest.fixture
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            state.seen.append(
-                {"path": self.path, "body": body, "signed": "x-avatar-studio-signature" in self.headers}
-            )
-            if state.release is not None:
-                state.release.wait(timeout=10)
-            answer = json.dumps({"order": body.get("order"), "status": "shipped on Monday"}).encode()
-            self.send_response(state.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    """The owner's order system on loopback, which the tools may reach in these tests."""
     monkeypatch.setenv("TOOL_ALLOWED_HOSTS", '["127.0.0.1/32"]')
     get_settings.cache_clear()
-    yield state
-    if state.release is not None:
-        state.release.set()
-    server.shutdown()
-    server.server_close()
+    with loopback_endpoint() as state:
+        state.answer = lookup
+        yield state
 
 
 def add_tool(client: httpx.Client, owner: User, avatar_id: str, **fields: Any) -> dict[str, Any]:
@@ -151,7 +120,9 @@ def test_one_call_runs_signed_and_its_result_reaches_the_model_and_the_record(
     )
     events, records = run_turn(client, owner, conversation, monkeypatch, script)
 
-    assert endpoint.seen == [{"path": "/orders", "body": {"order": "A-17"}, "signed": True}]
+    [request] = endpoint.seen
+    assert (request.path, request.json()) == ("/orders", {"order": "A-17"})
+    assert "x-avatar-studio-signature" in request.headers
     offered = records[0].body["tools"]
     assert [tool["function"]["name"] for tool in offered] == ["order_status"]
     tool_message = records[1].body["messages"][-1]
@@ -175,21 +146,21 @@ def test_parallel_calls_run_together_and_each_answer_goes_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order_tool(client, owner, conversation["avatar_id"], endpoint.url)
-    endpoint.release = threading.Event()
+    endpoint.hold = threading.Event()
     calls = (("order_status", '{"order": "A-1"}'), ("order_status", '{"order": "A-2"}'))
     script = Script(tool_calls_for=calls_then_reply(*calls), reply_for=reply_from_tools)
 
     def both_arrived_then_release() -> None:
         while len(endpoint.seen) < 2:
             threading.Event().wait(0.01)
-        assert endpoint.release is not None
-        endpoint.release.set()
+        assert endpoint.hold is not None
+        endpoint.hold.set()
 
     releaser = threading.Thread(target=both_arrived_then_release, daemon=True)
     releaser.start()
     events, records = run_turn(client, owner, conversation, monkeypatch, script)
     releaser.join(timeout=10)
-    assert sorted(seen["body"]["order"] for seen in endpoint.seen) == ["A-1", "A-2"]
+    assert sorted(request.json()["order"] for request in endpoint.seen) == ["A-1", "A-2"]
     answers = [m for m in records[1].body["messages"] if m["role"] == "tool"]
     assert [json.loads(a["content"])["order"] for a in answers] == ["A-1", "A-2"]
     assert len(done_of(events)["tool_calls"]) == 2
@@ -229,7 +200,7 @@ def test_a_slow_tool_gets_a_bridging_sentence_and_a_timeout_is_told_to_the_model
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order_tool(client, owner, conversation["avatar_id"], endpoint.url, timeout_ms=1500)
-    endpoint.release = threading.Event()  # never set while the turn runs: the tool times out
+    endpoint.hold = threading.Event()  # never set while the turn runs: the tool times out
     script = Script(
         tool_calls_for=calls_then_reply(("order_status", '{"order": "A-3"}')), reply_for=reply_from_tools
     )
@@ -254,9 +225,9 @@ def test_a_webhook_that_fails_is_reported_to_the_model_and_the_turn_goes_on(
         reply_for=reply_from_tools,
     )
     events, records = run_turn(client, owner, conversation, monkeypatch, script)
-    [seen] = endpoint.seen
-    assert seen["body"]["event"] == "handoff_requested"
-    assert seen["body"]["session_id"] == conversation["session_id"]
+    [request] = endpoint.seen
+    assert request.json()["event"] == "handoff_requested"
+    assert request.json()["session_id"] == conversation["session_id"]
     assert "answered 500" in records[1].body["messages"][-1]["content"]
     done = done_of(events)
     assert done["action"] is None  # the hand-off did not happen

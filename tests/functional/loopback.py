@@ -1,0 +1,74 @@
+"""An owner's system on loopback, as avatar tools call it: records each request, answers as told."""
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Endpoint:
+    """`answer` makes the response body from the request; `hold`, while unset, keeps every answer back."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    answer: Callable[[Received], bytes] = lambda _request: b'{"ok": true}'
+    hold: threading.Event | None = None
+    seen: list[Received] = field(default_factory=list)
+    url: str = ""
+
+
+@contextmanager
+def loopback_endpoint() -> Iterator[Endpoint]:
+    """A server on 127.0.0.1 in a thread for the duration; `url` is its base address."""
+    state = Endpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            request = Received(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length),
+            )
+            state.seen.append(request)
+            if state.hold is not None:
+                state.hold.wait(timeout=10)
+            body = state.answer(request)
+            self.send_response(state.status)
+            for name, value in {"content-type": "application/json", **state.headers}.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        if state.hold is not None:
+            state.hold.set()
+        server.shutdown()
+        server.server_close()
