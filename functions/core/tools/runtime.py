@@ -68,7 +68,12 @@ async def session_tools(conn: Conn, avatar_id: uuid.UUID) -> list[SessionTool]:
     """The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it), each with its
     signing secret and header values: for the server's requests, never for a response."""
     cur = await conn.execute("select * from private.session_tools(%s)", (avatar_id,))
-    return [SessionTool(**{**row, "kind": ToolKind(row["kind"])}) for row in await cur.fetchall()]
+    return [session_tool(row) for row in await cur.fetchall()]
+
+
+def session_tool(row: dict[str, Any]) -> SessionTool:
+    """A row of private.session_tools."""
+    return SessionTool(**{**row, "kind": ToolKind(row["kind"])})
 
 
 def openai_tools(tools: list[SessionTool]) -> list[dict[str, Any]]:

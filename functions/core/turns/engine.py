@@ -34,7 +34,7 @@ from functions.core.sessions.lifecycle import add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.tools.conversation import ToolLog, converse
-from functions.core.tools.runtime import SessionTool, ToolOutcome, call_context, run_tool, session_tools
+from functions.core.tools.runtime import SessionTool, ToolOutcome, call_context, run_tool
 from functions.core.turns import store
 from functions.core.turns.models import Sentence, Source, Timings, TurnRequest, TurnResult
 from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
@@ -70,6 +70,7 @@ class PreparedTurn:
     server_speech: ServerSpeech | None = None
     # The question's embedding, computed while the turn's first transaction runs (None: full text only).
     query_embedding: "asyncio.Future[list[float] | None] | None" = None
+    tools: tuple[SessionTool, ...] = ()  # the avatar's enabled tools, read with the turn's beginning
 
 
 def _ms(since: float) -> float:
@@ -151,6 +152,7 @@ class TurnEngine:
                 else None
             ),
             query_embedding=embedding,
+            tools=tuple(begun.tools),
         )
 
     async def _begin(
@@ -358,8 +360,7 @@ class TurnEngine:
         usage: TokenUsage,
     ) -> AsyncGenerator[str, None]:
         """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
-        async with self.db.as_user(turn.principal.claims) as conn:
-            tools = await session_tools(conn, turn.avatar_id)
+        tools = list(turn.tools)
         context = call_context(self.db, turn.principal, turn.session_id, self.settings)
 
         async def run(tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:

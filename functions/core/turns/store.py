@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 from functions.core.db.pool import Conn
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage
 from functions.core.text.terms import full_text_query
+from functions.core.tools.runtime import SessionTool, session_tool
 from functions.core.turns.models import Source, Timings
 from functions.core.turns.prompt import Persona
 
@@ -97,6 +98,10 @@ select id from added union all select id from prior
 _MATCH = "select * from public.match_chunks(%s, %s, %s::extensions.vector, %s, %s)"
 # Full-text retrieval for the session's avatar, sent with the statements of `begin`: without a query
 # embedding to wait for, it needs nothing but the question, and so costs no round trip of its own.
+# The tools the session's avatar offers, sent with the statements of `begin` (no round trip of its own).
+_TOOLS = (
+    "select * from private.session_tools((select avatar_id from public.streaming_sessions where id = %s))"
+)
 _MATCH_SESSION = (
     "select * from public.match_chunks("
     "(select avatar_id from public.streaming_sessions where id = %s), %s, null, null, %s)"
@@ -129,6 +134,7 @@ class Begun:
     stored: StoredReply | None
     passages: list[Passage] | None  # None: not retrieved with the turn's beginning
     claimed: bool  # this request generates the reply; otherwise another is generating it
+    tools: list[SessionTool]  # the avatar's enabled tools, with what calling them needs
 
     @property
     def live(self) -> bool:
@@ -153,6 +159,7 @@ async def begin(
     avatar = await conn.execute(_AVATAR, (session_id,))
     history = await conn.execute(_HISTORY, (session_id, turn_id, history_limit))
     stored = await conn.execute(_STORED_REPLY, (session_id, turn_id))
+    tools = await conn.execute(_TOOLS, (session_id,))
     matched = None
     if sources is not None:
         matched = await conn.execute(_MATCH_SESSION, (session_id, full_text_query(text), sources))
@@ -178,6 +185,7 @@ async def begin(
         stored=None if stored_row is None else _stored(stored_row),
         passages=None if matched is None else _passages(await matched.fetchall()),
         claimed=claimed,
+        tools=[session_tool(tool) for tool in await tools.fetchall()],
     )
 
 
