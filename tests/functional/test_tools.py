@@ -167,6 +167,15 @@ def endpoint() -> Iterator[Endpoint]:
         yield state
 
 
+def try_tool(
+    client: httpx.Client, owner: User, avatar_id: str, tool_id: str, arguments: dict[str, Any]
+) -> httpx.Response:
+    """The studio's "test this tool" with these arguments."""
+    return client.post(
+        f"/v1/avatars/{avatar_id}/tools/{tool_id}/test", json={"arguments": arguments}, headers=owner.headers
+    )
+
+
 def allow_loopback_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = get_settings().model_copy(update={"tool_allowed_hosts": ["127.0.0.1/32"]})
     monkeypatch.setattr(deps, "get_settings", lambda: settings)
@@ -182,11 +191,7 @@ def test_testing_a_tool_calls_it_with_its_secret_headers_and_shows_the_answer(
     url = f"{endpoint.url}/status"
     allow_loopback_tools(monkeypatch)
     tool = create_tool(client, owner, avatar["id"], url=url).json()
-    tried = client.post(
-        f"/v1/avatars/{avatar['id']}/tools/{tool['id']}/test",
-        json={"arguments": {"order": "A-17"}},
-        headers=owner.headers,
-    )
+    tried = try_tool(client, owner, avatar["id"], tool["id"], {"order": "A-17"})
     assert tried.status_code == 200, tried.text
     assert tried.json()["ok"] is True
     assert tried.json()["status"] == 200
@@ -208,11 +213,7 @@ def test_arguments_that_break_the_schema_are_refused_before_any_request(
     tool = create_tool(client, owner, avatar["id"], url=url).json()
     for arguments, where in (({"order": "17"}, "order"), ({}, "'order' is a required property")):
         body = assert_problem(
-            client.post(
-                f"/v1/avatars/{avatar['id']}/tools/{tool['id']}/test",
-                json={"arguments": arguments},
-                headers=owner.headers,
-            ),
+            try_tool(client, owner, avatar["id"], tool["id"], arguments),
             422,
             "tool_arguments_invalid",
         )
@@ -225,11 +226,7 @@ def test_a_tool_pointing_at_a_private_address_is_not_called_by_default(
 ) -> None:
     url = f"{endpoint.url}/status"
     tool = create_tool(client, owner, avatar["id"], url=url).json()
-    tried = client.post(
-        f"/v1/avatars/{avatar['id']}/tools/{tool['id']}/test",
-        json={"arguments": {"order": "A-1"}},
-        headers=owner.headers,
-    )
+    tried = try_tool(client, owner, avatar["id"], tool["id"], {"order": "A-1"})
     assert tried.status_code == 200, tried.text
     assert tried.json()["ok"] is False
     assert "not a public address" in tried.json()["result"]["error"]
