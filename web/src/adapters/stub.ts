@@ -15,7 +15,7 @@ export class StubAdapter implements AvatarAdapter {
   readonly calls: string[] = [];
   readonly spoken: string[] = [];
   credentials: Record<string, unknown> | null = null;
-  private readonly events = new Emitter<AdapterEvents>();
+  protected readonly events = new Emitter<AdapterEvents>();
   private queue: Queued[] = [];
   private speaking = false;
 
