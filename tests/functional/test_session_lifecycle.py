@@ -36,7 +36,10 @@ def test_a_session_runs_from_start_through_client_events_to_its_end(
     assert started.status_code == 201, started.text
     body = started.json()
     assert body["provider"] == "local"
-    assert body["credentials"]["kind"] == "local"
+    assert body["credentials"] == {
+        "voice": {"provider": "local", "settings": {}, "voice_id": None},
+        "language": "en",
+    }
     session_id = body["session_id"]
 
     row = session_row(admin, session_id)

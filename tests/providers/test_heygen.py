@@ -81,7 +81,6 @@ def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_cred
     session_id = next(iter(fake.live))
     assert body["provider"] == "heygen"
     assert body["credentials"] == {
-        "kind": "heygen",
         "api_base": HEYGEN_BASE,
         "token": "session-token-1",
         "session_id": session_id,

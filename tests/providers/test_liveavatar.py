@@ -86,7 +86,6 @@ def test_a_lite_start_returns_a_session_token_and_never_the_key(
     session_id = next(iter(fake.live))
     credentials = response.json()["credentials"]
     assert credentials == {
-        "kind": "liveavatar",
         "mode": "LITE",
         "api_base": LIVEAVATAR_BASE,
         "session_id": session_id,

@@ -66,7 +66,6 @@ def test_a_start_returns_a_token_bounded_by_the_avatars_limits_and_never_the_key
     [ice] = fake.calls("GET", "/compose/ice")
     assert ice.headers["x-simli-api-key"] == KEY
     assert response.json()["credentials"] == {
-        "kind": "simli",
         "session_token": "simli-session-token",
         "ice_servers": ICE,
         "max_session_seconds": 1200,

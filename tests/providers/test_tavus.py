@@ -77,7 +77,6 @@ def test_a_start_creates_a_bounded_conversation_and_returns_its_url_only(
         "properties": {"max_call_duration": 3600, "participant_absent_timeout": 300, "language": "english"},
     }
     assert response.json()["credentials"] == {
-        "kind": "tavus",
         "conversation_id": "c123456",
         "conversation_url": "https://tavus.daily.co/c123456",
     }
