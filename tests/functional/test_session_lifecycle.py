@@ -293,8 +293,7 @@ def test_an_unexpected_provider_exception_still_leaves_the_session_in_error(
 
 
 def test_the_provider_registry_is_restored_after_a_failing_provider_test() -> None:
-    assert "heygen" not in registry._FACTORIES
-    assert "heygen" not in registry._instances
+    assert "heygen" not in registry.OVERRIDES
 
 
 def test_an_unconfigured_provider_answers_503_and_leaves_the_session_in_error(
