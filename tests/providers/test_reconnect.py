@@ -8,18 +8,16 @@ import pytest
 
 from functions.core.providers.avatar.heygen import HeyGenProvider
 from tests.conftest import User, UserFactory
-from tests.functional.support import Api, events, session_row, use_provider
-from tests.providers.fake import HEYGEN_BASE, HEYGEN_KEY, FakeProvider, heygen_fake
+from tests.functional.support import Api, events, session_row
+from tests.providers.fake import HEYGEN_KEY, FakeProvider, heygen_fake
+from tests.providers.vendors import serve
 
 Admin = psycopg.Connection[Any]
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = heygen_fake()
-    provider = HeyGenProvider(api_key=HEYGEN_KEY, base_url=HEYGEN_BASE, timeout=5, client=fake.client())
-    use_provider(monkeypatch, "heygen", provider)
-    return fake
+    return serve(monkeypatch, HeyGenProvider, heygen_fake())
 
 
 @pytest.fixture
