@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded Postgres for the run, the app over real HTTP, users and tokens."""
+"""Shared fixtures: one embedded Postgres for the run, the app over real HTTP, users and tokens, and the
+HTTP helpers of the functional and provider tests."""
 
 import os
 import socket
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -19,6 +20,9 @@ import uvicorn
 from psycopg.rows import dict_row
 
 from functions.core.settings import get_settings, settings_env_names
+
+if TYPE_CHECKING:
+    from tests.functional.support import Api
 
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="avatar-studio-tests-"))
 # A scratch Postgres with pgvector to test against instead of the embedded one (on a CPU its pgvector
@@ -127,3 +131,20 @@ def base_url(database_url: str) -> Iterator[str]:
 def client(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=10) as http:
         yield http
+
+
+@pytest.fixture
+def api(client: httpx.Client) -> "Api":
+    from tests.functional.support import Api
+
+    return Api(client)
+
+
+@pytest.fixture
+def owner(make_user: UserFactory) -> User:
+    return make_user()
+
+
+@pytest.fixture
+def stranger(make_user: UserFactory) -> User:
+    return make_user()

@@ -1,9 +1,8 @@
 """Visitor tokens for the embeddable widget: one per browser visit, bound to an avatar and its site."""
 
-import time
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,9 +24,20 @@ class RateLimited(AppError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, detail: str, *, window_seconds: int) -> None:
-        retry_after = window_seconds - int(time.time()) % window_seconds
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, detail: str, *, window: "RateWindow") -> None:
+        super().__init__(detail, headers={"Retry-After": str(window.seconds_left)})
+
+
+class RateWindow:
+    """The fixed window of RATE_WINDOW_SECONDS that `now` (seconds since the epoch) falls in."""
+
+    def __init__(self, now: float) -> None:
+        self.start = int(now) - int(now) % RATE_WINDOW_SECONDS
+        self.seconds_left = max(1, self.start + RATE_WINDOW_SECONDS - int(now))
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.fromtimestamp(self.start, UTC)
 
 
 class WidgetTokenRequest(BaseModel):
@@ -72,38 +82,39 @@ async def issue_visitor_token(
     origin: str | None,
     client_ip: str | None,
     own_origins: Iterable[str] = (),
+    now: float,
 ) -> WidgetToken:
     """Checks the caller's origin and rate limits, then signs a token for a new or returning visitor.
 
-    `own_origins` (the studio's and the API's own) may show every avatar: the studio's demo page is there."""
+    `own_origins` (the studio's and the API's own) may show every avatar: the studio's demo page is there.
+    `now` (seconds since the epoch) places the call in its rate-limit window."""
     secret = widget_key(settings)
     if secret is None:
         raise ServiceUnavailable("widget tokens are not configured: set WIDGET_TOKEN_SECRET")
     # As service_role: the caller has no token yet, so there is no user for RLS to decide about. The
     # queries are limited to one avatar by its public id and to this endpoint's rate-limit counters.
+    window = RateWindow(now)
     async with db.as_service() as conn:
         ip_ok = await _hit(
-            conn, f"widget-token:ip:{client_ip or 'unknown'}", settings.widget_tokens_per_ip_per_minute
+            conn,
+            f"widget-token:ip:{client_ip or 'unknown'}",
+            window,
+            settings.widget_tokens_per_ip_per_minute,
         )
         avatar = await _avatar(conn, body.avatar_public_id) if ip_ok else None
     if not ip_ok:
-        raise RateLimited(
-            "too many widget tokens from this address; wait a minute", window_seconds=RATE_WINDOW_SECONDS
-        )
+        raise RateLimited("too many widget tokens from this address; wait a minute", window=window)
     if avatar is None:
         raise NotFound("no avatar has this public id")
     site = _check_origin(origin, [*avatar["allowed_origins"], *own_origins])
     returning = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
     async with db.as_service() as conn:
         avatar_ok = await _hit(
-            conn, f"widget-token:avatar:{avatar['id']}", settings.widget_tokens_per_avatar_per_minute
+            conn, f"widget-token:avatar:{avatar['id']}", window, settings.widget_tokens_per_avatar_per_minute
         )
         visitor_id = await _visitor(conn, returning, avatar["id"]) if avatar_ok else None
     if visitor_id is None:
-        raise RateLimited(
-            "this avatar is handing out too many visitor tokens; wait a minute",
-            window_seconds=RATE_WINDOW_SECONDS,
-        )
+        raise RateLimited("this avatar is handing out too many visitor tokens; wait a minute", window=window)
     token, expires_at = sign_visitor_token(
         secret,
         visitor_id=visitor_id,
@@ -117,9 +128,9 @@ async def issue_visitor_token(
     )
 
 
-async def _hit(conn: Conn, bucket: str, limit: int) -> bool:
+async def _hit(conn: Conn, bucket: str, window: RateWindow, limit: int) -> bool:
     cur = await conn.execute(
-        "select private.rate_limit_hit(%s, %s, %s) as ok", (bucket, RATE_WINDOW_SECONDS, limit)
+        "select private.rate_limit_hit_in(%s, %s, %s) as ok", (bucket, window.starts_at, limit)
     )
     row = await cur.fetchone()
     assert row is not None

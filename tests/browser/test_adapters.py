@@ -26,16 +26,13 @@ from functions.core.text.speakable import speakable
 from tests.browser.conftest import HostPages, screenshot
 from tests.functional.support import event_types, use_provider
 from tests.providers.fake import (
-    HEYGEN_BASE,
-    HEYGEN_KEY,
     LIVEAVATAR_BASE,
-    LIVEAVATAR_KEY,
-    TAVUS_BASE,
     FakeProvider,
     heygen_fake,
     liveavatar_fake,
     tavus_fake,
 )
+from tests.providers.vendors import serve, vendor
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 KNOWLEDGE = (
@@ -84,9 +81,7 @@ PROVIDERS: dict[str, Callable[[], Provider]] = {
     "heygen": lambda: Provider(
         "heygen",
         heygen_fake(),
-        lambda fake: HeyGenProvider(
-            api_key=HEYGEN_KEY, base_url=HEYGEN_BASE, timeout=5, client=fake.client()
-        ),
+        lambda fake: vendor(HeyGenProvider, fake),
         {"provider": "heygen", "provider_avatar_id": "Anna_public_3"},
         "heygen.speak repeat/async ",
         "heygen.interrupt",
@@ -95,9 +90,7 @@ PROVIDERS: dict[str, Callable[[], Provider]] = {
     "simli": lambda: Provider(
         "simli",
         _simli_fake(),
-        lambda fake: SimliProvider(
-            api_key="simli-key", base_url="https://simli.test", timeout=5, client=fake.client()
-        ),
+        lambda fake: vendor(SimliProvider, fake),
         {"provider": "simli", "provider_avatar_id": "face-42"},
         "simli.audio ",
         "simli.clear",
@@ -106,9 +99,7 @@ PROVIDERS: dict[str, Callable[[], Provider]] = {
     "liveavatar": lambda: Provider(
         "liveavatar",
         liveavatar_fake(),
-        lambda fake: LiveAvatarProvider(
-            api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
-        ),
+        lambda fake: vendor(LiveAvatarProvider, fake),
         {
             "provider": "liveavatar",
             "provider_avatar_id": str(uuid.uuid4()),
@@ -297,11 +288,7 @@ def test_a_tavus_call_takes_typed_questions_survives_a_drop_and_ends_with_the_se
     """Daily's frame (createFrame) reports the drop a bare iframe never would (`error`, `left-meeting`), and
     typed questions reach the persona as Tavus `conversation.respond` interactions."""
     fake = tavus_fake(conversation_url="https://tavus.daily.test/{id}")
-    use_provider(
-        monkeypatch,
-        "tavus",
-        TavusProvider(api_key="tavus-key", base_url=TAVUS_BASE, timeout=5, client=fake.client()),
-    )
+    serve(monkeypatch, TavusProvider, fake)
     headers = _owner(base_url)
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
         created = http.post(
@@ -360,11 +347,7 @@ def test_a_liveavatar_full_session_converses_reconnects_and_leaves_nothing_at_li
     """FULL: typed questions go to LiveAvatar (`message`), its transcriptions fill ours; a drop falls back
     and reconnects, and every context, secret and LLM configuration made for the session is deleted."""
     fake = liveavatar_fake()
-    use_provider(
-        monkeypatch,
-        "liveavatar",
-        LiveAvatarProvider(api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()),
-    )
+    serve(monkeypatch, LiveAvatarProvider, fake)
     base_url = public_api_base
     headers = _owner(base_url)
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:

@@ -48,12 +48,39 @@ def test_rate_limit_hit_starts_each_window_afresh_and_drops_past_windows(admin: 
     assert rows == [{"hits": 2, "current": True}]
 
 
+def hit_in(conn: Admin, bucket: str, window_start: str, limit: int) -> bool:
+    row = conn.execute(
+        "select private.rate_limit_hit_in(%s, %s::timestamptz, %s) as ok", (bucket, window_start, limit)
+    ).fetchone()
+    assert row is not None
+    ok: bool = row["ok"]
+    return ok
+
+
+def test_rate_limit_hit_in_counts_in_the_window_the_caller_names_and_drops_earlier_ones(admin: Admin) -> None:
+    bucket, other = f"test:{uuid.uuid4()}", f"test:{uuid.uuid4()}"
+    first, second = "2027-01-15 08:00:00+00", "2027-01-15 08:01:00+00"
+    with admin.transaction(force_rollback=True):
+        admin.execute(AS_ROLE, ("service_role", "{}"))
+        assert [hit_in(admin, bucket, first, 2) for _ in range(3)] == [True, True, False]
+        assert hit_in(admin, other, first, 2)
+        assert [hit_in(admin, bucket, second, 2) for _ in range(3)] == [True, True, False]
+        admin.execute("reset role")
+        rows = admin.execute(
+            "select window_start = %s::timestamptz as second, hits"
+            " from private.rate_limits where bucket = %s",
+            (second, bucket),
+        ).fetchall()
+    assert rows == [{"second": True, "hits": 3}]
+
+
 @pytest.mark.parametrize("actor", ["owner", "visitor", "anon"])
 @pytest.mark.parametrize(
     "sql",
     [
         "insert into public.widget_visitors (avatar_id) values (%(avatar_id)s)",
         "select private.rate_limit_hit('test:caller', 60, 1000)",
+        "select private.rate_limit_hit_in('test:caller', now(), 1000)",
         "select * from private.avatar_api_key(repeat('0', 64))",
         "select * from private.rate_limits",
     ],

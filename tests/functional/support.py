@@ -100,6 +100,4 @@ def insert_message_as_user(
 
 def use_provider(monkeypatch: pytest.MonkeyPatch, name: str, provider: AvatarProvider) -> None:
     """Serve avatars of `name` with `provider` for one test; the registry is restored afterwards."""
-    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
-    monkeypatch.setattr(registry, "_instances", {})
-    registry.register_provider(name, lambda _settings: provider)
+    monkeypatch.setitem(registry.OVERRIDES, name, lambda _settings: provider)

@@ -19,11 +19,12 @@ import pytest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, assert_problem, use_provider
+from tests.functional.support import Api, assert_problem
 from tests.functional.test_turns import REFUNDS
 from tests.functional.test_widget_token import SITE, Widget, visitor_headers
 from tests.functional.turns_support import add_knowledge
-from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
+from tests.providers.fake import FakeProvider, liveavatar_fake
+from tests.providers.vendors import serve
 
 Admin = psycopg.Connection[Any]
 QUESTION = {"model": "x", "messages": [{"role": "user", "content": "How do refunds work?"}]}
@@ -40,12 +41,7 @@ PUBLIC = {
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = liveavatar_fake()
-    provider = LiveAvatarProvider(
-        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client()
-    )
-    use_provider(monkeypatch, "liveavatar", provider)
-    return fake
+    return serve(monkeypatch, LiveAvatarProvider, liveavatar_fake())
 
 
 @pytest.fixture

@@ -64,13 +64,23 @@ def avatar(api: Api, owner: User) -> dict[str, Any]:
     )
 
 
-def limit_widget_tokens(monkeypatch: pytest.MonkeyPatch, **limits: int) -> None:
-    """Serves the app with smaller widget-token limits for one test."""
+class Clock:
+    """The clock the app reckons rate-limit windows on, set by the test: 10 s into a one-minute window."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_010.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limit_widget_tokens(monkeypatch: pytest.MonkeyPatch, **limits: int) -> Clock:
+    """Serves the app with smaller widget-token limits, and rate-limit windows on the returned clock."""
     settings = get_settings().model_copy(update=limits)
     monkeypatch.setattr(deps, "get_settings", lambda: settings)
-    # Fixed one-minute windows: start well inside one, so the counts of a test share a window.
-    if 60 - time.time() % 60 < 5:
-        time.sleep(60 - time.time() % 60 + 0.1)
+    clock = Clock()
+    monkeypatch.setattr(deps, "wall_clock", clock)
+    return clock
 
 
 # --- issuing ---------------------------------------------------------------------------------------
@@ -156,26 +166,33 @@ def test_an_unknown_public_id_is_not_found(widget: Widget) -> None:
 def test_tokens_are_rate_limited_per_client_address(
     widget: Widget, client: httpx.Client, avatar: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limit_widget_tokens(monkeypatch, widget_tokens_per_ip_per_minute=3)
+    clock = limit_widget_tokens(monkeypatch, widget_tokens_per_ip_per_minute=3)
     for _ in range(3):
         widget.token(avatar["public_id"])
+    clock.now += 49
     refused = widget.request(avatar["public_id"])
     problem = assert_problem(refused, 429, "rate_limited")
     assert "address" in problem["detail"]
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["retry-after"] == "1"
     assert Widget(client).request(avatar["public_id"]).status_code == 201
+    clock.now += 1
+    assert widget.request(avatar["public_id"]).status_code == 201, "the next minute did not start afresh"
 
 
 def test_tokens_are_rate_limited_per_avatar(
     client: httpx.Client, api: Api, owner: User, avatar: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limit_widget_tokens(monkeypatch, widget_tokens_per_avatar_per_minute=2)
+    clock = limit_widget_tokens(monkeypatch, widget_tokens_per_avatar_per_minute=2)
     for _ in range(2):
         Widget(client).token(avatar["public_id"])
     refused = Widget(client).request(avatar["public_id"])
     problem = assert_problem(refused, 429, "rate_limited")
     assert "avatar" in problem["detail"]
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["retry-after"] == "50"
+    clock.now += 50
+    assert Widget(client).request(avatar["public_id"]).status_code == 201, (
+        "the next minute did not start afresh"
+    )
     other = api.create_avatar(owner, allowed_origins=[SITE])
     assert Widget(client).request(other["public_id"]).status_code == 201
 

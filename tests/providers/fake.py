@@ -97,6 +97,8 @@ HEYGEN_KEY = "hg-key-0123456789"
 HEYGEN_BASE = "https://heygen.test"
 LIVEAVATAR_KEY = "la-key-0123456789"
 LIVEAVATAR_BASE = "https://liveavatar.test"
+SIMLI_KEY = "simli-key-0123456789"
+TAVUS_KEY = "tavus-key-0123456789"
 
 
 def checked(

@@ -9,15 +9,10 @@ from functions.core import cli
 from functions.core.providers import check
 from functions.core.providers.check import Step, exit_code, render, run_checks
 from functions.core.settings import Settings
+from tests.providers import vendors
 from tests.providers.fake import (
     ELEVENLABS_BASE,
-    HEYGEN_BASE,
-    HEYGEN_KEY,
-    LIVEAVATAR_BASE,
-    LIVEAVATAR_KEY,
     OPENAI_BASE,
-    SIMLI_BASE,
-    TAVUS_BASE,
     FakeProvider,
     elevenlabs_fake,
     heygen_fake,
@@ -28,22 +23,8 @@ from tests.providers.fake import (
     tavus_fake,
 )
 
-KEYS = {
-    "liveavatar": LIVEAVATAR_KEY,
-    "heygen": HEYGEN_KEY,
-    "simli": "simli-key-0123456789",
-    "tavus": "tavus-key-0123456789",
-    "elevenlabs": "el-key-0123456789",
-    "openai": "sk-openai-0123456789",
-}
-BASES = {
-    "liveavatar": LIVEAVATAR_BASE,
-    "heygen": HEYGEN_BASE,
-    "simli": SIMLI_BASE,
-    "tavus": TAVUS_BASE,
-    "elevenlabs": ELEVENLABS_BASE,
-    "openai": OPENAI_BASE,
-}
+KEYS = {**vendors.KEYS, "elevenlabs": "el-key-0123456789", "openai": "sk-openai-0123456789"}
+BASES = {**vendors.BASES, "elevenlabs": ELEVENLABS_BASE, "openai": OPENAI_BASE}
 
 
 def settings() -> Settings:

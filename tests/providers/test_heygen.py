@@ -12,10 +12,11 @@ from functions.core.errors import ProviderError
 from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.heygen import TASK_TEXT_LIMIT, HeyGenProvider
 from tests.conftest import User
-from tests.functional.support import Api, event_types, session_row, use_provider
+from tests.functional.support import Api, event_types, session_row
 from tests.functional.turns_support import stream_turn
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import HEYGEN_BASE, HEYGEN_KEY, FakeProvider, heygen_fake, timeout
+from tests.providers.vendors import serve, vendor
 
 Admin = psycopg.Connection[Any]
 
@@ -28,15 +29,9 @@ OPTIONS = {
 }
 
 
-def provider_for(fake: FakeProvider) -> HeyGenProvider:
-    return HeyGenProvider(api_key=HEYGEN_KEY, base_url=HEYGEN_BASE, timeout=5, client=fake.client())
-
-
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = heygen_fake()
-    use_provider(monkeypatch, "heygen", provider_for(fake))
-    return fake
+    return serve(monkeypatch, HeyGenProvider, heygen_fake())
 
 
 @pytest.fixture
@@ -81,7 +76,6 @@ def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_cred
     session_id = next(iter(fake.live))
     assert body["provider"] == "heygen"
     assert body["credentials"] == {
-        "kind": "heygen",
         "api_base": HEYGEN_BASE,
         "token": "session-token-1",
         "session_id": session_id,
@@ -96,7 +90,7 @@ def test_a_start_mints_a_token_creates_the_session_and_returns_only_session_cred
 @pytest.mark.parametrize("wrapped", [True, False], ids=["data-envelope", "bare-payload"])
 async def test_both_envelope_shapes_give_the_same_session(wrapped: bool) -> None:
     fake = heygen_fake(wrapped=wrapped)
-    created = await provider_for(fake).create_session(
+    created = await vendor(HeyGenProvider, fake).create_session(
         SessionRequest(
             session_id=uuid.uuid4(),
             avatar=AvatarSpec(avatar_id=uuid.uuid4()),
@@ -241,7 +235,7 @@ def test_a_timeout_answers_503_and_is_not_retried(
 async def test_speak_repeats_the_text_in_pieces_heygen_accepts() -> None:
     fake = heygen_fake()
     words = " ".join(f"word{index}" for index in range(400))
-    await provider_for(fake).speak("hg-1", words)
+    await vendor(HeyGenProvider, fake).speak("hg-1", words)
 
     tasks = fake.calls("POST", "/v1/streaming.task")
     assert len(words) == 3089
@@ -272,7 +266,7 @@ async def test_listing_reads_live_sessions_with_epoch_or_iso_times() -> None:
             },
         ),
     )
-    live = await provider_for(fake).list_sessions()
+    live = await vendor(HeyGenProvider, fake).list_sessions()
     assert live is not None
     assert [(session.provider_session_id, session.status) for session in live] == [
         ("a", "connected"),
@@ -293,7 +287,7 @@ async def test_listing_reads_live_sessions_with_epoch_or_iso_times() -> None:
 async def test_stopping_a_session_heygen_no_longer_knows_is_not_an_error(answer: httpx.Response) -> None:
     fake = FakeProvider()
     fake.on("POST", "/v1/streaming.stop", answer)
-    await provider_for(fake).stop_session("gone")
+    await vendor(HeyGenProvider, fake).stop_session("gone")
     assert len(fake.calls("POST", "/v1/streaming.stop")) == 1
 
 
@@ -303,7 +297,7 @@ async def test_another_refused_stop_is_still_an_error() -> None:
         "POST", "/v1/streaming.stop", httpx.Response(400, json={"code": 400112, "message": "Unauthorized"})
     )
     with pytest.raises(ProviderError):
-        await provider_for(fake).stop_session("s1")
+        await vendor(HeyGenProvider, fake).stop_session("s1")
 
 
 async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() -> None:
@@ -316,7 +310,7 @@ async def test_an_answer_without_a_session_id_is_a_502_naming_what_is_missing() 
         ),
     )
     with pytest.raises(ProviderError) as raised:
-        await provider_for(fake).create_session(
+        await vendor(HeyGenProvider, fake).create_session(
             SessionRequest(
                 session_id=uuid.uuid4(),
                 avatar=AvatarSpec(avatar_id=uuid.uuid4()),

@@ -14,23 +14,18 @@ from functions.core.providers.avatar.base import AvatarSpec, SessionRequest
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.settings import get_settings
 from tests.conftest import User
-from tests.functional.support import Api, assert_problem, session_row, use_provider
+from tests.functional.support import Api, assert_problem, session_row
 from tests.functional.test_cleanup import sweep_on_a_new_loop
 from tests.providers.checks import assert_start_fails
 from tests.providers.fake import LIVEAVATAR_BASE, LIVEAVATAR_KEY, FakeProvider, liveavatar_fake
 from tests.providers.fake import timeout as fake_timeout
+from tests.providers.vendors import serve, vendor
 
 Admin = psycopg.Connection[Any]
 AVATAR_UUID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 VOICE_UUID = "0b9e4a3c-7d51-4f4e-9c1a-2f6d8e5b7a10"
 CHAT_KEY = "sk-avs-session-key"
 ELEVENLABS_KEY = "el-key-0123456789"
-
-
-def provider_for(fake: FakeProvider, **options: Any) -> LiveAvatarProvider:
-    return LiveAvatarProvider(
-        api_key=LIVEAVATAR_KEY, base_url=LIVEAVATAR_BASE, timeout=5, client=fake.client(), **options
-    )
 
 
 def full_request(voice: dict[str, Any] | None = None, **request: Any) -> SessionRequest:
@@ -54,9 +49,7 @@ def full_request(voice: dict[str, Any] | None = None, **request: Any) -> Session
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = liveavatar_fake()
-    use_provider(monkeypatch, "liveavatar", provider_for(fake))
-    return fake
+    return serve(monkeypatch, LiveAvatarProvider, liveavatar_fake())
 
 
 @pytest.fixture
@@ -86,7 +79,6 @@ def test_a_lite_start_returns_a_session_token_and_never_the_key(
     session_id = next(iter(fake.live))
     credentials = response.json()["credentials"]
     assert credentials == {
-        "kind": "liveavatar",
         "mode": "LITE",
         "api_base": LIVEAVATAR_BASE,
         "session_id": session_id,
@@ -101,7 +93,7 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
     api-reference/llm-configurations/create-llm-configuration (hyphenated path, model_name),
     api-reference/contexts/create-context; PROVIDERS.md §0."""
     fake = liveavatar_fake(code=code)
-    created = await provider_for(fake).create_session(
+    created = await vendor(LiveAvatarProvider, fake).create_session(
         full_request(
             chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
         )
@@ -139,7 +131,7 @@ async def test_a_full_token_points_the_custom_llm_at_our_chat_completions(code: 
     assert CHAT_KEY not in str(created.credentials)
     assert LIVEAVATAR_KEY not in str(created.credentials)
 
-    assert await provider_for(fake).release(created.resources) == {}
+    assert await vendor(LiveAvatarProvider, fake).release(created.resources) == {}
     assert fake.kinds() == []
     assert [seen.path.rsplit("/", 2)[1] for seen in fake.requests if seen.method == "DELETE"] == [
         "llm-configurations",
@@ -184,7 +176,7 @@ async def test_a_refused_token_deletes_what_the_full_start_created() -> None:
     fake = liveavatar_fake()
     fake.on("POST", "/v1/sessions/token", httpx.Response(402, json={"code": 402, "message": "No credits"}))
     with pytest.raises(ProviderError):
-        await provider_for(fake).create_session(
+        await vendor(LiveAvatarProvider, fake).create_session(
             full_request(
                 chat_completions_base_url="https://api.studio.test/v1/sessions/s1", chat_api_key=CHAT_KEY
             )
@@ -196,7 +188,7 @@ async def test_a_refused_token_deletes_what_the_full_start_created() -> None:
 async def test_an_elevenlabs_voice_is_imported_once_with_our_elevenlabs_key() -> None:
     """docs.liveavatar.com api-reference/voices/import-third-party-voice: `{secret_id, voice_id}`."""
     fake = liveavatar_fake()
-    provider = provider_for(fake, elevenlabs_api_key=ELEVENLABS_KEY)
+    provider = vendor(LiveAvatarProvider, fake, elevenlabs_api_key=ELEVENLABS_KEY)
     request = full_request(
         chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
         chat_api_key=CHAT_KEY,
@@ -222,7 +214,7 @@ async def test_an_elevenlabs_voice_is_imported_once_with_our_elevenlabs_key() ->
 async def test_an_elevenlabs_voice_without_our_elevenlabs_key_is_refused_before_any_call() -> None:
     fake = liveavatar_fake()
     with pytest.raises(ProviderError) as raised:
-        await provider_for(fake).create_session(
+        await vendor(LiveAvatarProvider, fake).create_session(
             full_request(
                 chat_completions_base_url="https://api.studio.test/v1/sessions/s1",
                 chat_api_key=CHAT_KEY,
@@ -236,7 +228,7 @@ async def test_an_elevenlabs_voice_without_our_elevenlabs_key_is_refused_before_
 async def test_full_mode_without_our_chat_url_and_key_is_refused_before_any_call() -> None:
     fake = liveavatar_fake()
     with pytest.raises(ProviderError) as raised:
-        await provider_for(fake).create_session(full_request())
+        await vendor(LiveAvatarProvider, fake).create_session(full_request())
     assert "FULL mode needs our chat-completions URL" in raised.value.detail
     assert fake.requests == []
 
@@ -328,7 +320,7 @@ async def test_listing_accepts_a_bare_list_and_skips_ended_sessions() -> None:
             },
         ),
     )
-    live = await provider_for(fake).list_sessions()
+    live = await vendor(LiveAvatarProvider, fake).list_sessions()
     assert live is not None
     assert [(session.provider_session_id, session.status) for session in live] == [
         ("a", "CONNECTED"),
@@ -342,7 +334,7 @@ async def test_listing_reads_every_page() -> None:
     """The list is paginated (`page`, `page_size` ≤ 100, `next`): docs.liveavatar.com openapi.json."""
     fake = liveavatar_fake()
     fake.live.update({str(uuid.uuid4()): datetime.now(UTC) for _ in range(230)})
-    live = await provider_for(fake).list_sessions()
+    live = await vendor(LiveAvatarProvider, fake).list_sessions()
     assert live is not None
     assert sorted(session.provider_session_id for session in live) == sorted(fake.live)
     assert [seen.params["page"] for seen in fake.calls("GET", "/v1/sessions")] == ["1", "2", "3"]
@@ -368,7 +360,7 @@ def test_server_speech_is_not_an_option_of_liveavatar(client: httpx.Client, owne
 def full_fake(monkeypatch: pytest.MonkeyPatch, base_url: str) -> Iterator[FakeProvider]:
     """LiveAvatar FULL end to end: our public base URL set, so the provider gets our chat completions."""
     fake = liveavatar_fake()
-    use_provider(monkeypatch, "liveavatar", provider_for(fake))
+    serve(monkeypatch, LiveAvatarProvider, fake)
     monkeypatch.setenv("PUBLIC_API_BASE", base_url)
     get_settings.cache_clear()
     yield fake
@@ -512,7 +504,7 @@ def test_clients_cannot_see_provider_resources(
 def test_an_avatars_elevenlabs_voice_is_imported_for_its_first_session_only(
     monkeypatch: pytest.MonkeyPatch, api: Api, admin: Admin, owner: User, full_fake: FakeProvider
 ) -> None:
-    use_provider(monkeypatch, "liveavatar", provider_for(full_fake, elevenlabs_api_key=ELEVENLABS_KEY))
+    serve(monkeypatch, LiveAvatarProvider, full_fake, elevenlabs_api_key=ELEVENLABS_KEY)
     voice = f"el-{uuid.uuid4().hex[:12]}"
     avatar = full_avatar(api, owner)
     response = api.client.patch(

@@ -9,30 +9,28 @@ import psycopg
 import pytest
 
 from functions.core.cleanup import CleanupReport
+from functions.core.providers.avatar.heygen import HeyGenProvider
+from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
-from tests.functional.support import Api, events, session_row, use_provider
+from tests.functional.support import Api, events, session_row
 from tests.functional.test_cleanup import make_idle, sweep_on_a_new_loop
 from tests.providers.fake import (
     HEYGEN_KEY,
-    TAVUS_BASE,
     FakeProvider,
     heygen_fake,
     liveavatar_fake,
     tavus_fake,
 )
-from tests.providers.test_heygen import provider_for as heygen_provider
 from tests.providers.test_liveavatar import AVATAR_UUID
-from tests.providers.test_liveavatar import provider_for as liveavatar_provider
+from tests.providers.vendors import serve
 
 Admin = psycopg.Connection[Any]
 
 
 @pytest.fixture
 def heygen(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = heygen_fake()
-    use_provider(monkeypatch, "heygen", heygen_provider(fake))
-    return fake
+    return serve(monkeypatch, HeyGenProvider, heygen_fake())
 
 
 @pytest.fixture
@@ -128,7 +126,7 @@ def test_two_cleanup_runs_at_once_stop_each_orphan_once(
     api: Api, admin: Admin, owner: User, heygen: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     liveavatar = liveavatar_fake()
-    use_provider(monkeypatch, "liveavatar", liveavatar_provider(liveavatar))
+    serve(monkeypatch, LiveAvatarProvider, liveavatar)
     orphans: list[tuple[str, str]] = []
     for provider, provider_avatar_id in (("heygen", "Anna_public_3"), ("liveavatar", AVATAR_UUID)):
         avatar = api.create_avatar(owner, provider=provider, provider_avatar_id=provider_avatar_id)
@@ -173,11 +171,7 @@ def test_tavus_conversations_we_no_longer_hold_are_ended_across_pages(
     """Tavus bills from creation: `GET /v2/conversations?status=active` (paginated, `limit`/`page`) lets the
     cleanup end what our table says is over (docs.tavus.io/api-reference/conversations/get-conversations)."""
     tavus = tavus_fake()
-    use_provider(
-        monkeypatch,
-        "tavus",
-        TavusProvider(api_key="tavus-key", base_url=TAVUS_BASE, timeout=5, client=tavus.client()),
-    )
+    serve(monkeypatch, TavusProvider, tavus)
     avatar = api.create_avatar(owner, provider="tavus", provider_avatar_id="r-1")
     live = api.start_session(owner, avatar["id"])["session_id"]
     over = api.start_session(owner, avatar["id"])["session_id"]

@@ -1,5 +1,6 @@
 """The registry builds vendors from settings; the shared HTTP helper retries only what is safe."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,8 +26,11 @@ VENDORS = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_instances", {})
+def fresh_registry() -> Iterator[None]:
+    """Each test makes its providers with its own settings, and leaves none made with them behind."""
+    registry.forget_providers()
+    yield
+    registry.forget_providers()
 
 
 @pytest.mark.parametrize("name", sorted(VENDORS))

@@ -8,14 +8,14 @@ import pytest
 
 from functions.core.providers.avatar.simli import SimliProvider
 from tests.conftest import User
-from tests.functional.support import Api, event_types, session_row, use_provider
+from tests.functional.support import Api, event_types, session_row
 from tests.providers.checks import assert_start_fails
 from tests.providers.contracts import SimliToken
+from tests.providers.fake import SIMLI_KEY as KEY
 from tests.providers.fake import FakeProvider, checked, timeout
+from tests.providers.vendors import serve
 
 Admin = psycopg.Connection[Any]
-KEY = "simli-key-0123456789"
-BASE = "https://simli.test"
 ICE = [{"urls": ["turn:turn.simli.test:3478"], "username": "u", "credential": "c"}]
 
 
@@ -30,10 +30,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
         ),
     )
     fake.on("GET", "/compose/ice", httpx.Response(200, json=ICE))
-    use_provider(
-        monkeypatch, "simli", SimliProvider(api_key=KEY, base_url=BASE, timeout=5, client=fake.client())
-    )
-    return fake
+    return serve(monkeypatch, SimliProvider, fake)
 
 
 @pytest.fixture
@@ -66,7 +63,6 @@ def test_a_start_returns_a_token_bounded_by_the_avatars_limits_and_never_the_key
     [ice] = fake.calls("GET", "/compose/ice")
     assert ice.headers["x-simli-api-key"] == KEY
     assert response.json()["credentials"] == {
-        "kind": "simli",
         "session_token": "simli-session-token",
         "ice_servers": ICE,
         "max_session_seconds": 1200,

@@ -9,14 +9,14 @@ import pytest
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.tavus import TavusProvider
 from tests.conftest import User
-from tests.functional.support import Api, session_row, use_provider
+from tests.functional.support import Api, session_row
 from tests.providers.checks import assert_start_fails
 from tests.providers.contracts import TavusConversation
+from tests.providers.fake import TAVUS_KEY as KEY
 from tests.providers.fake import FakeProvider, checked, refuse_connection
+from tests.providers.vendors import serve, vendor
 
 Admin = psycopg.Connection[Any]
-KEY = "tavus-key-0123456789"
-BASE = "https://tavus.test"
 CONVERSATION = {
     "conversation_id": "c123456",
     "conversation_name": "x",
@@ -37,10 +37,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
         checked(TavusConversation, lambda _request: httpx.Response(200, json=CONVERSATION)),
     )
     fake.on("POST", "/v2/conversations/c123456/end", httpx.Response(200))
-    use_provider(
-        monkeypatch, "tavus", TavusProvider(api_key=KEY, base_url=BASE, timeout=5, client=fake.client())
-    )
-    return fake
+    return serve(monkeypatch, TavusProvider, fake)
 
 
 @pytest.fixture
@@ -77,7 +74,6 @@ def test_a_start_creates_a_bounded_conversation_and_returns_its_url_only(
         "properties": {"max_call_duration": 3600, "participant_absent_timeout": 300, "language": "english"},
     }
     assert response.json()["credentials"] == {
-        "kind": "tavus",
         "conversation_id": "c123456",
         "conversation_url": "https://tavus.daily.co/c123456",
     }
@@ -152,9 +148,7 @@ async def test_ending_a_conversation_tavus_no_longer_knows_is_not_an_error() -> 
     fake.on(
         "POST", "/v2/conversations/c-gone/end", httpx.Response(400, json={"error": "Invalid conversation_id"})
     )
-    provider = TavusProvider(
-        api_key="tavus-key", base_url="https://tavus.test", timeout=5, client=fake.client()
-    )
+    provider = vendor(TavusProvider, fake)
     await provider.stop_session("c-gone")
     fake.on("POST", "/v2/conversations/c-other/end", httpx.Response(400, json={"error": "Bad request"}))
     with pytest.raises(ProviderError):

@@ -4,11 +4,8 @@ import { StubAdapter } from "../src/adapters/stub";
 import { registerAdapter, type AdapterContext, type AvatarAdapter } from "../src/lib/adapter";
 import { ApiClient } from "../src/lib/api";
 import { ConversationController, DROP_NOTICE, GAVE_UP_NOTICE, NOT_CONVERSATIONAL } from "../src/lib/controller";
+import { ManualClock, settle, until } from "./waiting";
 
-const until = async (condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 2));
-  assert.ok(condition(), "timed out");
-};
 
 interface Call {
   path: string;
@@ -56,13 +53,20 @@ async function cloudConversation(t: TestContext, reconnect: () => Response, dela
     return adapter;
   });
   const { api, calls } = server(reconnect);
-  const controller = new ConversationController({ api, avatarId: "av1", stage: {} as HTMLElement, reconnectDelaysMs: delays });
+  const clock = new ManualClock();
+  const controller = new ConversationController({
+    api,
+    avatarId: "av1",
+    stage: {} as HTMLElement,
+    reconnectDelaysMs: delays,
+    sleep: clock.sleep,
+  });
   const notices: (string | null)[] = [];
   controller.on("notice", (notice) => notices.push(notice));
   // A failed assertion must not leave the keep-alive timer holding the test process open.
   t.after(() => controller.end());
   await controller.start();
-  return { controller, clouds, locals, calls, notices };
+  return { controller, clouds, locals, calls, notices, clock };
 }
 
 test("a cloud avatar's talking is recorded with the session as speaking, then listening", async (t) => {
@@ -80,15 +84,18 @@ test("a cloud avatar's talking is recorded with the session as speaking, then li
 });
 
 test("a dropped provider stream falls back to the local avatar, records the drop and reconnects", async (t) => {
-  const { controller, clouds, locals, calls, notices } = await cloudConversation(t, () => Response.json({}), [5]);
+  const { controller, clouds, locals, calls, notices, clock } = await cloudConversation(t, () => Response.json({}), [5]);
   clouds[0].drop();
-  await until(() => locals.length === 1 && locals[0].calls.includes("start"));
+  await until(() => locals.length === 1 && locals[0].calls.includes("start") && clock.pending === 1);
+  assert.deepEqual(clock.asked, [5]);
   assert.deepEqual(notices, [DROP_NOTICE]);
   assert.deepEqual(calls.find((call) => call.path === "/v1/sessions/s1/events")?.body, {
     type: "disconnected",
     data: { provider: "cloud", fallback: "local" },
   });
   assert.ok(clouds[0].calls.includes("stop"), "the dropped adapter was not released");
+  assert.equal(clouds.length, 1, "reconnected before its delay was over");
+  clock.release();
   await until(() => notices.length === 2);
   assert.deepEqual(notices, [DROP_NOTICE, null]);
   assert.equal(clouds.length, 2);
@@ -98,14 +105,16 @@ test("a dropped provider stream falls back to the local avatar, records the drop
 });
 
 test("while the provider is away the local avatar speaks; the swap back waits for the turn to end", async (t) => {
-  const { controller, clouds, locals, notices } = await cloudConversation(t, () => Response.json({}), [30]);
+  const { controller, clouds, locals, notices, clock } = await cloudConversation(t, () => Response.json({}), [30]);
   clouds[0].drop();
-  await until(() => locals.length === 1 && locals[0].calls.includes("start"));
+  await until(() => locals.length === 1 && locals[0].calls.includes("start") && clock.pending === 1);
   const turn = controller.ask("Still there?");
   await until(() => locals[0].current === "Yes, still here.");
+  clock.release();
   await until(() => clouds.length === 2 && clouds[1].calls.includes("start"));
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await settle();
   assert.deepEqual(notices, [DROP_NOTICE], "the provider came back in the middle of an answer");
+  assert.ok(!locals[0].calls.includes("stop"), "the local avatar was stopped in the middle of an answer");
   locals[0].finishSentence();
   await turn;
   await until(() => notices.length === 2);
@@ -116,9 +125,15 @@ test("while the provider is away the local avatar speaks; the swap back waits fo
 
 test("when the provider cannot be brought back, the local avatar stays and the notice says so", async (t) => {
   const refuse = () => Response.json({ status: 503, code: "provider_unavailable", detail: "down", provider: "cloud" }, { status: 503 });
-  const { controller, clouds, locals, calls, notices } = await cloudConversation(t, refuse, [1, 1]);
+  const { controller, clouds, locals, calls, notices, clock } = await cloudConversation(t, refuse, [1, 2]);
   clouds[0].drop();
+  for (const attempt of [1, 2]) {
+    await until(() => clock.pending === 1);
+    clock.release();
+    await until(() => calls.filter((call) => call.path === "/v1/sessions/s1/reconnect").length === attempt);
+  }
   await until(() => notices.length === 2);
+  assert.deepEqual(clock.asked, [1, 2]);
   assert.deepEqual(notices, [DROP_NOTICE, GAVE_UP_NOTICE]);
   assert.equal(calls.filter((call) => call.path === "/v1/sessions/s1/reconnect").length, 2);
   assert.equal(clouds.length, 1);
@@ -129,10 +144,14 @@ test("when the provider cannot be brought back, the local avatar stays and the n
 
 test("a session that ended meanwhile stops reconnecting at the first 409", async (t) => {
   const ended = () => Response.json({ status: 409, code: "session_ended", detail: "over" }, { status: 409 });
-  const { controller, clouds, calls, notices } = await cloudConversation(t, ended, [1, 1, 1]);
+  const { controller, clouds, calls, notices, clock } = await cloudConversation(t, ended, [1, 1, 1]);
   clouds[0].drop();
+  await until(() => clock.pending === 1);
+  clock.release();
   await until(() => calls.some((call) => call.path === "/v1/sessions/s1/reconnect"));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await settle();
+  assert.equal(clock.pending, 0, "it waited to try again");
+  assert.deepEqual(clock.asked, [1]);
   assert.equal(calls.filter((call) => call.path === "/v1/sessions/s1/reconnect").length, 1);
   assert.deepEqual(notices, [DROP_NOTICE]);
   await controller.end();
@@ -158,7 +177,7 @@ class Conversational extends StubAdapter implements AvatarAdapter {
   sendText?: (text: string) => void;
 
   hear(role: "user" | "avatar", text: string): void {
-    (this as unknown as { events: { emit(event: string, detail: unknown): void } }).events.emit("transcript", { role, text });
+    this.events.emit("transcript", { role, text });
   }
 }
 

@@ -3,8 +3,7 @@ import { test } from "node:test";
 import { SpeechLine, type Delivery } from "../src/adapters/cloud/speech-line";
 import type { AdapterEvents } from "../src/lib/adapter";
 import { Emitter } from "../src/lib/events";
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+import { settle } from "./waiting";
 
 /** A provider that is handed sentences and finishes them only when told to. */
 function provider(inFlight: number, prepare: (text: string) => Promise<string> = async (text) => text) {
@@ -36,13 +35,13 @@ function provider(inFlight: number, prepare: (text: string) => Promise<string> =
 test("sentences are handed over in order, at most `inFlight` before the first is spoken", async () => {
   const { line, handed, speaking, seen } = provider(2);
   const results = ["one", "two", "three", "four"].map((text) => line.speak(text));
-  await tick();
+  await settle();
   assert.deepEqual(handed, ["one", "two"]);
   speaking[0].finish();
-  await tick();
+  await settle();
   assert.deepEqual(handed, ["one", "two", "three"]);
   for (const item of speaking.slice(1)) item.finish();
-  await tick();
+  await settle();
   speaking[3].finish();
   assert.deepEqual(await Promise.all(results), [true, true, true, true]);
   assert.deepEqual(seen, ["speaking", "idle"]);
@@ -57,20 +56,20 @@ test("a sentence prepared late still waits for the ones before it", async () => 
   });
   void line.speak("first");
   void line.speak("second");
-  await tick();
+  await settle();
   assert.deepEqual(handed, []);
   release();
-  await tick();
+  await settle();
   assert.deepEqual(handed, ["first", "second"]);
 });
 
 test("interrupt halts the provider once, discards the queue and never sends what was still here", async () => {
   const { line, handed, speaking, seen, halts } = provider(1);
   const results = ["one", "two", "three"].map((text) => line.speak(text));
-  await tick();
+  await settle();
   line.interrupt();
   speaking[0].finish();
-  await tick();
+  await settle();
   assert.deepEqual(await Promise.all(results), [false, false, false]);
   assert.deepEqual(handed, ["one"]);
   assert.equal(halts(), 1);
@@ -84,7 +83,7 @@ test("a sentence whose speech cannot be prepared is reported and skipped", async
     return text;
   });
   const results = ["bad", "good"].map((text) => line.speak(text));
-  await tick();
+  await settle();
   speaking[0].finish();
   assert.deepEqual(await Promise.all(results), [false, true]);
   assert.deepEqual(handed, ["good"]);

@@ -1,6 +1,8 @@
-"""Dependencies that keep route signatures short: the verified caller, the database, settings."""
+"""Dependencies that keep route signatures short: the verified caller, the database, settings, the clock."""
 
+import time
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated
 
@@ -79,6 +81,15 @@ async def _settings() -> Settings:
     return get_settings()
 
 
+def wall_clock() -> float:
+    """Seconds since the epoch: the clock rate-limit windows are reckoned on (tests put in their own)."""
+    return time.time()
+
+
+async def _clock() -> Callable[[], float]:
+    return wall_clock
+
+
 async def api_key_principal(
     request: Request,
     db: Annotated[Database, Depends(_database)],
@@ -122,3 +133,4 @@ ApiKeyUser = Annotated[Principal, Depends(api_key_principal)]
 SessionCaller = Annotated[Principal, Depends(session_caller)]
 Db = Annotated[Database, Depends(_database)]
 AppSettings = Annotated[Settings, Depends(_settings)]
+Clock = Annotated[Callable[[], float], Depends(_clock)]

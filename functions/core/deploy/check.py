@@ -61,6 +61,7 @@ FUNCTION_GRANTS: dict[str, list[str]] = {
     ],
     "service_role": [
         "private.rate_limit_hit(text, integer, integer)",
+        "private.rate_limit_hit_in(text, timestamp with time zone, integer)",
         "private.avatar_api_key(text)",
     ],
 }

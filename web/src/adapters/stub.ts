@@ -15,7 +15,7 @@ export class StubAdapter implements AvatarAdapter {
   readonly calls: string[] = [];
   readonly spoken: string[] = [];
   credentials: Record<string, unknown> | null = null;
-  private readonly events = new Emitter<AdapterEvents>();
+  protected readonly events = new Emitter<AdapterEvents>();
   private queue: Queued[] = [];
   private speaking = false;
 
@@ -28,7 +28,6 @@ export class StubAdapter implements AvatarAdapter {
   async start(credentials: Record<string, unknown>): Promise<void> {
     this.calls.push("start");
     this.credentials = credentials;
-    this.events.emit("ready", undefined);
   }
 
   speakSentence(text: string): Promise<boolean> {
@@ -40,10 +39,6 @@ export class StubAdapter implements AvatarAdapter {
         this.events.emit("speaking", undefined);
       }
     });
-  }
-
-  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {
-    return this.speakSentence(`<audio ${pcm.length} samples at ${sampleRate} Hz>`);
   }
 
   /** The sentence being spoken now, if any. */

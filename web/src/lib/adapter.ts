@@ -9,25 +9,21 @@ export interface Transcript {
 }
 
 export interface AdapterEvents {
-  ready: undefined;
   speaking: undefined;
   idle: undefined;
   error: Error;
   /** The stream ended; `expected` is false when it dropped rather than being stopped by us. */
   disconnected: { expected: boolean };
   transcript: Transcript;
-  [event: string]: unknown;
 }
 
-export type AdapterEvent = "ready" | "speaking" | "idle" | "error" | "disconnected" | "transcript";
+export type AdapterEvent = keyof AdapterEvents;
 
 export interface AvatarAdapter {
   /** Connects with the credentials the sessions function returned; resolves once the avatar can speak. */
   start(credentials: Record<string, unknown>): Promise<void>;
   /** Queues a sentence; resolves true once it has been spoken to the end, false if it was interrupted. */
   speakSentence(text: string): Promise<boolean>;
-  /** Queues raw PCM16 mono audio, for providers driven by our own TTS. */
-  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean>;
   /** Stops speaking at once and discards everything queued. */
   interrupt(): void;
   stop(): Promise<void>;
@@ -67,10 +63,6 @@ const loaders = new Map<string, () => Promise<AdapterFactory>>([
 
 export function registerAdapter(provider: string, loader: () => Promise<AdapterFactory>): void {
   loaders.set(provider, loader);
-}
-
-export function hasAdapter(provider: string): boolean {
-  return loaders.has(provider);
 }
 
 /** Loads the provider's adapter code on first use (a separate chunk in the bundles). */

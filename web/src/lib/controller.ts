@@ -1,41 +1,31 @@
-/** One conversation, shared by the studio and the widget: session, adapter, greeting, turns, end. */
+/**
+ * One conversation, shared by the studio and the widget: the session's lifecycle (start, keep-alive, end),
+ * composed of the status machine (conversation/status.ts), the adapter slot with its fallback and reconnection
+ * (conversation/adapter-slot.ts), the turn runner (conversation/turn-runner.ts) and the session's event
+ * recording (conversation/recorder.ts).
+ */
 
 import { ApiClient, ApiError } from "./api";
-import { loadAdapter, type AdapterFactory, type AvatarAdapter } from "./adapter";
+import { AdapterSlot } from "./conversation/adapter-slot";
+import { SessionRecorder } from "./conversation/recorder";
+import { StatusMachine, type ConversationStatus } from "./conversation/status";
+import { TurnRunner, type TurnEvents } from "./conversation/turn-runner";
 import { Emitter } from "./events";
-import { SentenceQueue } from "./sentences";
-import { newTurnId, reportFirstAudible, reportInterrupt, runTurn, type Source, type TurnInput } from "./turns";
+import { newTurnId, type TurnInput } from "./turns";
 
-export type ConversationStatus = "idle" | "connecting" | "listening" | "thinking" | "speaking" | "ended";
+export { DROP_NOTICE, GAVE_UP_NOTICE } from "./conversation/adapter-slot";
+export type { ConversationStatus } from "./conversation/status";
+export type { Latency } from "./conversation/turn-runner";
 
-export interface Latency {
-  retrievalMs: number | null;
-  firstSentenceMs: number | null;
-  firstAudioMs: number | null;
-}
-
-export interface ControllerEvents {
+export interface ControllerEvents extends TurnEvents {
   status: ConversationStatus;
   greeting: string;
-  user: { turnId: string; text: string };
-  sources: { turnId: string; sources: Source[] };
-  sentence: { turnId: string; index: number; text: string };
-  /** `messageId`: the stored reply, once the server has it (what feedback rates). */
-  answer: { turnId: string; reply: string; interrupted: boolean; heard: string; messageId: string | null };
-  latency: { turnId: string; latency: Latency };
-  error: Error;
   /** A standing message about the avatar itself (a dropped stream); null clears it. */
   notice: string | null;
   ended: { reason: string };
-  [event: string]: unknown;
 }
 
-export const DROP_NOTICE =
-  "The avatar's video connection dropped. The conversation goes on with the built-in avatar while we reconnect.";
-export const GAVE_UP_NOTICE =
-  "The avatar's video could not be restored, so the built-in avatar stays for the rest of this conversation.";
-export const NOT_CONVERSATIONAL =
-  "This avatar holds the conversation in its own call; speak to it there.";
+export const NOT_CONVERSATIONAL = "This avatar holds the conversation in its own call; speak to it there.";
 
 export interface ControllerOptions {
   api: ApiClient;
@@ -50,23 +40,10 @@ export interface ControllerOptions {
   /** Where `pagehide` is listened for; the window in a browser. */
   pageEvents?: EventTarget | null;
   now?: () => number;
+  /** The clock reconnection waits on; `setTimeout` by default. */
+  sleep?: (ms: number) => Promise<void>;
   /** Sent with the session start: the widget's stored `visitor_key` and the `page_url` it is on. */
   sessionFields?: { visitor_key?: string; page_url?: string };
-}
-
-interface ActiveTurn {
-  id: string;
-  settled: Promise<void>;
-  queue: SentenceQueue;
-  abort: AbortController;
-  sentAt: number;
-  latency: Latency;
-  reply: string;
-  sentences: string[];
-  interrupted: boolean;
-  heard: string;
-  streaming: boolean;
-  messageId: string | null;
 }
 
 /** Whether this session can take spoken questions, and why not when it cannot. */
@@ -83,17 +60,17 @@ interface StartedSession {
   voice_input?: VoiceInputInfo;
 }
 
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class ConversationController extends Emitter<ControllerEvents> {
-  status: ConversationStatus = "idle";
   sessionId: string | null = null;
   startedAt: number | null = null;
   /** Set when the session starts; a server that does not say is taken to offer voice input. */
   voiceInput: VoiceInputInfo = { available: true, engine: null, reason: null };
-  private adapter: AvatarAdapter | null = null;
-  private provider = "local";
-  private detach: (() => void)[] = [];
-  private greeting = "";
-  private turn: ActiveTurn | null = null;
+  private readonly state: StatusMachine;
+  private readonly slot: AdapterSlot;
+  private readonly turns: TurnRunner;
+  private readonly recorder: SessionRecorder;
   private keepalive: ReturnType<typeof setInterval> | null = null;
   private readonly options: ControllerOptions;
   private readonly now: () => number;
@@ -103,151 +80,100 @@ export class ConversationController extends Emitter<ControllerEvents> {
     super();
     this.options = options;
     this.now = options.now ?? (() => performance.now());
+    this.recorder = new SessionRecorder(options.api);
+    this.state = new StatusMachine((status, previous) => {
+      this.emit("status", status);
+      this.recorder.statusChanged(status, previous);
+    });
+    this.turns = new TurnRunner(options.api, this.now, this);
+    this.slot = this.createSlot();
   }
 
-  private setStatus(status: ConversationStatus): void {
-    if (this.status === status) return;
-    const previous = this.status;
-    this.status = status;
-    this.emit("status", status);
-    // A cloud avatar's talking is recorded with the session, where its provider's own logs can be matched.
-    if (this.provider !== "local" && (status === "speaking" || (status === "listening" && previous === "speaking"))) {
-      this.recordEvent(status, { provider: this.provider });
-    }
+  get status(): ConversationStatus {
+    return this.state.status;
+  }
+
+  /** True when the avatar's provider listens and answers by itself (our turns and voice input are not used). */
+  get conversational(): boolean {
+    return this.slot.adapter?.conversational === true;
+  }
+
+  private createSlot(): AdapterSlot {
+    const { api, stage, appearance } = this.options;
+    const slot = new AdapterSlot({
+      context: () => ({ api, sessionId: this.sessionId ?? "", stage, appearance }),
+      reconnect: async () =>
+        (await api.json<StartedSession>("POST", `/v1/sessions/${this.sessionId}/reconnect`)).credentials,
+      reconnectDelaysMs: this.options.reconnectDelaysMs ?? [1_000, 3_000, 10_000],
+      sleep: this.options.sleep ?? realSleep,
+      ended: () => this.state.ended,
+      betweenTurns: () => this.turns.idle(),
+    });
+    slot.on("speaking", () => {
+      this.turns.audible();
+      this.state.go("speaking");
+    });
+    slot.on("idle", () => this.adapterIdle());
+    slot.on("error", (error) => this.emit("error", error));
+    slot.on("transcript", ({ role, text }) => {
+      const turnId = newTurnId();
+      if (role === "user") this.emit("user", { turnId, text });
+      else this.emit("answer", { turnId, reply: text, interrupted: false, heard: text, messageId: null });
+    });
+    slot.on("lost", () => void this.end("provider_disconnected"));
+    slot.on("dropped", () => {
+      this.interrupt();
+      this.recorder.record("disconnected", { provider: this.recorder.provider, fallback: "local" });
+    });
+    slot.on("fellBack", () => this.listen(this.turns.phase === "none" ? "listening" : "thinking"));
+    slot.on("notice", (notice) => this.emit("notice", notice));
+    return slot;
+  }
+
+  /** Moves to `status` and lets the face show whether it listens. */
+  private listen(status: "listening" | "thinking"): void {
+    this.state.go(status);
+    if (!this.state.ended) this.slot.adapter?.setListening?.(status === "listening");
   }
 
   /** Starts the session and the avatar; call it from a click so audio may play. */
   async start(): Promise<void> {
     const { api, avatarId } = this.options;
-    this.setStatus("connecting");
+    this.state.go("connecting");
+    let greeting: string;
     try {
       const session = await api.json<StartedSession>("POST", "/v1/sessions", {
         ...this.options.sessionFields,
         avatar_id: avatarId,
       });
       this.sessionId = session.session_id;
-      this.provider = session.provider;
+      this.recorder.sessionId = session.session_id;
+      this.recorder.provider = session.provider;
       if (session.voice_input) this.voiceInput = session.voice_input;
-      const adapter = this.createAdapter(await loadAdapter(session.provider));
-      this.install(adapter);
-      await adapter.start(session.credentials);
-      const greeting = session.credentials.greeting;
-      this.greeting = typeof greeting === "string" && greeting ? greeting : (this.options.greeting ?? "");
+      await this.slot.start(session.provider, session.credentials);
+      const given = session.credentials.greeting;
+      greeting = typeof given === "string" && given ? given : (this.options.greeting ?? "");
     } catch (error) {
       await this.end("start_failed");
       this.emit("error", error as Error);
       return;
     }
+    // Ended meanwhile (the page went away, the user gave up): nothing to start.
+    if (this.state.ended) return;
+    this.state.go("listening");
     this.startedAt = this.now();
     this.keepalive = setInterval(() => void this.sendKeepalive(), this.options.keepaliveMs ?? 60_000);
     this.options.pageEvents?.addEventListener("pagehide", this.onPageHide);
-    this.setStatus("listening");
-    this.adapter?.setListening?.(true);
-    if (this.greeting && !this.conversational) {
-      this.emit("greeting", this.greeting);
-      void this.adapter?.speakSentence(this.greeting);
+    this.slot.adapter?.setListening?.(true);
+    if (greeting && !this.conversational) {
+      this.emit("greeting", greeting);
+      void this.slot.adapter?.speakSentence(greeting);
     }
-  }
-
-  private get ended(): boolean {
-    return this.status === "ended";
-  }
-
-  /** True when the avatar's provider listens and answers by itself (our turns and voice input are not used). */
-  get conversational(): boolean {
-    return this.adapter?.conversational === true;
-  }
-
-  private createAdapter(factory: AdapterFactory): AvatarAdapter {
-    const { api, stage, appearance } = this.options;
-    return factory({ api, sessionId: this.sessionId ?? "", stage, appearance });
-  }
-
-  /** Makes `adapter` the one speaking; events of the one it replaces are no longer heard. */
-  private install(adapter: AvatarAdapter): void {
-    for (const off of this.detach) off();
-    this.adapter = adapter;
-    this.detach = [
-      adapter.on("speaking", () => this.adapterSpeaking()),
-      adapter.on("idle", () => this.adapterIdle()),
-      adapter.on("error", (error) => this.emit("error", error)),
-      adapter.on("transcript", ({ role, text }) => {
-        const turnId = newTurnId();
-        if (role === "user") this.emit("user", { turnId, text });
-        else this.emit("answer", { turnId, reply: text, interrupted: false, heard: text, messageId: null });
-      }),
-      adapter.on("disconnected", ({ expected }) => {
-        if (expected || this.status === "ended") return;
-        if (this.provider === "local") void this.end("provider_disconnected");
-        else void this.fallBack(adapter);
-      }),
-    ];
-  }
-
-  /**
-   * The provider's stream dropped: the conversation goes on with the built-in avatar at once, the drop is
-   * recorded, and the provider is reconnected in the background.
-   */
-  private async fallBack(dropped: AvatarAdapter): Promise<void> {
-    if (dropped !== this.adapter) return;
-    this.interrupt();
-    void dropped.stop().catch(() => undefined);
-    this.emit("notice", DROP_NOTICE);
-    this.recordEvent("disconnected", { provider: this.provider, fallback: "local" });
-    try {
-      const local = this.createAdapter(await loadAdapter("local"));
-      this.install(local);
-      await local.start({});
-    } catch (error) {
-      this.emit("error", error as Error);
-    }
-    if (this.status !== "ended") {
-      this.setStatus(this.turn ? "thinking" : "listening");
-      this.adapter?.setListening?.(true);
-    }
-    await this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    const { api } = this.options;
-    for (const delay of this.options.reconnectDelaysMs ?? [1_000, 3_000, 10_000]) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (this.ended) return;
-      let adapter: AvatarAdapter | null = null;
-      try {
-        const session = await api.json<StartedSession>("POST", `/v1/sessions/${this.sessionId}/reconnect`);
-        adapter = this.createAdapter(await loadAdapter(this.provider));
-        await adapter.start(session.credentials);
-      } catch (error) {
-        void adapter?.stop().catch(() => undefined);
-        if (error instanceof ApiError && error.status === 409) return;
-        continue;
-      }
-      // Swap between turns, so no answer is cut in two.
-      while (this.turn) await this.turn.settled;
-      if (this.ended) {
-        await adapter.stop().catch(() => undefined);
-        return;
-      }
-      const local = this.adapter;
-      this.install(adapter);
-      void local?.stop().catch(() => undefined);
-      this.emit("notice", null);
-      return;
-    }
-    if (!this.ended) this.emit("notice", GAVE_UP_NOTICE);
-  }
-
-  private recordEvent(type: string, data: Record<string, unknown>): void {
-    if (!this.sessionId) return;
-    this.options.api
-      .json("POST", `/v1/sessions/${this.sessionId}/events`, { type, data })
-      .catch((error: unknown) => console.warn(`the ${type} event was not recorded`, error));
   }
 
   ask(text: string): Promise<void> {
-    const adapter = this.adapter;
-    if (adapter?.conversational && this.status !== "ended") {
+    const adapter = this.slot.adapter;
+    if (adapter?.conversational && !this.state.ended) {
       if (!adapter.sendText) {
         this.emit("error", new Error(NOT_CONVERSATIONAL));
         return Promise.resolve();
@@ -263,117 +189,26 @@ export class ConversationController extends Emitter<ControllerEvents> {
     return this.runTurn({ turnId: newTurnId(), audio }, null);
   }
 
-  private async runTurn(input: TurnInput, text: string | null): Promise<void> {
-    const { adapter, sessionId } = this;
-    if (!adapter || !sessionId || this.status === "ended") return;
-    this.interrupt();
-    adapter.interrupt();
-    let settle!: () => void;
-    const turn: ActiveTurn = {
-      id: input.turnId,
-      settled: new Promise((resolve) => (settle = resolve)),
-      queue: new SentenceQueue(adapter),
-      abort: new AbortController(),
-      sentAt: this.now(),
-      latency: { retrievalMs: null, firstSentenceMs: null, firstAudioMs: null },
-      reply: "",
-      sentences: [],
-      interrupted: false,
-      heard: "",
-      streaming: true,
-      messageId: null,
-    };
-    this.turn = turn;
-    adapter.setListening?.(false);
-    this.setStatus("thinking");
-    if (text !== null) this.emit("user", { turnId: turn.id, text });
-    try {
-      await runTurn(
-        this.options.api,
-        sessionId,
-        input,
-        {
-          user: (data) => text === null && this.emit("user", { turnId: turn.id, text: data.text }),
-          sources: (data) => this.emit("sources", { turnId: turn.id, sources: data.sources }),
-          sentence: (data) => {
-            if (turn.interrupted) return;
-            turn.sentences[data.index] = data.text;
-            turn.queue.push(data.index, data.text, data.speech ?? data.text);
-            this.emit("sentence", { turnId: turn.id, index: data.index, text: data.text });
-          },
-          done: (data) => {
-            turn.reply = data.reply;
-            turn.messageId = data.assistant_message_id;
-            turn.latency.retrievalMs = data.timings.retrieval_ms ?? null;
-            turn.latency.firstSentenceMs = data.timings.first_sentence_ms ?? null;
-            this.emit("latency", { turnId: turn.id, latency: { ...turn.latency } });
-          },
-          error: (error) => this.emit("error", error),
-        },
-        turn.abort.signal,
-      );
-      turn.streaming = false;
-      await turn.queue.drained();
-    } catch (error) {
-      if (!turn.abort.signal.aborted) this.emit("error", error as Error);
-    } finally {
-      turn.queue.dispose();
-      this.finishTurn(turn);
-      settle();
-    }
-  }
-
-  private finishTurn(turn: ActiveTurn): void {
-    const reply = turn.reply || turn.sentences.filter(Boolean).join(" ");
-    this.emit("answer", { turnId: turn.id, reply, interrupted: turn.interrupted, heard: turn.heard, messageId: turn.messageId });
-    const { firstAudioMs } = turn.latency;
-    if (this.sessionId && turn.messageId && firstAudioMs !== null) {
-      reportFirstAudible(this.options.api, this.sessionId, turn.id, firstAudioMs).catch((error: unknown) =>
-        console.warn("the first audible sound was not recorded", error),
-      );
-    }
-    if (this.turn !== turn) return;
-    this.turn = null;
-    if (this.status !== "ended") {
-      this.setStatus("listening");
-      this.adapter?.setListening?.(true);
-    }
+  private runTurn(input: TurnInput, text: string | null): Promise<void> {
+    const { sessionId } = this;
+    const adapter = this.slot.adapter;
+    if (!adapter || !sessionId || !this.state.live) return Promise.resolve();
+    const running = this.turns.run(adapter, sessionId, input, text, () => this.listen("listening"));
+    this.listen("thinking");
+    return running;
   }
 
   /** Stops the avatar at once; the transcript and the server keep only what was heard. */
   interrupt(): void {
-    const turn = this.turn;
-    if (!turn) {
-      if (this.status === "speaking") this.adapter?.interrupt();
-      return;
-    }
-    if (turn.interrupted) return;
-    turn.interrupted = true;
-    turn.heard = turn.queue.interrupt();
-    turn.abort.abort();
-    const { api } = this.options;
-    if (this.sessionId) {
-      reportInterrupt(api, this.sessionId, turn.id, turn.heard).catch((error: unknown) =>
-        console.warn("the interrupt was not recorded", error),
-      );
-    }
-  }
-
-  private adapterSpeaking(): void {
-    const turn = this.turn;
-    if (turn && !turn.interrupted && turn.latency.firstAudioMs === null) {
-      turn.latency.firstAudioMs = Math.round(this.now() - turn.sentAt);
-      this.emit("latency", { turnId: turn.id, latency: { ...turn.latency } });
-    }
-    if (this.status !== "ended") this.setStatus("speaking");
+    if (!this.turns.interrupt(this.sessionId) && this.state.status === "speaking") this.slot.adapter?.interrupt();
   }
 
   private adapterIdle(): void {
-    if (this.status === "ended") return;
+    const phase = this.turns.phase;
     // A pause between sentences of an answer whose text is all in (the next one's audio is on its way):
     // still answering, so not "listening" yet; the finished turn says so.
-    if (this.turn && !this.turn.streaming && !this.turn.interrupted) return;
-    this.setStatus(this.turn?.streaming ? "thinking" : "listening");
+    if (phase === "speaking-rest") return;
+    this.state.go(phase === "streaming" ? "thinking" : "listening");
   }
 
   private async sendKeepalive(): Promise<void> {
@@ -390,7 +225,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
 
   /** The page is going away: end the session with a request that outlives the page. */
   private endOnPageHide(): void {
-    if (!this.sessionId || this.status === "ended") return;
+    if (!this.sessionId || this.state.ended) return;
     const { api } = this.options;
     void fetch(api.url(`/v1/sessions/${this.sessionId}/end`), {
       method: "POST",
@@ -406,7 +241,7 @@ export class ConversationController extends Emitter<ControllerEvents> {
     this.keepalive = null;
     this.options.pageEvents?.removeEventListener("pagehide", this.onPageHide);
     this.interrupt();
-    this.setStatus("ended");
+    this.state.go("ended");
   }
 
   durationSeconds(): number {
@@ -414,13 +249,9 @@ export class ConversationController extends Emitter<ControllerEvents> {
   }
 
   async end(reason = "user_ended"): Promise<void> {
-    if (this.status === "ended") return;
+    if (this.state.ended) return;
     this.teardown();
-    const adapter = this.adapter;
-    this.adapter = null;
-    for (const off of this.detach) off();
-    this.detach = [];
-    await adapter?.stop().catch(() => undefined);
+    await this.slot.stop();
     if (this.sessionId) {
       await this.options.api
         .json("POST", `/v1/sessions/${this.sessionId}/end`, { reason })
@@ -430,6 +261,6 @@ export class ConversationController extends Emitter<ControllerEvents> {
   }
 
   resumeAudio(): Promise<boolean> {
-    return this.adapter?.resumeAudio?.() ?? Promise.resolve(true);
+    return this.slot.adapter?.resumeAudio?.() ?? Promise.resolve(true);
   }
 }

@@ -1,5 +1,8 @@
-/** A minimal typed event emitter: on() returns its own unsubscribe. */
-export class Emitter<Events extends Record<string, unknown>> {
+/**
+ * A minimal typed event emitter: on() returns its own unsubscribe. `Events` maps each event's name to its
+ * detail; an interface without an index signature, so a misspelt event name does not type-check.
+ */
+export class Emitter<Events extends object> {
   private readonly listeners = new Map<keyof Events, Set<(detail: never) => void>>();
 
   on<K extends keyof Events>(event: K, callback: (detail: Events[K]) => void): () => void {

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Request, Response
 
 from functions.core import widget, widget_look
-from functions.core.api.deps import AppSettings, Db
+from functions.core.api.deps import AppSettings, Clock, Db
 from functions.core.api.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["widget"])
@@ -9,7 +9,7 @@ router = APIRouter(prefix="/v1", tags=["widget"])
 
 @router.post("/widget/token", status_code=201, responses=problems(403, 404, 429, 503))
 async def widget_token(
-    body: widget.WidgetTokenRequest, request: Request, db: Db, settings: AppSettings
+    body: widget.WidgetTokenRequest, request: Request, db: Db, settings: AppSettings, clock: Clock
 ) -> widget.WidgetToken:
     # The ASGI client is the caller's address: Mangum sets it from API Gateway's requestContext sourceIp
     # (never from headers), and `avatar-studio dev` is the direct peer unless FORWARDED_ALLOW_IPS
@@ -17,7 +17,13 @@ async def widget_token(
     client_ip = request.client.host if request.client else None
     own_origins = [*settings.cors_origins, str(request.base_url)]
     return await widget.issue_visitor_token(
-        db, settings, body, origin=request.headers.get("origin"), client_ip=client_ip, own_origins=own_origins
+        db,
+        settings,
+        body,
+        origin=request.headers.get("origin"),
+        client_ip=client_ip,
+        own_origins=own_origins,
+        now=clock(),
     )
 
 

@@ -79,7 +79,6 @@ class ProviderSession(BaseModel):
     provider: str
     provider_session_id: str | None = None
     credentials: dict[str, Any] = Field(default_factory=dict)
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
     # What the provider created beside the session and must delete when it ends (`release`).
     resources: dict[str, str] = Field(default_factory=dict, exclude=True)
     # What it imported for good, to reuse next time (see `SessionRequest.assets`).

@@ -107,7 +107,6 @@ class HeyGenProvider(KeyedProvider):
         session_id = require_str(self.name, created, "session_id")
         options = options_of(self.name, HeyGenOptions, request.avatar)
         credentials: dict[str, Any] = {
-            "kind": "heygen",
             "api_base": self._http.base_url,
             "token": token,
             "session_id": session_id,
@@ -116,9 +115,7 @@ class HeyGenProvider(KeyedProvider):
             "session_duration_limit": session.get("session_duration_limit"),
             "server_speech": options.server_speech,
         }
-        return ProviderSession(
-            provider=self.name, provider_session_id=session_id, credentials=credentials, raw=session
-        )
+        return ProviderSession(provider=self.name, provider_session_id=session_id, credentials=credentials)
 
     async def keep_alive(self, provider_session_id: str) -> None:
         await self._http.call(

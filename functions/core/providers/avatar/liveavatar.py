@@ -165,13 +165,11 @@ class LiveAvatarProvider(KeyedProvider):
             provider=self.name,
             provider_session_id=session_id,
             credentials={
-                "kind": "liveavatar",
                 "mode": mode,
                 "api_base": self._http.base_url,
                 "session_id": session_id,
                 "session_token": session_token,
             },
-            raw={"session_id": session_id, "mode": mode},
             resources=resources,
             assets=assets,
         )

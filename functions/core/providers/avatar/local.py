@@ -32,7 +32,6 @@ class LocalAvatarProvider:
         return ProviderSession(
             provider=self.name,
             credentials={
-                "kind": "local",
                 "voice": request.avatar.voice,
                 "language": request.avatar.language,
             },

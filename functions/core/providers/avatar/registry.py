@@ -25,8 +25,9 @@ PROVIDERS: tuple[
 )
 _BY_NAME = {provider.name: provider for provider in PROVIDERS}
 
-# Overrides (tests register fakes here); consulted before the classes above.
-_FACTORIES: dict[str, ProviderFactory] = {}
+# Providers served in place of the classes above, by name (how tests put in a fake provider): consulted
+# first, and made on each lookup.
+OVERRIDES: dict[str, ProviderFactory] = {}
 _instances: dict[str, AvatarProvider] = {}
 
 
@@ -40,20 +41,20 @@ def options_model(name: str) -> type[ProviderOptions] | None:
     return None if found is None else found.Options
 
 
-def register_provider(name: str, factory: ProviderFactory) -> None:
-    _FACTORIES[name] = factory
-    _instances.pop(name, None)
+def forget_providers() -> None:
+    """Drops the providers made so far: the next lookup makes each again, with the settings it is given."""
+    _instances.clear()
 
 
 def provider_names() -> list[str]:
-    return sorted(_FACTORIES.keys() | _BY_NAME.keys())
+    return sorted(OVERRIDES.keys() | _BY_NAME.keys())
 
 
 def configured(name: str, settings: Settings) -> bool:
     """Whether the deployment has what the provider needs (its key; the built-in avatar runs locally)."""
     provider = _BY_NAME.get(name)
     if provider is None:
-        return name in _FACTORIES
+        return name in OVERRIDES
     if not provider.settings:
         return settings.is_local
     return getattr(settings, provider.settings[0].lower(), None) is not None
@@ -61,17 +62,15 @@ def configured(name: str, settings: Settings) -> bool:
 
 def get_provider(name: str, settings: Settings) -> AvatarProvider:
     """The provider serving `name`, made once; a 503 `ProviderError` naming the missing setting if unset."""
+    override = OVERRIDES.get(name)
+    if override is not None:
+        return override(settings)
     found = _instances.get(name)
     if found is not None:
         return found
-    factory = _FACTORIES.get(name)
     declared = _BY_NAME.get(name)
-    made: AvatarProvider
-    if factory is not None:
-        made = factory(settings)
-    elif declared is not None:
-        made = declared.from_settings(settings)
-    else:
+    if declared is None:
         raise ProviderError(name, "this avatar provider is not configured in this deployment")
+    made: AvatarProvider = declared.from_settings(settings)
     _instances[name] = made
     return made

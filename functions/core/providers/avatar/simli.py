@@ -62,7 +62,6 @@ class SimliProvider(KeyedProvider):
         return ProviderSession(
             provider=self.name,
             credentials={
-                "kind": "simli",
                 "session_token": token,
                 "ice_servers": await self._ice_servers(),
                 "max_session_seconds": avatar.max_session_seconds,

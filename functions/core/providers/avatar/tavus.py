@@ -93,14 +93,13 @@ class TavusProvider(KeyedProvider):
         conversation_id = require_str(self.name, answer, "conversation_id")
         conversation = unwrap(answer)
         credentials: dict[str, Any] = {
-            "kind": "tavus",
             "conversation_id": conversation_id,
             "conversation_url": require_str(self.name, answer, "conversation_url"),
         }
         if conversation.get("meeting_token"):
             credentials["meeting_token"] = conversation["meeting_token"]
         return ProviderSession(
-            provider=self.name, provider_session_id=conversation_id, credentials=credentials, raw=conversation
+            provider=self.name, provider_session_id=conversation_id, credentials=credentials
         )
 
     async def first_replica(self) -> str | None:

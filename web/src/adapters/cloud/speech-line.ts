@@ -46,11 +46,6 @@ export class SpeechLine<T> {
     return this.enqueue((signal) => this.hooks.prepare(text, signal));
   }
 
-  /** Queues an item that needs no preparing (audio we already have). */
-  speakPrepared(item: T): Promise<boolean> {
-    return this.enqueue(() => Promise.resolve(item));
-  }
-
   private enqueue(load: Entry<T>["load"]): Promise<boolean> {
     return new Promise((resolve) => {
       this.entries.push({ load, abort: new AbortController(), prepared: null, preparing: false, delivering: false, resolve });

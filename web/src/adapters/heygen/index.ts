@@ -60,7 +60,6 @@ class HeyGenAvatar extends CloudAdapter implements AvatarAdapter {
         session_duration_limit: Number(credentials.session_duration_limit) || 0,
       },
     );
-    this.events.emit("ready", undefined);
   }
 
   /** The pending sentence an avatar event is about: by task id when HeyGen names it, else the oldest. */
@@ -100,10 +99,6 @@ class HeyGenAvatar extends CloudAdapter implements AvatarAdapter {
 
   speakSentence(sentence: string): Promise<boolean> {
     return this.line.speak(sentence);
-  }
-
-  speakAudio(): Promise<boolean> {
-    return Promise.reject(new Error("HeyGen Interactive Avatar speaks text; it does not take our audio."));
   }
 
   interrupt(): void {

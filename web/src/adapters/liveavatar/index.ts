@@ -150,7 +150,6 @@ class LiveAvatar extends CloudAdapter implements AvatarAdapter {
     // over LiveKit, joined by the time start() resolves.
     if (!this.conversational) await session.connected(CONNECTED_TIMEOUT_MS);
     connected();
-    this.events.emit("ready", undefined);
   }
 
   sendText(question: string): void {
@@ -163,14 +162,6 @@ class LiveAvatar extends CloudAdapter implements AvatarAdapter {
     if (this.session?.state !== "CONNECTED") return Promise.resolve(false);
     this.session.repeat(sentence);
     return Promise.resolve(true);
-  }
-
-  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {
-    if (!this.line) return Promise.reject(new Error("LiveAvatar takes audio in LITE mode only."));
-    if (sampleRate !== LITE_SAMPLE_RATE) {
-      return Promise.reject(new Error(`LiveAvatar takes audio at ${LITE_SAMPLE_RATE} Hz.`));
-    }
-    return this.line.speakPrepared({ pcm, sampleRate });
   }
 
   interrupt(): void {

@@ -72,7 +72,6 @@ class LocalAvatar implements AvatarAdapter {
     this.face.start();
     if (!(await this.resumeAudio())) this.events.emit("error", new AutoplayBlockedError());
     this.face.setState("idle");
-    this.events.emit("ready", undefined);
   }
 
   async resumeAudio(): Promise<boolean> {
@@ -93,10 +92,6 @@ class LocalAvatar implements AvatarAdapter {
     const [clause, rest] = player.idle ? splitFirstClause(text) : [text, ""];
     if (!rest) return player.speakText(text);
     return Promise.all([player.speakText(clause), player.speakText(rest)]).then((done) => done.every(Boolean));
-  }
-
-  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {
-    return this.player ? this.player.speakPcm(pcm, sampleRate) : Promise.resolve(false);
   }
 
   /** Listening between turns; not listening while a turn is prepared, which the face shows as thinking. */

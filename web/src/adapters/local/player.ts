@@ -48,10 +48,6 @@ export class SpeechPlayer {
     return this.enqueue((signal) => this.fetchSpeech(text, signal));
   }
 
-  speakPcm(pcm: Int16Array, sampleRate: number): Promise<boolean> {
-    return this.enqueue(() => Promise.resolve({ pcm, sampleRate }));
-  }
-
   private enqueue(load: Item["load"]): Promise<boolean> {
     return new Promise((resolve) => {
       this.items.push({ load, abort: new AbortController(), audio: null, buffer: null, source: null, resolve });

@@ -59,7 +59,6 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
     });
     await client.start();
     this.watch(video);
-    this.events.emit("ready", undefined);
   }
 
   /** The stream is gone without a word from the SDK when the element loses it or one of its tracks ends. */
@@ -87,11 +86,6 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
 
   speakSentence(sentence: string): Promise<boolean> {
     return this.line.speak(sentence);
-  }
-
-  speakAudio(pcm: Int16Array, sampleRate: number): Promise<boolean> {
-    if (sampleRate !== SAMPLE_RATE) return Promise.reject(new Error(`Simli takes audio at ${SAMPLE_RATE} Hz.`));
-    return this.line.speakPrepared({ pcm, sampleRate });
   }
 
   interrupt(): void {

@@ -48,7 +48,6 @@ class TavusAvatar extends CloudAdapter implements AvatarAdapter {
     call.on("app-message", (event) => this.heard((event?.data ?? {}) as TavusEvent));
     const token = typeof credentials.meeting_token === "string" ? credentials.meeting_token : undefined;
     await call.join(token ? { url, token } : { url });
-    this.events.emit("ready", undefined);
   }
 
   private heard(event: TavusEvent): void {
@@ -79,10 +78,6 @@ class TavusAvatar extends CloudAdapter implements AvatarAdapter {
   }
 
   speakSentence(): Promise<boolean> {
-    return Promise.reject(new Error(UNSUPPORTED));
-  }
-
-  speakAudio(): Promise<boolean> {
     return Promise.reject(new Error(UNSUPPORTED));
   }
 
