@@ -112,6 +112,8 @@ class TurnDelta(BaseModel):
 
 
 class TurnDone(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
     assistant_message_id: uuid.UUID | None = Field(
         description="The stored reply; null for a reply cut off before its first word"
     )
