@@ -6,7 +6,6 @@ import { readEvents } from "./sse";
 
 type Schemas = components["schemas"];
 export type Source = Schemas["Source"];
-export type Timings = Schemas["Timings"];
 /** One server-sent event of a turn, as the server's OpenAPI document defines it. */
 export type TurnEvent = Schemas["TurnEvent"];
 type TurnData<Name extends TurnEvent["event"]> = Extract<TurnEvent, { event: Name }>["data"];
