@@ -134,13 +134,15 @@ class StoredReply:
 class Begun:
     """The session as the turn found it and, when it was live, the turn's user message."""
 
-    live: bool  # see functions/core/sessions/liveness.py
+    live: bool  # private.session_is_live: active and before its end
     avatar_id: uuid.UUID | None
     provider: str
     provider_session_id: str | None
     server_speech: bool  # the avatar's turns are spoken by its provider from the backend
-    user_message_id: uuid.UUID | None  # None when the session is not live (nothing was added)
-    question: str | None  # the stored question: this request's text, or a first attempt's
+    # The turn's user message and question, added now or by an earlier attempt of the same turn_id;
+    # None when neither could be (the session is not live).
+    user_message_id: uuid.UUID | None
+    question: str | None
     persona: Persona | None
     history: list[ChatMessage]
     stored: StoredReply | None
