@@ -27,9 +27,16 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# API types come from the OpenAPI document: the server's models are their one source (web/src/api/schema.d.ts,
+# not committed), so a web type that drifts from what the server sends fails the type-check.
+web/src/api/schema.d.ts: $(PY_STAMP) $(WEB_STAMP) $(shell find functions -name '*.py')
+	mkdir -p web/src/api
+	$(BIN)/avatar-studio openapi web/openapi.json
+	cd web && npm run --silent types
+
 # The type-check covers the client (tsconfig.json), its node tests (test/) and the Chromium adapter page
 # (test/browser/), so a test that no longer type-checks fails `make web` and with it `make test`.
-web/dist/.built: $(WEB_STAMP) $(WEB_SOURCES) $(shell find web/test -name '*.ts' -o -name tsconfig.json)
+web/dist/.built: $(WEB_STAMP) web/src/api/schema.d.ts $(WEB_SOURCES) $(shell find web/test -name '*.ts' -o -name tsconfig.json)
 	cd web && npm run --silent typecheck && npm run --silent build
 	@touch $@
 
@@ -76,7 +83,7 @@ site: install web
 	$(BIN)/avatar-studio deploy site --stage $(STAGE) $(if $(REGION),--region $(REGION))
 
 clean:
-	rm -rf .build web/dist test-artifacts
+	rm -rf .build web/dist web/openapi.json web/src/api test-artifacts
 
 # The smallest real round trip with each provider key in the environment (not part of `make test`).
 providers-check: $(PY_STAMP)

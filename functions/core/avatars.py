@@ -3,7 +3,6 @@
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from psycopg.types.json import Jsonb
 from pydantic import (
@@ -19,6 +18,7 @@ from pydantic import (
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Conflict, NotFound
+from functions.core.origins import site_origin
 from functions.core.providers.avatar.registry import options_model
 from functions.core.settings import AvatarProviderName
 from functions.core.widget_look import WidgetLook
@@ -82,19 +82,6 @@ def _not_text(value: Any) -> Any:
 Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
 
 
-def _origin(value: str) -> str:
-    """The origin of a site address: a page's path, query or fragment (pasted from the address bar) is
-    dropped, since the browser sends only scheme, host and port."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
-        raise ValueError(f"{value!r} is not a website address like https://example.com")
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        raise ValueError(f"{value!r} has a port that is not a number") from None
-    return f"{parts.scheme}://{parts.hostname}{port}"
-
-
 class AvatarFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,7 +106,7 @@ class AvatarFields(BaseModel):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, values: list[str]) -> list[str]:
-        return sorted({_origin(value) for value in values})
+        return sorted({site_origin(value) for value in values})
 
 
 class AvatarCreate(AvatarFields):
@@ -154,7 +141,7 @@ class AvatarPatch(BaseModel):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else sorted({_origin(value) for value in values})
+        return None if values is None else sorted({site_origin(value) for value in values})
 
 
 class AvatarOut(AvatarFields):

@@ -34,12 +34,13 @@ from functions.core.widget import sweep_visitors
 
 log = logging.getLogger(__name__)
 
+# Sessions still marked active that are no longer live, or idle too long.
 _DUE = """
 select id, provider, provider_session_id,
-       case when expires_at <= now() then 'expired' else 'idle_timeout' end as reason
-  from public.streaming_sessions
+       case when not private.session_is_live(s) then 'expired' else 'idle_timeout' end as reason
+  from public.streaming_sessions s
  where status = 'active'
-   and (expires_at <= now() or last_activity_at < now() - make_interval(secs => %s))
+   and (not private.session_is_live(s) or last_activity_at < now() - make_interval(secs => %s))
  order by expires_at
  limit %s
    for update skip locked

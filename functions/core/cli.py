@@ -1,8 +1,9 @@
 """`avatar-studio`: run the product locally, apply migrations, run the sweeper once, ingest knowledge,
-check the provider keys."""
+check the provider keys, write the OpenAPI document."""
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import sys
@@ -226,6 +227,14 @@ def _deploy_site(stage: str, region: str | None, dist: Path) -> int:
     return 0
 
 
+def _write_openapi(output: Path) -> int:
+    """The local server's OpenAPI document, every route's: the web build generates its API types from it."""
+    from functions.core.local import create_local_app
+
+    output.write_text(json.dumps(create_local_app().openapi(), indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="avatar-studio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("migrate", help="apply pending migrations to the database")
     commands.add_parser("cleanup", help="end expired and idle sessions once")
+    openapi = commands.add_parser("openapi", help="write the API's OpenAPI document (for the web's types)")
+    openapi.add_argument("output", type=Path, metavar="PATH")
     ingest = commands.add_parser("ingest", help="add files to an avatar's knowledge base (local mode)")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--avatar", required=True, help="the avatar's id or public id")
@@ -270,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_ingest_files(args.paths, args.avatar, args.email))
         elif args.command == "providers":
             return _providers_check(args.names, args.simli_face)
+        elif args.command == "openapi":
+            return _write_openapi(args.output)
         else:
             _cleanup()
     except EmbeddedDatabaseError as exc:

@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import sign_visitor_token, verify_visitor_token, widget_key
-from functions.core.avatars import Appearance, _origin
+from functions.core.avatars import Appearance
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from functions.core.origins import normalise_origin
 from functions.core.settings import WIDGET_TOKEN_MAX_TTL_SECONDS, Settings
 
 RATE_WINDOW_SECONDS = 60
@@ -62,16 +63,6 @@ class WidgetToken(BaseModel):
     expires_at: datetime
     visitor_id: uuid.UUID
     avatar: WidgetAvatar
-
-
-def normalise_origin(value: str | None) -> str | None:
-    """An Origin header as avatars store allowed origins; None when absent or not an http(s) origin."""
-    if not value:
-        return None
-    try:
-        return _origin(value)
-    except ValueError:
-        return None
 
 
 async def issue_visitor_token(

@@ -149,3 +149,69 @@ def test_with_local_voice_input_turned_off_an_audio_turn_answers_501(
         assert_problem(response, 501, "stt_unavailable")
     finally:
         get_settings.cache_clear()
+
+
+def _audio_turn(
+    client: httpx.Client, user: User, session_id: str, turn_id: str, audio: bytes
+) -> httpx.Response:
+    return client.post(
+        f"/v1/sessions/{session_id}/turns",
+        data={"turn_id": turn_id},
+        files={"audio": ("speech.wav", audio, "audio/wav")},
+        headers={**user.headers, "Accept": "application/json"},
+    )
+
+
+def test_an_audio_turn_for_no_session_or_an_ended_one_is_refused_before_any_transcription(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, api: Api, owner: User, recordings: dict[str, bytes]
+) -> None:
+    from functions.core.settings import get_settings
+
+    avatar = api.create_avatar(owner)
+    ended = api.start_session(owner, avatar["id"])["session_id"]
+    api.end_session(owner, ended)
+    live = api.start_session(owner, avatar["id"])["session_id"]
+    audio = recordings[SENTENCES[0]]
+    # Without any transcriber, asking for a transcription answers 501: a 404 or 409 shows none was asked.
+    monkeypatch.setenv("LOCAL_STT", "false")
+    get_settings.cache_clear()
+    try:
+        unknown = _audio_turn(client, owner, "00000000-0000-4000-8000-000000000000", "a-1", audio)
+        over = _audio_turn(client, owner, ended, "a-2", audio)
+        asked = _audio_turn(client, owner, live, "a-3", audio)
+    finally:
+        get_settings.cache_clear()
+
+    assert_problem(unknown, 404, "not_found")
+    assert_problem(over, 409, "session_ended")
+    assert_problem(asked, 501, "stt_unavailable")
+
+
+def test_a_retried_audio_turn_answers_from_its_stored_question_without_transcribing_again(
+    monkeypatch: pytest.MonkeyPatch,
+    client: httpx.Client,
+    api: Api,
+    admin: Admin,
+    owner: User,
+    recordings: dict[str, bytes],
+) -> None:
+    from functions.core.settings import get_settings
+
+    avatar = api.create_avatar(owner)
+    session_id = api.start_session(owner, avatar["id"])["session_id"]
+    first = _audio_turn(client, owner, session_id, "spoken-again", recordings[SENTENCES[1]])
+    monkeypatch.setenv("LOCAL_STT", "false")  # a second transcription would now answer 501
+    get_settings.cache_clear()
+    try:
+        again = _audio_turn(client, owner, session_id, "spoken-again", recordings[SENTENCES[1]])
+    finally:
+        get_settings.cache_clear()
+
+    assert first.status_code == 200, first.text
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    questions = admin.execute(
+        "select content from public.streaming_messages where session_id = %s and role = 'user'", (session_id,)
+    ).fetchall()
+    assert len(questions) == 1
+    assert words(questions[0]["content"]) == words(SENTENCES[1])

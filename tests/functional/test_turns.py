@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from functions.core.turns.prompt import GROUNDED_REFUSAL
@@ -345,6 +346,63 @@ def test_turns_on_an_ended_session_are_refused_with_409(
     )
     assert_problem(response, 409, "session_ended")
     assert _messages(admin, live["session_id"]) == []
+
+
+@pytest.mark.parametrize("ending", ["ended", "expired"])
+def test_a_turn_retried_after_its_session_is_over_is_refused_and_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    client: httpx.Client,
+    api: Api,
+    admin: Admin,
+    owner: User,
+    live: dict[str, Any],
+    ending: str,
+) -> None:
+    url = f"/v1/sessions/{live['session_id']}/turns"
+    asked = {"turn_id": "retried", "text": "How do refunds work?"}
+    with scripted_llm(monkeypatch, Script(reply_for=lambda _m: "Refunds take five days [1].")) as llm:
+        first = client.post(url, json=asked, headers=owner.headers)
+        if ending == "ended":
+            api.end_session(owner, live["session_id"])
+        else:
+            admin.execute(
+                "update public.streaming_sessions set started_at = now() - interval '11 minutes',"
+                " expires_at = now() - interval '1 minute' where id = %s",
+                (live["session_id"],),
+            )
+        stored = _messages(admin, live["session_id"])
+        as_json = client.post(url, json=asked, headers=owner.headers)
+        as_events = client.post(url, json=asked, headers={**owner.headers, "Accept": "text/event-stream"})
+
+    assert first.status_code == 200, first.text
+    assert len(llm.records) == 1
+    assert_problem(as_json, 409, "session_ended")
+    assert_problem(as_events, 409, "session_ended")
+    assert _messages(admin, live["session_id"]) == stored
+    assert session_row(admin, live["session_id"])["status"] == "ended"
+
+
+def test_every_streamed_event_is_a_turn_event_of_the_openapi_document(
+    monkeypatch: pytest.MonkeyPatch, client: httpx.Client, owner: User, live: dict[str, Any]
+) -> None:
+    document = client.get("/openapi.json").json()
+    answers = document["paths"]["/v1/sessions/{session_id}/turns"]["post"]["responses"]["200"]["content"]
+    schema = {**answers["text/event-stream"]["schema"], "components": document["components"]}
+    validator = jsonschema.Draft202012Validator(schema)
+    with scripted_llm(monkeypatch, Script(reply_for=lambda _m: "Refunds take five days [1]. Ask me more.")):
+        events = stream_turn(client, owner.headers, live["session_id"], "typed", "How do refunds work?")
+    replayed = stream_turn(client, owner.headers, live["session_id"], "typed", "How do refunds work?")
+    with scripted_llm(monkeypatch, Script(drop_after_tokens=3)):
+        failed = stream_turn(client, owner.headers, live["session_id"], "bad", "How do refunds work?")
+
+    for turn in (events, replayed):
+        assert names(turn)[:2] == ["user", "sources"]
+        assert set(names(turn)[2:-1]) == {"delta", "sentence"}
+        assert names(turn)[-1] == "done"
+    assert names(failed)[-1] == "error"
+    for name, data, _ in [*events, *replayed, *failed]:
+        errors = [e.message for e in validator.iter_errors({"event": name, "data": data})]
+        assert errors == [], (name, data)
 
 
 def test_a_turn_on_a_session_past_its_end_ends_it_as_expired(

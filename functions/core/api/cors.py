@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.core.api.problems import problem_response
 from functions.core.db.pool import Database
-from functions.core.widget import normalise_origin
+from functions.core.origins import normalise_origin
 
 log = logging.getLogger(__name__)
 

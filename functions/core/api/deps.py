@@ -19,9 +19,9 @@ from functions.core.auth.tokens import (
 )
 from functions.core.db.pool import Database, get_database
 from functions.core.errors import Forbidden, Unauthorized
+from functions.core.origins import normalise_origin
 from functions.core.sessions.lifecycle import session_callback_is_live
 from functions.core.settings import Settings, get_settings
-from functions.core.widget import normalise_origin
 
 
 @lru_cache(maxsize=1)

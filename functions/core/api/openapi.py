@@ -5,11 +5,13 @@ Every error leaves as `application/problem+json` (`Problem`): 413 and 422 on any
 limit and the text check run before routing), 400 where a body is parsed, 401/403/404 where a caller
 is authenticated, and whatever a route adds with `responses=problems(...)` (409, 415, 429, 5xx)."""
 
+import json
 import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
 
 from functions.core.api.problems import PROBLEM_MEDIA_TYPE
 
@@ -51,12 +53,37 @@ def _problem(status: int) -> dict[str, Any]:
     return {"description": _DESCRIPTIONS[status], "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}}
 
 
+# Schemas FastAPI does not derive from a route (the events of a stream), by component name.
+_COMPONENTS: dict[str, TypeAdapter[Any]] = {}
+_REF = "#/components/schemas/{model}"
+
+
+def component(name: str, annotation: Any) -> dict[str, str]:
+    """A `$ref` to `annotation`'s JSON Schema, published as the component `name` in every document that
+    refers to it."""
+    _COMPONENTS[name] = TypeAdapter(annotation)
+    return {"$ref": _REF.format(model=name)}
+
+
+def document_components(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    paths = json.dumps(schema.get("paths", {}))
+    for name, adapter in _COMPONENTS.items():
+        if f'"{_REF.format(model=name)}"' not in paths:
+            continue
+        published = adapter.json_schema(ref_template=_REF, mode="serialization")
+        for model, definition in published.pop("$defs", {}).items():
+            components.setdefault(model, definition)
+        components[name] = published
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            document_components(schema)
             document_problems(schema)
             document_links(schema)
             app.openapi_schema = schema

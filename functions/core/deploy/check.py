@@ -15,8 +15,8 @@ from psycopg.rows import dict_row
 
 from functions.core.auth.tokens import widget_key
 from functions.core.db.migrate import MIGRATION_NAME, migration_files
+from functions.core.origins import normalise_origin
 from functions.core.settings import Settings
-from functions.core.widget import normalise_origin
 
 # What the functions do as each role (see the grants migrations); a missing one is a 42501 at runtime.
 TABLE_GRANTS: dict[str, list[tuple[str, str]]] = {

@@ -164,10 +164,9 @@ async def reconnect_session(
     built-in avatar) and is recorded as an `error` event."""
     async with db.as_user(principal.claims) as conn:
         session = await _lock_own_session(conn, session_id)
-        live = session["status"] == "active" and not session["expired"]
         cur = await conn.execute("select * from private.session_avatar(%s)", (session["avatar_id"],))
         avatar = await cur.fetchone()
-    if not live:
+    if not session["live"]:
         await refuse_ended_session(db, principal, session_id, settings)
     if avatar is None:
         raise NotFound("this session's avatar was deleted")
@@ -229,7 +228,7 @@ async def session_callback_is_live(db: Database, principal: Principal, session_i
     """Whether the session a callback token is bound to is still running: the token dies with it."""
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute(
-            "select status = 'active' and expires_at > now() as live from public.streaming_sessions"
+            "select private.session_is_live(s) as live from public.streaming_sessions s"
             " where id = %s and user_id = (select auth.uid()) and channel = 'avatar'",
             (session_id,),
         )
@@ -257,8 +256,8 @@ async def _fail_session(
 async def _lock_own_session(conn: Conn, session_id: uuid.UUID) -> dict[str, Any]:
     cur = await conn.execute(
         "select id, avatar_id, quality, status, end_reason, duration_seconds, provider,"
-        " provider_session_id, expires_at, expires_at <= now() as expired"
-        " from public.streaming_sessions where id = %s and user_id = (select auth.uid()) for update",
+        " provider_session_id, expires_at, private.session_is_live(s) as live"
+        " from public.streaming_sessions s where id = %s and user_id = (select auth.uid()) for update",
         (session_id,),
     )
     row = await cur.fetchone()
@@ -385,7 +384,7 @@ async def _touch_live_session(
     """Mark activity on a live session (and record a client event); 409 once it has ended."""
     async with db.as_user(principal.claims) as conn:
         session = await _lock_own_session(conn, session_id)
-        if session["status"] == "active" and not session["expired"]:
+        if session["live"]:
             cur = await conn.execute(
                 "update public.streaming_sessions set last_activity_at = now() where id = %s"
                 " returning status, expires_at, last_activity_at",

@@ -21,8 +21,8 @@ from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
 from functions.core.sessions.lifecycle import add_event
 from functions.core.text.chunking import estimate_tokens
-from functions.core.turns.engine import Event, PreparedTurn, TurnEngine, collect
-from functions.core.turns.models import TurnRequest
+from functions.core.turns.engine import PreparedTurn, TurnEngine, collect
+from functions.core.turns.models import DeltaEvent, DoneEvent, ErrorEvent, TurnEvent, TurnRequest
 from functions.core.turns.sse import sse_event
 
 
@@ -63,9 +63,9 @@ class NoQuestion(AppError):
 
 _FIND_OR_START = """
 with found as (
-  select id, false as started from public.streaming_sessions
+  select id, false as started from public.streaming_sessions s
    where user_id = (select auth.uid()) and avatar_id = %(avatar_id)s and channel = 'api'
-     and status = 'active' and expires_at > now()
+     and private.session_is_live(s)
    order by started_at desc
    limit 1
 ),
@@ -88,7 +88,7 @@ async def session_greeting(db: Database, principal: Principal, session_id: uuid.
     409 for one that has ended."""
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute(
-            "select s.status, s.expires_at <= now() as expired, a.greeting from public.streaming_sessions s"
+            "select private.session_is_live(s) as live, a.greeting from public.streaming_sessions s"
             " left join lateral private.session_avatar(s.avatar_id) a on true"
             " where s.id = %s and s.user_id = (select auth.uid())",
             (session_id,),
@@ -96,7 +96,7 @@ async def session_greeting(db: Database, principal: Principal, session_id: uuid.
         row = await cur.fetchone()
     if row is None:
         raise NotFound("no such session")
-    if row["status"] != "active" or row["expired"]:
+    if not row["live"]:
         raise SessionEnded("this session has ended; start a new one")
     return str(row["greeting"] or "")
 
@@ -183,20 +183,21 @@ async def completion_chunks(engine: TurnEngine, turn: PreparedTurn, model: str) 
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
     yield _chunk(completion_id, created, model, {"role": "assistant", "content": ""}, None)
-    async for name, data in engine.events(turn):
-        if name == "delta":
-            yield _chunk(completion_id, created, model, {"content": data["text"]}, None)
-        elif name == "done":
-            yield _chunk(completion_id, created, model, {}, "stop")
-        elif name == "error":
-            yield sse_event(
-                None, {"error": {"message": data["detail"], "type": data["code"], "code": data["status"]}}
-            )
+    async for event in engine.events(turn):
+        match event:
+            case DeltaEvent(data=delta):
+                yield _chunk(completion_id, created, model, {"content": delta.text}, None)
+            case DoneEvent():
+                yield _chunk(completion_id, created, model, {}, "stop")
+            case ErrorEvent(data=problem):
+                yield sse_event(
+                    None, {"error": {"message": problem.detail, "type": problem.code, "code": problem.status}}
+                )
     yield sse_event(None, "[DONE]")
 
 
 async def completion(
-    turn: PreparedTurn, events: AsyncIterator[Event], model: str, prompt_chars: int
+    turn: PreparedTurn, events: AsyncIterator[TurnEvent], model: str, prompt_chars: int
 ) -> dict[str, Any]:
     result = await collect(turn, events)
     completion_tokens = estimate_tokens(result.reply)

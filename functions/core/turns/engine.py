@@ -1,9 +1,10 @@
 """A conversation turn: persist the question, retrieve, prompt, stream sentences, persist the reply.
 
-`prepare` does everything that can still refuse the turn with a plain HTTP error (no such session,
-session over, turn_id reused for another question) and commits the user message. `events` then
-yields the turn as (event, data) pairs in the order clients rely on: user, sources, delta/sentence...,
-done or error. Nothing waits for the whole reply before the first sentence goes out.
+`start` is the one way in. It does everything that can still refuse the turn with a plain HTTP error,
+cheapest first: no such session or the session is over (before any audio is transcribed), turn_id
+reused for another question; then it commits the user message. `events` then retrieves once and
+yields the turn as `TurnEvent`s (models.py) in the order clients rely on: user, sources,
+delta/sentence..., done or error. Nothing waits for the whole reply before the first sentence goes out.
 
 One generation per turn: the request that claims the turn's question generates its reply, renewing
 the claim while it streams; a duplicate of the same turn_id (a retry racing the first attempt) waits
@@ -32,17 +33,35 @@ from functions.core.llm.factory import chat_model_from_settings
 from functions.core.llm.offline import OfflineAnswerer, stream_words
 from functions.core.sessions.lifecycle import add_event, refuse_ended_session
 from functions.core.settings import Settings
+from functions.core.speech.stt import transcribe
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.tools.conversation import ToolLog, converse
 from functions.core.tools.runtime import SessionTool, ToolOutcome, call_context, run_tool
 from functions.core.turns import store
-from functions.core.turns.models import Sentence, Source, Timings, TurnRequest, TurnResult
+from functions.core.turns.models import (
+    DeltaEvent,
+    DoneEvent,
+    ErrorEvent,
+    Problem,
+    Sentence,
+    SentenceEvent,
+    Source,
+    SourcesEvent,
+    Timings,
+    TurnDelta,
+    TurnDone,
+    TurnEvent,
+    TurnRequest,
+    TurnResult,
+    TurnSources,
+    TurnUser,
+    UserEvent,
+)
 from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
-from functions.core.turns.server_speech import ServerSpeech
+from functions.core.turns.request import AudioTurn, turn_request
+from functions.core.turns.server_speech import ServerSpeech, spoken
 
 log = logging.getLogger(__name__)
-
-Event = tuple[str, dict[str, Any]]
 
 # Replies cut off by a disconnect are still stored; these tasks outlive the request that started them.
 _finishing: set[asyncio.Task[None]] = set()
@@ -64,8 +83,6 @@ class PreparedTurn:
     history: list[ChatMessage]
     stored: store.StoredReply | None
     started: float
-    passages: list[Passage] | None  # retrieved with the turn's beginning, when no embedding was needed
-    retrieval_ms: float | None
     claimed: bool  # this request generates the reply; otherwise a concurrent duplicate does
     server_speech: ServerSpeech | None = None
     # The question's embedding, computed while the turn's first transaction runs (None: full text only).
@@ -77,10 +94,10 @@ def _ms(since: float) -> float:
     return round((perf_counter() - since) * 1000, 2)
 
 
-def _problem(exc: Exception) -> dict[str, Any]:
+def _problem(exc: Exception) -> Problem:
     if isinstance(exc, AppError):
-        return exc.problem()
-    return {"status": 500, "code": "internal_error", "detail": "the reply failed; please ask again"}
+        return Problem.model_validate(exc.problem())
+    return Problem(status=500, code="internal_error", detail="the reply failed; please ask again")
 
 
 class TurnEngine:
@@ -98,25 +115,28 @@ class TurnEngine:
         self.embedder = embedder
         self.offline = OfflineAnswerer()
 
-    async def prepare(
+    async def start(
         self,
         principal: Principal,
         session_id: uuid.UUID,
-        request: TurnRequest,
+        request: TurnRequest | AudioTurn,
         *,
         history: list[ChatMessage] | None = None,
     ) -> PreparedTurn:
-        """Refuse or commit the turn's user message. `history` replaces the stored one (OpenAI clients
-        send the whole conversation with every request)."""
+        """Refuse the turn (no such session, session over, turn_id reused for another question) or
+        commit its user message; `events` then runs it. An audio turn is transcribed only once the session
+        is known to be live, and only the first time its turn_id comes. `history` replaces the stored
+        one (OpenAI clients send the whole conversation with every request)."""
+        if isinstance(request, AudioTurn):
+            request = await self._heard(principal, session_id, request)
         started = perf_counter()
         embedding = None if self.embedder is None else asyncio.ensure_future(self._embed(request.text))
         try:
             begun = await self._begin(principal, session_id, request)
-            begun_ms = _ms(started)
             if begun is None:
                 raise NotFound("no such session")
-            if not begun.live or (begun.stored is None and (begun.status != "active" or begun.expired)):
-                # A turn of an ended session is replayed when its reply is stored, never generated.
+            if not begun.live:
+                # Retried or not, stored reply or not: nothing more is taken once the session is over.
                 await refuse_ended_session(self.db, principal, session_id, self.settings)
             assert begun.user_message_id is not None
             assert begun.question is not None
@@ -143,8 +163,6 @@ class TurnEngine:
             history=begun.history if history is None else history[-window:] if window else [],
             stored=begun.stored,
             started=started,
-            passages=begun.passages,
-            retrieval_ms=None if begun.passages is None else begun_ms,
             claimed=begun.claimed,
             server_speech=(
                 ServerSpeech(begun.provider, begun.provider_session_id)
@@ -155,23 +173,29 @@ class TurnEngine:
             tools=tuple(begun.tools),
         )
 
+    async def _heard(self, principal: Principal, session_id: uuid.UUID, audio: AudioTurn) -> TurnRequest:
+        """The question of an audio turn: what its first attempt stored, else the paid transcription,
+        which is asked for only once the session is found live."""
+        async with self.db.as_user(principal.claims) as conn:
+            asked = await store.asked(conn, session_id, audio.turn_id)
+        if asked is None:
+            raise NotFound("no such session")
+        if not asked.live:
+            await refuse_ended_session(self.db, principal, session_id, self.settings)
+        text = asked.question
+        if text is None:
+            text = await transcribe(audio.audio, audio.filename, audio.content_type, self.settings)
+        return turn_request(audio.turn_id, text)
+
     async def _begin(
         self, principal: Principal, session_id: uuid.UUID, request: TurnRequest
     ) -> store.Begun | None:
         limit = self.settings.turn_history_messages
-        # Without an embedder, retrieval needs only the question: it rides along in this transaction.
-        sources = self.settings.turn_sources if self.embedder is None else None
         for attempt in range(2):
             try:
                 async with self.db.as_user(principal.claims) as conn:
                     return await store.begin(
-                        conn,
-                        session_id,
-                        request.turn_id,
-                        request.text,
-                        limit,
-                        lease_seconds=CLAIM_SECONDS,
-                        sources=sources,
+                        conn, session_id, request.turn_id, request.text, limit, lease_seconds=CLAIM_SECONDS
                     )
             except psycopg.errors.UniqueViolation:
                 # The same turn_id raced in from a retry; the second pass finds the first's message.
@@ -179,14 +203,23 @@ class TurnEngine:
                     raise
         raise AssertionError("unreachable")
 
-    async def events(self, turn: PreparedTurn) -> AsyncIterator[Event]:
-        yield (
-            "user",
-            {"turn_id": turn.turn_id, "message_id": str(turn.user_message_id), "text": turn.question},
+    def events(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        """The turn's events; for an avatar set up so, its provider says each sentence as it comes."""
+        if turn.server_speech is None:
+            return self._events(turn)
+        return spoken(self._events(turn), turn.server_speech, self.settings)
+
+    async def _events(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        yield UserEvent(
+            data=TurnUser(turn_id=turn.turn_id, message_id=turn.user_message_id, text=turn.question)
         )
         stored = turn.stored
         if stored is None and not turn.claimed:
-            stored = await self._await_reply(turn)
+            try:
+                stored = await self._await_reply(turn)
+            except AppError as exc:
+                yield ErrorEvent(data=_problem(exc))
+                return
         if stored is not None:
             for event in self._replay(stored):
                 yield event
@@ -199,24 +232,18 @@ class TurnEngine:
         saved = False
         live = True
         try:
-            if turn.passages is None:
-                passages = await self._retrieve(turn, timings)
-            else:
-                passages, timings.retrieval_ms = turn.passages, turn.retrieval_ms
+            passages = await self._retrieve(turn, timings)
             sources = store.sources_of(passages)
-            yield "sources", {"sources": [s.model_dump(mode="json") for s in sources]}
+            yield SourcesEvent(data=TurnSources(sources=sources))
             splitter = SentenceSplitter()
             spoken: list[str] = []
 
-            def sentence_events(completed: list[str]) -> list[Event]:
+            def sentence_events(completed: list[str]) -> list[SentenceEvent]:
                 if completed and timings.first_sentence_ms is None:
                     timings.first_sentence_ms = _ms(turn.started)
                 first = len(spoken)
                 spoken.extend(completed)
-                return [
-                    ("sentence", Sentence.of(first + i, text).model_dump())
-                    for i, text in enumerate(completed)
-                ]
+                return [SentenceEvent(data=Sentence.of(first + i, text)) for i, text in enumerate(completed)]
 
             llm_started = checked = perf_counter()
             answer = self._answer(turn, passages, tool_log, usage)
@@ -225,7 +252,7 @@ class TurnEngine:
                     if timings.llm_first_token_ms is None:
                         timings.llm_first_token_ms = _ms(llm_started)
                     reply.append(delta)
-                    yield "delta", {"text": delta}
+                    yield DeltaEvent(data=TurnDelta(text=delta))
                     for event in sentence_events(splitter.feed(delta)):
                         yield event
                     if perf_counter() - checked >= CHECK_SECONDS:
@@ -250,17 +277,16 @@ class TurnEngine:
                     usage=usage,
                 )
             saved = True
-            yield (
-                "done",
-                {
-                    "assistant_message_id": None if message_id is None else str(message_id),
-                    "reply": content,
-                    "timings": timings.model_dump(),
-                    "offline": self.chat is None,
-                    "interrupted": not live,
-                    "tool_calls": tool_log.calls,
-                    "action": tool_log.action,
-                },
+            yield DoneEvent(
+                data=TurnDone(
+                    assistant_message_id=message_id,
+                    reply=content,
+                    timings=timings,
+                    offline=self.chat is None,
+                    interrupted=not live,
+                    tool_calls=tool_log.calls,
+                    action=tool_log.action,
+                )
             )
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
@@ -273,36 +299,40 @@ class TurnEngine:
                 log.exception("turn %s of session %s failed", turn.turn_id, turn.session_id)
             problem = _problem(exc)
             await self._record_failure(turn, problem)
-            yield "error", problem
+            yield ErrorEvent(data=problem)
 
-    def _replay(self, stored: store.StoredReply) -> list[Event]:
+    def _replay(self, stored: store.StoredReply) -> list[TurnEvent]:
         sentences = split_sentences(stored.content)
         return [
-            ("sources", {"sources": [s.model_dump(mode="json") for s in stored.sources]}),
-            ("delta", {"text": stored.content}),
-            *(("sentence", Sentence.of(i, s).model_dump()) for i, s in enumerate(sentences)),
-            (
-                "done",
-                {
-                    "assistant_message_id": str(stored.message_id),
-                    "reply": stored.content,
-                    "timings": stored.timings.model_dump(),
-                    "offline": self.chat is None,
-                    "interrupted": stored.interrupted,
-                },
+            SourcesEvent(data=TurnSources(sources=stored.sources)),
+            DeltaEvent(data=TurnDelta(text=stored.content)),
+            *(SentenceEvent(data=Sentence.of(i, s)) for i, s in enumerate(sentences)),
+            DoneEvent(
+                data=TurnDone(
+                    assistant_message_id=stored.message_id,
+                    reply=stored.content,
+                    timings=stored.timings,
+                    offline=self.chat is None,
+                    interrupted=stored.interrupted,
+                )
             ),
         ]
 
     async def _await_reply(self, turn: PreparedTurn) -> store.StoredReply | None:
         """A duplicate of a turn another request is generating: its reply once stored, or None when this
-        request took the claim over (the other one failed, or died and let the claim lapse)."""
+        request took the claim over (the other one failed, or died and let the claim lapse); 409 when
+        the session ended without a reply stored."""
         while True:
             async with self.db.as_user(turn.principal.claims) as conn:
                 stored = await store.stored_reply(conn, turn.session_id, turn.turn_id)
                 if stored is not None:
                     return stored
-                if await store.claim(conn, turn.session_id, turn.turn_id, CLAIM_SECONDS):
-                    return None
+                claim = await store.claim(conn, turn.session_id, turn.turn_id, CLAIM_SECONDS)
+            if claim.claimed:
+                return None
+            if not claim.live and not claim.held:
+                # The other request failed or died, and the session is over: nothing generates it now.
+                await refuse_ended_session(self.db, turn.principal, turn.session_id, self.settings)
             await asyncio.sleep(WAIT_POLL_SECONDS)
 
     async def _renew(self, turn: PreparedTurn) -> bool:
@@ -445,54 +475,56 @@ class TurnEngine:
         async with self.db.as_user(turn.principal.claims) as conn:
             await store.release(conn, turn.session_id, turn.turn_id)
 
-    async def _record_failure(self, turn: PreparedTurn, problem: dict[str, Any]) -> None:
+    async def _record_failure(self, turn: PreparedTurn, problem: Problem) -> None:
         """The user message stays; the session stays live (the next turn may succeed); the log says why.
         The turn's claim is given up, so a retry generates again at once."""
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
-                await add_event(conn, turn.session_id, "error", {"turn_id": turn.turn_id, **problem})
+                await add_event(
+                    conn, turn.session_id, "error", {"turn_id": turn.turn_id, **problem.model_dump()}
+                )
                 await store.release(conn, turn.session_id, turn.turn_id)
         except Exception:
             log.exception("recording the failure of turn %s failed", turn.turn_id)
 
 
-async def collect(turn: PreparedTurn, events: AsyncIterator[Event]) -> TurnResult:
+async def collect(turn: PreparedTurn, events: AsyncIterator[TurnEvent]) -> TurnResult:
     """The whole turn as one object, for `Accept: application/json`; an `error` event raises."""
     sources: list[Source] = []
     sentences: list[Sentence] = []
-    async for name, data in events:
-        if name == "sources":
-            sources = [Source.model_validate(s) for s in data["sources"]]
-        elif name == "sentence":
-            sentences.append(Sentence.model_validate(data))
-        elif name == "error":
-            raise TurnFailed(data)
-        elif name == "done":
-            message_id = data["assistant_message_id"]
-            return TurnResult(
-                turn_id=turn.turn_id,
-                user_message_id=turn.user_message_id,
-                assistant_message_id=None if message_id is None else uuid.UUID(message_id),
-                reply=data["reply"],
-                sentences=sentences,
-                sources=sources,
-                timings=Timings.model_validate(data["timings"]),
-                offline=data["offline"],
-                interrupted=data["interrupted"],
-                tool_calls=data.get("tool_calls", []),
-                action=data.get("action"),
-            )
+    async for event in events:
+        match event:
+            case SourcesEvent(data=found):
+                sources = found.sources
+            case SentenceEvent(data=sentence):
+                sentences.append(sentence)
+            case ErrorEvent(data=problem):
+                raise TurnFailed(problem)
+            case DoneEvent(data=done):
+                return TurnResult(
+                    turn_id=turn.turn_id,
+                    user_message_id=turn.user_message_id,
+                    assistant_message_id=done.assistant_message_id,
+                    reply=done.reply,
+                    sentences=sentences,
+                    sources=sources,
+                    timings=done.timings,
+                    offline=done.offline,
+                    interrupted=done.interrupted,
+                    tool_calls=done.tool_calls,
+                    action=done.action,
+                )
     raise AssertionError("a turn ends with done or error")
 
 
 class TurnFailed(AppError):
     """A turn that failed after its user message was stored, answered as the problem it reported."""
 
-    def __init__(self, problem: dict[str, Any]) -> None:
-        super().__init__(problem["detail"])
-        self.status = problem["status"]
-        self.code = problem["code"]
-        self.extra = {k: v for k, v in problem.items() if k not in {"status", "code", "detail"}}
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.status = problem.status
+        self.code = problem.code
+        self.extra = problem.model_extra or {}
 
     def problem(self) -> dict[str, Any]:
         return {**super().problem(), **self.extra}

@@ -1,7 +1,7 @@
 """Request and response bodies of a conversation turn."""
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,9 +59,8 @@ class Sentence(BaseModel):
 
 
 class Timings(BaseModel):
-    """Milliseconds: retrieval's own duration (without an embedder, retrieval shares the turn's first
-    transaction, and this is that transaction's), the model's time to its first token, and from the
-    start of the turn to the first complete sentence and to the stored reply."""
+    """Milliseconds: retrieval's own duration, the model's time to its first token, and from the start
+    of the turn to the first complete sentence and to the stored reply."""
 
     retrieval_ms: float | None = None
     llm_first_token_ms: float | None = None
@@ -92,6 +91,92 @@ class TurnResult(BaseModel):
         description="What the conversation does after this reply: `end` (the visitor said goodbye: end the"
         " session once the reply is spoken) or `handoff` (a person on the team was notified)",
     )
+
+
+class TurnUser(BaseModel):
+    """The turn's question as stored (for an audio turn, what was heard)."""
+
+    turn_id: str
+    message_id: uuid.UUID
+    text: str
+
+
+class TurnSources(BaseModel):
+    sources: list[Source]
+
+
+class TurnDelta(BaseModel):
+    """The next piece of the reply as the model wrote it."""
+
+    text: str
+
+
+class TurnDone(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    assistant_message_id: uuid.UUID | None = Field(
+        description="The stored reply; null for a reply cut off before its first word"
+    )
+    reply: str
+    timings: Timings
+    offline: bool
+    interrupted: bool
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    action: Literal["handoff", "end"] | None = None
+
+
+class Problem(BaseModel):
+    """Why the turn failed after its question was stored (the `Problem` of an error response)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int
+    code: str
+    detail: str
+
+
+class _Event(BaseModel):
+    # `event` is always sent, so the generated TypeScript types narrow a union on it.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class UserEvent(_Event):
+    event: Literal["user"] = "user"
+    data: TurnUser
+
+
+class SourcesEvent(_Event):
+    event: Literal["sources"] = "sources"
+    data: TurnSources
+
+
+class DeltaEvent(_Event):
+    event: Literal["delta"] = "delta"
+    data: TurnDelta
+
+
+class SentenceEvent(_Event):
+    event: Literal["sentence"] = "sentence"
+    data: Sentence
+
+
+class DoneEvent(_Event):
+    event: Literal["done"] = "done"
+    data: TurnDone
+
+
+class ErrorEvent(_Event):
+    event: Literal["error"] = "error"
+    data: Problem
+
+
+# One server-sent event of a turn: `event` is the SSE event name, `data` its JSON. A turn sends `user`,
+# then `sources`, then `delta` and `sentence` events as the reply is written, and ends with `done` or
+# `error`.
+TurnEvent = Annotated[
+    UserEvent | SourcesEvent | DeltaEvent | SentenceEvent | DoneEvent | ErrorEvent,
+    Field(discriminator="event"),
+]
 
 
 class Interrupted(BaseModel):

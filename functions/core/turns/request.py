@@ -1,14 +1,24 @@
-"""A turn arrives as JSON text, or as a multipart form whose audio is transcribed first."""
+"""A turn arrives as JSON text, or as a multipart form with a recording (or, without one, the text)."""
 
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from functions.core.settings import Settings
-from functions.core.turns.models import TurnRequest
+from functions.core.turns.models import TURN_ID_PATTERN, TurnRequest
+
+
+class AudioTurn(BaseModel):
+    """A spoken question, transcribed by the engine once it knows the session can take it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turn_id: str = Field(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)
+    audio: bytes
+    filename: str
+    content_type: str
 
 
 def _invalid(exc: ValidationError) -> RequestValidationError:
@@ -16,7 +26,15 @@ def _invalid(exc: ValidationError) -> RequestValidationError:
     return RequestValidationError(errors)
 
 
-async def read_turn_request(request: Request, settings: Settings) -> TurnRequest:
+def turn_request(turn_id: Any, text: Any) -> TurnRequest:
+    """The turn's JSON body, validated as the JSON route validates it (422 problems)."""
+    try:
+        return TurnRequest.model_validate({"turn_id": turn_id, "text": text})
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+async def read_turn_request(request: Request) -> TurnRequest | AudioTurn:
     content_type = request.headers.get("content-type", "").lower()
     if not content_type.startswith("multipart/form-data"):
         try:
@@ -27,13 +45,16 @@ async def read_turn_request(request: Request, settings: Settings) -> TurnRequest
         turn_id = form.get("turn_id")
         audio = form.get("audio")
         text = form.get("text")
-        if isinstance(audio, UploadFile):
-            from functions.core.speech.stt import transcribe
-
-            text = await transcribe(
-                await audio.read(), audio.filename or "audio", audio.content_type or "", settings
+        if not isinstance(audio, UploadFile):
+            return turn_request(turn_id, text)
+        try:
+            return AudioTurn.model_validate(
+                {
+                    "turn_id": turn_id,
+                    "audio": await audio.read(),
+                    "filename": audio.filename or "audio",
+                    "content_type": audio.content_type or "",
+                }
             )
-    try:
-        return TurnRequest.model_validate({"turn_id": turn_id, "text": text})
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+        except ValidationError as exc:
+            raise _invalid(exc) from exc

@@ -8,11 +8,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.registry import get_provider
 from functions.core.settings import Settings
+from functions.core.turns.models import SentenceEvent, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class SpeakingProvider(Protocol):
 
 
 async def spoken(
-    events: AsyncIterator[tuple[str, dict[str, Any]]], speech: ServerSpeech, settings: Settings
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    events: AsyncIterator[TurnEvent], speech: ServerSpeech, settings: Settings
+) -> AsyncIterator[TurnEvent]:
     """Passes the turn's events on unchanged while the provider says each sentence, in order.
 
     Speaking never holds an event back. A turn that runs to its end waits for its last sentence to
@@ -54,10 +55,10 @@ async def spoken(
 
     speaker = asyncio.create_task(speak_in_order())
     try:
-        async for name, data in events:
-            if name == "sentence" and data["speech"]:
-                sentences.put_nowait(str(data["speech"]))
-            yield name, data
+        async for event in events:
+            if isinstance(event, SentenceEvent) and event.data.speech:
+                sentences.put_nowait(event.data.speech)
+            yield event
         sentences.put_nowait(None)
         await speaker
     finally:

@@ -4,6 +4,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from functions.core.turns.models import TurnEvent
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -13,6 +15,7 @@ def sse_event(event: str | None, data: Any) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
-async def sse_stream(events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
-    async for name, data in events:
-        yield sse_event(name, data)
+async def sse_stream(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:
+    """A turn's events as sent: the event's name, and its `data` as JSON."""
+    async for event in events:
+        yield sse_event(event.event, event.data.model_dump(mode="json"))

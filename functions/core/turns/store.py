@@ -20,8 +20,8 @@ EXCERPT_CHARS = 280
 # would still fire the trigger that counts messages.
 _BEGIN = """
 with s as (
-  select id, status, expires_at <= now() as expired, avatar_id, provider, provider_session_id
-    from public.streaming_sessions
+  select id, private.session_is_live(s) as live, avatar_id, provider, provider_session_id
+    from public.streaming_sessions s
    where id = %(session_id)s and user_id = (select auth.uid())
 ),
 prior as (
@@ -31,13 +31,21 @@ prior as (
 added as (
   insert into public.streaming_messages (session_id, role, content, turn_id)
   select s.id, 'user', %(text)s, %(turn_id)s from s
-   where s.status = 'active' and not s.expired and not exists (select 1 from prior)
+   where s.live and not exists (select 1 from prior)
   returning id, content
 )
-select s.status, s.expired, s.avatar_id, s.provider, s.provider_session_id,
+select s.live, s.avatar_id, s.provider, s.provider_session_id,
        coalesce(added.id, prior.id) as user_message_id,
        coalesce(added.content, prior.content) as question
   from s left join added on true left join prior on true
+"""
+# Before an audio turn is transcribed: the session, and the question if this turn_id was asked already.
+_ASKED = """
+select private.session_is_live(s) as live,
+       (select m.content from public.streaming_messages m
+         where m.session_id = s.id and m.turn_id = %s and m.role = 'user') as question
+  from public.streaming_sessions s
+ where s.id = %s and s.user_id = (select auth.uid())
 """
 _AVATAR = (
     "select a.name, a.persona, a.language, a.grounded_only,"
@@ -57,14 +65,25 @@ _STORED_REPLY = (
     "select id, content, sources, timings, interrupted from public.streaming_messages"
     " where session_id = %s and turn_id = %s and role = 'assistant'"
 )
-# Takes the turn for this request unless another holds it or its reply is stored: one generation each.
+# Takes the turn for this request while its session is live, unless another request holds it or its
+# reply is stored: one generation each.
 _CLAIM = """
-update public.streaming_messages m set reply_claimed_until = now() + make_interval(secs => %(lease)s)
- where m.session_id = %(session_id)s and m.turn_id = %(turn_id)s and m.role = 'user'
-   and (m.reply_claimed_until is null or m.reply_claimed_until < now())
-   and not exists (select 1 from public.streaming_messages a
-                    where a.session_id = m.session_id and a.turn_id = m.turn_id and a.role = 'assistant')
-returning m.id
+with session as (
+  select private.session_is_live(s) as live from public.streaming_sessions s where s.id = %(session_id)s
+),
+claimed as (
+  update public.streaming_messages m set reply_claimed_until = now() + make_interval(secs => %(lease)s)
+   where m.session_id = %(session_id)s and m.turn_id = %(turn_id)s and m.role = 'user'
+     and (m.reply_claimed_until is null or m.reply_claimed_until < now())
+     and not exists (select 1 from public.streaming_messages a
+                      where a.session_id = m.session_id and a.turn_id = m.turn_id and a.role = 'assistant')
+     and (select live from session)
+  returning m.id
+)
+select coalesce((select live from session), false) as live, exists (select 1 from claimed) as claimed,
+       exists (select 1 from public.streaming_messages m
+                where m.session_id = %(session_id)s and m.turn_id = %(turn_id)s and m.role = 'user'
+                  and m.reply_claimed_until >= now()) as held
 """
 # While a reply streams: keep the claim, and learn whether the session is still live.
 _RENEW = """
@@ -73,7 +92,7 @@ with renewed as (
    where session_id = %(session_id)s and turn_id = %(turn_id)s and role = 'user'
   returning id
 )
-select s.status = 'active' as live from public.streaming_sessions s where s.id = %(session_id)s
+select private.session_is_live(s) as live from public.streaming_sessions s where s.id = %(session_id)s
 """
 _RELEASE = (
     "update public.streaming_messages set reply_claimed_until = null"
@@ -96,15 +115,9 @@ added as (
 select id from added union all select id from prior
 """
 _MATCH = "select * from public.match_chunks(%s, %s, %s::extensions.vector, %s, %s)"
-# Full-text retrieval for the session's avatar, sent with the statements of `begin`: without a query
-# embedding to wait for, it needs nothing but the question, and so costs no round trip of its own.
 # The tools the session's avatar offers, sent with the statements of `begin` (no round trip of its own).
 _TOOLS = (
     "select * from private.session_tools((select avatar_id from public.streaming_sessions where id = %s))"
-)
-_MATCH_SESSION = (
-    "select * from public.match_chunks("
-    "(select avatar_id from public.streaming_sessions where id = %s), %s, null, null, %s)"
 )
 
 
@@ -121,38 +134,39 @@ class StoredReply:
 class Begun:
     """The session as the turn found it and, when it was live, the turn's user message."""
 
-    status: str
-    expired: bool
+    live: bool  # private.session_is_live: active and before its end
     avatar_id: uuid.UUID | None
     provider: str
     provider_session_id: str | None
     server_speech: bool  # the avatar's turns are spoken by its provider from the backend
+    # The turn's user message and question, added now or by an earlier attempt of the same turn_id;
+    # None when neither could be (the session is not live).
     user_message_id: uuid.UUID | None
     question: str | None
     persona: Persona | None
     history: list[ChatMessage]
     stored: StoredReply | None
-    passages: list[Passage] | None  # None: not retrieved with the turn's beginning
     claimed: bool  # this request generates the reply; otherwise another is generating it
     tools: list[SessionTool]  # the avatar's enabled tools, with what calling them needs
 
-    @property
-    def live(self) -> bool:
-        return self.user_message_id is not None
+
+@dataclass(frozen=True)
+class Asked:
+    live: bool
+    question: str | None  # what this turn_id asked already, if it was
+
+
+@dataclass(frozen=True)
+class Claim:
+    live: bool
+    claimed: bool  # by this request
+    held: bool  # by another request (or this one), still generating
 
 
 async def begin(
-    conn: Conn,
-    session_id: uuid.UUID,
-    turn_id: str,
-    text: str,
-    history_limit: int,
-    *,
-    lease_seconds: float,
-    sources: int | None = None,
+    conn: Conn, session_id: uuid.UUID, turn_id: str, text: str, history_limit: int, *, lease_seconds: float
 ) -> Begun | None:
-    """None when the caller has no such session. Given `sources`, also retrieves that many passages
-    for `text` by full text alone."""
+    """None when the caller has no such session."""
     params = {"session_id": session_id, "turn_id": turn_id, "text": text, "lease": lease_seconds}
     begun = await conn.execute(_BEGIN, params)
     claim = await conn.execute(_CLAIM, params)
@@ -160,9 +174,6 @@ async def begin(
     history = await conn.execute(_HISTORY, (session_id, turn_id, history_limit))
     stored = await conn.execute(_STORED_REPLY, (session_id, turn_id))
     tools = await conn.execute(_TOOLS, (session_id,))
-    matched = None
-    if sources is not None:
-        matched = await conn.execute(_MATCH_SESSION, (session_id, full_text_query(text), sources))
     row = await begun.fetchone()
     if row is None:
         return None
@@ -170,10 +181,9 @@ async def begin(
     server_speech = bool(avatar_row.pop("server_speech")) if avatar_row is not None else False
     history_rows = await history.fetchall()
     stored_row = await stored.fetchone()
-    claimed = await claim.fetchone() is not None
+    claim_row = await claim.fetchone()
     return Begun(
-        status=row["status"],
-        expired=row["expired"],
+        live=row["live"],
         avatar_id=row["avatar_id"],
         provider=row["provider"],
         provider_session_id=row["provider_session_id"],
@@ -183,16 +193,25 @@ async def begin(
         persona=None if avatar_row is None else Persona(**avatar_row),
         history=[ChatMessage(role=r["role"], content=r["content"]) for r in reversed(history_rows)],
         stored=None if stored_row is None else _stored(stored_row),
-        passages=None if matched is None else _passages(await matched.fetchall()),
-        claimed=claimed,
+        claimed=bool(claim_row and claim_row["claimed"]),
         tools=[session_tool(tool) for tool in await tools.fetchall()],
     )
 
 
-async def claim(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> bool:
-    """Take the turn's generation, as `begin` tries to: False while another holds it or it is done."""
+async def asked(conn: Conn, session_id: uuid.UUID, turn_id: str) -> Asked | None:
+    """None when the caller has no such session."""
+    cur = await conn.execute(_ASKED, (turn_id, session_id))
+    row = await cur.fetchone()
+    return None if row is None else Asked(live=row["live"], question=row["question"])
+
+
+async def claim(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> Claim:
+    """Take the turn's generation, as `begin` tries to: not while another holds it, once it is done, or
+    once the session is over."""
     cur = await conn.execute(_CLAIM, {"session_id": session_id, "turn_id": turn_id, "lease": lease_seconds})
-    return await cur.fetchone() is not None
+    row = await cur.fetchone()
+    assert row is not None
+    return Claim(live=row["live"], claimed=row["claimed"], held=row["held"])
 
 
 async def renew(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> bool:

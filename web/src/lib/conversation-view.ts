@@ -42,7 +42,7 @@ export function formatLatency(latency: Latency): string {
 }
 
 function sourceLabel(source: Source): string {
-  const heading = Array.isArray(source.heading_path) ? source.heading_path.join(" › ") : source.heading_path;
+  const heading = source.heading_path.join(" › ");
   return `[${source.index}] ${source.title}${heading ? ` — ${heading}` : ""}`;
 }
 

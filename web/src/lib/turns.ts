@@ -1,38 +1,22 @@
 /** One conversation turn: POST the question, dispatch the answer's server-sent events. */
 
-import { ApiClient, ApiError, type Problem } from "./api";
+import type { components } from "../api/schema";
+import { ApiClient, ApiError } from "./api";
 import { readEvents } from "./sse";
 
-export interface Source {
-  index: number;
-  chunk_id: string;
-  document_id: string;
-  title: string;
-  heading_path?: string | string[] | null;
-  excerpt: string;
-}
-
-export interface Timings {
-  retrieval_ms?: number | null;
-  llm_first_token_ms?: number | null;
-  first_sentence_ms?: number | null;
-  total_ms?: number | null;
-}
-
-/** `text` as written, with `[n]` citations; `speech` as said, with no markup; `citations` the numbers cited. */
-export interface SentenceEvent {
-  index: number;
-  text: string;
-  speech?: string;
-  citations?: number[];
-}
+type Schemas = components["schemas"];
+export type Source = Schemas["Source"];
+/** One server-sent event of a turn, as the server's OpenAPI document defines it. */
+export type TurnEvent = Schemas["TurnEvent"];
+type TurnData<Name extends TurnEvent["event"]> = Extract<TurnEvent, { event: Name }>["data"];
 
 export interface TurnHandlers {
-  user?(data: { turn_id: string; message_id: string; text: string }): void;
-  sources?(data: { sources: Source[] }): void;
-  delta?(data: { text: string }): void;
-  sentence?(data: SentenceEvent): void;
-  done?(data: { assistant_message_id: string; reply: string; timings: Timings; offline: boolean }): void;
+  user?(data: TurnData<"user">): void;
+  sources?(data: TurnData<"sources">): void;
+  delta?(data: TurnData<"delta">): void;
+  /** `text` as written, with `[n]` citations; `speech` as said, with no markup; `citations` the numbers cited. */
+  sentence?(data: TurnData<"sentence">): void;
+  done?(data: TurnData<"done">): void;
   error?(error: ApiError): void;
 }
 
@@ -60,26 +44,27 @@ export async function runTurn(
   const path = `/v1/sessions/${encodeURIComponent(sessionId)}/turns`;
   const response = await api.request("POST", path, body, { headers: { accept: "text/event-stream" }, signal });
   if (!response.body) throw new ApiError({ status: 502, code: "empty_stream", detail: "the answer was empty" });
-  for await (const event of readEvents(response.body)) {
-    const data: unknown = JSON.parse(event.data);
+  for await (const sent of readEvents(response.body)) {
+    // The one unchecked step: the server sends each event as its OpenAPI document says.
+    const event = { event: sent.event, data: JSON.parse(sent.data) } as TurnEvent;
     switch (event.event) {
       case "user":
-        handlers.user?.(data as Parameters<NonNullable<TurnHandlers["user"]>>[0]);
+        handlers.user?.(event.data);
         break;
       case "sources":
-        handlers.sources?.(data as { sources: Source[] });
+        handlers.sources?.(event.data);
         break;
       case "delta":
-        handlers.delta?.(data as { text: string });
+        handlers.delta?.(event.data);
         break;
       case "sentence":
-        handlers.sentence?.(data as SentenceEvent);
+        handlers.sentence?.(event.data);
         break;
       case "done":
-        handlers.done?.(data as Parameters<NonNullable<TurnHandlers["done"]>>[0]);
+        handlers.done?.(event.data);
         break;
       case "error":
-        handlers.error?.(new ApiError(data as Problem));
+        handlers.error?.(new ApiError(event.data));
         return;
     }
   }

@@ -54,7 +54,7 @@ export function endedInWords(status: string, reason: string | null): string {
 }
 
 function sourcesInWords(sources: Source[]): string {
-  const names = sources.map((s) => [s.title, ...(s.heading_path ?? [])].join(" › "));
+  const names = sources.map((s) => [s.title, ...s.heading_path].join(" › "));
   return `Sources: ${[...new Set(names)].join("; ")}`;
 }
 

@@ -41,7 +41,7 @@ async def _complete(
     request, history = turn_of(body)
     engine = turn_engine(db, settings)
     session = await session_for(db, principal, session_id)
-    turn = await engine.prepare(principal, session, request, history=history)
+    turn = await engine.start(principal, session, request, history=history)
     if body.stream:
         return StreamingResponse(
             completion_chunks(engine, turn, body.model), media_type="text/event-stream", headers=SSE_HEADERS

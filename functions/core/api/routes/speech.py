@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["speech"])
 
 # The caller's own session (not one of their avatar's visitors') with its avatar's voice, through RLS.
 _SESSION_VOICE = (
-    "select s.status = 'active' and s.expires_at > now() as live, a.voice"
+    "select private.session_is_live(s) as live, a.voice"
     " from public.streaming_sessions s"
     " left join lateral private.session_avatar(s.avatar_id) a on true"
     " where s.id = %s and s.user_id = (select auth.uid())"

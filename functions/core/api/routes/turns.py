@@ -6,12 +6,18 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, CurrentUser, Db
-from functions.core.api.openapi import problems
+from functions.core.api.openapi import component, problems
 from functions.core.turns.engine import collect, turn_engine
 from functions.core.turns.interrupts import interrupt_turn
-from functions.core.turns.models import TURN_ID_PATTERN, Interrupt, Interrupted, TurnRequest, TurnResult
+from functions.core.turns.models import (
+    TURN_ID_PATTERN,
+    Interrupt,
+    Interrupted,
+    TurnEvent,
+    TurnRequest,
+    TurnResult,
+)
 from functions.core.turns.request import read_turn_request
-from functions.core.turns.server_speech import spoken
 from functions.core.turns.sse import SSE_HEADERS, sse_stream
 
 router = APIRouter(prefix="/v1", tags=["turns"])
@@ -23,7 +29,12 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
     "/sessions/{session_id}/turns",
     response_model=TurnResult,
     responses={
-        200: {"content": {"text/event-stream": {}}},
+        200: {
+            "description": "The turn as one object, or with `Accept: text/event-stream` as it happens:"
+            " one server-sent event per `TurnEvent` (its `event` is the SSE event name, its `data` the"
+            " event's data)",
+            "content": {"text/event-stream": {"schema": component("TurnEvent", TurnEvent)}},
+        },
         **problems(409, 415, 501, 502, 503),
     },
     openapi_extra={
@@ -52,15 +63,13 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
 async def take_turn(
     session_id: uuid.UUID, request: Request, user: CurrentUser, db: Db, settings: AppSettings
 ) -> Response:
-    body = await read_turn_request(request, settings)
     engine = turn_engine(db, settings)
-    turn = await engine.prepare(user, session_id, body)
-    events = engine.events(turn)
-    if turn.server_speech is not None:
-        events = spoken(events, turn.server_speech, settings)
+    turn = await engine.start(user, session_id, await read_turn_request(request))
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(sse_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
-    result = await collect(turn, events)
+        return StreamingResponse(
+            sse_stream(engine.events(turn)), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    result = await collect(turn, engine.events(turn))
     return JSONResponse(result.model_dump(mode="json"))
 
 
