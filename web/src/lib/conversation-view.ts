@@ -21,6 +21,8 @@ export interface ConversationOptions {
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
   showLatency?: boolean;
+  /** Called with each conversation's controller once it exists (the widget's contact form follows it). */
+  onController?: (controller: ConversationController) => void;
 }
 
 const PORTRAIT_PIXELS = 400;
@@ -254,6 +256,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
       sessionFields: options.sessionFields,
     });
     wire(controller);
+    options.onController?.(controller);
     const current = controller;
     startButton.disabled = true;
     void current.start().then(() => {
