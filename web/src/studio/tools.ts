@@ -174,7 +174,7 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
   function toolItem(tool: Tool): HTMLElement {
     const edit = h("button", { type: "button", "aria-label": `Edit ${tool.name}` }, "Edit");
     edit.addEventListener("click", () => openEditor(tool));
-    const test = h("button", { type: "button", "aria-label": `Test ${tool.name}` }, "Test this tool");
+    const test = h("button", { type: "button", "aria-label": `Test this tool: ${tool.name}` }, "Test this tool");
     const tester = h("div", { class: "tester" });
     test.addEventListener("click", () => tester.replaceChildren(testForm(tool)));
     const remove = h("button", { type: "button", class: "danger", "aria-label": `Delete ${tool.name}` }, "Delete");
@@ -427,6 +427,7 @@ export function testResult(result: ToolTestResult): HTMLElement[] {
   const summary = [result.status === null ? "no answer" : `HTTP ${result.status}`, `${Math.round(result.elapsed_ms)} ms`].join(" · ");
   return [
     h("p", { class: result.ok ? "ok" : "error", "data-part": "test-summary" }, h("strong", {}, verdict), ` · ${summary}`),
-    h("pre", { "data-part": "test-result" }, shown),
+    // Focusable, so a keyboard can scroll a long answer.
+    h("pre", { "data-part": "test-result", tabindex: 0, "aria-label": "The tool's answer" }, shown),
   ];
 }
