@@ -159,8 +159,9 @@ def test_the_owner_adds_an_http_tool_with_a_secret_header_and_tests_it(
 
 
 def test_history_shows_the_tool_calls_of_each_reply(
-    page: Page, base_url: str, orders: Endpoint, monkeypatch: pytest.MonkeyPatch
+    any_tab: Page, base_url: str, orders: Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    page = any_tab
     email = f"history-{uuid.uuid4().hex[:8]}@example.test"
     headers = owner_headers(base_url, email)
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
@@ -192,6 +193,7 @@ def test_history_shows_the_tool_calls_of_each_reply(
     expect(call).to_contain_text('Tool order_status({"order":"A-17"}) worked, HTTP 200,')
     call.locator("summary").click()
     expect(call.locator("pre")).to_contain_text("shipped on Monday")
+    assert serious_accessibility_violations(page) == []
     shot(page, "history-tool-calls")
 
 

@@ -79,7 +79,7 @@ function toolCallList(calls: ToolCall[]): HTMLElement {
       return h(
         "li",
         { "data-tool-call": call.name },
-        h("details", {}, h("summary", {}, "Tool ", h("code", {}, `${call.name}(${JSON.stringify(call.arguments)})`), ` ${outcome}`), h("pre", {}, call.result)),
+        h("details", {}, h("summary", {}, "Tool ", h("code", {}, `${call.name}(${JSON.stringify(call.arguments)})`), ` ${outcome}`), h("pre", { tabindex: 0, "aria-label": `What ${call.name} answered` }, call.result)),
       );
     }),
   );

@@ -67,6 +67,9 @@ export function contactForm(api: ApiClient, texts: Texts["contact"]): ContactFor
     }
   };
 
+  // What the visitor fixes stops being marked wrong as they type.
+  for (const control of [email, phone]) control.addEventListener("input", () => fail("", null));
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const reach = { email: email.value.trim(), phone: phone.value.trim() };
