@@ -1,19 +1,10 @@
 /** Contact details visitors left (the capture_contact tool or the widget's form): list, export, delete. */
 
 import { ApiClient, humanMessage } from "../lib/api";
+import type { ContactOut } from "../lib/api-types";
 import { h } from "../lib/dom";
 
-/** `ContactOut` of the API (functions/core/tools/contacts.py). */
-interface Contact {
-  id: string;
-  avatar_id: string | null;
-  session_id: string | null;
-  name: string;
-  email: string | null;
-  phone: string | null;
-  note: string;
-  created_at: string;
-}
+type Contact = ContactOut;
 
 /** The most the list (and its JSON export) holds; the CSV export has every contact. */
 const LIST_LIMIT = 500;

@@ -4,34 +4,11 @@
  */
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
+import type { ToolCreate, ToolCreated, ToolKind, ToolOut, ToolPatch, ToolTest, ToolTestResult } from "../lib/api-types";
 import { h } from "../lib/dom";
 
-/** `ToolOut` of the API (functions/core/tools/definitions.py). */
-export interface Tool {
-  id: string;
-  avatar_id: string;
-  kind: ToolKind;
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  method: string | null;
-  url: string | null;
-  timeout_ms: number;
-  enabled: boolean;
-  header_names: string[];
-  created_at: string;
-  updated_at: string;
-}
-
-type ToolKind = "http" | "capture_contact" | "handoff_to_human" | "end_conversation";
-
-/** `ToolTestResult` of the API (functions/core/tools/runtime.py). */
-interface ToolTestResult {
-  ok: boolean;
-  status: number | null;
-  result: unknown;
-  elapsed_ms: number;
-}
+/** An avatar's tool as the API lists it. */
+export type Tool = ToolOut;
 
 const METHODS = ["POST", "GET", "PUT", "PATCH", "DELETE"] as const;
 const NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
@@ -220,9 +197,10 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
         webhook.focus();
         return;
       }
+      const change: ToolPatch = { enabled, ...(url && url !== tool?.url ? { url } : {}) };
       const request = tool
-        ? api.json<Tool>("PATCH", `${base}/${tool.id}`, { enabled, ...(url && url !== tool.url ? { url } : {}) })
-        : api.json<Tool>("POST", base, { kind, enabled, ...(url ? { url } : {}) });
+        ? api.json<ToolOut>("PATCH", `${base}/${tool.id}`, change)
+        : api.json<ToolCreated>("POST", base, { kind, enabled, ...(url ? { url } : {}) } satisfies ToolCreate);
       request.then(
         () => {
           status.textContent = `${label}: ${enabled ? "on" : "off"}.`;
@@ -334,19 +312,22 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
         problem.replaceChildren(...problems.map((text) => h("p", {}, text)));
         return;
       }
-      const body: Record<string, unknown> = {
+      // An edit sends headers only when they change: the server replaces all of them with what it gets.
+      const changedHeaders = sendHeaders && (tool !== null || Object.keys(headers).length > 0) ? { headers } : {};
+      const fields = {
         description: description.value.trim(),
-        parameters: JSON.parse(parameters.value) as unknown,
-        method: method.value,
+        parameters: JSON.parse(parameters.value) as Record<string, unknown>,
+        method: method.value as NonNullable<ToolPatch["method"]>,
         url: url.value.trim(),
         timeout_ms: timeoutMs,
         enabled: enabled.checked,
+        ...changedHeaders,
       };
-      // An edit sends headers only when they change: the server replaces all of them with what it gets.
-      if (sendHeaders && (tool === null ? Object.keys(headers).length > 0 : true)) body.headers = headers;
+      const body: ToolPatch = fields;
+      const created: ToolCreate = { ...fields, kind: "http", name: name.value.trim() };
       const request: Promise<Tool & { signing_secret?: string }> = tool
-        ? api.json<Tool>("PATCH", `${base}/${tool.id}`, body)
-        : api.json<Tool & { signing_secret: string }>("POST", base, { kind: "http", name: name.value.trim(), ...body });
+        ? api.json<ToolOut>("PATCH", `${base}/${tool.id}`, body)
+        : api.json<ToolCreated>("POST", base, created);
       request.then(
         (saved) => {
           editor.replaceChildren();
@@ -391,7 +372,7 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
       run.disabled = true;
       outcome.replaceChildren(h("p", {}, `Calling ${tool.url}…`));
       api
-        .json<ToolTestResult>("POST", `${base}/${tool.id}/test`, { arguments: parsed })
+        .json<ToolTestResult>("POST", `${base}/${tool.id}/test`, { arguments: parsed as Record<string, unknown> } satisfies ToolTest)
         .then(
           (result) => outcome.replaceChildren(...testResult(result)),
           (failure: unknown) => outcome.replaceChildren(h("p", { class: "error", role: "alert", "data-part": "test-problem" }, problemText(failure))),

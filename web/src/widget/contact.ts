@@ -4,6 +4,7 @@
  */
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
+import type { ContactIn, ContactSaved } from "../lib/api-types";
 import type { ConversationController } from "../lib/controller";
 import { h } from "../lib/dom";
 import type { Texts } from "../lib/strings";
@@ -82,12 +83,12 @@ export function contactForm(api: ApiClient, texts: Texts["contact"]): ContactFor
     fail("", null);
     send.disabled = true;
     api
-      .json("POST", `/v1/sessions/${sessionId}/contact`, {
+      .json<ContactSaved>("POST", `/v1/sessions/${sessionId}/contact`, {
         name: name.value.trim(),
         note: note.value.trim(),
         ...(reach.email ? { email: reach.email } : {}),
         ...(reach.phone ? { phone: reach.phone } : {}),
-      })
+      } satisfies ContactIn)
       .then(
         () => {
           form.reset();
