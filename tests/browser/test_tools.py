@@ -216,6 +216,20 @@ def test_a_visitor_leaves_their_details_in_the_widget_and_the_owner_sees_them(
     page.get_by_label("Take contact details").check()
     expect(page.locator("[data-part=tools-status]")).to_have_text("Take contact details: on.")
     expect(page.get_by_label("Take contact details")).to_be_checked()
+    handoff = page.locator("[data-kind=handoff_to_human]")
+    handoff.get_by_label("Hand over to a person").click()  # not without the webhook
+    expect(handoff.locator(".error")).to_have_text(
+        "Enter your webhook's address first: the hand-over is announced there."
+    )
+    expect(handoff.get_by_label("Hand over to a person")).not_to_be_checked()
+    expect(handoff.get_by_label("Webhook address")).to_be_focused()
+    handoff.get_by_label("Webhook address").fill("https://crm.example.com/avatar-handoff")
+    handoff.get_by_label("Hand over to a person").check()
+    expect(page.locator("[data-part=tools-status]")).to_have_text("Hand over to a person: on.")
+    expect(page.locator("[data-kind=handoff_to_human]").get_by_label("Webhook address")).to_have_value(
+        "https://crm.example.com/avatar-handoff"
+    )
+    shot(page, "built-in-tools")
 
     page.goto(f"{site}/")
     page.get_by_role("button", name="Talk to our avatar").click()

@@ -30,10 +30,7 @@ export function contactsPanel(api: ApiClient, avatarId: string): HTMLElement {
     remove.addEventListener("click", () => {
       if (!confirm("Delete this contact for good?")) return;
       api.json("DELETE", `/v1/contacts/${contact.id}`).then(
-        () => {
-          status.textContent = "Contact deleted.";
-          void load();
-        },
+        () => void load().then(() => (status.textContent = "Contact deleted.")),
         (failure: unknown) => (error.textContent = humanMessage(failure)),
       );
     });

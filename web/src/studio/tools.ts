@@ -158,10 +158,7 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
     remove.addEventListener("click", () => {
       if (!confirm(`Delete the tool ${tool.name}? The avatar stops using it at once.`)) return;
       api.json("DELETE", `${base}/${tool.id}`).then(
-        () => {
-          status.textContent = `Deleted ${tool.name}.`;
-          void load();
-        },
+        () => void load().then(() => (status.textContent = `Deleted ${tool.name}.`)),
         (failure: unknown) => (error.textContent = humanMessage(failure)),
       );
     });
@@ -202,10 +199,7 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
         ? api.json<ToolOut>("PATCH", `${base}/${tool.id}`, change)
         : api.json<ToolCreated>("POST", base, { kind, enabled, ...(url ? { url } : {}) } satisfies ToolCreate);
       request.then(
-        () => {
-          status.textContent = `${label}: ${enabled ? "on" : "off"}.`;
-          void load();
-        },
+        () => void load().then(() => (status.textContent = `${label}: ${enabled ? "on" : "off"}.`)),
         (failure: unknown) => {
           toggle.checked = !enabled;
           problem.textContent = problemText(failure);
@@ -332,14 +326,15 @@ export function toolsPanel(api: ApiClient, avatarId: string): HTMLElement {
         (saved) => {
           editor.replaceChildren();
           const secret = saved.signing_secret;
-          status.replaceChildren(h("p", {}, `${tool ? "Saved" : "Added"} ${saved.name}.`));
+          const said = [h("p", {}, `${tool ? "Saved" : "Added"} ${saved.name}.`)];
           if (secret) {
-            status.append(
+            said.push(
               h("p", {}, "Its signing secret, shown only this once: verify the X-Avatar-Studio-Signature of its requests with it (see docs/api.md)."),
               h("p", { class: "secret", "data-part": "signing-secret" }, secret),
             );
           }
-          void load();
+          // Said once the list shows the tool, so what it announces is there to use.
+          void load().then(() => status.replaceChildren(...said));
         },
         (failure: unknown) => problem.replaceChildren(h("p", {}, problemText(failure))),
       );
