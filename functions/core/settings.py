@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     # and private deployments; and the largest tool answer read.
     tool_allowed_hosts: list[str] = Field(default_factory=list)
     tool_response_max_bytes: int = Field(default=65_536, ge=1024, le=4_194_304)
+    # Contact details one session may leave per minute (the widget's form, or its capture_contact tool).
+    contacts_per_session_per_minute: int = Field(default=5, ge=1)
 
     @property
     def is_local(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.auth.tokens import sign_visitor_token, verify_visitor_token, widget_key
+from functions.core.auth.tokens import Principal, sign_visitor_token, verify_visitor_token, widget_key
 from functions.core.avatars import Appearance
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
@@ -56,6 +56,11 @@ class WidgetAvatar(BaseModel):
     provider: str
     language: str
     appearance: Appearance
+    contact_form: bool = Field(
+        default=False,
+        description="Offer the visitor a form to leave their details: the avatar has capture_contact on and"
+        " the server has no LLM key to call it in the conversation",
+    )
 
 
 class WidgetToken(BaseModel):
@@ -114,9 +119,27 @@ async def issue_visitor_token(
         audience=settings.jwt_audience,
         ttl_seconds=settings.widget_token_ttl_seconds,
     )
-    return WidgetToken(
-        token=token, expires_at=expires_at, visitor_id=visitor_id, avatar=WidgetAvatar(**avatar)
+    contact_form = not settings.llm_configured and await _captures_contacts(
+        db, verify_visitor_token(secret, token, audience=settings.jwt_audience), avatar["id"]
     )
+    return WidgetToken(
+        token=token,
+        expires_at=expires_at,
+        visitor_id=visitor_id,
+        avatar=WidgetAvatar(**avatar, contact_form=contact_form),
+    )
+
+
+async def _captures_contacts(db: Database, visitor: Principal, avatar_id: uuid.UUID) -> bool:
+    """Whether the avatar has capture_contact on, asked as the visitor (the tools are not service_role's)."""
+    async with db.as_user(visitor.claims) as conn:
+        cur = await conn.execute(
+            "select exists (select 1 from private.session_tools(%s) where kind = 'capture_contact')"
+            " as captures",
+            (avatar_id,),
+        )
+        row = await cur.fetchone()
+    return bool(row and row["captures"])
 
 
 async def _hit(conn: Conn, bucket: str, window: RateWindow, limit: int) -> bool:

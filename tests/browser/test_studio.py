@@ -214,9 +214,9 @@ def test_tabs_follow_the_arrow_keys_and_keep_focus(page: Page, base_url: str) ->
     expect(knowledge).to_have_attribute("aria-selected", "true")
     knowledge.focus()
     page.keyboard.press("ArrowRight")
-    sharing = page.get_by_role("tab", name="Widget & API keys")
-    expect(sharing).to_have_attribute("aria-selected", "true")
-    expect(sharing).to_be_focused()
+    tools = page.get_by_role("tab", name="Tools")
+    expect(tools).to_have_attribute("aria-selected", "true")
+    expect(tools).to_be_focused()
     page.keyboard.press("Home")
     expect(page.get_by_role("tab", name="Conversation")).to_be_focused()
     page.keyboard.press("ArrowLeft")
@@ -243,7 +243,7 @@ def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phon
     page = any_tab
     sign_in(page, base_url, f"axe-{uuid.uuid4().hex[:8]}@example.test")
     page.get_by_role("button", name="Create avatar").click()
-    for tab in ("Conversation", "Settings", "Knowledge", "Widget & API keys", "History"):
+    for tab in ("Conversation", "Settings", "Knowledge", "Tools", "Contacts", "Widget & API keys", "History"):
         page.get_by_role("tab", name=tab).click()
         expect(page.get_by_role("tabpanel", name=tab)).to_be_visible()
         assert serious_accessibility_violations(page) == [], tab

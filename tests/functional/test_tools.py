@@ -16,7 +16,7 @@ from functions.core.settings import get_settings
 from tests.conftest import User
 from tests.functional.loopback import Endpoint, loopback_endpoint
 from tests.functional.support import Api, assert_problem
-from tests.functional.test_widget_token import SITE, Widget, visitor_headers
+from tests.functional.test_widget_token import SITE, Widget, limit_widget_tokens, visitor_headers
 
 Admin = psycopg.Connection[Any]
 
@@ -278,3 +278,64 @@ def test_a_contact_needs_a_way_back_and_a_live_session_of_ones_own(
     assert_problem(client.post(path, json={"email": "a@example.com"}, headers=stranger.headers), 404)
     api.end_session(owner, session_id)
     assert_problem(client.post(path, json={"phone": "+1 555 0100"}, headers=owner.headers), 409)
+
+
+def test_leaving_contacts_is_limited_per_conversation_and_minute(
+    client: httpx.Client,
+    avatar: dict[str, Any],
+    widget: Widget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limit_widget_tokens(monkeypatch, contacts_per_session_per_minute=2)
+    token = widget.token(avatar["public_id"])["token"]
+    started = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=visitor_headers(token))
+    session_id = started.json()["session_id"]
+
+    def leave(session: str) -> httpx.Response:
+        return client.post(
+            f"/v1/sessions/{session}/contact", json={"phone": "+1 555 0100"}, headers=visitor_headers(token)
+        )
+
+    assert [leave(session_id).status_code for _ in range(2)] == [201, 201]
+    refused = leave(session_id)
+    assert assert_problem(refused, 429)["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) > 0
+    ended = client.post(f"/v1/sessions/{session_id}/end", headers=visitor_headers(token))
+    assert ended.status_code == 200, ended.text
+    again = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=visitor_headers(token))
+    assert again.status_code == 201, again.text
+    assert leave(again.json()["session_id"]).status_code == 201  # each conversation has its own count
+
+
+def test_the_widget_offers_its_contact_form_only_without_an_llm_and_with_capture_contact_on(
+    client: httpx.Client,
+    owner: User,
+    avatar: dict[str, Any],
+    widget: Widget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    offline = get_settings().model_copy(
+        update={"llm_api_key": None, "openai_api_key": None, "llm_base_url": None}
+    )
+    monkeypatch.setattr(deps, "get_settings", lambda: offline)
+
+    def offered() -> bool:
+        shown: bool = widget.token(avatar["public_id"])["avatar"]["contact_form"]
+        return shown
+
+    assert offered() is False
+    tool = client.post(
+        f"/v1/avatars/{avatar['id']}/tools", json={"kind": "capture_contact"}, headers=owner.headers
+    ).json()
+    assert offered() is True
+    client.patch(
+        f"/v1/avatars/{avatar['id']}/tools/{tool['id']}", json={"enabled": False}, headers=owner.headers
+    )
+    assert offered() is False
+    client.patch(
+        f"/v1/avatars/{avatar['id']}/tools/{tool['id']}", json={"enabled": True}, headers=owner.headers
+    )
+    # With an LLM, the avatar asks for the details itself (the capture_contact tool).
+    online = offline.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})
+    monkeypatch.setattr(deps, "get_settings", lambda: online)
+    assert offered() is False

@@ -16,6 +16,7 @@ from functions.core.tools.conversation import BRIDGE
 from tests.conftest import User
 from tests.functional.loopback import Endpoint, Received, loopback_endpoint
 from tests.functional.support import Api
+from tests.functional.test_widget_token import SITE, Widget, visitor_headers
 from tests.functional.turns_support import scripted_llm, stream_turn
 from tests.scripted_llm import Script, calls_then_reply
 
@@ -262,3 +263,40 @@ def test_an_avatar_without_tools_is_offered_none(
     events, records = run_turn(client, owner, conversation, monkeypatch, Script())
     assert "tools" not in records[0].body
     assert done_of(events)["tool_calls"] == []
+
+
+def test_history_shows_the_owner_each_replys_tool_calls_and_the_visitor_none(
+    client: httpx.Client,
+    api: Api,
+    owner: User,
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    avatar = api.create_avatar(owner, allowed_origins=[SITE])
+    order_tool(client, owner, avatar["id"], endpoint.url)
+    token = Widget(client).token(avatar["public_id"])["token"]
+    visitor = visitor_headers(token)
+    started = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=visitor)
+    assert started.status_code == 201, started.text
+    session_id = started.json()["session_id"]
+    script = Script(
+        tool_calls_for=calls_then_reply(("order_status", '{"order": "A-17"}')), reply_for=reply_from_tools
+    )
+    with scripted_llm(monkeypatch, script):
+        events = stream_turn(client, visitor, session_id, "t1", "Where is order A-17?")
+    assert done_of(events)["tool_calls"]
+
+    def calls(headers: dict[str, str]) -> list[list[dict[str, Any]]]:
+        listed = client.get(f"/v1/sessions/{session_id}/messages", headers=headers)
+        assert listed.status_code == 200, listed.text
+        return [message["tool_calls"] for message in listed.json() if message["role"] == "assistant"]
+
+    [[call]] = calls(owner.headers)
+    assert (call["name"], call["arguments"], call["ok"], call["status"]) == (
+        "order_status",
+        {"order": "A-17"},
+        True,
+        200,
+    )
+    assert "shipped on Monday" in call["result"]
+    assert calls(visitor) == [[]]

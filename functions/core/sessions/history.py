@@ -89,12 +89,15 @@ async def list_messages(db: Database, principal: Principal, session_id: uuid.UUI
             raise NotFound("no such session")
         cur = await conn.execute(
             "select id, session_id, role, content, turn_id, sources, timings, interrupted, heard_content,"
-            " audio_duration_ms, created_at from public.streaming_messages"
+            " audio_duration_ms, created_at, tool_calls from public.streaming_messages"
             " where session_id = %s order by created_at, id",
             (session_id,),
         )
         rows = await cur.fetchall()
-    return [MessageOut(**row) for row in rows]
+    # What the owner's systems answered is the owner's to read, not the visitor's.
+    return [
+        MessageOut(**{**row, "tool_calls": [] if principal.is_visitor else row["tool_calls"]}) for row in rows
+    ]
 
 
 async def usage(db: Database, principal: Principal, settings: Settings) -> Usage:

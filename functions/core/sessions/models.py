@@ -97,6 +97,11 @@ class MessageOut(BaseModel):
     heard_content: str | None
     audio_duration_ms: int | None
     created_at: datetime
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The reply's tool calls (name, arguments, ok, status, elapsed_ms, result); for the owner,"
+        " empty for a visitor",
+    )
 
 
 class KeptAlive(BaseModel):

@@ -21,6 +21,8 @@ export interface ConversationOptions {
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
   showLatency?: boolean;
+  /** Called with each conversation's controller once it exists (the widget's contact form follows it). */
+  onController?: (controller: ConversationController) => void;
 }
 
 const PORTRAIT_PIXELS = 400;
@@ -328,6 +330,7 @@ function startConversation(mounted: Mounted): ConversationController {
   });
   let clock: ReturnType<typeof setInterval> | null = null;
   showConversation(conversation, mounted, () => clock !== null && clearInterval(clock));
+  options.onController?.(conversation);
   view.startButton.disabled = true;
   void conversation.start().then(() => {
     if (conversation.status === "ended") {

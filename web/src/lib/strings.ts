@@ -29,6 +29,22 @@ export interface Texts {
   endLabel: string;
   soundBlocked: string;
   startSound: string;
+  /** The widget's "Leave your details" form (an avatar that takes contacts, on a server without an LLM). */
+  contact: {
+    open: string;
+    title: string;
+    intro: string;
+    name: string;
+    email: string;
+    phone: string;
+    note: string;
+    send: string;
+    cancel: string;
+    sent: string;
+    needsReach: string;
+    badEmail: string;
+    startFirst: string;
+  };
 }
 
 const en: Texts = {
@@ -68,6 +84,21 @@ const en: Texts = {
   endLabel: "End the conversation",
   soundBlocked: "The browser blocked the avatar's sound.",
   startSound: "Click to start sound",
+  contact: {
+    open: "Leave your details",
+    title: "Leave your details",
+    intro: "We will get back to you. An email address or a phone number is needed.",
+    name: "Name",
+    email: "Email",
+    phone: "Phone",
+    note: "What can we help with?",
+    send: "Send my details",
+    cancel: "Cancel",
+    sent: "Thank you, your details were sent. We will get back to you.",
+    needsReach: "Enter an email address or a phone number so we can reach you.",
+    badEmail: "This email address does not look complete (name@example.com).",
+    startFirst: "Press Start first: your details are sent with the conversation.",
+  },
 };
 
 const fr: Texts = {
@@ -107,6 +138,21 @@ const fr: Texts = {
   endLabel: "Terminer la conversation",
   soundBlocked: "Le navigateur a bloqué le son de l'avatar.",
   startSound: "Cliquer pour activer le son",
+  contact: {
+    open: "Laisser vos coordonnées",
+    title: "Laisser vos coordonnées",
+    intro: "Nous vous recontacterons. Une adresse e-mail ou un numéro de téléphone est nécessaire.",
+    name: "Nom",
+    email: "E-mail",
+    phone: "Téléphone",
+    note: "Comment pouvons-nous vous aider ?",
+    send: "Envoyer mes coordonnées",
+    cancel: "Annuler",
+    sent: "Merci, vos coordonnées ont été envoyées. Nous vous recontacterons.",
+    needsReach: "Indiquez une adresse e-mail ou un numéro de téléphone pour que nous puissions vous joindre.",
+    badEmail: "Cette adresse e-mail semble incomplète (nom@exemple.fr).",
+    startFirst: "Appuyez d'abord sur Commencer : vos coordonnées sont envoyées avec la conversation.",
+  },
 };
 
 export const LANGUAGES: Record<string, Texts> = { en, fr };

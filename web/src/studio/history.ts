@@ -16,12 +16,23 @@ interface SessionSummary {
   page_url: string | null;
 }
 
+/** One tool call of a reply, as the turn stored it (`MessageOut.tool_calls`). */
+export interface ToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+  ok: boolean;
+  status: number | null;
+  elapsed_ms: number;
+  result: string;
+}
+
 interface Message {
   role: "user" | "assistant";
   content: string;
   sources?: Source[] | null;
   interrupted?: boolean;
   heard_content?: string | null;
+  tool_calls?: ToolCall[];
 }
 
 interface Usage {
@@ -58,10 +69,27 @@ function sourcesInWords(sources: Source[]): string {
   return `Sources: ${[...new Set(names)].join("; ")}`;
 }
 
+/** The reply's tool calls: name and arguments, how it went and how long it took, the answer on demand. */
+function toolCallList(calls: ToolCall[]): HTMLElement {
+  return h(
+    "ul",
+    { class: "tool-calls", "aria-label": "Tool calls" },
+    ...calls.map((call) => {
+      const outcome = `${call.ok ? "worked" : "failed"}${call.status === null ? "" : `, HTTP ${call.status}`}, ${Math.round(call.elapsed_ms)} ms`;
+      return h(
+        "li",
+        { "data-tool-call": call.name },
+        h("details", {}, h("summary", {}, "Tool ", h("code", {}, `${call.name}(${JSON.stringify(call.arguments)})`), ` ${outcome}`), h("pre", { tabindex: 0, "aria-label": `What ${call.name} answered` }, call.result)),
+      );
+    }),
+  );
+}
+
 function messageItem(message: Message, byOwner: boolean): HTMLElement {
   const text = message.interrupted ? (message.heard_content ?? "") : message.content;
   const who = message.role === "user" ? (byOwner ? "You" : "Visitor") : "Avatar";
   const item = h("li", { "data-role": message.role }, h("strong", {}, `${who}: `), text, message.interrupted ? h("em", {}, " (interrupted)") : null);
+  if (message.tool_calls?.length) item.append(toolCallList(message.tool_calls));
   if (message.sources?.length) item.append(h("p", { class: "sources" }, sourcesInWords(message.sources)));
   return item;
 }

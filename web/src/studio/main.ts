@@ -7,11 +7,13 @@ import { h } from "../lib/dom";
 import { signIn } from "./auth";
 import { avatarForm, type Avatar } from "./avatars";
 import { loadConfig, type ClientConfig } from "./config";
+import { contactsPanel } from "./contacts";
 import { historyPanel } from "./history";
 import { knowledgePanel } from "./knowledge";
 import { sharingPanel } from "./sharing";
+import { toolsPanel } from "./tools";
 
-const TABS = ["Conversation", "Settings", "Knowledge", "Widget & API keys", "History", "Insights"] as const;
+const TABS = ["Conversation", "Settings", "Knowledge", "Tools", "Contacts", "Widget & API keys", "History", "Insights"] as const;
 type Tab = (typeof TABS)[number];
 
 const OFFLINE_NOTICE =
@@ -216,6 +218,10 @@ class Studio {
         );
       case "Knowledge":
         return knowledgePanel(this.api, avatar.id);
+      case "Tools":
+        return toolsPanel(this.api, avatar.id);
+      case "Contacts":
+        return contactsPanel(this.api, avatar.id);
       case "Widget & API keys":
         return sharingPanel(this.api, avatar, location.origin, (stored) => {
           this.avatars = this.avatars.map((a) => (a.id === stored.id ? stored : a));

@@ -4,6 +4,7 @@ import { ApiClient, ApiError, type ApiAddresses, humanMessage } from "../lib/api
 import css from "../lib/conversation.css";
 import { mountConversation } from "../lib/conversation-view";
 import type { Texts } from "../lib/strings";
+import { contactForm } from "./contact";
 import type { WidgetLook } from "./look";
 
 interface WidgetToken {
@@ -18,6 +19,7 @@ interface WidgetToken {
     provider: string;
     language: string;
     appearance?: unknown;
+    contact_form?: boolean;
   };
 }
 
@@ -83,6 +85,7 @@ export async function openWidget({ root, body, title, api, avatar, look, texts }
   client.token = grant.token;
   title.textContent = grant.avatar.name;
   body.replaceChildren();
+  const contact = grant.avatar.contact_form ? contactForm(client, texts.contact) : null;
   mountConversation(body, {
     api: client,
     avatarId: grant.avatar.id,
@@ -93,5 +96,7 @@ export async function openWidget({ root, body, title, api, avatar, look, texts }
     appearance: grant.avatar.appearance,
     texts,
     showLatency: look.latency,
+    onController: contact?.follow,
   });
+  if (contact) body.append(contact.element);
 }

@@ -53,11 +53,11 @@ async def test_tool(
     return await runtime.try_tool(db, user, avatar_id, tool_id, body, settings)
 
 
-@router.post("/sessions/{session_id}/contact", status_code=201, responses=problems(409))
+@router.post("/sessions/{session_id}/contact", status_code=201, responses=problems(409, 429))
 async def leave_contact(
-    session_id: uuid.UUID, body: contacts.ContactIn, user: CurrentUser, db: Db
+    session_id: uuid.UUID, body: contacts.ContactIn, user: CurrentUser, db: Db, settings: AppSettings
 ) -> contacts.ContactSaved:
-    return await contacts.leave_contact(db, user, session_id, body)
+    return await contacts.leave_contact(db, user, session_id, body, settings)
 
 
 @router.get("/contacts")
