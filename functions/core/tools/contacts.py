@@ -12,7 +12,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import Forbidden, NotFound, SessionEnded
 from functions.core.settings import Settings
-from functions.core.widget import RATE_WINDOW_SECONDS, RateLimited
+from functions.core.widget import RateLimited, RateWindow
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^[0-9 +().-]{5,40}$"
@@ -67,14 +67,19 @@ async def save_contact(conn: Conn, session_id: uuid.UUID, contact: ContactIn) ->
 
 
 async def leave_contact(
-    db: Database, principal: Principal, session_id: uuid.UUID, contact: ContactIn, settings: Settings
+    db: Database,
+    principal: Principal,
+    session_id: uuid.UUID,
+    contact: ContactIn,
+    settings: Settings,
+    now: float,
 ) -> ContactSaved:
     """The widget's "Leave your details" form (or any caller's own session): counted per session and minute,
     so a script cannot fill the owner's list."""
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute(
-            "select user_id = (select auth.uid()) as own, status"
-            " from public.streaming_sessions where id = %s",
+            "select s.user_id = (select auth.uid()) as own, private.session_is_live(s) as live"
+            " from public.streaming_sessions s where s.id = %s",
             (session_id,),
         )
         session = await cur.fetchone()
@@ -82,20 +87,21 @@ async def leave_contact(
             raise NotFound("no such session")
         if not session["own"]:
             raise Forbidden("a contact can be left only in a conversation of your own")
-        if session["status"] != "active":
+        if not session["live"]:
             raise SessionEnded("this conversation has ended; start a new one to leave your details")
     limit = settings.contacts_per_session_per_minute
+    window = RateWindow(now)
     # As service_role: the counters are no user's rows; the bucket is a session the caller holds.
     async with db.as_service() as conn:
         cur = await conn.execute(
-            "select private.rate_limit_hit(%s, %s, %s) as ok",
-            (f"contact:session:{session_id}", RATE_WINDOW_SECONDS, limit),
+            "select private.rate_limit_hit_in(%s, %s, %s) as ok",
+            (f"contact:session:{session_id}", window.starts_at, limit),
         )
         counted = await cur.fetchone()
     if counted is None or not counted["ok"]:
         raise RateLimited(
             f"this conversation left contact details more than {limit} times this minute; wait a moment",
-            window_seconds=RATE_WINDOW_SECONDS,
+            window=window,
         )
     async with db.as_user(principal.claims) as conn:
         return ContactSaved(id=await save_contact(conn, session_id, contact))

@@ -1,8 +1,10 @@
 /** Contact details visitors left (the capture_contact tool or the widget's form): list, export, delete. */
 
 import { ApiClient, humanMessage } from "../lib/api";
-import type { ContactOut } from "../lib/api-types";
+import type { components } from "../api/schema";
 import { h } from "../lib/dom";
+
+type ContactOut = components["schemas"]["ContactOut"];
 
 type Contact = ContactOut;
 

@@ -4,8 +4,16 @@
  */
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
-import type { ToolCreate, ToolCreated, ToolKind, ToolOut, ToolPatch, ToolTest, ToolTestResult } from "../lib/api-types";
+import type { components } from "../api/schema";
 import { h } from "../lib/dom";
+
+type ToolCreate = components["schemas"]["ToolCreate"];
+type ToolCreated = components["schemas"]["ToolCreated"];
+type ToolKind = components["schemas"]["ToolKind"];
+type ToolOut = components["schemas"]["ToolOut"];
+type ToolPatch = components["schemas"]["ToolPatch"];
+type ToolTest = components["schemas"]["ToolTest"];
+type ToolTestResult = components["schemas"]["ToolTestResult"];
 
 /** An avatar's tool as the API lists it. */
 export type Tool = ToolOut;

@@ -4,11 +4,14 @@
  */
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
-import type { ContactIn, ContactSaved } from "../lib/api-types";
+import type { components } from "../api/schema";
 import type { ConversationController } from "../lib/controller";
 import { h } from "../lib/dom";
 import type { Texts } from "../lib/strings";
 import css from "./contact.css";
+
+type ContactIn = components["schemas"]["ContactIn"];
+type ContactSaved = components["schemas"]["ContactSaved"];
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from functions.core.api.deps import AppSettings, CurrentUser, Db, OwnerUser
+from functions.core.api.deps import AppSettings, Clock, CurrentUser, Db, OwnerUser
 from functions.core.api.openapi import problems
 from functions.core.tools import contacts, definitions, runtime
 
@@ -55,9 +55,14 @@ async def test_tool(
 
 @router.post("/sessions/{session_id}/contact", status_code=201, responses=problems(409, 429))
 async def leave_contact(
-    session_id: uuid.UUID, body: contacts.ContactIn, user: CurrentUser, db: Db, settings: AppSettings
+    session_id: uuid.UUID,
+    body: contacts.ContactIn,
+    user: CurrentUser,
+    db: Db,
+    settings: AppSettings,
+    clock: Clock,
 ) -> contacts.ContactSaved:
-    return await contacts.leave_contact(db, user, session_id, body, settings)
+    return await contacts.leave_contact(db, user, session_id, body, settings, clock())
 
 
 @router.get("/contacts")
