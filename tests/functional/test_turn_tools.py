@@ -136,7 +136,11 @@ def test_one_call_runs_signed_and_its_result_reaches_the_model_and_the_record(
     assert call["name"] == "order_status"
     assert call["ok"] is True
     assert call["arguments"] == {"order": "A-17"}
-    assert stored_calls(admin, conversation["session_id"]) == done["tool_calls"]
+    # The endpoint's answer reaches the model and the owner's History, never the turn's caller.
+    assert "result" not in call
+    [stored] = stored_calls(admin, conversation["session_id"])
+    assert "shipped on Monday" in stored.pop("result")
+    assert stored == call
 
 
 def test_parallel_calls_run_together_and_each_answer_goes_back(

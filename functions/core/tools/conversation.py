@@ -51,6 +51,12 @@ class ToolLog:
         if outcome.action is not None and outcome.ok:
             self.action = outcome.action
 
+    @property
+    def announced(self) -> list[dict[str, Any]]:
+        """The calls as the turn's caller sees them (a visitor, perhaps): without the endpoints' answers,
+        which reach the LLM and the owner's History, never the visitor verbatim."""
+        return [{key: value for key, value in call.items() if key != "result"} for call in self.calls]
+
 
 async def converse(
     chat: ToolCallingChat,

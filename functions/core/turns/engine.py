@@ -284,7 +284,7 @@ class TurnEngine:
                     timings=timings,
                     offline=self.chat is None,
                     interrupted=not live,
-                    tool_calls=tool_log.calls,
+                    tool_calls=tool_log.announced,
                     action=tool_log.action,
                 )
             )

@@ -84,7 +84,8 @@ class TurnResult(BaseModel):
     )
     tool_calls: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="The avatar's tool calls in this reply: name, arguments, ok, status, elapsed_ms, result",
+        description="The avatar's tool calls in this reply: name, arguments, ok, status, elapsed_ms (the"
+        " endpoints' answers are kept for the owner's History, not sent to the caller)",
     )
     action: Literal["handoff", "end"] | None = Field(
         default=None,
