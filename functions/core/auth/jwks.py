@@ -1,4 +1,7 @@
-"""A JWKS cache that lives at module level, so a warm Lambda container fetches the keys once."""
+"""A JWKS cache that lives at module level, so a warm Lambda container fetches the keys once.
+
+The keys are fetched like every provider request (`http_client.ProviderClient`: the app's client, the
+one retry policy)."""
 
 import asyncio
 import json
@@ -7,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from functions.core.errors import Unauthorized
+from functions.core.errors import ProviderError, Unauthorized
 
 if TYPE_CHECKING:
     import httpx
@@ -41,17 +44,16 @@ class JwksCache:
         async with self._lock:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return
-            import httpx  # only when keys are fetched: it is slow to import on a cold start
+            # Only when keys are fetched: httpx is slow to import on a cold start.
+            from functions.core.http_client import ProviderClient, installed
 
+            client = self._client or installed().client("jwks")
             try:
-                if self._client is not None:
-                    response = await self._client.get(self._url, timeout=5)
-                else:
-                    async with httpx.AsyncClient() as client:
-                        response = await client.get(self._url, timeout=5)
-                response.raise_for_status()
+                response = await ProviderClient("jwks", client, secrets=(), timeout=5).request(
+                    "GET", self._url, idempotent=True
+                )
                 document = response.json()
-            except (httpx.HTTPError, json.JSONDecodeError) as exc:
+            except (ProviderError, json.JSONDecodeError) as exc:
                 if self._keys:
                     return
                 raise Unauthorized("the signing keys could not be fetched") from exc

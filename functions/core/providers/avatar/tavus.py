@@ -105,7 +105,7 @@ class TavusProvider(KeyedProvider):
 
     async def first_replica(self) -> str | None:
         """A replica (face) of the account, for a check that needs one: `GET /v2/replicas?limit=1`."""
-        answer = await self._http.call("GET", "/v2/replicas", params={"limit": "1"}, safe_to_retry=True)
+        answer = await self._http.call("GET", "/v2/replicas", params={"limit": "1"}, idempotent=True)
         items = answer.get("data") if isinstance(answer, dict) else answer
         if isinstance(items, list) and items and isinstance(items[0], dict):
             replica = items[0].get("replica_id")
@@ -122,7 +122,7 @@ class TavusProvider(KeyedProvider):
             await self._http.call(
                 "POST",
                 f"/v2/conversations/{quote(provider_session_id, safe='')}/end",
-                safe_to_retry=True,
+                idempotent=True,
                 already_done=frozenset({404, 410}),
             )
         except ProviderError as exc:
@@ -137,7 +137,7 @@ class TavusProvider(KeyedProvider):
                 "GET",
                 "/v2/conversations",
                 params={"status": "active", "limit": str(PAGE_SIZE), "page": str(page)},
-                safe_to_retry=True,
+                idempotent=True,
             )
             items = answer.get("data") if isinstance(answer, dict) else answer
             if not isinstance(items, list):
