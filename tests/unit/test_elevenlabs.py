@@ -13,8 +13,8 @@ import pytest
 
 from functions.core.avatars import Voice
 from functions.core.errors import ProviderError
-from functions.core.settings import Settings
 from functions.core.retry import RetryPolicy
+from functions.core.settings import Settings
 from functions.core.speech.elevenlabs import ElevenLabsTts, voice_settings
 from functions.core.speech.tts import TtsUnavailable, synthesize
 

@@ -15,12 +15,24 @@ from functions.core.errors import ProviderError, Unauthorized
 if TYPE_CHECKING:
     import httpx
 
+    from functions.core.retry import RetryPolicy
+
 
 class JwksCache:
-    def __init__(self, url: str, ttl_seconds: int, *, client: "httpx.AsyncClient | None" = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        ttl_seconds: int,
+        *,
+        client: "httpx.AsyncClient | None" = None,
+        policy: "RetryPolicy | None" = None,
+        timeout_s: float = 5,
+    ) -> None:
         self._url = url
         self._ttl = ttl_seconds
         self._client = client
+        self._policy = policy
+        self._timeout = timeout_s
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -46,12 +58,14 @@ class JwksCache:
                 return
             # Only when keys are fetched: httpx is slow to import on a cold start.
             from functions.core.http_client import ProviderClient, installed
+            from functions.core.retry import INTERACTIVE
 
             client = self._client or installed().client("jwks")
+            sender = ProviderClient(
+                "jwks", client, secrets=(), timeout=self._timeout, policy=self._policy or INTERACTIVE
+            )
             try:
-                response = await ProviderClient("jwks", client, secrets=(), timeout=5).request(
-                    "GET", self._url, idempotent=True
-                )
+                response = await sender.request("GET", self._url, idempotent=True)
                 document = response.json()
             except (ProviderError, json.JSONDecodeError) as exc:
                 if self._keys:
