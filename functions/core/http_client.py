@@ -100,10 +100,20 @@ class ProviderClient:
         return redact(text, self._secrets)
 
     async def request(
-        self, method: str, url: str, *, idempotent: bool, accept: Container[int] = (), **options: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        accept: Container[int] = (),
+        policy: RetryPolicy | None = None,
+        **options: Any,
     ) -> httpx.Response:
-        """The read answer when it succeeded or its status is in `accept`; else `ProviderError`."""
-        async with self.stream(method, url, idempotent=idempotent, accept=accept, **options) as response:
+        """The read answer when it succeeded or its status is in `accept`; else `ProviderError`.
+        `policy` replaces this client's for this request."""
+        async with self.stream(
+            method, url, idempotent=idempotent, accept=accept, policy=policy, **options
+        ) as response:
             try:
                 await response.aread()
             except httpx.HTTPError as exc:
@@ -112,7 +122,14 @@ class ProviderClient:
 
     @asynccontextmanager
     async def stream(
-        self, method: str, url: str, *, idempotent: bool, accept: Container[int] = (), **options: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        accept: Container[int] = (),
+        policy: RetryPolicy | None = None,
+        **options: Any,
     ) -> AsyncIterator[httpx.Response]:
         """The answer, its body not read yet: retried only until it arrived (a stream is never
         repeated after its first byte). A failure while reading it is mapped too."""
@@ -122,7 +139,7 @@ class ProviderClient:
             return self._client.send(request, stream=True)
 
         try:
-            response = await self.policy.send(
+            response = await (policy or self.policy).send(
                 attempt, idempotent=idempotent, what=f"{self.provider} {method} {httpx.URL(url).path}"
             )
         except httpx.HTTPError as exc:

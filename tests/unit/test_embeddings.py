@@ -153,3 +153,21 @@ async def test_no_key_means_the_local_model_and_a_key_means_openai() -> None:
     assert embedder is not None
     assert embedder.model == "text-embedding-3-small"
     await client.aclose()
+
+
+async def test_a_search_query_retries_with_the_interactive_policy_and_indexing_with_the_patient_one() -> None:
+    """A person waits for a query's vector: it gets the short policy; indexing gets the long one."""
+    harness = Harness(*[error_response(503, "overloaded") for _ in range(5)], None)
+    short = RetryPolicy(attempts=2, sleep=harness.sleep)
+    embedder = OpenAIEmbeddings(
+        api_key=KEY,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(harness.handle)),
+        base_url="https://api.example.test/v1/",
+        policy=RetryPolicy(attempts=5, deadline_s=60, sleep=harness.sleep),
+        query_policy=short,
+    )
+    with pytest.raises(ProviderError):
+        await embedder.embed_query("warranty")
+    assert len(harness.requests) == 2
+    assert await embedder.embed(["warranty"]) == [[8.0, 0.0, 0.5]]
+    assert len(harness.requests) == 6

@@ -8,7 +8,7 @@ import httpx
 from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient, installed
 from functions.core.provider_errors import BODY_LIMIT
-from functions.core.retry import BACKGROUND, RetryPolicy
+from functions.core.retry import BACKGROUND, INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
 
 
@@ -29,8 +29,9 @@ class Embedder(Protocol):
 class OpenAIEmbeddings:
     """`Embedder` over `POST {base_url}/embeddings` with `input` as a list, `batch_size` texts per request.
 
-    Sent through `ProviderClient` as idempotent requests, retried by the patient policy (indexing is
-    in the background); then, or on any other failure, `ProviderError` with the status and body.
+    Sent through `ProviderClient` as idempotent requests: texts to index with the patient `policy`
+    (nobody waits on them), a search query with `query_policy` (a person waits for the reply); then,
+    or on any other failure, `ProviderError` with the status and body.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class OpenAIEmbeddings:
         batch_size: int = 64,
         timeout_s: float = 30,
         policy: RetryPolicy = BACKGROUND,
+        query_policy: RetryPolicy = INTERACTIVE,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -53,6 +55,7 @@ class OpenAIEmbeddings:
         self._http = ProviderClient(
             "openai", client, secrets=[api_key], timeout=timeout_s, policy=policy, prefix="embeddings "
         )
+        self._query_policy = query_policy
 
     def __repr__(self) -> str:
         return f"OpenAIEmbeddings(model={self.model!r}, url={self._url!r})"
@@ -64,12 +67,14 @@ class OpenAIEmbeddings:
         return vectors
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await self._request([text]))[0]
+        return (await self._request([text], self._query_policy))[0]
 
-    async def _request(self, batch: list[str]) -> list[list[float]]:
+    async def _request(self, batch: list[str], policy: RetryPolicy | None = None) -> list[list[float]]:
         payload = {"model": self.model, "input": batch, "encoding_format": "float"}
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        response = await self._http.request("POST", self._url, idempotent=True, json=payload, headers=headers)
+        response = await self._http.request(
+            "POST", self._url, idempotent=True, policy=policy, json=payload, headers=headers
+        )
         return self._vectors(response, len(batch))
 
     def _vectors(self, response: httpx.Response, expected: int) -> list[list[float]]:
