@@ -241,7 +241,9 @@ def test_a_cloud_adapter_speaks_in_order_stops_on_interrupt_and_survives_a_drop(
     if provider.name == "simli":
         # Simli's own `speaking` / `silent` start and end the speech, not an estimate from the audio's length:
         # the stub starts saying what it was given a moment later, as the real face does.
-        harness.wait_for("() => avatarHarness.seen.filter(e => e.type === 'status').pop()?.detail === 'listening'")
+        harness.wait_for(
+            "() => avatarHarness.seen.filter(e => e.type === 'status').pop()?.detail === 'listening'"
+        )
         _assert_speech_follows_the_face(harness.calls())
     if provider.name == "liveavatar":
         # Nothing went out before LiveAvatar reported the session connected (start() resolves earlier).
