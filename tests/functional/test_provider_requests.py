@@ -51,7 +51,9 @@ async def chat(url: str, client: httpx.AsyncClient, policy: RetryPolicy) -> obje
 
 
 async def embeddings(url: str, client: httpx.AsyncClient, policy: RetryPolicy) -> object:
-    embedder = OpenAIEmbeddings(api_key=KEY, client=client, base_url=url, timeout_s=TIMEOUT_S, policy=policy)
+    embedder = OpenAIEmbeddings(
+        api_key=KEY, client=client, base_url=url, timeout_s=TIMEOUT_S, policy=policy, query_policy=policy
+    )
     return await embedder.embed_query("warranty")
 
 
