@@ -114,10 +114,7 @@ class ProviderClient:
         async with self.stream(
             method, url, idempotent=idempotent, accept=accept, policy=policy, **options
         ) as response:
-            try:
-                await response.aread()
-            except httpx.HTTPError as exc:
-                raise transport_error(self.provider, exc) from exc
+            await response.aread()
             return response
 
     @asynccontextmanager
