@@ -1,4 +1,4 @@
-"""Tavus CVI: the backend creates the conversation and the browser opens its URL in an iframe.
+"""Tavus CVI: the backend creates the conversation and the browser joins it with Daily's JS (`createFrame`).
 
 Tavus bills from creation, so every conversation is created with a maximum call duration and an
 absent-participant timeout, and ended with `/end` as soon as our session ends. The cleanup job
