@@ -5,13 +5,13 @@ from typing import Any
 
 from functions.core.cleanup import sweep
 from functions.core.db.pool import get_database
-from functions.core.http_client import HttpClients, install
+from functions.core.http_client import app_clients
 from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
 configure_logging(get_settings().log_level, structured=not get_settings().is_local)
 _loop: asyncio.AbstractEventLoop | None = None
-_clients = install(HttpClients())  # the providers' client factory, made with the handler
+_clients = app_clients()  # held by the handler, closed after each sweep
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

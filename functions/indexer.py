@@ -5,14 +5,14 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from functions.core.db.pool import get_database
-from functions.core.http_client import HttpClients, install
+from functions.core.http_client import app_clients
 from functions.core.knowledge.uploads import index_uploaded, upload_storage
 from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
 configure_logging(get_settings().log_level, structured=not get_settings().is_local)
 _loop: asyncio.AbstractEventLoop | None = None
-_clients = install(HttpClients())  # the embeddings' client factory, made with the handler
+_clients = app_clients()  # held by the handler, closed after each upload
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:

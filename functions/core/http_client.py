@@ -1,10 +1,10 @@
 """One way to send a provider request: the app's client factory and `ProviderClient`.
 
-`HttpClients` is made once with the app (`create_app`, or a Lambda handler's module) and installed as
-the process's factory; whatever sends a provider request takes it (or a client of it) as a parameter,
-`installed()` when its caller passes none. It keeps one pooled client per purpose and event loop
-(connections cannot cross loops: a Lambda container keeps one loop, the tests make many), and closes
-them all when the app shuts down.
+`HttpClients` is the process's one client factory (`app_clients()`): `create_app` and the Lambda
+handlers hold it and close its clients when they shut down; whatever sends a provider request takes
+a client as a parameter, one of this factory's when its caller passes none. It keeps one pooled
+client per purpose and event loop (connections cannot cross loops: a Lambda container keeps one
+loop, the tests make many).
 
 `ProviderClient` sends one provider's requests through that client with the one retry policy
 (`functions.core.retry`), the one error mapping and the one key redaction (`provider_errors`).
@@ -55,19 +55,12 @@ class HttpClients:
             await client.aclose()
 
 
-_installed = HttpClients()
+_CLIENTS = HttpClients()
 
 
-def install(clients: HttpClients) -> HttpClients:
-    """Makes `clients` the process's factory (the app's, made with it)."""
-    global _installed
-    _installed = clients
-    return clients
-
-
-def installed() -> HttpClients:
-    """The factory the app installed."""
-    return _installed
+def app_clients() -> HttpClients:
+    """The process's client factory: the app (or the Lambda handler) holds it and closes it at shutdown."""
+    return _CLIENTS
 
 
 class ProviderClient:

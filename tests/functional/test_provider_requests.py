@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from functions.core.api.app import create_app
 from functions.core.auth.jwks import JwksCache
-from functions.core.http_client import install, installed
+from functions.core.http_client import app_clients
 from functions.core.llm.base import ChatMessage
 from functions.core.llm.embeddings import OpenAIEmbeddings
 from functions.core.llm.openai_compat import OpenAICompatibleChat
@@ -139,19 +139,15 @@ async def test_a_timeout_is_retried_after_the_backoff(name: str) -> None:
     assert backoff.base_s / 2 <= waits[0] <= backoff.base_s
 
 
-def test_the_apps_clients_are_made_with_it_and_closed_when_it_shuts_down() -> None:
-    serving = installed()
-    try:
-        app = create_app([])
-        factory = app.state.http_clients
-        assert installed() is factory
+def test_the_app_holds_the_client_factory_and_closes_its_clients_when_it_shuts_down() -> None:
+    app = create_app([])
+    factory = app.state.http_clients
+    assert factory is app_clients()
 
-        async def a_client() -> httpx.AsyncClient:
-            return factory.client("llm")
+    async def a_client() -> httpx.AsyncClient:
+        return factory.client("llm")
 
-        with TestClient(app) as served:
-            client = served.portal.call(a_client)
-            assert not client.is_closed
-        assert client.is_closed
-    finally:
-        install(serving)  # the test server's app, serving the other tests
+    with TestClient(app) as served:
+        client = served.portal.call(a_client)
+        assert not client.is_closed
+    assert client.is_closed

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
-from functions.core.http_client import installed
+from functions.core.http_client import app_clients
 from functions.core.providers.avatar import registry
 from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.http import ProviderHttp
@@ -134,7 +134,7 @@ async def test_a_concurrency_refusal_is_a_429_with_a_retry_after_for_our_caller(
 
 async def test_without_an_injected_client_the_apps_client_factory_is_used() -> None:
     http = ProviderHttp(provider="heygen", base_url="https://p.test", headers={}, timeout=5, secret="")
-    client = installed().client("avatar-providers")
+    client = app_clients().client("avatar-providers")
     assert http._sender()._client is client
-    await installed().aclose()
+    await app_clients().aclose()
     assert client.is_closed

@@ -13,7 +13,7 @@ from functions.core.api.openapi import install_openapi
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
-from functions.core.http_client import HttpClients, install
+from functions.core.http_client import app_clients
 from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
@@ -37,8 +37,8 @@ def create_app(
         redoc_url=None,
         lifespan=_lifespan,
     )
-    # The one client factory of every provider request, made with the app and closed with it.
-    app.state.http_clients = install(HttpClients())
+    # The one client factory of every provider request, closed when the app shuts down.
+    app.state.http_clients = app_clients()
     if docs_assets:
         _serve_docs_from(app, docs_assets)
     install_problem_handlers(app)

@@ -57,10 +57,10 @@ class JwksCache:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return
             # Only when keys are fetched: httpx is slow to import on a cold start.
-            from functions.core.http_client import ProviderClient, installed
+            from functions.core.http_client import ProviderClient, app_clients
             from functions.core.retry import INTERACTIVE
 
-            client = self._client or installed().client("jwks")
+            client = self._client or app_clients().client("jwks")
             sender = ProviderClient(
                 "jwks", client, secrets=(), timeout=self._timeout, policy=self._policy or INTERACTIVE
             )

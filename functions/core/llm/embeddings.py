@@ -6,7 +6,7 @@ from typing import Protocol
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.http_client import ProviderClient, installed
+from functions.core.http_client import ProviderClient, app_clients
 from functions.core.provider_errors import BODY_LIMIT
 from functions.core.retry import BACKGROUND, INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
@@ -108,7 +108,7 @@ def embedder_from_settings(settings: Settings, client: httpx.AsyncClient | None 
         return local_embeddings.LocalEmbeddings() if local_embeddings.available() else None
     return OpenAIEmbeddings(
         api_key=key,
-        client=client or installed().client("openai"),
+        client=client or app_clients().client("openai"),
         base_url=settings.openai_api_base,
         model=settings.embedding_model,
         batch_size=settings.embedding_batch_size,

@@ -8,7 +8,7 @@ import httpx
 from pydantic import BaseModel
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
-from functions.core.http_client import ProviderClient, installed
+from functions.core.http_client import ProviderClient, app_clients
 from functions.core.provider_errors import BODY_LIMIT
 from functions.core.retry import INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
@@ -205,7 +205,7 @@ def transcriber_from_settings(
         return LocalTranscriber() if settings.local_stt and local_stt.available() else None
     return OpenAITranscriber(
         api_key=key,
-        client=client or installed().client("stt"),
+        client=client or app_clients().client("stt"),
         base_url=settings.openai_api_base,
         model=settings.stt_model,
         timeout_s=settings.provider_timeout_seconds,

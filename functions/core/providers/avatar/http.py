@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.http_client import ProviderClient, installed
+from functions.core.http_client import ProviderClient, app_clients
 from functions.core.provider_errors import BODY_LIMIT
 from functions.core.providers.avatar.base import Capabilities, ProviderOptions
 from functions.core.retry import INTERACTIVE, RetryPolicy
@@ -55,7 +55,7 @@ class ProviderHttp:
 
     def _sender(self) -> ProviderClient:
         # The factory keeps a client per event loop: a Lambda container keeps one loop, so one client.
-        client = self._injected or installed().client("avatar-providers")
+        client = self._injected or app_clients().client("avatar-providers")
         return ProviderClient(
             self.provider,
             client,
