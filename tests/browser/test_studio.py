@@ -118,6 +118,7 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
 def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, base_url: str) -> None:
     sign_in(page, base_url, f"options-{uuid.uuid4().hex[:8]}@example.test")
     provider = page.locator("select[name=provider]")
+    expect(provider.locator("option").first).to_have_text("Built-in avatar")  # the form is built
     labels = provider.locator("option").all_inner_texts()
     assert labels[:2] == [
         "Built-in avatar",
