@@ -1,33 +1,153 @@
-"""One pooled HTTP client per event loop and purpose, reused across requests and warm invocations."""
+"""One way to send a provider request: the app's client factory and `ProviderClient`.
+
+`HttpClients` is the process's one client factory (`app_clients()`): `create_app` and the Lambda
+handlers hold it and close its clients when they shut down; whatever sends a provider request takes
+a client as a parameter, one of this factory's when its caller passes none. It keeps one pooled
+client per purpose and event loop (connections cannot cross loops: a Lambda container keeps one
+loop, the tests make many).
+
+`ProviderClient` sends one provider's requests through that client with the one retry policy
+(`functions.core.retry`), the one error mapping and the one key redaction (`provider_errors`).
+"""
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]]" = (
-    weakref.WeakKeyDictionary()
-)
+from functions.core.errors import ProviderError
+from functions.core.provider_errors import openai_error_message, redact, response_error, transport_error
+from functions.core.retry import INTERACTIVE, RetryPolicy
+
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=60)
 _NO_KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=0)
 
 
-def shared_client(purpose: str, *, keepalive: bool = True) -> httpx.AsyncClient:
-    """A client bound to the running loop (connections cannot cross loops), made on first use.
+class HttpClients:
+    """The app's HTTP clients, made on first use and closed together."""
 
-    Without keep-alive for requests addressed to an IP with the host name as SNI (owners' tools): a kept
-    connection is pooled by address, and must not carry a request for another name at the same address.
+    def __init__(self) -> None:
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def client(self, purpose: str, *, keepalive: bool = True) -> httpx.AsyncClient:
+        """The running loop's client for `purpose`.
+
+        Without keep-alive for requests addressed to an IP with the host name as SNI (owners' tools): a
+        kept connection is pooled by address, and must not carry a request for another name at the same
+        address.
+        """
+        by_purpose = self._clients.setdefault(asyncio.get_running_loop(), {})
+        client = by_purpose.get(purpose)
+        if client is None or client.is_closed:
+            limits = _LIMITS if keepalive else _NO_KEEPALIVE
+            client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
+            by_purpose[purpose] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Closes the running loop's clients and their kept connections (when the app shuts down)."""
+        for client in self._clients.pop(asyncio.get_running_loop(), {}).values():
+            await client.aclose()
+
+
+_CLIENTS = HttpClients()
+
+
+def app_clients() -> HttpClients:
+    """The process's client factory: the app (or the Lambda handler) holds it and closes it at shutdown."""
+    return _CLIENTS
+
+
+class ProviderClient:
+    """One provider's requests: retried by `policy`, failures mapped to `ProviderError`, `secrets` redacted.
+
+    `idempotent` (see `functions.core.retry`) is the caller's word that repeating the request changes
+    nothing at the provider.
     """
-    by_purpose = _clients.setdefault(asyncio.get_running_loop(), {})
-    client = by_purpose.get(purpose)
-    if client is None or client.is_closed:
-        limits = _LIMITS if keepalive else _NO_KEEPALIVE
-        client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
-        by_purpose[purpose] = client
-    return client
 
+    def __init__(
+        self,
+        provider: str,
+        client: httpx.AsyncClient,
+        *,
+        secrets: Iterable[str | None],
+        timeout: float,
+        policy: RetryPolicy = INTERACTIVE,
+        message_of: Callable[[dict[str, Any]], object] = openai_error_message,
+        prefix: str = "",
+    ) -> None:
+        self.provider = provider
+        self.policy = policy
+        self._client = client
+        self._secrets = tuple(secret for secret in secrets if secret)
+        self._timeout = httpx.Timeout(timeout)
+        self._message_of = message_of
+        self._prefix = prefix
 
-async def close_shared_clients() -> None:
-    """Closes the running loop's clients and their kept connections (when the app shuts down)."""
-    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
-        await client.aclose()
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        accept: Container[int] = (),
+        policy: RetryPolicy | None = None,
+        **options: Any,
+    ) -> httpx.Response:
+        """The read answer when it succeeded or its status is in `accept`; else `ProviderError`.
+        `policy` replaces this client's for this request."""
+        async with self.stream(
+            method, url, idempotent=idempotent, accept=accept, policy=policy, **options
+        ) as response:
+            await response.aread()
+            return response
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        accept: Container[int] = (),
+        policy: RetryPolicy | None = None,
+        **options: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        """The answer, its body not read yet: retried only until it arrived (a stream is never
+        repeated after its first byte). A failure while reading it is mapped too."""
+
+        def attempt() -> Awaitable[httpx.Response]:
+            request = self._client.build_request(method, url, timeout=self._timeout, **options)
+            return self._client.send(request, stream=True)
+
+        try:
+            response = await (policy or self.policy).send(
+                attempt, idempotent=idempotent, what=f"{self.provider} {method} {httpx.URL(url).path}"
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(self.provider, exc) from exc
+        try:
+            if response.is_error and response.status_code not in accept:
+                raise await self._status_error(response)
+            yield response
+        except httpx.HTTPError as exc:
+            raise transport_error(self.provider, exc) from exc
+        finally:
+            await response.aclose()
+
+    async def _status_error(self, response: httpx.Response) -> ProviderError:
+        try:
+            text = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
+        except httpx.HTTPError:
+            text = ""
+        return response_error(
+            self.provider, response, self.redact(text), prefix=self._prefix, message_of=self._message_of
+        )

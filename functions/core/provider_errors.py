@@ -1,10 +1,12 @@
-"""One way to turn a provider's HTTP error answer into a `ProviderError` that keeps status and body,
-and one way to wait before retrying it."""
+"""The one error mapping of provider requests: an HTTP error answer or a transport failure becomes a
+`ProviderError` (our problem codes: 429 provider_busy, 502 provider_error/provider_unavailable, 503
+when it never answered), with the provider's keys redacted from everything kept."""
 
 import json
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import httpx
 
 from functions.core.errors import ProviderError
 
@@ -15,6 +17,24 @@ def openai_error_message(parsed: dict[str, Any]) -> object:
     """OpenAI's shape, which compatible servers copy: `{"error": {"message": ...}}` or `{"error": "..."}`."""
     error = parsed.get("error")
     return error.get("message") if isinstance(error, dict) else error
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every (non-empty) secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def transport_error(provider: str, exc: httpx.HTTPError) -> ProviderError:
+    """A request that got no answer: a 503 saying why (a connection or a timeout may pass, so retryable)."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ProviderError(provider, f"cannot connect: {name}", retryable=True)
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(provider, f"timed out: {name}", retryable=True)
+    return ProviderError(provider, f"transport failure: {name}")
 
 
 def status_error(
@@ -28,7 +48,8 @@ def status_error(
     """The error for an HTTP answer of `status` whose body is `text` (already stripped of any key).
 
     The detail is `"{prefix}HTTP {status}"` plus the body's message; the body is kept parsed when it is
-    a small JSON object, else as truncated text. 429 and 5xx are marked retryable.
+    a small JSON object, else as truncated text. 429 and 5xx are marked retryable; a 429's numeric
+    `Retry-After` is passed on to our caller by `response_error`.
     """
     body: Any = text[:BODY_LIMIT]
     detail = f"{prefix}HTTP {status}"
@@ -45,22 +66,17 @@ def status_error(
     return ProviderError(provider, detail, status=status, body=body, retryable=status == 429 or status >= 500)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header; HTTP dates and junk are ignored (backoff applies instead)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
-def backoff_delay(
-    attempt: int, retry_after: str | None, *, base_s: float, cap_s: float, jitter_s: float
-) -> float:
-    """Seconds to wait before retry `attempt + 1`: the provider's `Retry-After` seconds when it sent
-    them, else `base_s` doubled per attempt; plus up to `jitter_s`, and never more than `cap_s`."""
-    seconds = retry_after_seconds(retry_after)
-    wait = seconds if seconds is not None else base_s * 2**attempt
-    return min(cap_s, wait + random.uniform(0, jitter_s))
+def response_error(
+    provider: str,
+    response: httpx.Response,
+    text: str,
+    *,
+    prefix: str = "",
+    message_of: Callable[[dict[str, Any]], object] = openai_error_message,
+) -> ProviderError:
+    """`status_error` for a read `response` whose body is `text` (redacted), keeping a 429's `Retry-After`."""
+    error = status_error(provider, response.status_code, text, prefix=prefix, message_of=message_of)
+    retry_after = response.headers.get("retry-after", "")
+    if error.status == 429 and retry_after.isdigit():
+        error.headers["Retry-After"] = retry_after
+    return error

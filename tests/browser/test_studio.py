@@ -118,6 +118,7 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
 def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, base_url: str) -> None:
     sign_in(page, base_url, f"options-{uuid.uuid4().hex[:8]}@example.test")
     provider = page.locator("select[name=provider]")
+    expect(provider.locator("option").first).to_have_text("Built-in avatar")  # the form is built
     labels = provider.locator("option").all_inner_texts()
     assert labels[:2] == [
         "Built-in avatar",
@@ -125,6 +126,12 @@ def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, 
     ]
     assert labels[-1].startswith("HeyGen Interactive Avatar (legacy) (not set up")
     assert page.locator("fieldset[aria-label='Provider options']").is_hidden()
+    # The voices: ours, then each declared provider's own (no list of names in the studio).
+    voices = page.locator("select[name=voice_provider] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    declared = provider.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert voices == ["local", "elevenlabs", *[name for name in declared if name != "local"]]
 
     # As a server with a LiveAvatar key would declare it: the provider can be chosen, its options shown.
     def configured(route: Route) -> None:

@@ -21,13 +21,24 @@ class Received:
 
 
 @dataclass
+class Reply:
+    """One scripted answer: its status and headers, or (`stall`) no answer at all until the end."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    stall: bool = False
+
+
+@dataclass
 class Endpoint:
-    """`answer` makes the response body from the request; `hold`, while unset, keeps every answer back."""
+    """`answer` makes the response body from the request; `hold`, while unset, keeps every answer back.
+    `script` answers the first requests, one `Reply` each, before `status` and `headers` apply."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     answer: Callable[[Received], bytes] = lambda _request: b'{"ok": true}'
     hold: threading.Event | None = None
+    script: list[Reply] = field(default_factory=list)
     seen: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -36,6 +47,7 @@ class Endpoint:
 def loopback_endpoint() -> Iterator[Endpoint]:
     """A server on 127.0.0.1 in a thread for the duration; `url` is its base address."""
     state = Endpoint()
+    closing = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -49,9 +61,13 @@ def loopback_endpoint() -> Iterator[Endpoint]:
             state.seen.append(request)
             if state.hold is not None:
                 state.hold.wait(timeout=10)
+            reply = state.script.pop(0) if state.script else Reply(state.status, state.headers)
+            if reply.stall:
+                closing.wait(timeout=10)
+                return
             body = state.answer(request)
-            self.send_response(state.status)
-            for name, value in {"content-type": "application/json", **state.headers}.items():
+            self.send_response(reply.status)
+            for name, value in {"content-type": "application/json", **state.headers, **reply.headers}.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -68,6 +84,7 @@ def loopback_endpoint() -> Iterator[Endpoint]:
     try:
         yield state
     finally:
+        closing.set()
         if state.hold is not None:
             state.hold.set()
         server.shutdown()

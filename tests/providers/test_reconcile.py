@@ -12,6 +12,7 @@ from functions.core.cleanup import CleanupReport
 from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.tavus import TavusProvider
+from functions.core.retry import INTERACTIVE
 from tests.conftest import User
 from tests.functional.support import Api, events, session_row
 from tests.functional.test_cleanup import make_idle, sweep_on_a_new_loop
@@ -119,7 +120,7 @@ def test_a_provider_whose_listing_fails_does_not_stop_the_cleanup(
     assert session_id in report.session_ids
     assert report.orphans_stopped == 0
     assert stops_of(heygen, "/v1/streaming.stop") == [session_row(admin, session_id)["provider_session_id"]]
-    assert len(heygen.calls("GET", "/v1/streaming.list")) == 2, "listing is retried once"
+    assert len(heygen.calls("GET", "/v1/streaming.list")) == INTERACTIVE.attempts, "listing is retried"
 
 
 def test_two_cleanup_runs_at_once_stop_each_orphan_once(

@@ -7,13 +7,14 @@ import httpx
 import pytest
 
 from functions.core.errors import ProviderError
-from functions.core.http_client import close_shared_clients, shared_client
+from functions.core.http_client import app_clients
 from functions.core.providers.avatar import registry
 from functions.core.providers.avatar.heygen import HeyGenProvider
 from functions.core.providers.avatar.http import ProviderHttp
 from functions.core.providers.avatar.liveavatar import LiveAvatarProvider
 from functions.core.providers.avatar.simli import SimliProvider
 from functions.core.providers.avatar.tavus import TavusProvider
+from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings
 from tests.providers.fake import FakeProvider, timeout
 
@@ -52,7 +53,10 @@ def test_a_configured_vendor_is_built_once_with_its_base_url(name: str) -> None:
     assert name in registry.provider_names()
 
 
-def http_for(fake: FakeProvider) -> ProviderHttp:
+def http_for(fake: FakeProvider, waits: list[float] | None = None) -> ProviderHttp:
+    async def sleep(seconds: float) -> None:
+        (waits if waits is not None else []).append(seconds)
+
     return ProviderHttp(
         provider="heygen",
         base_url="https://p.test",
@@ -60,6 +64,7 @@ def http_for(fake: FakeProvider) -> ProviderHttp:
         timeout=5,
         secret="the-key-123",
         client=fake.client(),
+        policy=RetryPolicy(sleep=sleep),
     )
 
 
@@ -77,7 +82,7 @@ def flaky(first: Any, then: httpx.Response) -> Any:
 async def test_a_safe_call_is_retried_once(first: Any) -> None:
     fake = FakeProvider()
     fake.on("GET", "/list", flaky(first, httpx.Response(200, json={"ok": True})))
-    assert await http_for(fake).call("GET", "/list", safe_to_retry=True) == {"ok": True}
+    assert await http_for(fake).call("GET", "/list", idempotent=True) == {"ok": True}
     assert len(fake.calls("GET", "/list")) == 2
 
 
@@ -107,27 +112,33 @@ async def test_a_non_json_success_is_a_502() -> None:
     assert (raised.value.status, raised.value.provider_status) == (502, 200)
 
 
-async def test_a_retry_waits_as_the_provider_says_in_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The avatar providers wait with the backoff every provider client uses
-    (`provider_errors.backoff_delay`), honouring `Retry-After` up to the cap."""
+async def test_a_retry_waits_as_the_provider_says_in_retry_after() -> None:
+    """The avatar providers retry with the one policy (`functions.core.retry`), honouring `Retry-After`."""
     waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr("functions.core.providers.avatar.http.asyncio.sleep", sleep)
     fake = FakeProvider()
     fake.on(
         "GET",
         "/list",
         flaky(httpx.Response(503, headers={"retry-after": "1"}), httpx.Response(200, json={"ok": True})),
     )
-    assert await http_for(fake).call("GET", "/list", safe_to_retry=True) == {"ok": True}
-    assert len(waits) == 1
-    assert 1 <= waits[0] <= 1.1
+    assert await http_for(fake, waits).call("GET", "/list", idempotent=True) == {"ok": True}
+    assert waits == [1.0]
 
 
-async def test_without_an_injected_client_the_apps_shared_client_is_used() -> None:
+async def test_a_concurrency_refusal_is_a_429_with_a_retry_after_for_our_caller() -> None:
+    fake = FakeProvider()
+    refusal = {"message": "User has reached maximum concurrent conversations"}
+    fake.on("POST", "/v2/conversations", httpx.Response(400, json=refusal))
+    with pytest.raises(ProviderError) as raised:
+        await http_for(fake).call("POST", "/v2/conversations", json_body={})
+    assert (raised.value.status, raised.value.code) == (429, "provider_busy")
+    assert raised.value.headers["Retry-After"] == "30"
+    assert len(fake.calls("POST", "/v2/conversations")) == 1
+
+
+async def test_without_an_injected_client_the_apps_client_factory_is_used() -> None:
     http = ProviderHttp(provider="heygen", base_url="https://p.test", headers={}, timeout=5, secret="")
-    assert http._client() is shared_client("avatar-providers")
-    await close_shared_clients()
+    client = app_clients().client("avatar-providers")
+    assert http._sender()._client is client
+    await app_clients().aclose()
+    assert client.is_closed

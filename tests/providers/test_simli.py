@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from functions.core.providers.avatar.simli import SimliProvider
+from functions.core.retry import INTERACTIVE
 from tests.conftest import User
 from tests.functional.support import Api, event_types, session_row
 from tests.providers.checks import assert_start_fails
@@ -88,7 +89,7 @@ def test_missing_ice_servers_still_start_the_session(
     fake.on("GET", "/compose/ice", timeout)
     started = api.start_session(owner, avatar["id"])
     assert started["credentials"]["ice_servers"] is None
-    assert len(fake.calls("GET", "/compose/ice")) == 2, "listing ICE servers is safe to retry"
+    assert len(fake.calls("GET", "/compose/ice")) == INTERACTIVE.attempts, "listing ICE servers is idempotent"
     api.end_session(owner, started["session_id"])
 
 

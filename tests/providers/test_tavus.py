@@ -8,6 +8,7 @@ import pytest
 
 from functions.core.errors import ProviderError
 from functions.core.providers.avatar.tavus import TavusProvider
+from functions.core.retry import INTERACTIVE
 from tests.conftest import User
 from tests.functional.support import Api, session_row
 from tests.providers.checks import assert_start_fails
@@ -138,7 +139,9 @@ def test_a_refused_conversation_fails_the_start_and_keeps_the_reason(
     if status == 429:
         assert "concurrent session limit reached (HTTP 400" in problem["detail"]
     # Tavus bills from creation: only a connection that never reached it is tried again.
-    assert len(fake.calls("POST", "/v2/conversations")) == (2 if provider_status is None else 1)
+    assert len(fake.calls("POST", "/v2/conversations")) == (
+        INTERACTIVE.attempts if provider_status is None else 1
+    )
 
 
 async def test_ending_a_conversation_tavus_no_longer_knows_is_not_an_error() -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from functions.core.avatars import Voice
 from functions.core.errors import ProviderError
+from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings
-from functions.core.speech.elevenlabs import BACKOFF_CAP_S, ElevenLabsTts, voice_settings
+from functions.core.speech.elevenlabs import ElevenLabsTts, voice_settings
 from functions.core.speech.tts import TtsUnavailable, synthesize
 
 KEY = "xi-test-not-a-real-key"
@@ -72,9 +73,10 @@ class Harness:
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
 
-    def tts(self, **kwargs: Any) -> ElevenLabsTts:
+    def tts(self, attempts: int = 3, **kwargs: Any) -> ElevenLabsTts:
+        policy = RetryPolicy(attempts=attempts, sleep=self.sleep)
         return ElevenLabsTts(
-            api_key=KEY, client=self.client, model="eleven_flash_v2_5", sleep=self.sleep, **kwargs
+            api_key=KEY, client=self.client, model="eleven_flash_v2_5", policy=policy, **kwargs
         )
 
 
@@ -159,10 +161,10 @@ async def test_busy_is_retried_once_after_retry_after_then_succeeds() -> None:
 
     assert await speak(harness.tts()) == b"ok"
     assert len(harness.requests) == 2
-    assert 1.0 <= harness.sleeps[0] <= BACKOFF_CAP_S
+    assert harness.sleeps == [1.0]
 
 
-async def test_still_busy_after_the_retry_answers_429_provider_busy() -> None:
+async def test_a_retry_after_longer_than_the_cap_answers_429_provider_busy_at_once() -> None:
     harness = Harness(problem(429, "busy"), problem(429, "still busy", **{"retry-after": "120"}))
 
     with pytest.raises(ProviderError) as caught:
@@ -174,16 +176,17 @@ async def test_still_busy_after_the_retry_answers_429_provider_busy() -> None:
         429,
     )
     assert caught.value.retryable
+    assert caught.value.headers["Retry-After"] == "120"
     assert len(harness.sleeps) == 1
 
 
 async def test_a_server_error_is_retried_and_then_kept_with_its_body() -> None:
     harness = Harness(
-        httpx.Response(500, text="upstream exploded"), httpx.Response(503, text=f"down, key {KEY}")
+        httpx.Response(502, text="upstream exploded"), httpx.Response(503, text=f"down, key {KEY}")
     )
 
     with pytest.raises(ProviderError) as caught:
-        await speak(harness.tts())
+        await speak(harness.tts(attempts=2))
 
     error = caught.value
     assert (error.status, error.code, error.provider_status) == (502, "provider_unavailable", 503)
@@ -192,15 +195,15 @@ async def test_a_server_error_is_retried_and_then_kept_with_its_body() -> None:
     assert len(harness.requests) == 2
 
 
-async def test_a_timeout_is_a_503_provider_error() -> None:
-    harness = Harness(httpx.ReadTimeout("slow"))
+async def test_a_timeout_is_retried_then_a_503_provider_error() -> None:
+    harness = Harness(*[httpx.ReadTimeout("slow") for _ in range(3)])
 
     with pytest.raises(ProviderError) as caught:
         await speak(harness.tts())
 
     assert (caught.value.status, caught.value.provider_status) == (503, None)
     assert "timed out" in caught.value.detail
-    assert len(harness.requests) == 1
+    assert len(harness.requests) == 3
 
 
 async def test_a_refused_connection_is_retried() -> None:

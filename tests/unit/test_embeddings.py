@@ -8,7 +8,7 @@ import pytest
 
 from functions.core.errors import ProviderError
 from functions.core.llm.embeddings import OpenAIEmbeddings, embedder_from_settings
-from functions.core.llm.openai_compat import BACKOFF_CAP_S
+from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings
 
 KEY = "sk-test-not-a-real-key"
@@ -59,12 +59,12 @@ class Harness:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
 
-    def embedder(self, **kwargs: Any) -> OpenAIEmbeddings:
+    def embedder(self, attempts: int = 5, **kwargs: Any) -> OpenAIEmbeddings:
         return OpenAIEmbeddings(
             api_key=KEY,
             client=httpx.AsyncClient(transport=httpx.MockTransport(self.handle)),
             base_url="https://api.example.test/v1/",
-            sleep=self.sleep,
+            policy=RetryPolicy(attempts=attempts, sleep=self.sleep),
             **kwargs,
         )
 
@@ -95,24 +95,10 @@ async def test_a_query_is_one_input() -> None:
     assert harness.requests[0]["input"] == ["how long is the warranty?"]
 
 
-async def test_429_is_retried_after_the_retry_after_seconds() -> None:
-    harness = Harness(error_response(429, "Rate limit reached", {"retry-after": "2"}), None)
-    assert await harness.embedder().embed(["hello"]) == [[5.0, 0.0, 0.5]]
-    assert len(harness.requests) == 2
-    assert len(harness.sleeps) == 1
-    assert 2 <= harness.sleeps[0] < 2.5
-
-
-async def test_a_long_retry_after_is_capped() -> None:
-    harness = Harness(error_response(429, "slow down", {"retry-after": "3600"}), None)
-    await harness.embedder().embed(["hello"])
-    assert harness.sleeps == [BACKOFF_CAP_S]
-
-
 async def test_5xx_until_retries_run_out_is_a_provider_error_with_status_and_body() -> None:
     harness = Harness(*[error_response(503, "The server is overloaded") for _ in range(3)])
     with pytest.raises(ProviderError) as raised:
-        await harness.embedder(max_retries=2).embed(["hello"])
+        await harness.embedder(attempts=3).embed(["hello"])
     error = raised.value
     assert error.provider == "openai"
     assert error.provider_status == 503
@@ -140,7 +126,7 @@ async def test_timeouts_are_retried_then_reported_as_unavailable() -> None:
 
     harness = Harness(*[httpx.ReadTimeout("slow") for _ in range(2)])
     with pytest.raises(ProviderError) as raised:
-        await harness.embedder(max_retries=1).embed(["hello"])
+        await harness.embedder(attempts=2).embed(["hello"])
     assert raised.value.status == 503
     assert raised.value.code == "provider_unavailable"
     assert len(harness.requests) == 2
@@ -167,3 +153,21 @@ async def test_no_key_means_the_local_model_and_a_key_means_openai() -> None:
     assert embedder is not None
     assert embedder.model == "text-embedding-3-small"
     await client.aclose()
+
+
+async def test_a_search_query_retries_with_the_interactive_policy_and_indexing_with_the_patient_one() -> None:
+    """A person waits for a query's vector: it gets the short policy; indexing gets the long one."""
+    harness = Harness(*[error_response(503, "overloaded") for _ in range(5)], None)
+    short = RetryPolicy(attempts=2, sleep=harness.sleep)
+    embedder = OpenAIEmbeddings(
+        api_key=KEY,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(harness.handle)),
+        base_url="https://api.example.test/v1/",
+        policy=RetryPolicy(attempts=5, deadline_s=60, sleep=harness.sleep),
+        query_policy=short,
+    )
+    with pytest.raises(ProviderError):
+        await embedder.embed_query("warranty")
+    assert len(harness.requests) == 2
+    assert await embedder.embed(["warranty"]) == [[8.0, 0.0, 0.5]]
+    assert len(harness.requests) == 6

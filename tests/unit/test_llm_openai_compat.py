@@ -8,7 +8,8 @@ import pytest
 
 from functions.core.errors import ProviderError
 from functions.core.llm.base import ChatMessage, ChatModel, TokenUsage, ToolCall
-from functions.core.llm.openai_compat import BACKOFF_CAP_S, OpenAICompatibleChat
+from functions.core.llm.openai_compat import OpenAICompatibleChat
+from functions.core.retry import RetryPolicy
 
 MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi?")]
 KEY = "sk-test-not-a-real-key"
@@ -68,13 +69,13 @@ class Harness:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
 
-    def chat(self, api_key: str | None = KEY, **kwargs: object) -> OpenAICompatibleChat:
+    def chat(self, api_key: str | None = KEY, attempts: int = 3, **kwargs: object) -> OpenAICompatibleChat:
         client = httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
         return OpenAICompatibleChat(
             api_key=api_key,
             model="gpt-test",
             client=client,
-            sleep=self.sleep,
+            policy=RetryPolicy(attempts=attempts, sleep=self.sleep),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -145,39 +146,15 @@ async def test_no_authorization_header_is_sent_without_an_api_key() -> None:
     assert "max_tokens" not in json.loads(harness.requests[0].content)
 
 
-async def test_429_with_retry_after_is_retried_after_that_many_seconds() -> None:
-    busy = httpx.Response(429, headers={"retry-after": "2"}, json={"error": {"message": "Rate limited"}})
-    harness = Harness(busy, ok(sse(delta("ok"))))
-    assert await collect(harness.chat()) == ["ok"]
-    assert len(harness.requests) == 2
-    assert len(harness.sleeps) == 1
-    assert 2 <= harness.sleeps[0] < 2.5
-
-
-async def test_a_huge_retry_after_is_capped() -> None:
-    harness = Harness(httpx.Response(429, headers={"retry-after": "3600"}), ok(sse(delta("ok"))))
-    assert await collect(harness.chat()) == ["ok"]
-    assert harness.sleeps == [BACKOFF_CAP_S]
-
-
-async def test_backoff_grows_exponentially_between_server_errors() -> None:
-    harness = Harness(httpx.Response(502), httpx.Response(503), ok(sse(delta("ok"))))
-    assert await collect(harness.chat()) == ["ok"]
-    assert len(harness.requests) == 3
-    first, second = harness.sleeps
-    assert 0.5 <= first < 0.75
-    assert 1.0 <= second < 1.25
-
-
-async def test_repeated_500s_give_up_with_the_status_and_body_kept() -> None:
+async def test_repeated_503s_give_up_with_the_status_and_body_kept() -> None:
     failure = {"error": {"message": "The server had an error", "type": "server_error"}}
-    harness = Harness(httpx.Response(500, json=failure), httpx.Response(500, json=failure))
+    harness = Harness(httpx.Response(503, json=failure), httpx.Response(503, json=failure))
     with pytest.raises(ProviderError) as caught:
-        await collect(harness.chat(max_retries=1))
+        await collect(harness.chat(attempts=2))
     assert len(harness.requests) == 2
     error = caught.value
     assert error.provider == "openai"
-    assert error.provider_status == 500
+    assert error.provider_status == 503
     assert error.status == 502
     assert error.body == failure
     assert "The server had an error" in error.detail
@@ -204,11 +181,11 @@ async def test_401_is_not_retried_and_the_key_does_not_leak() -> None:
     assert KEY not in repr(harness.chat())
 
 
-async def test_a_timeout_becomes_a_503_provider_error() -> None:
-    harness = Harness(httpx.ReadTimeout("read timed out"))
+async def test_a_timeout_before_the_answer_is_retried_then_becomes_a_503_provider_error() -> None:
+    harness = Harness(*[httpx.ReadTimeout("read timed out") for _ in range(3)])
     with pytest.raises(ProviderError) as caught:
         await collect(harness.chat())
-    assert len(harness.requests) == 1
+    assert len(harness.requests) == 3
     assert caught.value.provider_status is None
     assert caught.value.status == 503
     assert caught.value.problem()["provider"] == "openai"

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from functions.core.errors import PayloadTooLarge, ProviderError
+from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings
 from functions.core.speech.stt import (
     MAX_AUDIO_BYTES,
@@ -55,7 +56,10 @@ class Harness:
 
     def transcriber(self) -> OpenAITranscriber:
         return OpenAITranscriber(
-            api_key=KEY, client=self.client, model="gpt-4o-mini-transcribe", sleep=self.sleep
+            api_key=KEY,
+            client=self.client,
+            model="gpt-4o-mini-transcribe",
+            policy=RetryPolicy(sleep=self.sleep),
         )
 
 
@@ -161,12 +165,12 @@ async def test_busy_and_server_errors_are_retried_twice_honouring_retry_after() 
 
     assert await harness.transcriber().transcribe(WEBM, filename="a", content_type="audio/webm") == "ok"
     assert len(harness.requests) == 3
-    assert 2 <= harness.sleeps[0] < 2.2
+    assert harness.sleeps[0] == 2.0
     assert len(harness.sleeps) == 2
 
 
 async def test_a_server_error_after_the_retries_keeps_status_and_body() -> None:
-    harness = Harness(*[openai_error(500, f"The server had an error, key {KEY}") for _ in range(3)])
+    harness = Harness(*[openai_error(503, f"The server had an error, key {KEY}") for _ in range(3)])
 
     with pytest.raises(ProviderError) as caught:
         await harness.transcriber().transcribe(WEBM, filename="a", content_type="audio/webm")
@@ -174,7 +178,7 @@ async def test_a_server_error_after_the_retries_keeps_status_and_body() -> None:
     error = caught.value
     assert (error.provider, error.provider_status, error.status, error.code) == (
         "openai",
-        500,
+        503,
         502,
         "provider_unavailable",
     )
@@ -193,14 +197,14 @@ async def test_a_bad_key_is_not_retried() -> None:
     assert len(harness.requests) == 1
 
 
-async def test_a_timeout_is_a_503_without_a_retry() -> None:
-    harness = Harness(httpx.ReadTimeout("slow"))
+async def test_a_timeout_is_retried_then_a_503() -> None:
+    harness = Harness(*[httpx.ReadTimeout("slow") for _ in range(3)])
 
     with pytest.raises(ProviderError, match="timed out") as caught:
         await harness.transcriber().transcribe(WEBM, filename="a", content_type="audio/webm")
 
     assert (caught.value.status, caught.value.provider_status) == (503, None)
-    assert len(harness.requests) == 1
+    assert len(harness.requests) == 3
 
 
 async def test_an_answer_without_text_is_a_provider_error() -> None:

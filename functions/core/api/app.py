@@ -13,15 +13,15 @@ from functions.core.api.openapi import install_openapi
 from functions.core.api.problems import install_problem_handlers
 from functions.core.api.routes import health
 from functions.core.db.pool import get_database
-from functions.core.http_client import close_shared_clients
+from functions.core.http_client import app_clients
 from functions.core.logs import configure_logging
 from functions.core.settings import get_settings
 
 
 @asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    await close_shared_clients()
+    await app.state.http_clients.aclose()
 
 
 def create_app(
@@ -37,6 +37,8 @@ def create_app(
         redoc_url=None,
         lifespan=_lifespan,
     )
+    # The one client factory of every provider request, closed when the app shuts down.
+    app.state.http_clients = app_clients()
     if docs_assets:
         _serve_docs_from(app, docs_assets)
     install_problem_handlers(app)

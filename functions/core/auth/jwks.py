@@ -1,4 +1,7 @@
-"""A JWKS cache that lives at module level, so a warm Lambda container fetches the keys once."""
+"""A JWKS cache that lives at module level, so a warm Lambda container fetches the keys once.
+
+The keys are fetched like every provider request (`http_client.ProviderClient`: the app's client, the
+one retry policy)."""
 
 import asyncio
 import json
@@ -7,17 +10,29 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from functions.core.errors import Unauthorized
+from functions.core.errors import ProviderError, Unauthorized
 
 if TYPE_CHECKING:
     import httpx
 
+    from functions.core.retry import RetryPolicy
+
 
 class JwksCache:
-    def __init__(self, url: str, ttl_seconds: int, *, client: "httpx.AsyncClient | None" = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        ttl_seconds: int,
+        *,
+        client: "httpx.AsyncClient | None" = None,
+        policy: "RetryPolicy | None" = None,
+        timeout_s: float = 5,
+    ) -> None:
         self._url = url
         self._ttl = ttl_seconds
         self._client = client
+        self._policy = policy
+        self._timeout = timeout_s
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -41,17 +56,18 @@ class JwksCache:
         async with self._lock:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return
-            import httpx  # only when keys are fetched: it is slow to import on a cold start
+            # Only when keys are fetched: httpx is slow to import on a cold start.
+            from functions.core.http_client import ProviderClient, app_clients
+            from functions.core.retry import INTERACTIVE
 
+            client = self._client or app_clients().client("jwks")
+            sender = ProviderClient(
+                "jwks", client, secrets=(), timeout=self._timeout, policy=self._policy or INTERACTIVE
+            )
             try:
-                if self._client is not None:
-                    response = await self._client.get(self._url, timeout=5)
-                else:
-                    async with httpx.AsyncClient() as client:
-                        response = await client.get(self._url, timeout=5)
-                response.raise_for_status()
+                response = await sender.request("GET", self._url, idempotent=True)
                 document = response.json()
-            except (httpx.HTTPError, json.JSONDecodeError) as exc:
+            except (ProviderError, json.JSONDecodeError) as exc:
                 if self._keys:
                     return
                 raise Unauthorized("the signing keys could not be fetched") from exc

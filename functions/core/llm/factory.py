@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from functions.core.http_client import shared_client
+from functions.core.http_client import app_clients
 from functions.core.llm.base import ChatModel
 from functions.core.llm.openai_compat import OpenAICompatibleChat
 from functions.core.settings import Settings
@@ -17,7 +17,7 @@ def chat_model_from_settings(settings: Settings) -> ChatModel | None:
         api_key=settings.llm_key(),
         base_url=settings.llm_url,
         model=settings.llm_model,
-        client=shared_client("llm"),
+        client=app_clients().client("llm"),
         provider=provider,
         timeout_s=settings.llm_timeout_seconds,
     )

@@ -1,22 +1,20 @@
 """Streamed chat completions from any OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM, ...)."""
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from functions.core.errors import ProviderError
+from functions.core.http_client import ProviderClient
 from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall
-from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
+from functions.core.provider_errors import BODY_LIMIT
+from functions.core.retry import INTERACTIVE, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0  # no single wait (Retry-After included) is longer: a person is waiting for the avatar
-JITTER_S = 0.25
 DRAIN_LIMIT_BYTES = 65536  # read after [DONE] to keep the connection; past this it is dropped
 # OpenAI's reasoning (o-series) and gpt-5-family models refuse `max_tokens` (they take
 # `max_completion_tokens`) and any temperature but the default (platform.openai.com/docs/guides/reasoning;
@@ -44,15 +42,13 @@ def refused_parameter(error: ProviderError) -> str | None:
     return None
 
 
-Sleep = Callable[[float], Awaitable[None]]
-
-
 class OpenAICompatibleChat:
     """`ChatModel` over `POST {base_url}/chat/completions` with `stream: true` (server-sent events).
 
-    Retries 429, 5xx and connection failures with exponential backoff (honouring `Retry-After` seconds,
-    capped) only while nothing has been yielded. Every failure raises `ProviderError`; a timeout carries
-    status None, so it maps to 503. The API key is only ever put in the Authorization header.
+    Sent through `ProviderClient` as an idempotent request (a completion changes nothing when asked
+    again), so retried by the one policy until the answer starts, never after. Every failure raises
+    `ProviderError`; a timeout carries status None, so it maps to 503. The API key is only ever put in
+    the Authorization header.
     """
 
     def __init__(
@@ -63,20 +59,14 @@ class OpenAICompatibleChat:
         model: str,
         client: httpx.AsyncClient,
         provider: str = "openai",
-        max_retries: int = 2,
         timeout_s: float = 30,
-        sleep: Sleep = asyncio.sleep,
+        policy: RetryPolicy = INTERACTIVE,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must not be negative")
         self.name = provider
         self.model = model
         self._api_key = api_key
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._client = client
-        self._max_retries = max_retries
-        self._timeout = httpx.Timeout(timeout_s)
-        self._sleep = sleep
+        self._http = ProviderClient(provider, client, secrets=[api_key], timeout=timeout_s, policy=policy)
         # Parameters this model refused once: not sent again, so one refusal does not fail every turn.
         self._refused: set[str] = set(_REPLACEMENTS) if is_reasoning_model(model) else set()
 
@@ -114,20 +104,8 @@ class OpenAICompatibleChat:
                 payload[instead] = value
         return payload
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        return backoff_delay(
-            attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=JITTER_S
-        )
-
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-    async def _status_error(self, response: httpx.Response) -> ProviderError:
-        try:
-            raw = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
-        except httpx.HTTPError:
-            raw = ""
-        return status_error(self.name, response.status_code, self._redact(raw))
+        return self._http.redact(text)
 
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
@@ -246,58 +224,26 @@ class OpenAICompatibleChat:
     async def _stream(
         self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None", usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
-        """The request `build` makes (again after a refused parameter), retried while nothing was yielded."""
+        """The request `build` makes, again once after each parameter the model refuses."""
         payload = build()
-        attempt = 0
         while True:
-            started = False
-            delay: float | None = None
             try:
-                async with self._client.stream(
-                    "POST", self._url, json=payload, headers=self._headers(), timeout=self._timeout
+                async with self._http.stream(
+                    "POST", self._url, idempotent=True, json=payload, headers=self._headers()
                 ) as response:
-                    if response.status_code >= 400:
-                        error = await self._status_error(response)
-                        refused = refused_parameter(error)
-                        if refused is not None and refused not in self._refused:
-                            log.warning(
-                                "%s model %s refuses %s; sending without it", self.name, self.model, refused
-                            )
-                            self._refused.add(refused)
-                            payload = build()
-                            continue
-                        if not error.retryable or attempt >= self._max_retries:
-                            raise error
-                        delay = self._delay(attempt, response.headers.get("retry-after"))
-                        log.warning(
-                            "%s chat HTTP %s, retry %d in %.2fs",
-                            self.name,
-                            response.status_code,
-                            attempt + 1,
-                            delay,
-                        )
-                    else:
-                        reported = TokenUsage()
-                        async for piece in self._deltas(response, calls, reported):
-                            started = True
-                            yield piece
-                        if usage is not None:
-                            usage.add(reported)
-                        return
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if started or attempt >= self._max_retries:
-                    raise ProviderError(self.name, f"cannot connect: {type(exc).__name__}") from exc
-                delay = self._delay(attempt, None)
-                log.warning(
-                    "%s chat %s, retry %d in %.2fs", self.name, type(exc).__name__, attempt + 1, delay
-                )
-            except httpx.TimeoutException as exc:
-                raise ProviderError(self.name, f"timed out: {type(exc).__name__}", retryable=True) from exc
-            except httpx.HTTPError as exc:
-                raise ProviderError(self.name, f"transport failure: {type(exc).__name__}") from exc
-            assert delay is not None
-            await self._sleep(delay)
-            attempt += 1
+                    reported = TokenUsage()
+                    async for piece in self._deltas(response, calls, reported):
+                        yield piece
+                    if usage is not None:
+                        usage.add(reported)
+                    return
+            except ProviderError as error:
+                refused = refused_parameter(error)
+                if refused is None or refused in self._refused:
+                    raise
+                log.warning("%s model %s refuses %s; sending without it", self.name, self.model, refused)
+                self._refused.add(refused)
+                payload = build()
 
 
 class _CallParts:

@@ -1,17 +1,13 @@
 """ElevenLabs streaming text to speech: `POST /v1/text-to-speech/{voice_id}/stream`."""
 
-import asyncio
-import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
-from functions.core.errors import ProviderError
-from functions.core.provider_errors import backoff_delay, status_error
-
-log = logging.getLogger(__name__)
+from functions.core.http_client import ProviderClient
+from functions.core.retry import INTERACTIVE, RetryPolicy
 
 PROVIDER = "elevenlabs"
 OutputFormat = Literal["pcm_16000", "pcm_24000", "mp3_44100_128"]
@@ -23,10 +19,6 @@ VOICE_SETTING_TYPES: Mapping[str, tuple[type, ...]] = {
     "use_speaker_boost": (bool,),
 }
 """The `voice_settings` ElevenLabs takes, with their JSON types; other keys of an avatar's voice stay ours."""
-BACKOFF_BASE_S = 0.3
-BACKOFF_CAP_S = 2.0  # a person is waiting for the avatar to speak
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def voice_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,9 +33,9 @@ def voice_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 class ElevenLabsTts:
     """Streams speech from ElevenLabs, yielding the audio bytes as they arrive.
 
-    429, 5xx and connection failures are retried (`max_retries` times, honouring `Retry-After`, capped)
-    only before any audio was yielded. Every failure raises `ProviderError("elevenlabs", ...)` keeping
-    the status and body; a timeout has status None (503).
+    Sent through `ProviderClient` as an idempotent request (speaking a text again changes nothing),
+    so retried by the one policy until the audio starts, never after. Every failure raises
+    `ProviderError("elevenlabs", ...)` keeping the status and body; a timeout has status None (503).
     """
 
     def __init__(
@@ -54,16 +46,14 @@ class ElevenLabsTts:
         base_url: str = "https://api.elevenlabs.io",
         model: str = "eleven_flash_v2_5",
         timeout_s: float = 15,
-        max_retries: int = 1,
-        sleep: Sleep = asyncio.sleep,
+        policy: RetryPolicy = INTERACTIVE,
     ) -> None:
         self._api_key = api_key
-        self._client = client
         self._base_url = base_url.rstrip("/")
         self.model = model
-        self._timeout = httpx.Timeout(timeout_s)
-        self._max_retries = max_retries
-        self._sleep = sleep
+        self._http = ProviderClient(
+            PROVIDER, client, secrets=[api_key], timeout=timeout_s, policy=policy, message_of=_error_message
+        )
 
     def __repr__(self) -> str:
         return f"ElevenLabsTts(model={self.model!r}, base_url={self._base_url!r})"
@@ -93,52 +83,17 @@ class ElevenLabsTts:
         if next_text:
             payload["next_text"] = next_text
         headers = {"xi-api-key": self._api_key, "accept": "*/*"}
-        attempt = 0
-        while True:
-            started = False
-            try:
-                async with self._client.stream(
-                    "POST",
-                    url,
-                    params={"output_format": output_format},
-                    json=payload,
-                    headers=headers,
-                    timeout=self._timeout,
-                ) as response:
-                    if response.status_code >= 400:
-                        error = await self._status_error(response)
-                        if not error.retryable or attempt >= self._max_retries:
-                            raise error
-                        delay = self._delay(attempt, response.headers.get("retry-after"))
-                    else:
-                        async for chunk in response.aiter_bytes():
-                            if chunk:
-                                started = True
-                                yield chunk
-                        return
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if started or attempt >= self._max_retries:
-                    raise ProviderError(PROVIDER, f"cannot connect: {type(exc).__name__}") from exc
-                delay = self._delay(attempt, None)
-            except httpx.TimeoutException as exc:
-                raise ProviderError(PROVIDER, f"timed out: {type(exc).__name__}", retryable=True) from exc
-            except httpx.HTTPError as exc:
-                raise ProviderError(PROVIDER, f"transport failure: {type(exc).__name__}") from exc
-            log.warning("elevenlabs text to speech failed, retry %d in %.2fs", attempt + 1, delay)
-            await self._sleep(delay)
-            attempt += 1
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        return backoff_delay(attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=0.1)
-
-    async def _status_error(self, response: httpx.Response) -> ProviderError:
-        try:
-            text = (await response.aread()).decode("utf-8", errors="replace")
-        except httpx.HTTPError:
-            text = ""
-        return status_error(
-            PROVIDER, response.status_code, text.replace(self._api_key, "***"), message_of=_error_message
-        )
+        async with self._http.stream(
+            "POST",
+            url,
+            idempotent=True,
+            params={"output_format": output_format},
+            json=payload,
+            headers=headers,
+        ) as response:
+            async for chunk in response.aiter_bytes():
+                if chunk:
+                    yield chunk
 
 
 def _error_message(parsed: dict[str, Any]) -> object:

@@ -1,8 +1,6 @@
 """Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`, else Whisper on this machine."""
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -10,12 +8,11 @@ import httpx
 from pydantic import BaseModel
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
-from functions.core.http_client import shared_client
-from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
+from functions.core.http_client import ProviderClient, app_clients
+from functions.core.provider_errors import BODY_LIMIT
+from functions.core.retry import INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
 from functions.core.speech import local_stt
-
-log = logging.getLogger(__name__)
 
 PROVIDER = "openai"
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's upload limit
@@ -42,10 +39,6 @@ AUDIO_TYPES = {
 }
 _EXTENSIONS = frozenset(AUDIO_TYPES.values()) | {"mpeg", "oga"}
 _UNTYPED = frozenset({"", "application/octet-stream"})
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 4.0  # a person is waiting for their words to be understood
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class SpeechToTextUnavailable(AppError):
@@ -141,9 +134,8 @@ class LocalTranscriber:
 class OpenAITranscriber:
     """Transcribes one recording with an OpenAI transcription model (`response_format: json`).
 
-    429, 5xx and connection failures are retried up to `max_retries` times (honouring `Retry-After`,
-    capped); other failures raise `ProviderError("openai", ...)` with the status and body, a timeout
-    with status None (503).
+    Sent through `ProviderClient` as an idempotent request (the one retry policy); failures raise
+    `ProviderError("openai", ...)` with the status and body, a timeout with status None (503).
     """
 
     def __init__(
@@ -154,16 +146,12 @@ class OpenAITranscriber:
         base_url: str = "https://api.openai.com/v1",
         model: str = "gpt-4o-mini-transcribe",
         timeout_s: float = 30,
-        max_retries: int = 2,
-        sleep: Sleep = asyncio.sleep,
+        policy: RetryPolicy = INTERACTIVE,
     ) -> None:
         self._api_key = api_key
-        self._client = client
         self._url = base_url.rstrip("/") + "/audio/transcriptions"
         self.model = model
-        self._timeout = httpx.Timeout(timeout_s)
-        self._max_retries = max_retries
-        self._sleep = sleep
+        self._http = ProviderClient(PROVIDER, client, secrets=[api_key], timeout=timeout_s, policy=policy)
 
     def __repr__(self) -> str:
         return f"OpenAITranscriber(model={self.model!r}, url={self._url!r})"
@@ -187,33 +175,10 @@ class OpenAITranscriber:
 
     async def _post(self, files: dict[str, Any], data: dict[str, str]) -> str:
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        attempt = 0
-        while True:
-            try:
-                response = await self._client.post(
-                    self._url, files=files, data=data, headers=headers, timeout=self._timeout
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= self._max_retries:
-                    raise ProviderError(PROVIDER, f"cannot connect: {type(exc).__name__}") from exc
-                delay = self._delay(attempt, None)
-            except httpx.TimeoutException as exc:
-                raise ProviderError(PROVIDER, f"timed out: {type(exc).__name__}", retryable=True) from exc
-            except httpx.HTTPError as exc:
-                raise ProviderError(PROVIDER, f"transport failure: {type(exc).__name__}") from exc
-            else:
-                if response.status_code < 400:
-                    return self._text(response)
-                error = self._status_error(response)
-                if not error.retryable or attempt >= self._max_retries:
-                    raise error
-                delay = self._delay(attempt, response.headers.get("retry-after"))
-            log.warning("openai transcription failed, retry %d in %.2fs", attempt + 1, delay)
-            await self._sleep(delay)
-            attempt += 1
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        return backoff_delay(attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=0.1)
+        response = await self._http.request(
+            "POST", self._url, idempotent=True, files=files, data=data, headers=headers
+        )
+        return self._text(response)
 
     def _text(self, response: httpx.Response) -> str:
         try:
@@ -222,12 +187,9 @@ class OpenAITranscriber:
             body = None
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str):
-            raw = response.text.replace(self._api_key, "***")[:BODY_LIMIT]
+            raw = self._http.redact(response.text)[:BODY_LIMIT]
             raise ProviderError(PROVIDER, "transcription without text", status=response.status_code, body=raw)
         return text
-
-    def _status_error(self, response: httpx.Response) -> ProviderError:
-        return status_error(PROVIDER, response.status_code, response.text.replace(self._api_key, "***"))
 
 
 def transcriber_from_settings(
@@ -243,7 +205,7 @@ def transcriber_from_settings(
         return LocalTranscriber() if settings.local_stt and local_stt.available() else None
     return OpenAITranscriber(
         api_key=key,
-        client=client or shared_client("stt"),
+        client=client or app_clients().client("stt"),
         base_url=settings.openai_api_base,
         model=settings.stt_model,
         timeout_s=settings.provider_timeout_seconds,

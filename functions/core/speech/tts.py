@@ -22,7 +22,7 @@ import httpx
 
 from functions.core.avatars import Voice
 from functions.core.errors import ServiceUnavailable
-from functions.core.http_client import shared_client
+from functions.core.http_client import app_clients
 from functions.core.settings import Settings
 from functions.core.speech.elevenlabs import ElevenLabsTts, OutputFormat
 from functions.core.text.sentences import speech_pieces
@@ -124,7 +124,7 @@ async def _elevenlabs_stream(
     assert voice.voice_id is not None
     tts = ElevenLabsTts(
         api_key=settings.elevenlabs_api_key.get_secret_value(),
-        client=client or shared_client("elevenlabs"),
+        client=client or app_clients().client("elevenlabs"),
         base_url=settings.elevenlabs_api_base,
         model=settings.elevenlabs_model,
         timeout_s=settings.provider_timeout_seconds,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Conflict, NotFound
-from functions.core.http_client import shared_client
+from functions.core.http_client import app_clients
 from functions.core.settings import Settings
 from functions.core.tools.contacts import ContactIn, save_contact
 from functions.core.tools.definitions import ToolKind
@@ -204,7 +204,7 @@ def call_context(
         db=db,
         principal=principal,
         session_id=session_id,
-        client=shared_client("tools", keepalive=False),
+        client=app_clients().client("tools", keepalive=False),
         allow=AllowList.parse(settings.tool_allowed_hosts),
         max_bytes=settings.tool_response_max_bytes,
     )

@@ -23,7 +23,6 @@ export interface Avatar {
   widget?: WidgetLookFields;
 }
 
-const VOICE_PROVIDERS = ["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"];
 const LOOKS = ["ada", "kai", "noor"];
 const LOOK_LABELS: Record<string, string> = {
   ada: "Ada: auburn bob",
@@ -201,7 +200,9 @@ export function avatarForm(
     options = next;
   });
   const providerAvatarId = h("input", { name: "provider_avatar_id", value: avatar?.provider_avatar_id ?? "" });
-  const voiceProvider = select("voice_provider", VOICE_PROVIDERS, avatar?.voice.provider ?? "local", (value) =>
+  // Our voices (built-in, ElevenLabs), then each avatar provider's own, as /v1/config lists the providers.
+  const voiceProviders = ["local", "elevenlabs", ...catalog.map((info) => info.name).filter((name) => name !== "local")];
+  const voiceProvider = select("voice_provider", voiceProviders, avatar?.voice.provider ?? "local", (value) =>
     value === "local" ? "Built-in voice (offline)" : providerLabel(value), configured);
   const voiceId = h("input", { name: "voice_id", value: avatar?.voice.voice_id ?? "" });
   const persona = h("textarea", { name: "persona", rows: 4, maxlength: 8000 });

@@ -41,6 +41,8 @@ const harness = {
         seen.push({ type, detail: detail instanceof Error ? { message: detail.message } : detail }),
       );
     }
+    // In the SDK calls' log too, so that a test can tell what the stub did before and after each status.
+    controller.on("status", (status) => record(`status ${status}`));
     await controller.start();
   },
 };

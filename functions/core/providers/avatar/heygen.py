@@ -122,7 +122,7 @@ class HeyGenProvider(KeyedProvider):
             "POST",
             "/v1/streaming.keep_alive",
             json_body={"session_id": provider_session_id},
-            safe_to_retry=True,
+            idempotent=True,
         )
 
     async def stop_session(self, provider_session_id: str) -> None:
@@ -133,7 +133,7 @@ class HeyGenProvider(KeyedProvider):
                 "POST",
                 "/v1/streaming.stop",
                 json_body={"session_id": provider_session_id},
-                safe_to_retry=True,
+                idempotent=True,
                 already_done=frozenset({404, 410}),
             )
         except ProviderError as exc:
@@ -146,7 +146,7 @@ class HeyGenProvider(KeyedProvider):
             raise
 
     async def list_sessions(self) -> list[LiveSession] | None:
-        answer = await self._http.call("GET", "/v1/streaming.list", safe_to_retry=True)
+        answer = await self._http.call("GET", "/v1/streaming.list", idempotent=True)
         sessions = unwrap(answer).get("sessions") or []
         return [
             LiveSession(

@@ -1,17 +1,14 @@
-"""The HTTP boundary shared by the avatar providers: the app's shared client, one error mapping.
+"""The HTTP boundary shared by the avatar providers: `ProviderClient` with their error shapes.
 
-Requests go through the event loop's shared client (`functions.core.http_client`, closed when the app
-shuts down) unless one is injected; errors are mapped by `provider_errors.status_error` like every other
-provider's, and retries wait with its `backoff_delay` (honouring `Retry-After`).
+Requests go through the app's client factory (`functions.core.http_client`, closed when the app shuts
+down) unless a client is injected, with the one retry policy, error mapping and key redaction.
 
-Retries: a request that never reached the provider (the connection failed) is tried once more
-whatever it is. A request that may have reached it is retried (on a timeout or 502/503/504) only
-when the caller says it is safe: listing, keep-alive and stop change nothing when repeated. Minting
-tokens and creating sessions, conversations or tasks are not retried: a lost answer would leave a
-second, billed or unknown session (Tavus bills from creation) or speak a sentence twice.
+Idempotent requests: listing, keep-alive and stop change nothing when repeated, so a timeout or a
+502/503/504 is retried for them. Minting tokens and creating sessions, conversations or tasks are
+not: a lost answer would leave a second, billed or unknown session (Tavus bills from creation) or
+speak a sentence twice.
 """
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -20,18 +17,15 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from functions.core.errors import ProviderError
-from functions.core.http_client import shared_client
-from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
+from functions.core.http_client import ProviderClient, app_clients
+from functions.core.provider_errors import BODY_LIMIT
 from functions.core.providers.avatar.base import Capabilities, ProviderOptions
+from functions.core.retry import INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 2
-RETRY_DELAY_S = 0.25
-RETRY_DELAY_CAP_S = 2.0  # a person is waiting for the avatar
 RETRY_AFTER_DEFAULT = "30"
-_RETRY_STATUSES = frozenset({502, 503, 504})
 # Providers that refuse one more session with a 400 and a sentence (Tavus: "User has reached maximum
 # concurrent conversations"); they become a 429 to our user.
 _CONCURRENCY_WORDS = ("concurrent", "concurrency")
@@ -49,6 +43,7 @@ class ProviderHttp:
         timeout: float,
         secret: str,
         client: httpx.AsyncClient | None = None,
+        policy: RetryPolicy = INTERACTIVE,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -56,10 +51,19 @@ class ProviderHttp:
         self._timeout = timeout
         self._secret = secret
         self._injected = client
+        self._policy = policy
 
-    def _client(self) -> httpx.AsyncClient:
-        # The shared client is per event loop: a Lambda container keeps one loop, so one across invocations.
-        return self._injected if self._injected is not None else shared_client("avatar-providers")
+    def _sender(self) -> ProviderClient:
+        # The factory keeps a client per event loop: a Lambda container keeps one loop, so one client.
+        client = self._injected or app_clients().client("avatar-providers")
+        return ProviderClient(
+            self.provider,
+            client,
+            secrets=[self._secret],
+            timeout=self._timeout,
+            policy=self._policy,
+            message_of=error_message,
+        )
 
     async def call(
         self,
@@ -69,59 +73,32 @@ class ProviderHttp:
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         bearer: str | None = None,
-        safe_to_retry: bool = False,
+        idempotent: bool = False,
         already_done: frozenset[int] = frozenset(),
     ) -> Any:
         """The decoded JSON answer (None when empty, or when the status is in `already_done`).
 
         `bearer` sends a provider session token instead of the API key.
         """
-        url = self.base_url + path
         request_headers = {"authorization": f"Bearer {bearer}"} if bearer else self._headers
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt == ATTEMPTS
-            retry_after: str | None = None
-            try:
-                response = await self._client().request(
-                    method,
-                    url,
-                    json=json_body,
-                    params=params,
-                    headers=request_headers,
-                    timeout=self._timeout,
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if last:
-                    raise ProviderError(self.provider, f"cannot connect ({type(exc).__name__})") from exc
-            except httpx.TimeoutException as exc:
-                if last or not safe_to_retry:
-                    raise ProviderError(
-                        self.provider, f"timed out ({type(exc).__name__})", retryable=True
-                    ) from exc
-            except httpx.TransportError as exc:
-                if last or not safe_to_retry:
-                    raise ProviderError(self.provider, f"connection failed ({type(exc).__name__})") from exc
-            else:
-                if response.status_code in already_done:
-                    return None
-                if response.is_success:
-                    return self._decode(response)
-                if last or not safe_to_retry or response.status_code not in _RETRY_STATUSES:
-                    raise self._status_error(response)
-                retry_after = response.headers.get("retry-after")
-            log.info("%s %s %s failed; retrying once", self.provider, method, path)
-            await asyncio.sleep(
-                backoff_delay(
-                    attempt - 1, retry_after, base_s=RETRY_DELAY_S, cap_s=RETRY_DELAY_CAP_S, jitter_s=0.1
-                )
+        sender = self._sender()
+        try:
+            response = await sender.request(
+                method,
+                self.base_url + path,
+                idempotent=idempotent,
+                accept=already_done,
+                json=json_body,
+                params=params,
+                headers=request_headers,
             )
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
-
-    def _decode(self, response: httpx.Response) -> Any:
+        except ProviderError as error:
+            busy = _busy(error)
+            if busy is None:
+                raise
+            raise busy from error
+        if response.status_code in already_done:
+            return None
         if not response.content:
             return None
         try:
@@ -131,30 +108,29 @@ class ProviderHttp:
                 self.provider,
                 f"HTTP {response.status_code}: the answer is not JSON",
                 status=response.status_code,
-                body=self._redact(response.text)[:BODY_LIMIT],
+                body=sender.redact(response.text)[:BODY_LIMIT],
             ) from exc
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
-        """`status_error`'s mapping, the message found wherever this provider put it; a refused session
-        for concurrency (Tavus answers it with a 400 and a sentence) becomes a 429."""
-        text = self._redact(response.text)
-        status = response.status_code
-        mapped = status_error(self.provider, status, text, message_of=error_message)
-        detail = mapped.detail.removeprefix(f"{self.provider}: ")
-        busy = status == 429 or any(word in text.lower() for word in _CONCURRENCY_WORDS)
-        if not busy:
-            return mapped
-        error = ProviderError(
-            self.provider,
-            f"concurrent session limit reached ({detail})",
-            status=429,
-            body=mapped.body,
-            retryable=True,
-        )
-        if busy:
-            retry_after = response.headers.get("retry-after", "")
-            error.headers["Retry-After"] = retry_after if retry_after.isdigit() else RETRY_AFTER_DEFAULT
-        return error
+
+def _busy(error: ProviderError) -> ProviderError | None:
+    """A refused session for concurrency (Tavus answers it with a 400 and a sentence) as a 429 that
+    says so, with a `Retry-After` for our caller; None for any other error."""
+    status = error.provider_status
+    if status is None:
+        return None
+    text = error.body if isinstance(error.body, str) else json.dumps(error.body)
+    if status != 429 and not any(word in text.lower() for word in _CONCURRENCY_WORDS):
+        return None
+    detail = error.detail.removeprefix(f"{error.provider}: ")
+    busy = ProviderError(
+        error.provider,
+        f"concurrent session limit reached ({detail})",
+        status=429,
+        body=error.body,
+        retryable=True,
+    )
+    busy.headers["Retry-After"] = error.headers.get("Retry-After", RETRY_AFTER_DEFAULT)
+    return busy
 
 
 class KeyedProvider:
@@ -188,7 +164,13 @@ class KeyedProvider:
         )
 
     def __init__(
-        self, *, api_key: str, base_url: str, timeout: float, client: httpx.AsyncClient | None = None
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        client: httpx.AsyncClient | None = None,
+        policy: RetryPolicy = INTERACTIVE,
     ) -> None:
         self._http = ProviderHttp(
             provider=self.name,
@@ -197,6 +179,7 @@ class KeyedProvider:
             timeout=timeout,
             secret=api_key,
             client=client,
+            policy=policy,
         )
 
     async def release(self, resources: dict[str, str]) -> dict[str, str]:

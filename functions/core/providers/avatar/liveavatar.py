@@ -277,7 +277,7 @@ class LiveAvatarProvider(KeyedProvider):
                 await self._http.call(
                     "DELETE",
                     path + quote(resource_id, safe=""),
-                    safe_to_retry=True,
+                    idempotent=True,
                     already_done=frozenset({404, 410}),
                 )
             except ProviderError as exc:
@@ -290,7 +290,7 @@ class LiveAvatarProvider(KeyedProvider):
             "POST",
             "/v1/sessions/keep-alive",
             json_body={"session_id": provider_session_id},
-            safe_to_retry=True,
+            idempotent=True,
         )
 
     async def stop_session(self, provider_session_id: str) -> None:
@@ -298,7 +298,7 @@ class LiveAvatarProvider(KeyedProvider):
             "POST",
             "/v1/sessions/stop",
             json_body={"session_id": provider_session_id, "reason": "USER_CLOSED"},
-            safe_to_retry=True,
+            idempotent=True,
             already_done=frozenset({404, 410}),
         )
 
@@ -310,7 +310,7 @@ class LiveAvatarProvider(KeyedProvider):
                 "GET",
                 "/v1/sessions",
                 params={"type": "active", "page": str(page), "page_size": str(PAGE_SIZE)},
-                safe_to_retry=True,
+                idempotent=True,
             )
             items = _items(answer)
             for item in items:

@@ -80,7 +80,7 @@ class SimliProvider(KeyedProvider):
 
     async def ice_servers(self) -> list[dict[str, Any]] | None:
         """`GET /compose/ice`: the ICE servers, or None when the answer holds none."""
-        answer = await self._http.call("GET", "/compose/ice", safe_to_retry=True)
+        answer = await self._http.call("GET", "/compose/ice", idempotent=True)
         if isinstance(answer, dict):
             answer = answer.get("data") or answer.get("iceServers") or answer.get("ice_servers")
         if not isinstance(answer, list):

@@ -1,4 +1,4 @@
-"""Tavus CVI: the backend creates the conversation and the browser opens its URL in an iframe.
+"""Tavus CVI: the backend creates the conversation and the browser joins it with Daily's JS (`createFrame`).
 
 Tavus bills from creation, so every conversation is created with a maximum call duration and an
 absent-participant timeout, and ended with `/end` as soon as our session ends. The cleanup job
@@ -104,7 +104,7 @@ class TavusProvider(KeyedProvider):
 
     async def first_replica(self) -> str | None:
         """A replica (face) of the account, for a check that needs one: `GET /v2/replicas?limit=1`."""
-        answer = await self._http.call("GET", "/v2/replicas", params={"limit": "1"}, safe_to_retry=True)
+        answer = await self._http.call("GET", "/v2/replicas", params={"limit": "1"}, idempotent=True)
         items = answer.get("data") if isinstance(answer, dict) else answer
         if isinstance(items, list) and items and isinstance(items[0], dict):
             replica = items[0].get("replica_id")
@@ -121,7 +121,7 @@ class TavusProvider(KeyedProvider):
             await self._http.call(
                 "POST",
                 f"/v2/conversations/{quote(provider_session_id, safe='')}/end",
-                safe_to_retry=True,
+                idempotent=True,
                 already_done=frozenset({404, 410}),
             )
         except ProviderError as exc:
@@ -136,7 +136,7 @@ class TavusProvider(KeyedProvider):
                 "GET",
                 "/v2/conversations",
                 params={"status": "active", "limit": str(PAGE_SIZE), "page": str(page)},
-                safe_to_retry=True,
+                idempotent=True,
             )
             items = answer.get("data") if isinstance(answer, dict) else answer
             if not isinstance(items, list):

@@ -145,9 +145,20 @@ export function whenAborted(signal: AbortSignal): Promise<void> {
   });
 }
 
+interface Pushed {
+  delivery: Delivery;
+  ms: number;
+  started: boolean;
+  done(): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
 /**
- * Hooks for an avatar that renders audio we push (Simli): each sentence's speech comes from
- * our `/v1/tts` at the provider's rate, and is finished when its duration has played after what was pushed before.
+ * Hooks for an avatar that renders audio we push and says when it speaks (Simli): each sentence's speech comes
+ * from our `/v1/tts` at the provider's rate. The provider's `speaking` (it started rendering what we pushed) starts
+ * the first sentence and its `silent` (nothing left to render) ends every sentence it started: the end of the
+ * speech is the provider's, never our estimate. Only where sentences follow each other without a silence between
+ * them is the boundary placed by the first one's length, counted from when it really started.
  */
 export function pushedAudioHooks(options: {
   api: ApiClient;
@@ -155,22 +166,67 @@ export function pushedAudioHooks(options: {
   sampleRate: number;
   send(audio: PcmAudio): void;
   halt(): void;
-}): LineHooks<PcmAudio> {
-  let playedUntil = 0;
+}): { hooks: LineHooks<PcmAudio>; speaking(): void; silent(): void } {
+  let pending: Pushed[] = [];
+  /** When the provider started saying `pending[0]`; null while it is silent. */
+  let saying: number | null = null;
+
+  function startHead(): void {
+    const head = pending[0];
+    if (!head || head.started) return;
+    head.started = true;
+    head.delivery.started();
+  }
+
+  function finishHead(): void {
+    const head = pending.shift();
+    if (!head) return;
+    clearTimeout(head.timer);
+    head.done();
+  }
+
+  /** A sentence followed by another ends when its audio has played; the last one waits for `silent`. */
+  function placeBoundary(): void {
+    const head = pending[0];
+    if (saying === null || !head?.started || pending.length < 2 || head.timer !== undefined) return;
+    head.timer = setTimeout(
+      () => {
+        finishHead();
+        saying = performance.now();
+        startHead();
+        placeBoundary();
+      },
+      Math.max(0, saying + head.ms - performance.now()),
+    );
+  }
+
   return {
-    prepare: (text, signal) => fetchPcm(options.api, options.sessionId, text, options.sampleRate, signal),
-    async deliver(audio, { started, signal }) {
-      const now = performance.now();
-      const startsAt = Math.max(now, playedUntil);
-      playedUntil = startsAt + durationMs(audio);
-      options.send(audio);
-      await sleep(startsAt - now, signal);
-      started();
-      await sleep(playedUntil - performance.now(), signal);
+    hooks: {
+      prepare: (text, signal) => fetchPcm(options.api, options.sessionId, text, options.sampleRate, signal),
+      async deliver(audio, delivery) {
+        const ended = new Promise<void>((resolve) =>
+          pending.push({ delivery, ms: durationMs(audio), started: false, done: resolve }),
+        );
+        options.send(audio);
+        placeBoundary();
+        await Promise.race([ended, whenAborted(delivery.signal)]);
+      },
+      halt() {
+        for (const item of pending) clearTimeout(item.timer);
+        pending = [];
+        saying = null;
+        options.halt();
+      },
     },
-    halt() {
-      playedUntil = 0;
-      options.halt();
+    speaking() {
+      if (saying !== null || pending.length === 0) return;
+      saying = performance.now();
+      startHead();
+      placeBoundary();
+    },
+    silent() {
+      saying = null;
+      while (pending[0]?.started) finishHead();
     },
   };
 }

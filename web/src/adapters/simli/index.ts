@@ -7,6 +7,10 @@
  * its ERROR/RATE/CLOSING, and nothing at all for a LiveKit or P2P drop or a closed socket. So a drop is also
  * read from the video element losing its stream (`emptied`, a track `ended`), and from a send that throws
  * because the socket is closed (`sendAudioData` / `ClearBuffer`).
+ *
+ * When the face speaks: the server's SPEAK and SILENT messages, which the SDK emits as `speaking` and `silent`
+ * (dist/Transports/BaseTransport.js `handleMessage`; an ERROR falls through to `speaking` there, which the
+ * drop it causes makes harmless). They start and end the sentences we pushed.
  */
 
 import { LogLevel, SimliClient } from "simli-client";
@@ -20,10 +24,11 @@ const SAMPLE_RATE = 16_000;
 class SimliAvatar extends CloudAdapter implements AvatarAdapter {
   private client: SimliClient | null = null;
   private readonly line: SpeechLine<PcmAudio>;
+  private readonly voice: ReturnType<typeof pushedAudioHooks>;
 
   constructor(context: AdapterContext) {
     super(context);
-    const hooks = pushedAudioHooks({
+    this.voice = pushedAudioHooks({
       api: context.api,
       sessionId: context.sessionId,
       sampleRate: SAMPLE_RATE,
@@ -33,7 +38,7 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
         ),
       halt: () => this.guarded(() => this.client?.ClearBuffer()),
     });
-    this.line = new SpeechLine(hooks, this.events);
+    this.line = new SpeechLine(this.voice.hooks, this.events);
   }
 
   async start(credentials: Record<string, unknown>): Promise<void> {
@@ -53,6 +58,8 @@ class SimliAvatar extends CloudAdapter implements AvatarAdapter {
     );
     this.client = client;
     client.on("stop", () => this.dropped());
+    client.on("speaking", () => this.voice.speaking());
+    client.on("silent", () => this.voice.silent());
     client.on("error", (detail: string) => {
       this.events.emit("error", this.asError(detail, "the Simli stream failed"));
       this.dropped();
