@@ -236,34 +236,16 @@ class Checker:
         await self.step("simli", "session token", lambda: provider.create_session(request))
 
     async def _elevenlabs(self) -> None:
-        key = self._key(self.settings.elevenlabs_api_key)
-        base = self.settings.elevenlabs_api_base.rstrip("/")
-
-        async def first_voice() -> str:
-            response = await self.client.get(
-                f"{base}/v2/voices",
-                params={"page_size": "1"},
-                headers={"xi-api-key": key},
-                timeout=self.settings.provider_timeout_seconds,
-            )
-            if response.status_code >= 400:
-                raise ProviderError("elevenlabs", f"HTTP {response.status_code}", status=response.status_code)
-            voices = response.json().get("voices") or []
-            if not voices:
-                raise ProviderError("elevenlabs", "the account has no voice")
-            voice_id: str = voices[0]["voice_id"]
-            return voice_id
-
-        voice = await self.step("elevenlabs", "voice list", first_voice)
-        if voice is None:
-            return
         tts = ElevenLabsTts(
-            api_key=key,
+            api_key=self._key(self.settings.elevenlabs_api_key),
             client=self.client,
-            base_url=base,
+            base_url=self.settings.elevenlabs_api_base,
             model=self.settings.elevenlabs_model,
             timeout_s=self.settings.provider_timeout_seconds,
         )
+        voice = await self.step("elevenlabs", "voice list", tts.first_voice_id)
+        if voice is None:
+            return
 
         async def speak() -> int:
             return sum(

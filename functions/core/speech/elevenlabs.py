@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
+from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient
 from functions.core.retry import INTERACTIVE, RetryPolicy
 
@@ -57,6 +58,21 @@ class ElevenLabsTts:
 
     def __repr__(self) -> str:
         return f"ElevenLabsTts(model={self.model!r}, base_url={self._base_url!r})"
+
+    async def first_voice_id(self) -> str:
+        """The account's first voice (`GET /v2/voices`, one per page): proof the key reads voices."""
+        response = await self._http.request(
+            "GET",
+            f"{self._base_url}/v2/voices",
+            idempotent=True,
+            params={"page_size": "1"},
+            headers={"xi-api-key": self._api_key},
+        )
+        voices = response.json().get("voices") or []
+        if not voices:
+            raise ProviderError(PROVIDER, "the account has no voice")
+        voice_id: str = voices[0]["voice_id"]
+        return voice_id
 
     async def stream(
         self,
