@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from psycopg.types.json import Jsonb
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -17,7 +16,7 @@ from pydantic import (
 )
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database
+from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.providers.avatar.registry import options_model
 from functions.core.settings import AvatarProviderName
@@ -176,7 +175,7 @@ _NULLABLE = frozenset({"provider_avatar_id"})
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: Jsonb(value) if key in ("voice", "provider_options", "appearance", "widget") else value
+        key: jsonb(value) if key in ("voice", "provider_options", "appearance", "widget") else value
         for key, value in fields.items()
     }
 

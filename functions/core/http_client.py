@@ -2,17 +2,17 @@
 
 import asyncio
 import weakref
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]]" = (
     weakref.WeakKeyDictionary()
 )
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=60)
-_NO_KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=0)
 
 
-def shared_client(purpose: str, *, keepalive: bool = True) -> httpx.AsyncClient:
+def shared_client(purpose: str, *, keepalive: bool = True) -> "httpx.AsyncClient":
     """A client bound to the running loop (connections cannot cross loops), made on first use.
 
     Without keep-alive for requests addressed to an IP with the host name as SNI (owners' tools): a kept
@@ -21,7 +21,13 @@ def shared_client(purpose: str, *, keepalive: bool = True) -> httpx.AsyncClient:
     by_purpose = _clients.setdefault(asyncio.get_running_loop(), {})
     client = by_purpose.get(purpose)
     if client is None or client.is_closed:
-        limits = _LIMITS if keepalive else _NO_KEEPALIVE
+        import httpx  # with the first client rather than at import: it is slow to import on a cold start
+
+        limits = httpx.Limits(
+            max_connections=100,
+            max_keepalive_connections=20 if keepalive else 0,
+            keepalive_expiry=60 if keepalive else None,
+        )
         client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
         by_purpose[purpose] = client
     return client

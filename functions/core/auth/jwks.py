@@ -5,12 +5,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import jwt
-
 from functions.core.errors import Unauthorized
 
 if TYPE_CHECKING:
     import httpx
+    import jwt
 
 
 class JwksCache:
@@ -38,6 +37,8 @@ class JwksCache:
         return time.monotonic() - self._fetched_at > self._ttl
 
     async def _refresh(self) -> None:
+        import jwt  # with the keys, like httpx below: PyJWT and cryptography are slow to import
+
         async with self._lock:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return

@@ -1,20 +1,28 @@
 """Connection pool and the per-request transaction that makes RLS decide."""
 
+from __future__ import annotations
+
 import asyncio
 import json
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
-
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from functions.core.settings import Settings, get_settings
 
-Conn = AsyncConnection[DictRow]
+# psycopg and its pool are imported when the first pool opens, not when a handler module loads: a
+# Lambda's cold start then pays for them only on a route that reaches the database.
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+
+    Conn = AsyncConnection[DictRow]
+else:
+    Conn = Any  # for annotations only; the type checker sees psycopg's connection
 
 _AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
@@ -51,6 +59,10 @@ class Database:
         return await opening
 
     async def _open(self) -> AsyncConnectionPool[Conn]:
+        from psycopg import AsyncConnection
+        from psycopg.rows import DictRow, dict_row
+        from psycopg_pool import AsyncConnectionPool
+
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self.url,
             min_size=self._min_size,
@@ -99,6 +111,13 @@ class Database:
         opening = self._pools.pop(asyncio.get_running_loop(), None)
         if opening is not None:
             await (await opening).close()
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A JSON(B) query parameter (psycopg's Jsonb wrapper, imported when first needed)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
 
 
 def database_url(settings: Settings) -> str:

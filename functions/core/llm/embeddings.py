@@ -1,11 +1,11 @@
 """Text embeddings for retrieval: OpenAI `POST /embeddings`, batched and retried."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import shared_client
@@ -17,6 +17,9 @@ from functions.core.llm.openai_compat import (
 )
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ class OpenAIEmbeddings:
         timeout_s: float = 30,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        import httpx
+
         if batch_size < 1 or max_retries < 0:
             raise ValueError("batch_size must be positive and max_retries not negative")
         self.model = model
@@ -78,6 +83,8 @@ class OpenAIEmbeddings:
         return (await self._request([text]))[0]
 
     async def _request(self, batch: list[str]) -> list[list[float]]:
+        import httpx
+
         payload = {"model": self.model, "input": batch, "encoding_format": "float"}
         headers = {"Authorization": f"Bearer {self._api_key}"}
         attempt = 0

@@ -1,16 +1,19 @@
 """Streamed chat completions from any OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM, ...)."""
 
+from __future__ import annotations
+
 import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import ProviderError
 from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ class OpenAICompatibleChat:
         timeout_s: float = 30,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        import httpx
+
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
         self.name = provider
@@ -123,6 +128,8 @@ class OpenAICompatibleChat:
         return text.replace(self._api_key, "***") if self._api_key else text
 
     async def _status_error(self, response: httpx.Response) -> ProviderError:
+        import httpx
+
         try:
             raw = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
         except httpx.HTTPError:
@@ -132,7 +139,7 @@ class OpenAICompatibleChat:
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
 
-    def _content(self, data: str, calls: "_CallParts | None" = None, usage: TokenUsage | None = None) -> str:
+    def _content(self, data: str, calls: _CallParts | None = None, usage: TokenUsage | None = None) -> str:
         """The text delta of one `data:` payload ("" when it carries none); tool-call fragments go to
         `calls`, token counts to `usage`."""
         try:
@@ -158,7 +165,7 @@ class OpenAICompatibleChat:
         return content if isinstance(content, str) else ""
 
     async def _deltas(
-        self, response: httpx.Response, calls: "_CallParts | None" = None, usage: TokenUsage | None = None
+        self, response: httpx.Response, calls: _CallParts | None = None, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
@@ -244,9 +251,11 @@ class OpenAICompatibleChat:
             yield call
 
     async def _stream(
-        self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None", usage: TokenUsage | None = None
+        self, build: Callable[[], dict[str, Any]], calls: _CallParts | None, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         """The request `build` makes (again after a refused parameter), retried while nothing was yielded."""
+        import httpx
+
         payload = build()
         attempt = 0
         while True:

@@ -1,15 +1,18 @@
 """ElevenLabs streaming text to speech: `POST /v1/text-to-speech/{voice_id}/stream`."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
-
-import httpx
 
 from functions.core.errors import ProviderError
 from functions.core.provider_errors import backoff_delay, status_error
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ class ElevenLabsTts:
         max_retries: int = 1,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        import httpx
+
         self._api_key = api_key
         self._client = client
         self._base_url = base_url.rstrip("/")
@@ -82,6 +87,8 @@ class ElevenLabsTts:
 
         `previous_text` and `next_text` are the text around this piece of a longer one: ElevenLabs
         reads them for continuity across requests and speaks only `text`."""
+        import httpx
+
         url = f"{self._base_url}/v1/text-to-speech/{quote(voice_id, safe='')}/stream"
         settings = settings or {}
         model = settings.get("model_id")
@@ -132,6 +139,8 @@ class ElevenLabsTts:
         return backoff_delay(attempt, retry_after, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S, jitter_s=0.1)
 
     async def _status_error(self, response: httpx.Response) -> ProviderError:
+        import httpx
+
         try:
             text = (await response.aread()).decode("utf-8", errors="replace")
         except httpx.HTTPError:

@@ -1,12 +1,13 @@
 """Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`, else Whisper on this machine."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from pydantic import BaseModel
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
@@ -14,6 +15,9 @@ from functions.core.http_client import shared_client
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.settings import Settings
 from functions.core.speech import local_stt
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +161,8 @@ class OpenAITranscriber:
         max_retries: int = 2,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        import httpx
+
         self._api_key = api_key
         self._client = client
         self._url = base_url.rstrip("/") + "/audio/transcriptions"
@@ -186,6 +192,8 @@ class OpenAITranscriber:
         return text.strip()
 
     async def _post(self, files: dict[str, Any], data: dict[str, str]) -> str:
+        import httpx
+
         headers = {"Authorization": f"Bearer {self._api_key}"}
         attempt = 0
         while True:

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
-import psycopg
-
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
@@ -158,6 +156,8 @@ class TurnEngine:
     async def _begin(
         self, principal: Principal, session_id: uuid.UUID, request: TurnRequest
     ) -> store.Begun | None:
+        import psycopg
+
         limit = self.settings.turn_history_messages
         # Without an embedder, retrieval needs only the question: it rides along in this transaction.
         sources = self.settings.turn_sources if self.embedder is None else None
@@ -396,6 +396,8 @@ class TurnEngine:
         tool_calls: list[dict[str, Any]] | None = None,
         usage: TokenUsage | None = None,
     ) -> uuid.UUID:
+        import psycopg
+
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
                 return await store.save_reply(

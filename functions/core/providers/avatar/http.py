@@ -11,19 +11,22 @@ tokens and creating sessions, conversations or tasks are not retried: a lost ans
 second, billed or unknown session (Tavus bills from creation) or speak a sentence twice.
 """
 
+from __future__ import annotations
+
 import asyncio
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import shared_client
 from functions.core.provider_errors import BODY_LIMIT, backoff_delay, status_error
 from functions.core.providers.avatar.base import Capabilities, ProviderOptions
 from functions.core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class ProviderHttp:
 
         `bearer` sends a provider session token instead of the API key.
         """
+        import httpx
+
         url = self.base_url + path
         request_headers = {"authorization": f"Bearer {bearer}"} if bearer else self._headers
         attempt = 0
