@@ -37,3 +37,14 @@ async def close_shared_clients() -> None:
     """Closes the running loop's clients and their kept connections (when the app shuts down)."""
     for client in _clients.pop(asyncio.get_running_loop(), {}).values():
         await client.aclose()
+
+
+def close_idle_loops_clients() -> None:
+    """Closes the clients of every loop that is not running, from outside any loop (SnapStart's hooks)."""
+    for loop, by_purpose in list(_clients.items()):
+        if loop.is_running():
+            continue
+        del _clients[loop]
+        if not loop.is_closed():
+            for client in by_purpose.values():
+                loop.run_until_complete(client.aclose())
