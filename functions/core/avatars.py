@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from psycopg.types.json import Jsonb
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database
+from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.origins import site_origin
 from functions.core.providers.avatar.registry import options_model
@@ -163,7 +162,7 @@ _NULLABLE = frozenset({"provider_avatar_id"})
 
 def _db_values(fields: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: Jsonb(value) if key in ("voice", "provider_options", "appearance", "widget") else value
+        key: jsonb(value) if key in ("voice", "provider_options", "appearance", "widget") else value
         for key, value in fields.items()
     }
 

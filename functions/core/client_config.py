@@ -5,7 +5,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from functions.core.providers.avatar.base import Capabilities
-from functions.core.providers.avatar.registry import PROVIDERS, configured, provider_names
+from functions.core.providers.avatar.registry import configured, declared_providers, provider_names
 from functions.core.settings import Settings
 from functions.core.speech.stt import voice_input
 from functions.core.speech.tts import AudioFormat
@@ -70,7 +70,7 @@ def provider_catalog(settings: Settings) -> list[ProviderInfo]:
             capabilities=provider.capabilities,
             options_schema=provider.Options.model_json_schema(),
         )
-        for provider in PROVIDERS
+        for provider in declared_providers()
     ]
 
 

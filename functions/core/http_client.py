@@ -10,20 +10,20 @@ loop, the tests make many).
 (`functions.core.retry`), the one error mapping and the one key redaction (`provider_errors`).
 """
 
+from __future__ import annotations
+
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import ProviderError
 from functions.core.provider_errors import openai_error_message, redact, response_error, transport_error
 from functions.core.retry import INTERACTIVE, RetryPolicy
 
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=60)
-_NO_KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=0)
+if TYPE_CHECKING:
+    import httpx
 
 
 class HttpClients:
@@ -44,7 +44,13 @@ class HttpClients:
         by_purpose = self._clients.setdefault(asyncio.get_running_loop(), {})
         client = by_purpose.get(purpose)
         if client is None or client.is_closed:
-            limits = _LIMITS if keepalive else _NO_KEEPALIVE
+            import httpx  # with the first client, not at import: it is slow to import on a cold start
+
+            limits = httpx.Limits(
+                max_connections=100,
+                max_keepalive_connections=20 if keepalive else 0,
+                keepalive_expiry=60 if keepalive else None,
+            )
             client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
             by_purpose[purpose] = client
         return client
@@ -53,6 +59,17 @@ class HttpClients:
         """Closes the running loop's clients and their kept connections (when the app shuts down)."""
         for client in self._clients.pop(asyncio.get_running_loop(), {}).values():
             await client.aclose()
+
+    def close_idle_loops(self) -> None:
+        """Closes the clients of every loop that is not running, from outside any loop (SnapStart's hook
+        before the snapshot: their sockets must not be shared by the instances restored from it)."""
+        for loop, by_purpose in list(self._clients.items()):
+            if loop.is_running():
+                continue
+            del self._clients[loop]
+            if not loop.is_closed():
+                for client in by_purpose.values():
+                    loop.run_until_complete(client.aclose())
 
 
 _CLIENTS = HttpClients()
@@ -84,6 +101,8 @@ class ProviderClient:
         self.provider = provider
         self.policy = policy
         self._client = client
+        import httpx
+
         self._secrets = tuple(secret for secret in secrets if secret)
         self._timeout = httpx.Timeout(timeout)
         self._message_of = message_of
@@ -123,6 +142,7 @@ class ProviderClient:
     ) -> AsyncIterator[httpx.Response]:
         """The answer, its body not read yet: retried only until it arrived (a stream is never
         repeated after its first byte). A failure while reading it is mapped too."""
+        import httpx
 
         def attempt() -> Awaitable[httpx.Response]:
             request = self._client.build_request(method, url, timeout=self._timeout, **options)
@@ -144,6 +164,8 @@ class ProviderClient:
             await response.aclose()
 
     async def _status_error(self, response: httpx.Response) -> ProviderError:
+        import httpx
+
         try:
             text = (await response.aread()).decode(response.encoding or "utf-8", errors="replace")
         except httpx.HTTPError:

@@ -2,11 +2,14 @@
 `ProviderError` (our problem codes: 429 provider_busy, 502 provider_error/provider_unavailable, 503
 when it never answered), with the provider's keys redacted from everything kept."""
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from functions.core.errors import ProviderError
 
@@ -29,6 +32,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 def transport_error(provider: str, exc: httpx.HTTPError) -> ProviderError:
     """A request that got no answer: a 503 saying why (a connection or a timeout may pass, so retryable)."""
+    import httpx
+
     name = type(exc).__name__
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderError(provider, f"cannot connect: {name}", retryable=True)

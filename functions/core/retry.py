@@ -16,14 +16,18 @@ after the first attempt. The clock, the sleeper and the random source are inject
 never wait.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def retryable(failure: httpx.Response | httpx.HTTPError, *, idempotent: bool) -> bool:
     """Whether an answer or a transport failure may be tried again (see the module's rules)."""
+    import httpx  # here, not at import: a handler's cold start does not pay for it
+
     if isinstance(failure, httpx.Response):
         status = failure.status_code
         return status in NOT_PROCESSED_STATUSES or (idempotent and status in RETRY_STATUSES)
@@ -83,6 +89,8 @@ class RetryPolicy:
     ) -> httpx.Response:
         """The first answer that is not to be retried, or the last one; the last transport failure
         is raised. A retried answer is closed before the wait (it may be a stream)."""
+        import httpx
+
         started = self.clock()
         number = 0
         while True:
@@ -108,6 +116,8 @@ class RetryPolicy:
     def _wait(
         self, failure: httpx.Response | httpx.HTTPError, number: int, started: float, *, idempotent: bool
     ) -> float | None:
+        import httpx
+
         if number + 1 >= self.attempts or not retryable(failure, idempotent=idempotent):
             return None
         retry_after = failure.headers.get("retry-after") if isinstance(failure, httpx.Response) else None

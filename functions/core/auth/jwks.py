@@ -8,12 +8,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import jwt
-
 from functions.core.errors import ProviderError, Unauthorized
 
 if TYPE_CHECKING:
     import httpx
+    import jwt
 
     from functions.core.retry import RetryPolicy
 
@@ -56,7 +55,9 @@ class JwksCache:
         async with self._lock:
             if self._fetched_at and time.monotonic() - self._fetched_at < 30:
                 return
-            # Only when keys are fetched: httpx is slow to import on a cold start.
+            # Only when keys are fetched: httpx, PyJWT and cryptography are slow to import on a cold start.
+            import jwt
+
             from functions.core.http_client import ProviderClient, app_clients
             from functions.core.retry import INTERACTIVE
 

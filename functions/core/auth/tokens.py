@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from functions.core.auth.jwks import JwksCache
 from functions.core.errors import Forbidden, Unauthorized
 from functions.core.settings import LOCAL_ISSUER, Settings
@@ -47,6 +45,8 @@ class TokenVerifier:
         self._jwks = jwks or (JwksCache(jwks_url, settings.jwks_cache_seconds) if jwks_url else None)
 
     async def verify(self, token: str) -> Principal:
+        import jwt  # here rather than at import: PyJWT and cryptography are slow to import on a cold start
+
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -83,6 +83,8 @@ def widget_key(settings: Settings) -> str | None:
 
 def verify_visitor_token(secret: str, token: str, *, audience: str) -> Principal:
     """A widget visitor's token: HS256 under the widget key, our issuer, bound to one avatar."""
+    import jwt
+
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError as exc:
@@ -114,6 +116,8 @@ def sign_visitor_token(
     ttl_seconds: int,
 ) -> tuple[str, datetime]:
     """A visitor token and the moment it expires."""
+    import jwt
+
     now = int(time.time())
     claims = {
         "sub": str(visitor_id),
@@ -138,6 +142,8 @@ def sign_session_callback_token(
     widget_secret: str, *, session_id: uuid.UUID, user_id: uuid.UUID, avatar_id: uuid.UUID, ttl_seconds: int
 ) -> str:
     """The credential a provider holds to call one session's chat completions until the session ends."""
+    import jwt
+
     now = int(time.time())
     claims = {
         "sub": str(user_id),
@@ -152,6 +158,8 @@ def sign_session_callback_token(
 
 
 def is_session_callback_token(token: str) -> bool:
+    import jwt
+
     try:
         return jwt.decode(token, options={"verify_signature": False}).get("iss") == CALLBACK_ISSUER
     except jwt.PyJWTError:
@@ -165,6 +173,8 @@ def verify_session_callback_token(
 
     The returned claims are what the database sees (`audience` is the user tokens' audience), so the
     turn runs under RLS exactly as the session's own user would run it."""
+    import jwt
+
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError as exc:
@@ -192,6 +202,8 @@ def verify_session_callback_token(
 
 
 def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600) -> str:
+    import jwt
+
     now = int(time.time())
     claims = {
         "sub": str(user_id),
@@ -214,6 +226,8 @@ def _decode(
     issuer: str | None = None,
     require: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    import jwt
+
     required = ["exp", "sub", "aud", *(["iss"] if issuer else []), *require]
     try:
         claims: dict[str, Any] = jwt.decode(

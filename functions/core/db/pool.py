@@ -1,21 +1,30 @@
 """Connection pool and the per-request transaction that makes RLS decide."""
 
+from __future__ import annotations
+
 import asyncio
 import json
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
-
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from functions.core.settings import Settings, get_settings
 
-Conn = AsyncConnection[DictRow]
+# psycopg and its pool are imported when the first pool opens, not when a handler module loads: a
+# Lambda's cold start then pays for them only on a route that reaches the database.
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
 
+    Conn = AsyncConnection[DictRow]
+else:
+    Conn = Any  # for annotations only; the type checker sees psycopg's connection
+
+OPEN_TIMEOUT_S = 10.0
 _AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
@@ -44,13 +53,25 @@ class Database:
         ] = weakref.WeakKeyDictionary()
 
     async def pool(self) -> AsyncConnectionPool[Conn]:
+        return await self._opening(OPEN_TIMEOUT_S)
+
+    async def open(self, within_s: float) -> None:
+        """Open the running loop's pool now; after `within_s` seconds it is closed and PoolTimeout raised
+        (the next request tries again)."""
+        await self._opening(within_s)
+
+    def _opening(self, within_s: float) -> asyncio.Task[AsyncConnectionPool[Conn]]:
         loop = asyncio.get_running_loop()
         opening = self._pools.get(loop)
         if opening is None or (opening.done() and (opening.cancelled() or opening.exception())):
-            opening = self._pools[loop] = loop.create_task(self._open())
-        return await opening
+            opening = self._pools[loop] = loop.create_task(self._open(within_s))
+        return opening
 
-    async def _open(self) -> AsyncConnectionPool[Conn]:
+    async def _open(self, within_s: float) -> AsyncConnectionPool[Conn]:
+        from psycopg import AsyncConnection
+        from psycopg.rows import DictRow, dict_row
+        from psycopg_pool import AsyncConnectionPool
+
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self.url,
             min_size=self._min_size,
@@ -65,7 +86,7 @@ class Database:
             open=False,
             name="avatar-studio",
         )
-        await pool.open(wait=self._min_size > 0, timeout=10)
+        await pool.open(wait=self._min_size > 0, timeout=within_s)
         return pool
 
     @asynccontextmanager
@@ -99,6 +120,31 @@ class Database:
         opening = self._pools.pop(asyncio.get_running_loop(), None)
         if opening is not None:
             await (await opening).close()
+
+    def close_idle_loops(self) -> None:
+        """Close the pool of every loop that is not running, from outside any loop (SnapStart's hooks run
+        between invocations, when the handler's loop is idle); a pool that failed to open is forgotten."""
+        for loop, opening in list(self._pools.items()):
+            if loop.is_running():
+                continue
+            del self._pools[loop]
+            if not loop.is_closed():
+                loop.run_until_complete(_close_opened(opening))
+
+
+async def _close_opened(opening: asyncio.Task[AsyncConnectionPool[Conn]]) -> None:
+    try:
+        pool = await opening
+    except Exception:
+        return  # a pool that never opened holds nothing to close
+    await pool.close()
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A JSON(B) query parameter (psycopg's Jsonb wrapper, imported when first needed)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
 
 
 def database_url(settings: Settings) -> str:

@@ -1,9 +1,7 @@
 """An owner's price table for the cost estimate."""
 
-from psycopg.types.json import Jsonb
-
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Database
+from functions.core.db.pool import Database, jsonb
 from functions.core.insights.costs import prices_from_row
 from functions.core.insights.models import Prices
 
@@ -20,6 +18,6 @@ async def set_prices(db: Database, principal: Principal, prices: Prices) -> Pric
         await conn.execute(
             "insert into public.insight_prices (prices) values (%s)"
             " on conflict (owner_id) do update set prices = excluded.prices, updated_at = now()",
-            (Jsonb(prices.model_dump()),),
+            (jsonb(prices.model_dump()),),
         )
     return prices_from_row(prices.model_dump())

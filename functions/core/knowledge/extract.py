@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 
-from pypdf import PdfReader
-
 from functions.core.errors import AppError, PayloadTooLarge
 from functions.core.knowledge.html_text import html_to_markdown
 
@@ -150,6 +148,8 @@ def inspect_upload(
 def pdf_to_text(data: bytes) -> str:
     """The text of every page, pages separated by blank lines, within `MAX_PAGES` pages, their content
     streams within `MAX_PDF_CONTENT_BYTES` once decompressed, and the text within `MAX_TEXT_CHARS`."""
+    from pypdf import PdfReader  # here: only a PDF needs it, and it is slow to import on a cold start
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

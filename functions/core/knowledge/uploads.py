@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
-import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import Principal
@@ -220,6 +219,8 @@ async def index_uploaded(db: Database, storage: UploadStorage, key: str, setting
 
     Storage events may arrive more than once: a document whose file was taken already is left alone.
     """
+    import psycopg
+
     parsed = parse_key(key)
     if parsed is None:
         log.warning("ignored an upload under an unknown key %s", key)

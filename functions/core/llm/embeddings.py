@@ -1,15 +1,18 @@
 """Text embeddings for retrieval: OpenAI `POST /embeddings`, batched and retried."""
 
-from collections.abc import Sequence
-from typing import Protocol
+from __future__ import annotations
 
-import httpx
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient, app_clients
 from functions.core.provider_errors import BODY_LIMIT
 from functions.core.retry import BACKGROUND, INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Embedder(Protocol):

@@ -1,17 +1,20 @@
 """Streamed chat completions from any OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM, ...)."""
 
+from __future__ import annotations
+
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient
 from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall
 from functions.core.provider_errors import BODY_LIMIT
 from functions.core.retry import INTERACTIVE, RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ class OpenAICompatibleChat:
     def _chunk_error(self, detail: str, data: str) -> ProviderError:
         return ProviderError(self.name, detail, status=None, body=self._redact(data)[:BODY_LIMIT])
 
-    def _content(self, data: str, calls: "_CallParts | None" = None, usage: TokenUsage | None = None) -> str:
+    def _content(self, data: str, calls: _CallParts | None = None, usage: TokenUsage | None = None) -> str:
         """The text delta of one `data:` payload ("" when it carries none); tool-call fragments go to
         `calls`, token counts to `usage`."""
         try:
@@ -136,7 +139,7 @@ class OpenAICompatibleChat:
         return content if isinstance(content, str) else ""
 
     async def _deltas(
-        self, response: httpx.Response, calls: "_CallParts | None" = None, usage: TokenUsage | None = None
+        self, response: httpx.Response, calls: _CallParts | None = None, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
@@ -222,7 +225,7 @@ class OpenAICompatibleChat:
             yield call
 
     async def _stream(
-        self, build: Callable[[], dict[str, Any]], calls: "_CallParts | None", usage: TokenUsage | None = None
+        self, build: Callable[[], dict[str, Any]], calls: _CallParts | None, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         """The request `build` makes, again once after each parameter the model refuses."""
         payload = build()

@@ -5,10 +5,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from psycopg.types.json import Jsonb
-
 from functions.core.auth.tokens import Principal, sign_session_callback_token, widget_key
-from functions.core.db.pool import Conn, Database
+from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import NotFound, ProviderError, SessionEnded
 from functions.core.providers.avatar.base import AvatarSpec, ProviderSession, SessionRequest
 from functions.core.providers.avatar.registry import get_provider
@@ -36,7 +34,7 @@ _AVATAR_WITH_USAGE = (
 async def add_event(conn: Conn, session_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> None:
     await conn.execute(
         "insert into public.avatar_session_events (session_id, event_type, data) values (%s, %s, %s)",
-        (session_id, event_type, Jsonb(data)),
+        (session_id, event_type, jsonb(data)),
     )
 
 
@@ -128,7 +126,7 @@ async def _create_provider_session(
                 await conn.execute(
                     "insert into private.provider_resources (session_id, provider, resources)"
                     " values (%s, %s, %s)",
-                    (session["id"], session["provider"], Jsonb(created.resources)),
+                    (session["id"], session["provider"], jsonb(created.resources)),
                 )
             for key, asset_id in created.assets.items():
                 kind, _, source_id = key.partition(":")
@@ -336,7 +334,7 @@ async def release_provider_resources(db: Database, settings: Settings, session_i
                 await conn.execute(
                     "insert into private.provider_resources (session_id, provider, resources)"
                     " values (%s, %s, %s)",
-                    (session_id, provider, Jsonb(left)),
+                    (session_id, provider, jsonb(left)),
                 )
 
 

@@ -1,14 +1,17 @@
 """ElevenLabs streaming text to speech: `POST /v1/text-to-speech/{voice_id}/stream`."""
 
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Literal
-from urllib.parse import quote
+from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient
 from functions.core.retry import INTERACTIVE, RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER = "elevenlabs"
 OutputFormat = Literal["pcm_16000", "pcm_24000", "mp3_44100_128"]

@@ -1,10 +1,11 @@
 """Speech to text for audio turns: OpenAI's `POST /audio/transcriptions`, else Whisper on this machine."""
 
+from __future__ import annotations
+
 import asyncio
 from pathlib import PurePath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from pydantic import BaseModel
 
 from functions.core.errors import AppError, PayloadTooLarge, ProviderError
@@ -13,6 +14,9 @@ from functions.core.provider_errors import BODY_LIMIT
 from functions.core.retry import INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
 from functions.core.speech import local_stt
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER = "openai"
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's upload limit

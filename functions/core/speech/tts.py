@@ -13,12 +13,12 @@ numpy, Piper and lameenc come with the `local` extra only, so they are imported 
 alone: the cloud functions speak through ElevenLabs without them.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Literal, NamedTuple, cast
-
-import httpx
+from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
 from functions.core.avatars import Voice
 from functions.core.errors import ServiceUnavailable
@@ -26,6 +26,9 @@ from functions.core.http_client import app_clients
 from functions.core.settings import Settings
 from functions.core.speech.elevenlabs import ElevenLabsTts, OutputFormat
 from functions.core.text.sentences import speech_pieces
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AudioFormat", "Speech", "TtsUnavailable", "synthesize", "uses_elevenlabs"]
 

@@ -11,14 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Self
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.auth.tokens import Principal
 from functions.core.avatars import require_avatar
-from functions.core.db.pool import Conn, Database
+from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import Conflict, NotFound
 
 NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$"
@@ -77,6 +74,9 @@ BUILT_IN: dict[ToolKind, tuple[str, dict[str, Any]]] = {
 
 def check_parameters(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) for an object of arguments, at most 16 KiB."""
+    from jsonschema import Draft202012Validator  # here: slow to import, and only a tool's schema needs it
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -232,7 +232,7 @@ async def create_tool(
                 body.kind.value,
                 body.name,
                 body.description,
-                Jsonb(body.parameters or {"type": "object", "properties": {}}),
+                jsonb(body.parameters or {"type": "object", "properties": {}}),
                 body.method,
                 body.url,
                 body.timeout_ms,
@@ -270,7 +270,7 @@ async def update_tool(
         check_patch(current.kind, changes, body.headers)
         if changes:
             columns = ", ".join(f"{name} = %({name})s" for name in changes)
-            values = {key: Jsonb(value) if key == "parameters" else value for key, value in changes.items()}
+            values = {key: jsonb(value) if key == "parameters" else value for key, value in changes.items()}
             await conn.execute(
                 f"update public.avatar_tools set {columns} where id = %(id)s",  # noqa: S608 - names from ToolPatch
                 {**values, "id": tool_id},

@@ -10,6 +10,8 @@ Each request carries `X-Avatar-Studio-Timestamp` (Unix seconds) and `X-Avatar-St
 owner's endpoint verifies as docs/api.md shows.
 """
 
+from __future__ import annotations
+
 import asyncio
 import hashlib
 import hmac
@@ -19,11 +21,12 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import AppError
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Avatar-Studio-Signature"
 TIMESTAMP_HEADER = "X-Avatar-Studio-Timestamp"
@@ -52,7 +55,7 @@ class AllowList:
     networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> "AllowList":
+    def parse(cls, entries: Iterable[str]) -> AllowList:
         hosts: set[str] = set()
         networks: list[IPNetwork] = []
         for entry in entries:
@@ -126,6 +129,8 @@ async def call_tool(
     allow: AllowList,
 ) -> ToolResponse:
     """One request to a tool: GET sends the arguments as the query, other methods as a JSON body."""
+    import httpx
+
     target = httpx.URL(url)
     if target.scheme not in ("http", "https"):
         raise BlockedAddress(f"a tool's URL must be http or https, not {target.scheme}")

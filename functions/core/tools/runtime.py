@@ -4,14 +4,14 @@ A tool the avatar does not have is never called; arguments are validated against
 before anything runs; an HTTP tool's answer is bounded and reaches the LLM, not the visitor.
 """
 
+from __future__ import annotations
+
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.core.auth.tokens import Principal
@@ -22,6 +22,9 @@ from functions.core.settings import Settings
 from functions.core.tools.contacts import ContactIn, save_contact
 from functions.core.tools.definitions import ToolKind
 from functions.core.tools.outbound import AllowList, call_tool
+
+if TYPE_CHECKING:
+    import httpx
 
 # What of a tool's answer the LLM is shown.
 RESULT_CHARS = 4000
@@ -95,6 +98,8 @@ def parse_arguments(tool: SessionTool, raw: str | Mapping[str, Any]) -> dict[str
         raise ToolArgumentsInvalid(f"the arguments of {tool.name} are not JSON") from exc
     if not isinstance(arguments, dict):
         raise ToolArgumentsInvalid(f"the arguments of {tool.name} must be an object")
+    from jsonschema import Draft202012Validator  # here: slow to import, and only a tool call needs it
+
     error = next(iter(Draft202012Validator(tool.parameters).iter_errors(arguments)), None)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "arguments"

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
-import psycopg
-
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
@@ -190,6 +188,8 @@ class TurnEngine:
     async def _begin(
         self, principal: Principal, session_id: uuid.UUID, request: TurnRequest
     ) -> store.Begun | None:
+        import psycopg
+
         limit = self.settings.turn_history_messages
         for attempt in range(2):
             try:
@@ -426,6 +426,8 @@ class TurnEngine:
         tool_calls: list[dict[str, Any]] | None = None,
         usage: TokenUsage | None = None,
     ) -> uuid.UUID:
+        import psycopg
+
         try:
             async with self.db.as_user(turn.principal.claims) as conn:
                 return await store.save_reply(

@@ -4,9 +4,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from functions.core.db.pool import Conn
+from functions.core.db.pool import Conn, jsonb
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage
 from functions.core.text.terms import full_text_query
 from functions.core.tools.runtime import SessionTool, session_tool
@@ -317,11 +315,11 @@ async def save_reply(
             "session_id": session_id,
             "turn_id": turn_id,
             "content": content,
-            "sources": Jsonb([s.model_dump(mode="json") for s in sources]),
+            "sources": jsonb([s.model_dump(mode="json") for s in sources]),
             "chunk_ids": [s.chunk_id for s in sources],
-            "timings": Jsonb(timings.model_dump(exclude_none=True)),
+            "timings": jsonb(timings.model_dump(exclude_none=True)),
             "interrupted": interrupted,
-            "tool_calls": Jsonb(tool_calls or []),
+            "tool_calls": jsonb(tool_calls or []),
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
         },

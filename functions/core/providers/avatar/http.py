@@ -9,12 +9,12 @@ not: a lost answer would leave a second, billed or unknown session (Tavus bills 
 speak a sentence twice.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from functions.core.errors import ProviderError
 from functions.core.http_client import ProviderClient, app_clients
@@ -22,6 +22,9 @@ from functions.core.provider_errors import BODY_LIMIT
 from functions.core.providers.avatar.base import Capabilities, ProviderOptions
 from functions.core.retry import INTERACTIVE, RetryPolicy
 from functions.core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

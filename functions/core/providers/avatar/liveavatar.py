@@ -14,11 +14,12 @@ api-reference/contexts/*, api-reference/voices/import-third-party-voice, openapi
 paginated session list).
 """
 
+from __future__ import annotations
+
 import logging
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.errors import ProviderError
@@ -32,6 +33,9 @@ from functions.core.providers.avatar.base import (
 )
 from functions.core.providers.avatar.http import KeyedProvider, parse_time, require_str, unwrap
 from functions.core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

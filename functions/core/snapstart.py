@@ -1,0 +1,60 @@
+"""Lambda SnapStart: what a function's snapshot must not hold, and what each restored instance renews.
+
+With SnapStart, Lambda runs a function's init once when a version is published, snapshots its memory and
+resumes every new instance from that snapshot, so the init's work is no longer paid at a cold start. The
+hooks (registered with the runtime's `snapshot_restore_py`, which only the Lambda runtime provides):
+
+- before the snapshot: import what the routes need on their first request (psycopg and its pool, PyJWT,
+  httpx: a handler module imports them lazily, for functions without SnapStart and for local runs), and
+  close the database pool and the HTTP clients, whose sockets would be stale, and shared by every instance
+  restored from the snapshot;
+- after a restore: reseed `random` (otherwise every restored instance draws the same retry jitter) and
+  open the database pool again on the handler's loop, so the first request finds a live connection.
+"""
+
+import asyncio
+import importlib
+import logging
+import random
+
+from functions.core.db.pool import Database, get_database
+from functions.core.http_client import app_clients
+
+log = logging.getLogger(__name__)
+
+# What routes import on their first request, imported into the snapshot instead.
+PRELOADED = ("psycopg", "psycopg.rows", "psycopg.types.json", "psycopg_pool", "jwt", "httpx")
+# Lambda gives the after-restore hooks 10 s in all; a database still unreachable by then is left to the
+# first request, which opens the pool itself.
+REOPEN_TIMEOUT_S = 5.0
+
+
+def before_snapshot(database: Database | None = None) -> None:
+    for name in PRELOADED:
+        importlib.import_module(name)
+    (database or get_database()).close_idle_loops()
+    app_clients().close_idle_loops()
+    log.info("snapstart: modules preloaded, database pool and HTTP clients closed before the snapshot")
+
+
+def after_restore(loop: asyncio.AbstractEventLoop, database: Database | None = None) -> None:
+    random.seed()
+    db = database or get_database()
+    try:
+        loop.run_until_complete(db.open(REOPEN_TIMEOUT_S))
+    except Exception as exc:
+        # The first request opens the pool itself, or answers a problem if it cannot.
+        log.warning("snapstart: the database pool did not reopen after the restore: %s", exc)
+        return
+    log.info("snapstart: random reseeded, database pool reopened after the restore")
+
+
+def register_hooks(loop: asyncio.AbstractEventLoop) -> bool:
+    """Registers both hooks for the handler running on `loop`; False outside the Lambda runtime."""
+    try:
+        runtime = importlib.import_module("snapshot_restore_py")
+    except ImportError:
+        return False
+    runtime.register_before_snapshot(before_snapshot)
+    runtime.register_after_restore(after_restore, loop)
+    return True
