@@ -214,6 +214,7 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
     sources = Settings().turn_sources
     embedder = LocalEmbeddings()
     hits = {"full-text": 0, "vector": 0, "hybrid": 0}
+    missed: list[str] = []
     replies: list[str] = []
     found: list[bool] = []
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
@@ -240,6 +241,8 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
                     for row in rows
                 ):
                     hits[label] += 1
+                elif label == "hybrid":
+                    missed.append(q["question"])
             # What the turn engine does offline: the hybrid top `turn_sources` passages, then the answerer.
             passages = [
                 Passage(
@@ -266,6 +269,8 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
         f" markup characters spoken {markup}, spoken length p50 {percentile(seconds, 50):.1f} s"
         f" max {max(seconds):.1f} s, words p50 {percentile([len(r.split()) for r in replies], 50):.0f}"
     )
+    for question in missed:
+        print(f"  hybrid top 5 misses: {question!r}")
     if missing:
         print(f"  phrases no longer in the documents (these questions cannot hit): {missing}")
     for question, reply, ok in zip(questions, replies, found, strict=True):
