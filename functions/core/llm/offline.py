@@ -34,7 +34,6 @@ MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 LONG_WORDS = 32  # about thirteen seconds of speech
 LONG_SHARE = 0.8
-CLAUSE_CHARS = 150  # clauses said in place of a sentence too long for the budget: about 22 words
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
 PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
@@ -229,6 +228,19 @@ def _as_sentence(clause: str) -> str:
     return clause[:1].upper() + clause[1:]
 
 
+def _clauses(sentence: str) -> list[str]:
+    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words, each said as a
+    sentence of its own."""
+    words = len(_WORD.findall(sentence))
+    if words <= WORD_BUDGET:
+        return [_as_sentence(sentence)]
+    limit = max(1, len(sentence) * WORD_BUDGET // words)
+    pieces = split_at_clauses(sentence, limit)
+    if len(pieces) == 1:  # nothing left to cut at
+        return [_as_sentence(pieces[0])]
+    return [clause for piece in pieces for clause in _clauses(piece)]
+
+
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
     best = sorted(range(len(passages)), key=lambda i: (-passages[i].score, i))[:MAX_PASSAGES]
     out = []
@@ -278,16 +290,13 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     if scored[0].words > WORD_BUDGET and not more:
         # A sentence too long to say in about eight seconds (a reference line of the docs): its clauses
         # that answer best are said, as a sentence of their own.
+        best = scored[0]
         pieces = [
-            _candidate(scored[0].passage, scored[0].position, _as_sentence(piece), scored[0].heading_terms)
-            for piece in split_at_clauses(scored[0].text, CLAUSE_CHARS)
+            _candidate(best.passage, best.position, piece, best.heading_terms)
+            for piece in _clauses(best.text)
         ]
         scored[0] = max(
-            pieces,
-            key=lambda c: (
-                _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights),
-                -c.position,
-            ),
+            pieces, key=lambda c: _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
         )
     chosen = [scored[0]]
     words = scored[0].words
