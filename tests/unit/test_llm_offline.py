@@ -283,3 +283,14 @@ def test_a_sentence_too_long_to_say_in_eight_seconds_is_said_as_its_best_clauses
     assert text[0].isupper()
     more = speakable(compose("Tell me more about when a session ends", [long], grounded_only=True))
     assert "records why each one ended." in more
+
+
+def test_the_question_s_own_word_counts_a_little_more_than_another_form_of_it() -> None:
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Services",
+        content="Printing costs 10p per page. You can print at the front desk.",
+        score=1.0,
+    )
+    text = compose("Where can I print?", [passage], grounded_only=True)
+    assert split_sentences(text)[0] == "You can print at the front desk [1]."

@@ -37,6 +37,7 @@ LONG_SHARE = 0.8
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
 PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
+FORM_WEIGHT = 0.8  # another form of a word of the question ("printing" for "print") counts a little less
 HEADING_WEIGHT = 0.5  # a word of the headings above a passage counts for all of its sentences, at half weight
 
 _WORD = re.compile(r"\w+")
@@ -190,8 +191,10 @@ def _phrases(question: tuple[str, ...], sequence: tuple[str, ...]) -> list[tuple
 def _score(wanted: set[str], candidate: _Candidate, weights: dict[str, float]) -> float:
     score = 0.0
     for term in wanted:
-        if _matches(term, candidate.terms):
+        if term in candidate.terms:
             score += weights[term]
+        elif _matches(term, candidate.terms):
+            score += weights[term] * FORM_WEIGHT
         elif _matches(term, candidate.heading_terms):
             score += weights[term] * HEADING_WEIGHT
     return score
