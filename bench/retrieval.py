@@ -252,7 +252,11 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
                 ):
                     hits[label] += 1
                 elif label == "hybrid":
-                    missed.append(q["question"])
+                    elsewhere = sorted(
+                        {row["source_name"] for row in rows if q["phrase"] in _flat(row["content"])}
+                    )
+                    note = f" (the phrase came from {', '.join(elsewhere)})" if elsewhere else ""
+                    missed.append(f"{q['question']!r}{note}")
             # What the turn engine does offline: the hybrid top `turn_sources` passages, then the answerer.
             passages = [
                 Passage(
@@ -281,7 +285,7 @@ def recall(url: str, owner_id: uuid.UUID, avatar_id: uuid.UUID, questions_path: 
         f" max {max(seconds):.1f} s, words p50 {percentile([len(r.split()) for r in replies], 50):.0f}"
     )
     for question in missed:
-        print(f"  hybrid top 5 misses: {question!r}")
+        print(f"  hybrid top 5 misses: {question}")
     if missing:
         print(f"  phrases no longer in the documents (these questions cannot hit): {missing}")
     for question, reply, ok in zip(questions, replies, found, strict=True):
