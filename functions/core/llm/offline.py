@@ -27,7 +27,7 @@ NO_KNOWLEDGE_YET = (
 MAX_PASSAGES = 5  # only the best-scored passages are quoted from
 MAX_SENTENCE_CHARS = 400
 # About eight seconds of speech at Piper's pace; a question asking for more gets more.
-WORD_BUDGET = 22
+WORD_BUDGET = 24
 MORE_WORD_BUDGET = 80
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
