@@ -1,4 +1,4 @@
-"""public.match_chunks: full text and vectors fused by reciprocal rank, run as the caller through RLS."""
+"""public.match_chunks: full text (BM25) and vectors fused by reciprocal rank, run as the caller (RLS)."""
 
 import uuid
 from dataclasses import dataclass
@@ -132,10 +132,46 @@ def test_full_text_finds_the_matching_chunk_with_its_document(admin: Admin, corp
     assert row["score"] == pytest.approx(1 / 61)
 
 
-def test_full_text_ranks_by_cover_density(admin: Admin, corpus: Corpus) -> None:
+def test_full_text_ranks_the_chunk_saying_the_word_more_often_first(admin: Admin, corpus: Corpus) -> None:
     rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "battery")
     assert _names(corpus, rows) == ["text_best", "both_good"]
     assert [row["fts_rank"] for row in rows] == [1, 2]
+
+
+def test_full_text_weighs_a_rare_word_above_a_common_one_said_often(admin: Admin, corpus: Corpus) -> None:
+    # "battery" is in two of the three matching chunks, three times in one; "warranty" in one, once.
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "battery or warranty")
+    assert _names(corpus, rows) == ["warranty", "text_best", "both_good"]
+
+
+def _headed_chunk(admin: Admin, corpus: Corpus, heading_path: list[str], content: str) -> uuid.UUID:
+    row = admin.execute(
+        "insert into public.knowledge_chunks"
+        " (document_id, owner_id, avatar_id, position, heading_path, content)"
+        " select document_id, owner_id, avatar_id, 30, %s, %s from public.knowledge_chunks where id = %s"
+        " returning id",
+        (heading_path, content, corpus.chunks["warranty"]),
+    ).fetchone()
+    assert row is not None
+    chunk_id: uuid.UUID = row["id"]
+    return chunk_id
+
+
+def test_full_text_finds_the_words_of_the_headings_above_a_chunk(admin: Admin, corpus: Corpus) -> None:
+    hours = _headed_chunk(
+        admin, corpus, ["Visiting us", "Opening hours"], "We open at nine and close at six."
+    )
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "opening")
+    assert [row["chunk_id"] for row in rows] == [hours]
+
+
+def test_full_text_reads_paths_and_identifiers_as_their_words(admin: Admin, corpus: Corpus) -> None:
+    route = _headed_chunk(
+        admin, corpus, ["API"], "`POST /v1/sessions/{id}/interrupt` keeps what was heard; see docs/api.md."
+    )
+    for query in ("interrupt", "sessions", "api", "docs/api.md", "/v1/sessions/{id}/interrupt"):
+        rows = match(admin, corpus.world.owner, corpus.world.avatar_id, query)
+        assert [row["chunk_id"] for row in rows] == [route], query
 
 
 def test_websearch_syntax_excludes_terms(admin: Admin, corpus: Corpus) -> None:

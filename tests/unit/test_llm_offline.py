@@ -3,7 +3,7 @@
 import uuid
 
 from functions.core.llm.base import ChatMessage, ChatModel, Passage
-from functions.core.llm.offline import WORD_BUDGET, OfflineAnswerer, compose, unwrap
+from functions.core.llm.offline import NOT_IN_KNOWLEDGE_BASE, WORD_BUDGET, OfflineAnswerer, compose, unwrap
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.text.speakable import MARKUP_CHARACTERS, speakable
 
@@ -184,3 +184,113 @@ def test_a_question_in_a_passage_is_not_quoted_as_the_answer() -> None:
     )
     reply = compose("What are your opening hours?", [passage], grounded_only=True)
     assert reply == "The shop opens at nine and closes at six [1]."
+
+
+REFERENCE = Passage(
+    chunk_id=uuid.UUID(int=5),
+    document_title="README",
+    heading_path=["Quick start"],
+    content=(
+        "Needs Python 3.11 and make.\n\n"
+        "`make dev` starts an embedded Postgres under `.data/`, then serves the studio.\n\n"
+        "| Setting | Default | Meaning |\n"
+        "|---|---|---|\n"
+        "| `DATA_DIR` | `.data` | Where local mode keeps its database and token secret |\n"
+        "| `PORT` | 8000 | Port of `make dev` |"
+    ),
+    score=0.7,
+)
+
+
+def test_a_sentence_opening_with_code_is_quoted_and_only_a_passages_first_tail_is_not() -> None:
+    text = compose("What does make dev start?", [REFERENCE], grounded_only=True)
+    assert (
+        split_sentences(text)[0]
+        == "make dev starts an embedded Postgres under.data/, then serves the studio [1]."
+    )
+    tail = Passage(
+        chunk_id=uuid.uuid4(), document_title="", content="then serves the studio on port 8000.", score=1.0
+    )
+    assert compose("Which port does the studio use?", [tail], grounded_only=True) == NOT_IN_KNOWLEDGE_BASE
+
+
+def test_a_table_row_is_quoted_as_its_cells_and_the_header_row_is_not() -> None:
+    text = compose("Which port does make dev use?", [REFERENCE], grounded_only=True)
+    assert split_sentences(text)[0] == "PORT, 8000, Port of make dev [1]."
+    assert "Setting" not in compose("What is the default setting?", [REFERENCE], grounded_only=True)
+
+
+def test_forms_of_a_word_meet_beyond_a_plural() -> None:
+    reservations = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Borrowing",
+        content=(
+            "Books can be renewed online. A reservation waits on the shelf for seven days. "
+            "Late books cost nothing."
+        ),
+        score=1.0,
+    )
+    text = compose("How long is a reserved book kept?", [reservations], grounded_only=True)
+    assert split_sentences(text)[0] == "A reservation waits on the shelf for seven days [1]."
+
+
+async def test_the_weekend_is_answered_by_the_days_that_make_it() -> None:
+    text = "".join(await reply("Can I come at the weekend?", [HOURS]))
+    assert split_sentences(text)[0].startswith("On Saturdays")
+    assert "Monday" not in text
+
+
+def test_a_when_question_is_answered_by_a_sentence_with_a_time() -> None:
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Events",
+        content="The book club meets in the reading room. The book club meets every Thursday at 6 pm.",
+        score=1.0,
+    )
+    text = compose("When does the book club meet?", [passage], grounded_only=True)
+    assert split_sentences(text)[0] == "The book club meets every Thursday at 6 pm [1]."
+
+
+def test_the_question_s_words_side_by_side_win_over_the_same_words_apart() -> None:
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Keys",
+        content=(
+            "Each provider has a key of its own, and the manager keeps the secrets. "
+            "The secrets manager holds every provider key."
+        ),
+        score=1.0,
+    )
+    text = compose("Where is the secrets manager?", [passage], grounded_only=True)
+    assert split_sentences(text)[0] == "The secrets manager holds every provider key [1]."
+
+
+def test_a_sentence_too_long_to_say_in_eight_seconds_is_said_as_its_best_clauses() -> None:
+    long = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Sessions",
+        content=(
+            "Sessions are owned by the backend: a session expires an hour after it starts, ends after five"
+            " minutes without activity, and the cleanup function, which runs on a schedule in the cloud and"
+            " in the server locally, ends both kinds every five minutes and records why each one ended."
+        ),
+        score=1.0,
+    )
+    text = speakable(compose("When does an idle session end without activity?", [long], grounded_only=True))
+    assert "ends after five minutes without activity" in text
+    assert len(text.split()) <= WORD_BUDGET
+    assert text.endswith(".")
+    assert text[0].isupper()
+    more = speakable(compose("Tell me more about when a session ends", [long], grounded_only=True))
+    assert "records why each one ended." in more
+
+
+def test_the_question_s_own_word_counts_a_little_more_than_another_form_of_it() -> None:
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Services",
+        content="Printing costs 10p per page. You can print at the front desk.",
+        score=1.0,
+    )
+    text = compose("Where can I print?", [passage], grounded_only=True)
+    assert split_sentences(text)[0] == "You can print at the front desk [1]."

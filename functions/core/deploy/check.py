@@ -55,6 +55,8 @@ TABLE_GRANTS: dict[str, list[tuple[str, str]]] = {
 FUNCTION_GRANTS: dict[str, list[str]] = {
     "authenticated": [
         "public.match_chunks(uuid, text, extensions.vector, text, integer, integer)",
+        "private.search_words(text)",
+        "private.chunk_search_vector(text[], text)",  # computes knowledge_chunks.fts as chunks are stored
         "private.can_use_avatar(uuid)",
         "private.session_avatar(uuid)",
         "private.owner_usage(uuid, boolean)",

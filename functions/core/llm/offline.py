@@ -1,20 +1,22 @@
 """A network-free stand-in for the LLM: answer with the knowledge base's sentences that fit the question.
 
 The reply is short and spoken as it is: whole sentences of the retrieved passages (hard-wrapped lines
-joined first), in plain words, each followed by its `[n]` citation for the transcript. It does not
-announce that it is offline: the turn's `done` event says so and the studio shows it.
+joined first, table rows read as their cells), in plain words, each followed by its `[n]` citation for
+the transcript. A sentence too long to say in about eight seconds is said as its clauses that answer
+best. It does not announce that it is offline: the turn's `done` event says so and the studio shows it.
 """
 
 import asyncio
+import itertools
 import math
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass
 
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage
-from functions.core.text.sentences import split_sentences
+from functions.core.text.sentences import split_at_clauses, split_sentences
 from functions.core.text.speakable import speakable
-from functions.core.text.terms import content_terms
+from functions.core.text.terms import STOP_WORDS, content_terms
 
 NOT_IN_KNOWLEDGE_BASE = "I don't know that from the knowledge base."
 NO_KNOWLEDGE_YET = (
@@ -32,13 +34,38 @@ MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 LONG_WORDS = 32  # about thirteen seconds of speech
 LONG_SHARE = 0.8
+PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
+QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
+PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
+FORM_WEIGHT = 0.8  # another form of a word of the question ("printing" for "print") counts a little less
 HEADING_WEIGHT = 0.5  # a word of the headings above a passage counts for all of its sentences, at half weight
 
 _WORD = re.compile(r"\w+")
+# English endings dropped before two words are compared (longest first); a stem keeps four letters.
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "ly", "s")
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
 _BLOCK = re.compile(r"[ \t]*(?:#|[-*+•][ \t]|\d{1,3}[.)][ \t]|[>|]|```|~~~)")
+# Days said by name meet the words that stand for them ("Are you open at the weekend?" and "Sundays").
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+_CALENDAR: dict[str, frozenset[str]] = {
+    "weekend": frozenset({"saturday", "sunday"}),
+    "weekday": frozenset(_DAYS),
+    "saturday": frozenset({"weekend"}),
+    "sunday": frozenset({"weekend"}),
+    **{day: frozenset({"weekday"}) for day in _DAYS},
+}
+# A question about when, how long or how much is answered by a sentence with a number, time or day in it.
+_ASKS_QUANTITY = re.compile(
+    r"\b(?:when|what time|how (?:long|soon|often|much|many|late|early)|until|cost|price|fee)\b", re.IGNORECASE
+)
+_QUANTITY = re.compile(
+    r"\d|\b(?:noon|midnight|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|once|twice"
+    r"|free|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekends?|weekdays?)\b",
+    re.IGNORECASE,
+)
 _ASKS_FOR_MORE = re.compile(
     r"\b(?:more|details?|detailed|explain|everything|all about|in depth|elaborate|list)\b", re.IGNORECASE
 )
@@ -52,6 +79,8 @@ class _Candidate:
     terms: frozenset[str]
     heading_terms: frozenset[str]
     words: int
+    sequence: tuple[str, ...]  # its content words in order, for phrases of the question
+    quantity: bool  # holds a number, a time or a day
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -75,40 +104,144 @@ def unwrap(content: str) -> str:
     return "\n".join(lines)
 
 
+def _table_row(line: str, previous: str, following: str) -> str | None:
+    """A table's body row as a sentence of its cells; the header row and the rule under it are not."""
+    if _TABLE_RULE.match(line) or _TABLE_RULE.match(following):
+        return None
+    text = speakable(line)
+    if not text or (not _TABLE_RULE.match(previous) and not previous.lstrip().startswith("|")):
+        return None  # a lone row with no table around it says too little to quote
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _sentences(content: str) -> list[str]:
-    out = []
-    for sentence in split_sentences(unwrap(content), max_chars=MAX_SENTENCE_CHARS):
-        if sentence.lstrip().startswith(("#", "|", "```", "~~~")):
-            continue  # a heading or a table row is not an answer, and code cannot be said
-        text = speakable(sentence)
-        first = next((c for c in text if c.isalpha()), "")
-        if text.endswith("?"):
-            continue  # a question (an FAQ entry's own) is not an answer either
-        if len(_WORD.findall(text)) >= 3 and not first.islower():
-            out.append(text)  # a chunk can begin inside a sentence; such a tail is not quoted
+    """The passage's quotable sentences in order: prose sentences and table rows, in plain words."""
+    lines = unwrap(content).split("\n")
+    out: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        for sentence in split_sentences("\n".join(prose), max_chars=MAX_SENTENCE_CHARS):
+            if sentence.lstrip().startswith(("#", "```", "~~~")):
+                continue  # a heading is not an answer, and code cannot be said
+            text = speakable(sentence)
+            if text.endswith("?"):
+                continue  # a question (an FAQ entry's own) is not an answer either
+            # A passage can begin inside a sentence (a long one cut at a clause): such a tail is not
+            # quoted. Only the passage's first sentence can be one; it starts in lower case.
+            tail = not out and sentence.lstrip()[:1].islower()
+            if len(_WORD.findall(text)) >= 3 and not tail:
+                out.append(text)
+        prose.clear()
+
+    for n, line in enumerate(lines):
+        if line.lstrip().startswith("|"):
+            flush()
+            row = _table_row(line, lines[n - 1] if n else "", lines[n + 1] if n + 1 < len(lines) else "")
+            if row is not None and len(_WORD.findall(row)) >= 3:
+                out.append(row)
+        else:
+            prose.append(line)
+    flush()
     return out
 
 
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
 def _close(a: str, b: str) -> bool:
-    """One word is the other plus a short suffix: "open" and "opening", "bus" and "buse" (from "buses")."""
+    """Two forms of one word: "open" and "opening", "bus" and "buse" (from "buses"), "reserved" and
+    "reservation", "linter" and "lint"."""
+    if a == b:
+        return True
     short, long = sorted((a, b), key=len)
-    if len(short) < 3 or not long.startswith(short):
-        return False
-    return len(long) - len(short) <= (1 if len(short) == 3 else 3)
+    if len(short) >= 3 and long.startswith(short) and len(long) - len(short) <= (1 if len(short) == 3 else 3):
+        return True
+    stem_a, stem_b = _stem(a), _stem(b)
+    return len(stem_a) >= 4 and stem_a == stem_b
 
 
-def _matches(term: str, terms: frozenset[str]) -> bool:
-    return term in terms or any(_close(term, other) for other in terms)
+def _matches(term: str, terms: Collection[str]) -> bool:
+    forms = _CALENDAR.get(term, frozenset()) | {term}
+    return any(form in terms or any(_close(form, other) for other in terms) for form in forms)
+
+
+def _sequence(text: str) -> tuple[str, ...]:
+    """Content words in order, normalised as `content_terms` normalises them."""
+    return tuple(
+        w[:-1] if len(w) > 3 and w.endswith("s") else w
+        for w in (w.lower() for w in _WORD.findall(text))
+        if w not in STOP_WORDS
+    )
+
+
+def _phrases(question: tuple[str, ...], sequence: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Pairs of the question's consecutive content words that the sentence has side by side too."""
+    return [
+        (a, b)
+        for a, b in itertools.pairwise(question)
+        if any(_close(a, x) and _close(b, y) for x, y in itertools.pairwise(sequence))
+    ]
 
 
 def _score(wanted: set[str], candidate: _Candidate, weights: dict[str, float]) -> float:
     score = 0.0
     for term in wanted:
-        if _matches(term, candidate.terms):
+        if term in candidate.terms:
             score += weights[term]
+        elif _matches(term, candidate.terms):
+            score += weights[term] * FORM_WEIGHT
         elif _matches(term, candidate.heading_terms):
             score += weights[term] * HEADING_WEIGHT
     return score
+
+
+def _bonus(
+    question: tuple[str, ...], asks_quantity: bool, candidate: _Candidate, weights: dict[str, float]
+) -> float:
+    """Words of the question said in the same order, and a number or time for "when" and "how much"."""
+    bonus = sum((weights[a] + weights[b]) * PHRASE_WEIGHT for a, b in _phrases(question, candidate.sequence))
+    if asks_quantity and candidate.quantity:
+        bonus += max(weights.values(), default=0.0) * QUANTITY_WEIGHT
+    return bonus
+
+
+def _candidate(passage: int, position: int, text: str, headings: frozenset[str]) -> _Candidate:
+    return _Candidate(
+        passage,
+        position,
+        text,
+        frozenset(content_terms(text)),
+        headings,
+        len(_WORD.findall(text)),
+        _sequence(text),
+        bool(_QUANTITY.search(text)),
+    )
+
+
+def _as_sentence(clause: str) -> str:
+    """A clause cut from a longer sentence, capitalised and ended with a full stop."""
+    clause = clause.strip().rstrip(",;:\u2013\u2014- ")
+    if not _TRAILING_TERMINATOR.search(clause):
+        clause += "."
+    return clause[:1].upper() + clause[1:]
+
+
+def _clauses(sentence: str) -> list[str]:
+    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words, each said as a
+    sentence of its own."""
+    words = len(_WORD.findall(sentence))
+    if words <= WORD_BUDGET:
+        return [_as_sentence(sentence)]
+    limit = max(1, len(sentence) * WORD_BUDGET // words)
+    pieces = split_at_clauses(sentence, limit)
+    if len(pieces) == 1:  # nothing left to cut at
+        return [_as_sentence(pieces[0])]
+    return [clause for piece in pieces for clause in _clauses(piece)]
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
@@ -117,8 +250,7 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
     for i in best:
         headings = frozenset(content_terms(" ".join([passages[i].document_title, *passages[i].heading_path])))
         for j, text in enumerate(_sentences(passages[i].content)):
-            terms = frozenset(content_terms(text))
-            out.append(_Candidate(i, j, text, terms, headings, len(_WORD.findall(text))))
+            out.append(_candidate(i, j, text, headings))
     return out
 
 
@@ -140,21 +272,35 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         for term in wanted
     }
     rank = {id(c): (passages[c.passage].score, -c.passage, -c.position) for c in candidates}
-    # Among sentences nearly as relevant, a long one (a reference line of the docs) yields to a short one.
-    scored = sorted(
-        candidates,
-        key=lambda c: (
-            _score(wanted, c, weights) * (LONG_SHARE if c.words > LONG_WORDS else 1),
-            *rank[id(c)],
-        ),
-        reverse=True,
-    )
+    sequence = _sequence(question)
+    asks_quantity = bool(_ASKS_QUANTITY.search(question))
+    order = {i: n for n, i in enumerate(sorted(range(len(passages)), key=lambda i: (-passages[i].score, i)))}
+
+    def relevance(c: _Candidate) -> float:
+        # Among sentences nearly as relevant, one of a passage the retriever ranked higher (it weighs
+        # meaning, not only shared words) wins, and a long one (a reference line) yields to a short one.
+        prior = 1 / (1 + PASSAGE_DECAY * order[c.passage])
+        score = _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
+        return score * prior * (LONG_SHARE if c.words > LONG_WORDS else 1)
+
+    scored = sorted(candidates, key=lambda c: (relevance(c), *rank[id(c)]), reverse=True)
     if _score(wanted, scored[0], weights) == 0:
         # The retriever judged the passages relevant even without shared words: quote the best one's opening.
         opening = min(candidates, key=lambda c: (-passages[c.passage].score, c.passage, c.position))
         return _cite(opening.text, opening.passage + 1)
     more = bool(_ASKS_FOR_MORE.search(question))
     budget, limit = (MORE_WORD_BUDGET, MORE_SENTENCES) if more else (WORD_BUDGET, MAX_SENTENCES)
+    if scored[0].words > WORD_BUDGET and not more:
+        # A sentence too long to say in about eight seconds (a reference line of the docs): its clauses
+        # that answer best are said, as a sentence of their own.
+        best = scored[0]
+        pieces = [
+            _candidate(best.passage, best.position, piece, best.heading_terms)
+            for piece in _clauses(best.text)
+        ]
+        scored[0] = max(
+            pieces, key=lambda c: _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
+        )
     chosen = [scored[0]]
     words = scored[0].words
     enough = _score(wanted, scored[0], weights) * FOLLOWER_SHARE
