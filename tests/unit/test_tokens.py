@@ -93,6 +93,17 @@ async def test_a_local_token_is_accepted_by_a_verifier_with_the_same_secret(veri
     assert principal.user_id == USER_ID
 
 
+async def test_a_local_token_is_for_the_audience_the_deployment_checks() -> None:
+    settings = Settings(
+        app_mode="cloud", database_url="postgresql://x", supabase_jwt_secret=SECRET, jwt_audience="studio"
+    )
+    token = sign_local_token(SECRET, USER_ID, "ada@example.test", audience=settings.jwt_audience)
+    assert (await TokenVerifier(settings).verify(token)).user_id == USER_ID
+    await assert_refused(
+        TokenVerifier(settings), sign_local_token(SECRET, USER_ID, "ada@example.test"), "audience"
+    )
+
+
 # --- issuer ---------------------------------------------------------------------------------------
 
 SUPABASE_URL = "https://project-ref.supabase.co"

@@ -201,14 +201,17 @@ def verify_session_callback_token(
     return Principal(user_id=user_id, claims=db_claims, avatar_id=avatar_id)
 
 
-def sign_local_token(secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600) -> str:
+def sign_local_token(
+    secret: str, user_id: uuid.UUID, email: str, *, ttl_seconds: int = 3600, audience: str = "authenticated"
+) -> str:
+    """A local owner's token, for the audience the verifier expects (`JWT_AUDIENCE`)."""
     import jwt
 
     now = int(time.time())
     claims = {
         "sub": str(user_id),
         "email": email,
-        "aud": "authenticated",
+        "aud": audience,
         "role": "authenticated",
         "iss": LOCAL_ISSUER,
         "iat": now,

@@ -33,7 +33,8 @@ async def dev_login(body: DevLogin, db: Db, settings: AppSettings) -> DevToken:
     user_id = await ensure_local_user(db, body.email.lower())
     secret = settings.hs256_secret()
     assert secret is not None
-    return DevToken(access_token=sign_local_token(secret, user_id, body.email.lower()), user_id=user_id)
+    token = sign_local_token(secret, user_id, body.email.lower(), audience=settings.jwt_audience)
+    return DevToken(access_token=token, user_id=user_id)
 
 
 @router.post("/uploads", status_code=204, responses=problems(403))
