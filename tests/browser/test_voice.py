@@ -386,6 +386,7 @@ def test_spoken_question_is_transcribed_and_answered(
     headers, upload = fake.uploads[0]
     assert headers["authorization"] == f"Bearer {STT_KEY}"
     assert upload["model"].content == b"gpt-4o-mini-transcribe"
+    assert upload["language"].content == b"en", "the transcription listens for the avatar's language"
     assert upload["file"].filename == "audio.webm"
     assert upload["file"].content_type == "audio/webm"
     assert upload["file"].content == sent.content, "the server did not pass the recording on unchanged"

@@ -182,7 +182,9 @@ class TurnEngine:
             await refuse_ended_session(self.db, principal, session_id, self.settings)
         text = asked.question
         if text is None:
-            text = await transcribe(audio.audio, audio.filename, audio.content_type, self.settings)
+            text = await transcribe(
+                audio.audio, audio.filename, audio.content_type, self.settings, language=asked.language
+            )
         return turn_request(audio.turn_id, text)
 
     async def _begin(

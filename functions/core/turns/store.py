@@ -41,7 +41,8 @@ select s.live, s.avatar_id, s.provider, s.provider_session_id,
 _ASKED = """
 select private.session_is_live(s) as live,
        (select m.content from public.streaming_messages m
-         where m.session_id = s.id and m.turn_id = %s and m.role = 'user') as question
+         where m.session_id = s.id and m.turn_id = %s and m.role = 'user') as question,
+       (select a.language from private.session_avatar(s.avatar_id) a) as language
   from public.streaming_sessions s
  where s.id = %s and s.user_id = (select auth.uid())
 """
@@ -152,6 +153,7 @@ class Begun:
 class Asked:
     live: bool
     question: str | None  # what this turn_id asked already, if it was
+    language: str | None  # the avatar's, which the transcription listens for
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,9 @@ async def asked(conn: Conn, session_id: uuid.UUID, turn_id: str) -> Asked | None
     """None when the caller has no such session."""
     cur = await conn.execute(_ASKED, (turn_id, session_id))
     row = await cur.fetchone()
-    return None if row is None else Asked(live=row["live"], question=row["question"])
+    return (
+        None if row is None else Asked(live=row["live"], question=row["question"], language=row["language"])
+    )
 
 
 async def claim(conn: Conn, session_id: uuid.UUID, turn_id: str, lease_seconds: float) -> Claim:
