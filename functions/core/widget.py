@@ -45,6 +45,7 @@ class WidgetAvatar(BaseModel):
     provider: str
     language: str
     appearance: Appearance
+    end_of_speech_ms: int
 
 
 class WidgetToken(BaseModel):
@@ -170,7 +171,8 @@ async def sweep_visitors(conn: Conn) -> int:
 
 async def _avatar(conn: Conn, public_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select id, public_id, name, greeting, provider, language, appearance, allowed_origins"
+        "select id, public_id, name, greeting, provider, language, appearance, end_of_speech_ms,"
+        " allowed_origins"
         " from public.avatars where public_id = %s",
         (public_id,),
     )

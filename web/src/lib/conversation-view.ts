@@ -17,6 +17,8 @@ export interface ConversationOptions {
   sessionFields?: { visitor_key?: string; page_url?: string };
   /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
   appearance?: unknown;
+  /** The avatar's end-of-speech wait: how long silence ends an utterance in hands-free voice input. */
+  endOfSpeechMs?: number;
   /** The visitor-facing texts; English by default. */
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
@@ -126,10 +128,13 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   let standing = false;
   let clock: ReturnType<typeof setInterval> | null = null;
   const answers = new Map<string, { text: HTMLElement; item: HTMLElement }>();
-  const voice = new VoiceInput({
-    utterance: (audio) => void controller?.askAudio(audio),
-    speechStart: () => controller?.interrupt(),
-  });
+  const voice = new VoiceInput(
+    {
+      utterance: (audio) => void controller?.askAudio(audio),
+      speechStart: () => controller?.interrupt(),
+    },
+    { endOfSpeechMs: options.endOfSpeechMs },
+  );
 
   /** The focused element, also inside a shadow root (the widget), where document.activeElement is the host. */
   function activeInRoot(): Element | null {

@@ -22,6 +22,13 @@ export interface VoiceHandlers {
 
 const FRAME_MS = 20;
 
+export interface VoiceOptions {
+  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance); the VAD's default if unset. */
+  endOfSpeechMs?: number;
+  /** The clock frames are stamped with; `performance.now` in a browser. */
+  now?: () => number;
+}
+
 export class VoiceInput {
   private readonly handlers: VoiceHandlers;
   private stream: MediaStream | null = null;
@@ -34,9 +41,13 @@ export class VoiceInput {
   private chunks: Blob[] = [];
   private audio: AudioContext | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly endOfSpeechMs: number | undefined;
+  private readonly now: () => number;
 
-  constructor(handlers: VoiceHandlers) {
+  constructor(handlers: VoiceHandlers, options: VoiceOptions = {}) {
     this.handlers = handlers;
+    this.endOfSpeechMs = options.endOfSpeechMs;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get handsFree(): boolean {
@@ -104,11 +115,11 @@ export class VoiceInput {
     analyser.fftSize = 1024;
     audio.createMediaStreamSource(stream).connect(analyser);
     const frame = new Float32Array(analyser.fftSize);
-    const vad = new EnergyVad();
+    const vad = new EnergyVad(this.endOfSpeechMs === undefined ? {} : { endOfSpeechMs: this.endOfSpeechMs });
     this.audio = audio;
     this.timer = setInterval(() => {
       analyser.getFloatTimeDomainData(frame);
-      const transition = vad.process(rmsDb(frame));
+      const transition = vad.process(rmsDb(frame), this.now());
       if (transition === "speech-start") {
         this.handlers.speechStart();
         void this.startRecording();

@@ -192,6 +192,7 @@ class Studio {
           avatarName: avatar.name,
           greeting: avatar.greeting,
           appearance: avatar.appearance,
+          endOfSpeechMs: avatar.end_of_speech_ms,
           showLatency: true,
         });
         return holder;
