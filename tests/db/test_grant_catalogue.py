@@ -27,8 +27,8 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "INSERT",
             "DELETE",
             "UPDATE (allowed_origins, appearance, end_of_speech_ms, greeting, grounded_only, language,"
-            " max_session_seconds, name, persona, provider, provider_avatar_id, provider_options, quality, voice,"
-            " widget)",
+            " max_session_seconds, name, persona, provider, provider_avatar_id, provider_options, quality,"
+            " voice, widget)",
         },
         "service_role": {"SELECT"},
     },
