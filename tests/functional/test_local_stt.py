@@ -123,9 +123,13 @@ def test_an_audio_turn_is_transcribed_locally_and_answered(
         headers={**owner.headers, "Accept": "text/event-stream"},
     ) as response:
         assert response.status_code == 200, response.read()
+        # Server-Timing (W3C Server Timing, https://www.w3.org/TR/server-timing/): where the wait went.
+        timing = dict(part.split(";dur=") for part in response.headers["server-timing"].split(", "))
         events: dict[str, Any] = {name: data for name, data, _ in parse_sse(response.iter_lines())}
     assert words(events["user"]["text"]) == words(SENTENCES[0])
     assert events["done"]["reply"] == "On Sundays we open from ten until two [1]."
+    assert set(timing) == {"read", "stt", "prepare"}
+    assert 0 < float(timing["stt"]) <= float(timing["read"])
 
 
 def test_with_local_voice_input_turned_off_an_audio_turn_answers_501(
