@@ -16,7 +16,7 @@ with `performance.now()`:
 
 * end of speech: the last microphone sample above -40 dBFS before the recorder was stopped, seen by a
   ScriptProcessorNode (256 frames) on the stream the studio opened;
-* end-of-speech detected: the studio stopping its MediaRecorder (the VAD's `speech-end`);
+* end-of-speech detected: the studio making the utterance's WAV (at the VAD's `speech-end`);
 * the turn request: `fetch` called with the recording, its response headers, whose `Server-Timing` says
   how long the server read the upload, transcribed it (stt) and prepared the turn;
 * the first `sentence` event, the first /v1/tts request (sent, body complete), and the first audible
@@ -24,7 +24,7 @@ with `performance.now()`:
   `AudioContext.getOutputTimestamp()`, plus the silence at the head of that buffer (bench/web.py).
 
 Printed: p50 and p90 over the turns of end of speech -> first audible sound (target p50 <= 1.2 s), and
-its parts, which add up to it: end-of-speech detection (the avatar's wait), recording handed over,
+its parts, which add up to it: end-of-speech detection (the avatar's wait), utterance handed over,
 upload (the request's time outside the server's stt and prepare), STT, retrieval and answer to the first
 sentence (retrieval as the server timed it), TTS of the first sentence, playback (TTS body to the first
 audible sample). Each turn runs in a browser of its own, so the turns never overlap.
@@ -91,10 +91,13 @@ VOICE_INSTRUMENT = """
     tap.connect(context.destination); // a script processor runs only while connected; it outputs silence
     return stream;
   };
-  const stop = MediaRecorder.prototype.stop;
-  MediaRecorder.prototype.stop = function () {
-    bench.mic.speech = { endedAt: bench.mic.lastLoudAt, detectedAt: now() };
-    return stop.call(this);
+  // Hands-free hands the utterance over as a WAV blob the moment the detector ends speech.
+  const Blob = window.Blob;
+  window.Blob = class extends Blob {
+    constructor(parts, options) {
+      super(parts, options);
+      if (options?.type === "audio/wav") bench.mic.speech = { endedAt: bench.mic.lastLoudAt, detectedAt: now() };
+    }
   };
   const fetch = window.fetch;
   window.fetch = async (input, init) => {
@@ -128,8 +131,8 @@ class VoiceTurn:
 
 
 PARTS = (
-    ("detection", "end-of-speech detection (the avatar's wait)"),
-    ("handover", "recording handed over (recorder stop -> fetch)"),
+    ("detection", "end-of-speech detection (the wait; WAV made)"),
+    ("handover", "utterance handed over (WAV made -> fetch)"),
     ("upload", "upload (request outside the server's stt, prepare)"),
     ("stt", "STT (Whisper tiny.en, server)"),
     ("answer", "retrieval + answer to the first sentence"),
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = asyncio.run(ingest(db.url, row[0], avatar_id, sorted(LIBRARY.glob("*.md"))))
             print(
                 f"library handbook indexed in {seconds:.1f} s; server on port {port}; end-of-speech wait"
-                f" {args.end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, a Chromium each ...",
+                f" {args.end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, one Chromium each",
                 flush=True,
             )
             load_before = os.getloadavg()[0]
