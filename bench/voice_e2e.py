@@ -96,7 +96,9 @@ VOICE_INSTRUMENT = """
   window.Blob = class extends Blob {
     constructor(parts, options) {
       super(parts, options);
-      if (options?.type === "audio/wav") bench.mic.speech = { endedAt: bench.mic.lastLoudAt, detectedAt: now() };
+      if (options?.type === "audio/wav") {
+        bench.mic.speech = { endedAt: bench.mic.lastLoudAt, detectedAt: now() };
+      }
     }
   };
   const fetch = window.fetch;
