@@ -12,6 +12,7 @@ import pytest
 
 from functions.core.errors import AppError
 from functions.core.settings import Settings
+from functions.core.speech import local_stt
 from functions.core.speech.piper_tts import LocalTts
 from functions.core.speech.stt import LocalTranscriber, SpeechToTextUnavailable, transcribe
 from tests.conftest import User
@@ -72,6 +73,15 @@ def test_piper_sentences_come_back_as_their_words(recordings: dict[str, bytes]) 
         heard = asyncio.run(transcriber.transcribe(audio, filename="q.wav", content_type="audio/wav"))
         errors.append(word_error_rate(words(sentence), words(heard)))
     assert sum(errors) / len(errors) <= MAX_WORD_ERROR_RATE, list(zip(SENTENCES, errors, strict=True))
+
+
+def test_a_recording_longer_than_the_short_window_is_read_in_whole_windows() -> None:
+    text = " ".join(SENTENCES * 2)
+    audio = spoken_wav(text)
+    with wave.open(io.BytesIO(audio)) as recording:
+        assert recording.getnframes() / recording.getframerate() > local_stt.SHORT_WINDOW_S
+    heard = asyncio.run(LocalTranscriber().transcribe(audio, filename="q.wav", content_type="audio/wav"))
+    assert word_error_rate(words(text), words(heard)) <= MAX_WORD_ERROR_RATE, heard
 
 
 def test_silence_is_nothing_heard_and_noise_is_not_audio() -> None:
