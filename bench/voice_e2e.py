@@ -26,8 +26,9 @@ with `performance.now()`:
 Printed: p50 and p90 over the turns of end of speech -> first audible sound (target p50 <= 1.2 s), and
 its parts, which add up to it: end-of-speech detection (the avatar's wait), utterance handed over,
 upload (the request's time outside the server's stt and prepare), STT, retrieval and answer to the first
-sentence (retrieval as the server timed it), TTS of the first sentence, playback (TTS body to the first
-audible sample). Each turn runs in a browser of its own, so the turns never overlap.
+sentence (retrieval as the server timed it), TTS of the first words (the local avatar asks for a
+sentence's first clause or phrase alone), playback (TTS body to the first audible sample). Each turn
+runs in a browser of its own, so the turns never overlap.
 
     make web
     .venv/bin/python bench/voice_e2e.py --turns 20 --warmup 2
@@ -138,7 +139,7 @@ PARTS = (
     ("upload", "upload (request outside the server's stt, prepare)"),
     ("stt", "STT (Whisper tiny.en, server)"),
     ("answer", "retrieval + answer to the first sentence"),
-    ("tts", "TTS of the first sentence (sentence -> body)"),
+    ("tts", "TTS of the first words (sentence -> body)"),
     ("playback", "playback (TTS body -> first audible sample)"),
 )
 
