@@ -84,6 +84,14 @@ def test_a_recording_longer_than_the_short_window_is_read_in_whole_windows() -> 
     assert word_error_rate(words(text), words(heard)) <= MAX_WORD_ERROR_RATE, heard
 
 
+def test_words_that_loop_are_told_from_a_question() -> None:
+    # Heard once by the 10 s window's greedy decoding in bench/voice_e2e.py; read again in 30 s windows.
+    assert local_stt.loops(" ".join(["Where can I leave my car?"] * 32))
+    for sentence in SENTENCES:
+        assert not local_stt.loops(sentence)
+    assert not local_stt.loops("I left my umbrella behind last week. Do you still have it?")
+
+
 def test_silence_is_nothing_heard_and_noise_is_not_audio() -> None:
     silence = io.BytesIO()
     with wave.open(silence, "wb") as wav:

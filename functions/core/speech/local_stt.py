@@ -28,6 +28,10 @@ FRAMES_PER_SECOND = 100
 # faster-whisper's defaults: a window is silence when the model thinks so and its words are unlikely.
 NO_SPEECH_PROBABILITY = 0.6
 LOG_PROBABILITY = -1.0
+# ... and text that compresses this well is a loop ("Where can I leave my car? Where can I leave my car?
+# ..."), which greedy decoding falls into now and then: such a window is read again the 30 s way, whose
+# temperature fallback gets out of it.
+COMPRESSION_RATIO = 2.4
 
 _lock = threading.Lock()
 _model: Any = None
@@ -76,7 +80,9 @@ def transcribe_bytes(audio: bytes) -> str:
     model = load()
     with _lock:  # one transcription at a time: the model's threads already use the machine
         if samples.size <= SHORT_WINDOW_S * 16000:
-            return _transcribe_short(model, samples)
+            heard = _transcribe_short(model, samples)
+            if heard is not None:
+                return heard
         segments, _info = model.transcribe(
             samples,
             language="en",
@@ -88,9 +94,9 @@ def transcribe_bytes(audio: bytes) -> str:
         return " ".join(segment.text.strip() for segment in segments).strip()
 
 
-def _transcribe_short(model: Any, samples: Any) -> str:
+def _transcribe_short(model: Any, samples: Any) -> str | None:
     """Speech of at most SHORT_WINDOW_S in one window of that length, decoded greedily, as faster-whisper
-    decodes each 30 s window (same prompt, suppressed tokens and silence test)."""
+    decodes each 30 s window (same prompt, suppressed tokens and silence test); None when the words loop."""
     import numpy as np
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import get_ctranslate2_storage
@@ -115,4 +121,12 @@ def _transcribe_short(model: Any, samples: Any) -> str:
     if result.no_speech_prob > NO_SPEECH_PROBABILITY and average < LOG_PROBABILITY:
         return ""
     text: str = tokenizer.decode(tokens).strip()
-    return text
+    return None if loops(text) else text
+
+
+def loops(text: str) -> bool:
+    """The words repeat themselves: their gzip compression ratio is above faster-whisper's threshold."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    ratio: float = get_compression_ratio(text)
+    return ratio > COMPRESSION_RATIO
