@@ -79,6 +79,19 @@ def _not_text(value: Any) -> Any:
 
 # A JSON integer (30 or 30.0), never "30" or true.
 Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
+# How long the visitor's silence ends an utterance in voice input; shorter answers sooner, longer lets
+# slow speakers pause between words.
+END_OF_SPEECH_DEFAULT_MS = 700
+EndOfSpeechMs = Annotated[
+    int,
+    Field(
+        ge=200,
+        le=3000,
+        description="Milliseconds of silence after which voice input takes the visitor's utterance as"
+        " finished and sends it.",
+    ),
+    BeforeValidator(_not_text),
+]
 
 
 class AvatarFields(BaseModel):
@@ -98,6 +111,7 @@ class AvatarFields(BaseModel):
         default="en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$"
     )
     max_session_seconds: Seconds = 600
+    end_of_speech_ms: EndOfSpeechMs = END_OF_SPEECH_DEFAULT_MS
     allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
     grounded_only: bool = Field(default=False, strict=True)
     widget: WidgetLook = Field(default_factory=WidgetLook)
@@ -133,6 +147,7 @@ class AvatarPatch(BaseModel):
         default=None, min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$"
     )
     max_session_seconds: Seconds | None = None
+    end_of_speech_ms: EndOfSpeechMs | None = None
     allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
     grounded_only: bool | None = Field(default=None, strict=True)
     widget: WidgetLook | None = None
@@ -154,8 +169,8 @@ class AvatarOut(AvatarFields):
 
 _COLUMNS = (
     "id, public_id, name, provider, provider_avatar_id, voice, provider_options, appearance, persona,"
-    " greeting, quality, language, max_session_seconds, allowed_origins, grounded_only, widget, created_at,"
-    " updated_at"
+    " greeting, quality, language, max_session_seconds, end_of_speech_ms, allowed_origins, grounded_only,"
+    " widget, created_at, updated_at"
 )
 _NULLABLE = frozenset({"provider_avatar_id"})
 

@@ -56,6 +56,7 @@ class WidgetAvatar(BaseModel):
     provider: str
     language: str
     appearance: Appearance
+    end_of_speech_ms: int
     contact_form: bool = Field(
         default=False,
         description="Offer the visitor a form to leave their details: the avatar has capture_contact on and"
@@ -195,7 +196,8 @@ async def sweep_visitors(conn: Conn) -> int:
 
 async def _avatar(conn: Conn, public_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select id, public_id, name, greeting, provider, language, appearance, allowed_origins"
+        "select id, public_id, name, greeting, provider, language, appearance, end_of_speech_ms,"
+        " allowed_origins"
         " from public.avatars where public_id = %s",
         (public_id,),
     )

@@ -9,6 +9,7 @@ context decides the microphone permission itself (granted by `page`, refused by 
 """
 
 import asyncio
+import io
 import json
 import re
 import threading
@@ -138,8 +139,9 @@ def form_parts(content_type: str, body: bytes) -> dict[str, Part]:
     return parts
 
 
-def recorded_audio(request: Request, host: HostPages) -> Part:
-    """Asserts the turn went out as a multipart form with a turn id and a WebM recording; returns it."""
+def recorded_audio(request: Request, host: HostPages, *, hands_free: bool = False) -> Part:
+    """Asserts the turn went out as a multipart form with a turn id and the recording: WebM (Opus) when
+    held to talk, 16 kHz WAV hands-free (which keeps the moment before speech was detected); returns it."""
     content_type = request.headers["content-type"]
     assert content_type.startswith("multipart/form-data; boundary="), content_type
     assert request.headers["accept"] == "text/event-stream"
@@ -152,8 +154,16 @@ def recorded_audio(request: Request, host: HostPages) -> Part:
     assert set(parts) == {"turn_id", "audio"}, set(parts)
     assert parts["turn_id"].content.decode().startswith("turn-")
     audio = parts["audio"]
-    assert audio.content_type == "audio/webm", audio.content_type
     assert audio.filename is not None
+    if hands_free:
+        assert audio.content_type == "audio/wav", audio.content_type
+        assert audio.filename.endswith(".wav"), audio.filename
+        with wave.open(io.BytesIO(audio.content)) as recording:
+            assert (recording.getframerate(), recording.getnchannels()) == (16_000, 1)
+            # The question takes about two seconds, and the end-of-speech wait follows it.
+            assert recording.getnframes() > 16_000 * 2, recording.getnframes()
+        return audio
+    assert audio.content_type == "audio/webm", audio.content_type
     assert audio.filename.endswith(".webm"), audio.filename
     assert audio.content.startswith(WEBM_MAGIC), audio.content[:16]
     # Chromium records Opus at about 7 kB a second; headers alone take a few hundred bytes.
@@ -268,9 +278,13 @@ def test_hands_free_sends_an_utterance_when_the_speaker_pauses(page: Page, host_
     with page.expect_response(lambda response: is_turn(response.request), timeout=20_000) as turn:
         hands_free.click()
         expect(hands_free).to_have_attribute("aria-pressed", "true")
-    recorded_audio(turn.value.request, host_pages)
+    recorded_audio(turn.value.request, host_pages, hands_free=True)
     assert turn.value.status == 200
     assert_heard(conversation)
+    # The first word, spoken before the detector was sure it was speech, is heard too.
+    expect(conversation.locator("li.avs-user .avs-text").last).to_have_text(
+        re.compile(r"^when does", re.IGNORECASE)
+    )
     expect(conversation.locator("li.avs-avatar[data-turn] .avs-text").last).not_to_be_empty(timeout=30_000)
     screenshot(page, "voice-transcribed-offline")
 

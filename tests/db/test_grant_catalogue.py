@@ -26,8 +26,9 @@ INTENDED: dict[str, dict[str, set[str]]] = {
             "SELECT",
             "INSERT",
             "DELETE",
-            "UPDATE (allowed_origins, appearance, greeting, grounded_only, language, max_session_seconds,"
-            " name, persona, provider, provider_avatar_id, provider_options, quality, voice, widget)",
+            "UPDATE (allowed_origins, appearance, end_of_speech_ms, greeting, grounded_only, language,"
+            " max_session_seconds, name, persona, provider, provider_avatar_id, provider_options, quality,"
+            " voice, widget)",
         },
         "service_role": {"SELECT"},
     },

@@ -82,3 +82,17 @@ test("a sentence starting from silence is cut after its first clause, only when 
   assert.deepEqual(splitFirstClause("It ships today, I think."), ["It ships today, I think.", ""]);
   assert.deepEqual(splitFirstClause("No clause breaks in this one at all."), ["No clause breaks in this one at all.", ""]);
 });
+
+test("a long sentence with no early clause break is cut before a linking word in its first few words", () => {
+  assert.deepEqual(splitFirstClause("On the day before a public holiday they close two hours early."), [
+    "On the day",
+    "before a public holiday they close two hours early.",
+  ]);
+  assert.deepEqual(splitFirstClause("You can renew a book online or at the desk for three more weeks."), [
+    "You can renew a book online",
+    "or at the desk for three more weeks.",
+  ]);
+  // No linking word early enough: whole, rather than a cut that breaks a phrase.
+  const long = "With your library card you can borrow e-books and e-audiobooks through the Libby app.";
+  assert.deepEqual(splitFirstClause(long), [long, ""]);
+});

@@ -2,10 +2,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EnergyVad, rmsDb } from "../src/lib/vad";
 
-function feed(vad: EnergyVad, level: number, frames: number): string[] {
+const FRAME_MS = 20;
+
+/** A clock the frames are stamped with, advanced by the feeds alone. */
+const clock = { ms: 0 };
+
+function feed(vad: EnergyVad, level: number, frames: number, frameMs = FRAME_MS): string[] {
   const transitions: string[] = [];
   for (let i = 0; i < frames; i += 1) {
-    const transition = vad.process(level);
+    clock.ms += frameMs;
+    const transition = vad.process(level, clock.ms);
     if (transition) transitions.push(transition);
   }
   return transitions;
@@ -24,20 +30,42 @@ test("a short click does not start speech", () => {
   assert.deepEqual([...feed(vad, -10, 2), ...feed(vad, -60, 10)], []);
 });
 
-test("a pause shorter than the hangover keeps the utterance, a longer one ends it", () => {
-  const vad = new EnergyVad({ startFrames: 2, hangoverFrames: 10 });
+test("a pause shorter than the end-of-speech wait keeps the utterance, a longer one ends it", () => {
+  const vad = new EnergyVad({ startFrames: 2, endOfSpeechMs: 200 });
   feed(vad, -60, 50);
   assert.deepEqual(feed(vad, -20, 5), ["speech-start"]);
-  assert.deepEqual(feed(vad, -60, 9), []);
+  // The silence is timed from its first quiet frame: 10 quiet frames span 180 ms of it, 11 span 200.
+  assert.deepEqual(feed(vad, -60, 10), []);
   assert.deepEqual(feed(vad, -20, 5), []);
-  assert.deepEqual(feed(vad, -60, 10), ["speech-end"]);
+  assert.deepEqual(feed(vad, -60, 11), ["speech-end"]);
+});
+
+test("the end-of-speech wait is time on the clock, however often frames come", () => {
+  for (const frameMs of [10, 20, 250]) {
+    const vad = new EnergyVad({ startFrames: 2, endOfSpeechMs: 1000 });
+    feed(vad, -60, 10);
+    assert.deepEqual(feed(vad, -20, 2), ["speech-start"]);
+    const quietFrom = clock.ms + frameMs;
+    const transitions: string[] = [];
+    while (transitions.length === 0) transitions.push(...feed(vad, -60, 1, frameMs));
+    assert.deepEqual(transitions, ["speech-end"]);
+    assert.ok(clock.ms - quietFrom >= 1000 && clock.ms - quietFrom < 1000 + frameMs, `${frameMs} ms frames`);
+  }
+});
+
+test("by default an utterance ends after 700 ms of silence", () => {
+  const vad = new EnergyVad({ startFrames: 2 });
+  feed(vad, -60, 10);
+  assert.deepEqual(feed(vad, -20, 2), ["speech-start"]);
+  assert.deepEqual(feed(vad, -60, 35), []);
+  assert.deepEqual(feed(vad, -60, 1), ["speech-end"]);
 });
 
 test("hysteresis: a level between the stop and start margins keeps speech going but never starts it", () => {
-  const vad = new EnergyVad({ startMarginDb: 15, stopMarginDb: 9, startFrames: 2, hangoverFrames: 5, minFloorDb: -60 });
+  const vad = new EnergyVad({ startMarginDb: 15, stopMarginDb: 9, startFrames: 2, endOfSpeechMs: 100, minFloorDb: -60 });
   feed(vad, -60, 20);
   assert.deepEqual(feed(vad, -48, 40), []);
-  const started = new EnergyVad({ startMarginDb: 15, stopMarginDb: 9, startFrames: 2, hangoverFrames: 5, minFloorDb: -60 });
+  const started = new EnergyVad({ startMarginDb: 15, stopMarginDb: 9, startFrames: 2, endOfSpeechMs: 100, minFloorDb: -60 });
   feed(started, -60, 20);
   assert.deepEqual(feed(started, -30, 2), ["speech-start"]);
   assert.deepEqual(feed(started, -48, 40), []);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { VoiceClosedError, VoiceInput } from "../src/lib/voice";
+import { mock, test } from "node:test";
+import { PRE_ROLL_MS, UPLOAD_RATE, VoiceClosedError, VoiceInput } from "../src/lib/voice";
 
 test("a microphone that opens after the voice input was closed is released at once", async () => {
   const stopped: string[] = [];
@@ -32,4 +32,108 @@ test("callers asking for the microphone at the same time share one stream", asyn
   const [first, second] = await Promise.all([microphone(), microphone()]);
   assert.equal(first, second);
   assert.equal(opened, 1);
+});
+
+/** A microphone whose level the test sets, heard through a fake of the Web Audio API at 48 kHz. */
+function fakeMicrophone(): { level: { value: number }; hear(ms: number): void } {
+  const rate = 48_000;
+  const level = { value: 0 };
+  let capture: { onaudioprocess: ((event: unknown) => void) | null } | null = null;
+  const stream = { getTracks: () => [] } as unknown as MediaStream;
+  Object.defineProperty(globalThis, "navigator", {
+    value: { mediaDevices: { getUserMedia: async () => stream } },
+    configurable: true,
+  });
+  class FakeAudioContext {
+    sampleRate = rate;
+    destination = {};
+    createAnalyser() {
+      return { fftSize: 0, connect: () => undefined, getFloatTimeDomainData: (frame: Float32Array) => frame.fill(level.value) };
+    }
+    createMediaStreamSource() {
+      return { connect: () => undefined };
+    }
+    createScriptProcessor() {
+      capture = { onaudioprocess: null };
+      return Object.assign(capture, { connect: () => undefined });
+    }
+    close() {
+      return Promise.resolve();
+    }
+  }
+  Object.assign(globalThis, { AudioContext: FakeAudioContext });
+  return {
+    level,
+    hear: (ms) => {
+      const samples = new Float32Array((rate * ms) / 1000).fill(level.value);
+      capture?.onaudioprocess?.({ inputBuffer: { getChannelData: () => samples } });
+    },
+  };
+}
+
+interface Sent {
+  /** How long after the speaker fell silent the utterance was handed over, in ms on the injected clock. */
+  afterSilenceMs: number;
+  audio: Blob;
+}
+
+/** One second of speech between silences, heard hands-free by a voice input with this end-of-speech wait. */
+async function speakOnce(endOfSpeechMs: number | undefined): Promise<Sent> {
+  const microphone = fakeMicrophone();
+  const clock = { ms: 0 };
+  let sent: { at: number; audio: Blob } | null = null;
+  const voice = new VoiceInput(
+    { utterance: (audio) => (sent = { at: clock.ms, audio }), speechStart: () => undefined },
+    { endOfSpeechMs, now: () => clock.ms },
+  );
+  mock.timers.enable({ apis: ["setInterval"] });
+  try {
+    await voice.startHandsFree();
+    const advance = (ms: number): void => {
+      for (let step = 0; step < ms; step += 10) {
+        clock.ms += 10;
+        microphone.hear(10);
+        mock.timers.tick(10);
+      }
+    };
+    advance(500);
+    microphone.level.value = 0.3;
+    advance(1000);
+    microphone.level.value = 0;
+    const silentFrom = clock.ms;
+    advance(4000);
+    const { at, audio } = sent ?? assert.fail("the utterance was never sent");
+    return { afterSilenceMs: at - silentFrom, audio };
+  } finally {
+    voice.close();
+    mock.timers.reset();
+  }
+}
+
+test("the avatar's end-of-speech wait decides when a hands-free utterance is sent", async () => {
+  for (const wait of [1500, 300]) {
+    const { afterSilenceMs } = await speakOnce(wait);
+    assert.ok(afterSilenceMs >= wait && afterSilenceMs <= wait + 20, `sent ${afterSilenceMs} ms after the silence began`);
+  }
+});
+
+test("without a setting, 700 ms of silence end the utterance", async () => {
+  const { afterSilenceMs } = await speakOnce(undefined);
+  assert.ok(afterSilenceMs >= 700 && afterSilenceMs <= 700 + 20, `sent ${afterSilenceMs} ms after the silence began`);
+});
+
+test("a hands-free utterance is 16 kHz WAV with all of the speech and the moment before it", async () => {
+  const { audio } = await speakOnce(700);
+  assert.equal(audio.type, "audio/wav");
+  const bytes = new DataView(await audio.arrayBuffer());
+  assert.equal(String.fromCharCode(...new Uint8Array(bytes.buffer, 0, 4)), "RIFF");
+  assert.equal(bytes.getUint32(24, true), UPLOAD_RATE);
+  const samples = new Int16Array(bytes.buffer, 44);
+  const loud = samples.reduce((count, sample) => count + (sample > 0 ? 1 : 0), 0);
+  const before = samples.findIndex((sample) => sample > 0);
+  // The detector needs a few loud frames (60-80 ms here) to start speech: none of that second is lost, and
+  // what is kept before it is the pre-roll less those frames.
+  assert.equal(loud, UPLOAD_RATE);
+  const beforeMs = (1000 * before) / UPLOAD_RATE;
+  assert.ok(beforeMs >= PRE_ROLL_MS - 100 && beforeMs < PRE_ROLL_MS, `${beforeMs} ms of silence before the speech`);
 });

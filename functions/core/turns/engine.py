@@ -86,6 +86,7 @@ class PreparedTurn:
     # The question's embedding, computed while the turn's first transaction runs (None: full text only).
     query_embedding: "asyncio.Future[list[float] | None] | None" = None
     tools: tuple[SessionTool, ...] = ()  # the avatar's enabled tools, read with the turn's beginning
+    stt_ms: float | None = None  # how long this request's transcription took (audio turns heard anew)
 
 
 def _ms(since: float) -> float:
@@ -125,8 +126,9 @@ class TurnEngine:
         commit its user message; `events` then runs it. An audio turn is transcribed only once the session
         is known to be live, and only the first time its turn_id comes. `history` replaces the stored
         one (OpenAI clients send the whole conversation with every request)."""
+        stt_ms = None
         if isinstance(request, AudioTurn):
-            request = await self._heard(principal, session_id, request)
+            request, stt_ms = await self._heard(principal, session_id, request)
         started = perf_counter()
         embedding = None if self.embedder is None else asyncio.ensure_future(self._embed(request.text))
         try:
@@ -169,23 +171,27 @@ class TurnEngine:
             ),
             query_embedding=embedding,
             tools=tuple(begun.tools),
+            stt_ms=stt_ms,
         )
 
-    async def _heard(self, principal: Principal, session_id: uuid.UUID, audio: AudioTurn) -> TurnRequest:
+    async def _heard(
+        self, principal: Principal, session_id: uuid.UUID, audio: AudioTurn
+    ) -> tuple[TurnRequest, float | None]:
         """The question of an audio turn: what its first attempt stored, else the paid transcription,
-        which is asked for only once the session is found live."""
+        which is asked for only once the session is found live; and how long that took in ms."""
         async with self.db.as_user(principal.claims) as conn:
             asked = await store.asked(conn, session_id, audio.turn_id)
         if asked is None:
             raise NotFound("no such session")
         if not asked.live:
             await refuse_ended_session(self.db, principal, session_id, self.settings)
-        text = asked.question
-        if text is None:
-            text = await transcribe(
-                audio.audio, audio.filename, audio.content_type, self.settings, language=asked.language
-            )
-        return turn_request(audio.turn_id, text)
+        if asked.question is not None:
+            return turn_request(audio.turn_id, asked.question), None
+        transcribing = perf_counter()
+        text = await transcribe(
+            audio.audio, audio.filename, audio.content_type, self.settings, language=asked.language
+        )
+        return turn_request(audio.turn_id, text), _ms(transcribing)
 
     async def _begin(
         self, principal: Principal, session_id: uuid.UUID, request: TurnRequest

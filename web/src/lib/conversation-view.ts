@@ -17,6 +17,8 @@ export interface ConversationOptions {
   sessionFields?: { visitor_key?: string; page_url?: string };
   /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
   appearance?: unknown;
+  /** The avatar's end-of-speech wait: how long silence ends an utterance in hands-free voice input. */
+  endOfSpeechMs?: number;
   /** The visitor-facing texts; English by default. */
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
@@ -420,10 +422,13 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
   showPortrait(view.stage, options);
   let controller: ConversationController | null = null;
   const current = (): ConversationController | null => controller;
-  const voice = new VoiceInput({
-    utterance: (audio) => void controller?.askAudio(audio),
-    speechStart: () => controller?.interrupt(),
-  });
+  const voice = new VoiceInput(
+    {
+      utterance: (audio) => void controller?.askAudio(audio),
+      speechStart: () => controller?.interrupt(),
+    },
+    { endOfSpeechMs: options.endOfSpeechMs },
+  );
   const mounted: Mounted = {
     view,
     texts,

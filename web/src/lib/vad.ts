@@ -1,16 +1,18 @@
 /**
  * Energy-based voice-activity detection over short frames (about 20 ms each).
  * Speech starts when the level stays above the noise floor plus `startMarginDb` for `startFrames` frames,
- * and ends only after it stays below the floor plus the lower `stopMarginDb` for `hangoverFrames` frames
- * (hysteresis, so a pause between words does not cut the utterance). The floor follows the room noise
- * slowly while nobody speaks.
+ * and ends only after it stays below the floor plus the lower `stopMarginDb` for `endOfSpeechMs`
+ * (hysteresis, so a pause between words does not cut the utterance). That wait is timed on the clock the
+ * frames are stamped with, not counted in frames, so a timer the browser slows down does not stretch it.
+ * The floor follows the room noise slowly while nobody speaks.
  */
 
 export interface VadOptions {
   startMarginDb: number;
   stopMarginDb: number;
   startFrames: number;
-  hangoverFrames: number;
+  /** The avatar's end-of-speech wait: how long a silence ends the utterance. */
+  endOfSpeechMs: number;
   /** Quietest floor assumed, so a silent fake microphone does not turn a whisper into speech. */
   minFloorDb: number;
   floorAdaptation: number;
@@ -20,7 +22,7 @@ export const DEFAULT_VAD: VadOptions = {
   startMarginDb: 15,
   stopMarginDb: 9,
   startFrames: 4,
-  hangoverFrames: 35,
+  endOfSpeechMs: 700,
   minFloorDb: -65,
   floorAdaptation: 0.05,
 };
@@ -38,7 +40,8 @@ export class EnergyVad {
   private readonly options: VadOptions;
   private floorDb: number;
   private above = 0;
-  private below = 0;
+  /** When the current silence within speech began (the first quiet frame's time), or null. */
+  private quietSince: number | null = null;
   speaking = false;
 
   constructor(options: Partial<VadOptions> = {}) {
@@ -50,8 +53,8 @@ export class EnergyVad {
     return this.floorDb;
   }
 
-  /** Feeds one frame's level in dBFS; returns the transition it caused, if any. */
-  process(levelDb: number): VadTransition {
+  /** Feeds one frame's level in dBFS, taken at `atMs`; returns the transition it caused, if any. */
+  process(levelDb: number, atMs: number): VadTransition {
     const o = this.options;
     if (!this.speaking) {
       if (levelDb > this.floorDb + o.startMarginDb) {
@@ -59,7 +62,7 @@ export class EnergyVad {
         if (this.above >= o.startFrames) {
           this.speaking = true;
           this.above = 0;
-          this.below = 0;
+          this.quietSince = null;
           return "speech-start";
         }
       } else {
@@ -69,19 +72,19 @@ export class EnergyVad {
       return null;
     }
     if (levelDb < this.floorDb + o.stopMarginDb) {
-      this.below += 1;
-      if (this.below >= o.hangoverFrames) {
+      this.quietSince ??= atMs;
+      if (atMs - this.quietSince >= o.endOfSpeechMs) {
         this.speaking = false;
-        this.below = 0;
+        this.quietSince = null;
         return "speech-end";
       }
-    } else this.below = 0;
+    } else this.quietSince = null;
     return null;
   }
 
   reset(): void {
     this.speaking = false;
     this.above = 0;
-    this.below = 0;
+    this.quietSince = null;
   }
 }

@@ -1,4 +1,10 @@
-/** Microphone input: hold-to-talk recording and hands-free utterances cut by the energy VAD. */
+/**
+ * Microphone input: hold-to-talk recording, and hands-free utterances cut by the energy VAD.
+ *
+ * Hands-free keeps the last moments of sound before speech is detected (the detector needs a few frames
+ * to be sure), so the first word is not clipped; the utterance goes out as 16 kHz WAV, which the server
+ * reads without decoding a codec.
+ */
 
 import { EnergyVad, rmsDb } from "./vad";
 
@@ -21,6 +27,97 @@ export interface VoiceHandlers {
 }
 
 const FRAME_MS = 20;
+/** Sound kept from before the detector starts speech: its start frames and a soft first consonant. */
+export const PRE_ROLL_MS = 300;
+/** What speech recognisers read (Whisper resamples everything to it). */
+export const UPLOAD_RATE = 16_000;
+const CAPTURE_FRAMES = 1024;
+
+/** Mono samples of the microphone, kept from PRE_ROLL_MS before an utterance to its end. */
+export class UtteranceClip {
+  private readonly rate: number;
+  private readonly keep: number;
+  private chunks: Float32Array[] = [];
+  private kept = 0;
+  private recording = false;
+
+  constructor(sampleRate: number, preRollMs = PRE_ROLL_MS) {
+    this.rate = sampleRate;
+    this.keep = Math.round((sampleRate * preRollMs) / 1000);
+  }
+
+  push(samples: Float32Array): void {
+    this.chunks.push(samples.slice());
+    this.kept += samples.length;
+    if (this.recording) return;
+    while (this.chunks.length > 1 && this.kept - this.chunks[0].length >= this.keep) {
+      this.kept -= this.chunks.shift()?.length ?? 0;
+    }
+  }
+
+  begin(): void {
+    this.recording = true;
+  }
+
+  /** The utterance with its pre-roll as 16-bit WAV at UPLOAD_RATE; the clip keeps listening for the next. */
+  end(): Blob {
+    const all = new Float32Array(this.kept);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this.chunks = [];
+    this.kept = 0;
+    this.recording = false;
+    return wav(resample(all, this.rate, UPLOAD_RATE), UPLOAD_RATE);
+  }
+}
+
+/** Averages the input over each output sample's span: a box filter, enough against aliasing for speech. */
+export function resample(samples: Float32Array, from: number, to: number): Float32Array {
+  if (from === to) return samples;
+  const out = new Float32Array(Math.floor((samples.length * to) / from));
+  const step = from / to;
+  for (let i = 0; i < out.length; i += 1) {
+    const first = Math.floor(i * step);
+    const last = Math.max(first + 1, Math.min(samples.length, Math.floor((i + 1) * step)));
+    let sum = 0;
+    for (let j = first; j < last; j += 1) sum += samples[j];
+    out[i] = sum / (last - first);
+  }
+  return out;
+}
+
+/** PCM WAV (RIFF, 16-bit mono). */
+export function wav(samples: Float32Array, rate: number): Blob {
+  const bytes = new DataView(new ArrayBuffer(44 + samples.length * 2));
+  const text = (offset: number, value: string): void => {
+    for (let i = 0; i < value.length; i += 1) bytes.setUint8(offset + i, value.charCodeAt(i));
+  };
+  text(0, "RIFF");
+  bytes.setUint32(4, 36 + samples.length * 2, true);
+  text(8, "WAVE");
+  text(12, "fmt ");
+  bytes.setUint32(16, 16, true);
+  bytes.setUint16(20, 1, true);
+  bytes.setUint16(22, 1, true);
+  bytes.setUint32(24, rate, true);
+  bytes.setUint32(28, rate * 2, true);
+  bytes.setUint16(32, 2, true);
+  bytes.setUint16(34, 16, true);
+  text(36, "data");
+  bytes.setUint32(40, samples.length * 2, true);
+  samples.forEach((sample, i) => bytes.setInt16(44 + i * 2, Math.round(Math.max(-1, Math.min(1, sample)) * 32767), true));
+  return new Blob([bytes.buffer], { type: "audio/wav" });
+}
+
+export interface VoiceOptions {
+  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance); the VAD's default if unset. */
+  endOfSpeechMs?: number;
+  /** The clock frames are stamped with; `performance.now` in a browser. */
+  now?: () => number;
+}
 
 export class VoiceInput {
   private readonly handlers: VoiceHandlers;
@@ -34,9 +131,15 @@ export class VoiceInput {
   private chunks: Blob[] = [];
   private audio: AudioContext | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** The hands-free utterance being spoken, from speech start to speech end. */
+  private utterance: UtteranceClip | null = null;
+  private readonly endOfSpeechMs: number | undefined;
+  private readonly now: () => number;
 
-  constructor(handlers: VoiceHandlers) {
+  constructor(handlers: VoiceHandlers, options: VoiceOptions = {}) {
     this.handlers = handlers;
+    this.endOfSpeechMs = options.endOfSpeechMs;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get handsFree(): boolean {
@@ -100,27 +203,43 @@ export class VoiceInput {
   async startHandsFree(): Promise<void> {
     const stream = await this.microphone();
     const audio = new AudioContext();
+    const source = audio.createMediaStreamSource(stream);
     const analyser = audio.createAnalyser();
     analyser.fftSize = 1024;
-    audio.createMediaStreamSource(stream).connect(analyser);
+    source.connect(analyser);
+    const clip = new UtteranceClip(audio.sampleRate);
+    const capture = audio.createScriptProcessor(CAPTURE_FRAMES, 1, 1);
+    capture.onaudioprocess = (event) => clip.push(event.inputBuffer.getChannelData(0));
+    source.connect(capture);
+    // A script processor runs only while connected to the output; it writes nothing, so it plays silence.
+    capture.connect(audio.destination);
     const frame = new Float32Array(analyser.fftSize);
-    const vad = new EnergyVad();
+    const vad = new EnergyVad(this.endOfSpeechMs === undefined ? {} : { endOfSpeechMs: this.endOfSpeechMs });
     this.audio = audio;
     this.timer = setInterval(() => {
       analyser.getFloatTimeDomainData(frame);
-      const transition = vad.process(rmsDb(frame));
+      const transition = vad.process(rmsDb(frame), this.now());
       if (transition === "speech-start") {
         this.handlers.speechStart();
-        void this.startRecording();
-      } else if (transition === "speech-end") void this.stopRecording();
+        clip.begin();
+        this.utterance = clip;
+      } else if (transition === "speech-end") this.sendUtterance();
     }, FRAME_MS);
   }
 
+  private sendUtterance(): void {
+    const clip = this.utterance;
+    this.utterance = null;
+    if (clip) this.handlers.utterance(clip.end());
+  }
+
+  /** Stops listening; an utterance under way is sent as it is. */
   stopHandsFree(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     void this.audio?.close();
     this.audio = null;
+    this.sendUtterance();
     void this.stopRecording();
   }
 

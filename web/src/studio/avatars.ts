@@ -17,12 +17,15 @@ export interface Avatar {
   greeting: string;
   quality: "low" | "medium" | "high";
   language: string;
+  /** Milliseconds of silence that end a visitor's spoken question. */
+  end_of_speech_ms: number;
   allowed_origins: string[];
   grounded_only: boolean;
   appearance: { look: string; theme: string };
   widget?: WidgetLookFields;
 }
 
+const DEFAULT_END_OF_SPEECH_MS = 700;
 const LOOKS = ["ada", "kai", "noor"];
 const LOOK_LABELS: Record<string, string> = {
   ada: "Ada: auburn bob",
@@ -61,6 +64,7 @@ const LABELS: Record<string, string> = {
   language: "Language",
   allowed_origins: "Allowed widget origins",
   grounded_only: "Answer only from the knowledge base",
+  end_of_speech_ms: "End of speech",
 };
 
 function select(
@@ -210,6 +214,14 @@ export function avatarForm(
   const greeting = h("input", { name: "greeting", maxlength: 1000, value: avatar?.greeting ?? FIRST_AVATAR.greeting });
   const quality = select("quality", ["low", "medium", "high"], avatar?.quality ?? "medium", (value) => value);
   const grounded = h("input", { type: "checkbox", name: "grounded_only", checked: avatar?.grounded_only ?? false });
+  const endOfSpeech = h("input", {
+    type: "number",
+    name: "end_of_speech_ms",
+    min: 200,
+    max: 3000,
+    step: 50,
+    value: String(avatar?.end_of_speech_ms ?? DEFAULT_END_OF_SPEECH_MS),
+  });
   const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", (value) => LOOK_LABELS[value] ?? value);
   const theme = h("input", { type: "color", name: "theme", value: avatar?.appearance.theme ?? "#2563eb" });
   const preview = h("canvas", {
@@ -262,6 +274,11 @@ export function avatarForm(
       h("label", {}, "Look", look),
       h("label", {}, "Theme colour", theme),
     ),
+    field(
+      "End of speech (ms)",
+      endOfSpeech,
+      "How long a visitor's silence ends a spoken question in hands-free voice input, from 200 to 3000. Shorter answers sooner; longer lets people pause between words.",
+    ),
     h(
       "div",
       { class: "field" },
@@ -285,6 +302,11 @@ export function avatarForm(
       name.focus();
       return;
     }
+    if (!Number.isFinite(endOfSpeech.valueAsNumber)) {
+      error.textContent = "End of speech: give a number of milliseconds from 200 to 3000.";
+      endOfSpeech.focus();
+      return;
+    }
     const body = {
       name: name.value.trim(),
       provider: provider.value,
@@ -295,6 +317,7 @@ export function avatarForm(
       greeting: greeting.value,
       quality: quality.value,
       grounded_only: grounded.checked,
+      end_of_speech_ms: endOfSpeech.valueAsNumber,
       appearance: { look: look.value, theme: theme.value },
       allowed_origins: origins.value.split(/\s+/).filter(Boolean),
     };

@@ -194,6 +194,7 @@ class Studio {
           avatarName: avatar.name,
           greeting: avatar.greeting,
           appearance: avatar.appearance,
+          endOfSpeechMs: avatar.end_of_speech_ms,
           showLatency: true,
         });
         return holder;

@@ -20,6 +20,7 @@ interface WidgetToken {
     language: string;
     appearance?: unknown;
     contact_form?: boolean;
+    end_of_speech_ms?: number;
   };
 }
 
@@ -94,6 +95,7 @@ export async function openWidget({ root, body, title, api, avatar, look, texts }
     // The page without its query or fragment, which may carry what a visitor typed elsewhere.
     sessionFields: { visitor_key: browserKey(), page_url: `${location.origin}${location.pathname}` },
     appearance: grant.avatar.appearance,
+    endOfSpeechMs: grant.avatar.end_of_speech_ms,
     texts,
     showLatency: look.latency,
     onController: contact?.follow,

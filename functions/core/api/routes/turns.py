@@ -1,4 +1,5 @@
 import uuid
+from time import perf_counter
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -23,6 +24,13 @@ from functions.core.turns.sse import SSE_HEADERS, sse_stream
 router = APIRouter(prefix="/v1", tags=["turns"])
 
 TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)]
+
+
+def server_timing(*, read_ms: float, stt_ms: float | None, prepare_ms: float) -> str:
+    """The `Server-Timing` header of a turn's stream: reading the request (with an audio turn's upload
+    and transcription), the transcription alone, and preparing the turn (stored question, retrieval)."""
+    parts = [("read", read_ms), ("stt", stt_ms), ("prepare", prepare_ms)]
+    return ", ".join(f"{name};dur={ms:.1f}" for name, ms in parts if ms is not None)
 
 
 @router.post(
@@ -63,11 +71,22 @@ TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTE
 async def take_turn(
     session_id: uuid.UUID, request: Request, user: CurrentUser, db: Db, settings: AppSettings
 ) -> Response:
+    received = perf_counter()
+    body = await read_turn_request(request)
+    read = perf_counter()
     engine = turn_engine(db, settings)
-    turn = await engine.start(user, session_id, await read_turn_request(request))
+    turn = await engine.start(user, session_id, body)
+    stt_ms = turn.stt_ms or 0.0
+    timing = server_timing(
+        read_ms=1000 * (read - received) + stt_ms,
+        stt_ms=turn.stt_ms,
+        prepare_ms=1000 * (perf_counter() - read) - stt_ms,
+    )
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            sse_stream(engine.events(turn)), media_type="text/event-stream", headers=SSE_HEADERS
+            sse_stream(engine.events(turn)),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, "Server-Timing": timing},
         )
     result = await collect(turn, engine.events(turn))
     return JSONResponse(result.model_dump(mode="json"))

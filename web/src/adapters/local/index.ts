@@ -11,12 +11,29 @@ const SAMPLE_RATE = 24_000;
 const FACE_PIXELS = 400;
 const CLAUSE_WORDS = 3;
 
-/** The sentence cut after its first clause when both parts have at least a few words; else whole. */
+/** A sentence at least this long, with no early clause break, is cut before a linking word instead. */
+const LONG_SENTENCE_WORDS = 10;
+/** The first phrase of such a sentence has at most this many words: its speech is ready sooner. */
+const PHRASE_WORDS = 6;
+/** Words that start a phrase: the voice's intonation survives a cut just before one of them. */
+const LINKING_WORDS = new Set(
+  ("after and as at because before but by for from if in on or since so than that through to unless until when" +
+    " where whether which while who with without").split(" "),
+);
+
+/**
+ * The sentence cut after its first clause when both parts have at least a few words; a long sentence with
+ * no early clause break is cut before a linking word within its first few words; else it stays whole.
+ */
 export function splitFirstClause(sentence: string): [string, string] {
   const words = sentence.split(/\s+/);
+  const cut = (index: number): [string, string] => [words.slice(0, index + 1).join(" "), words.slice(index + 1).join(" ")];
   for (let index = CLAUSE_WORDS - 1; index < words.length - CLAUSE_WORDS; index += 1) {
-    if (/[,;:\u2014]$/.test(words[index])) {
-      return [words.slice(0, index + 1).join(" "), words.slice(index + 1).join(" ")];
+    if (/[,;:\u2014]$/.test(words[index])) return cut(index);
+  }
+  if (words.length >= LONG_SENTENCE_WORDS) {
+    for (let index = CLAUSE_WORDS; index <= PHRASE_WORDS; index += 1) {
+      if (LINKING_WORDS.has(words[index].toLowerCase())) return cut(index - 1);
     }
   }
   return [sentence, ""];
