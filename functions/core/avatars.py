@@ -49,7 +49,7 @@ def checked_options(provider: str, options: dict[str, Any]) -> dict[str, Any]:
 class Voice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["local", "elevenlabs", "heygen", "liveavatar", "simli", "tavus"] = "local"
+    provider: Literal[AvatarProviderName, "elevenlabs"] = "local"
     voice_id: str | None = Field(default=None, max_length=200)
     settings: dict[str, Any] = Field(default_factory=dict)
 

@@ -1,29 +1,34 @@
 """Estimated cost from what a range used, at the owner's prices or the published defaults."""
 
+from functools import cache
 from typing import Any
 
 from functions.core.insights.models import Cost, Prices
+from functions.core.providers.avatar.registry import declared_providers
 
-# Published prices as of this writing, in US dollars; each owner may replace them (PUT /v1/insights/prices).
-# HeyGen: one API credit per speaking minute; LiveAvatar LITE: one credit per minute at $0.10 overage;
-# Simli and Tavus: their per-minute plan rates; OpenAI gpt-4o-mini tokens; ElevenLabs Flash characters;
-# OpenAI transcription per audio minute. The local avatar costs nothing to stream.
-DEFAULT_PRICES = Prices(
-    provider_minute={"local": 0.0, "heygen": 0.10, "liveavatar": 0.10, "simli": 0.05, "tavus": 0.37},
-    llm_input_per_million_tokens=0.15,
-    llm_output_per_million_tokens=0.60,
-    tts_per_thousand_characters=0.10,
-    stt_per_minute=0.006,
-)
+
+@cache
+def default_prices() -> Prices:
+    """Published prices as of this writing, in US dollars; each owner may replace them (PUT
+    /v1/insights/prices). Each avatar provider declares its price per streamed minute; OpenAI gpt-4o-mini
+    tokens, ElevenLabs Flash characters and OpenAI transcription per audio minute are here."""
+    return Prices(
+        provider_minute={provider.name: provider.minute_price_usd for provider in declared_providers()},
+        llm_input_per_million_tokens=0.15,
+        llm_output_per_million_tokens=0.60,
+        tts_per_thousand_characters=0.10,
+        stt_per_minute=0.006,
+    )
 
 
 def prices_from_row(stored: dict[str, Any] | None) -> Prices:
     """The owner's stored prices over the defaults, key by key (a provider added later keeps its default)."""
+    defaults = default_prices()
     if not stored:
-        return DEFAULT_PRICES
-    merged = DEFAULT_PRICES.model_dump()
+        return defaults
+    merged = defaults.model_dump()
     merged.update({k: v for k, v in stored.items() if k != "provider_minute"})
-    merged["provider_minute"] = {**DEFAULT_PRICES.provider_minute, **stored.get("provider_minute", {})}
+    merged["provider_minute"] = {**defaults.provider_minute, **stored.get("provider_minute", {})}
     return Prices.model_validate(merged)
 
 

@@ -42,6 +42,8 @@ class ProviderClass(Protocol):
     Options: ClassVar[type[ProviderOptions]]
     capabilities: ClassVar[Capabilities]
     legacy: ClassVar[bool]
+    # The published price of a streamed minute in US dollars: the default of the owner's cost estimate.
+    minute_price_usd: ClassVar[float]
 
 
 class AvatarSpec(BaseModel):

@@ -71,6 +71,7 @@ class HeyGenProvider(KeyedProvider):
     capabilities: ClassVar[Capabilities] = Capabilities(speaks_text=True, lists_sessions=True)
     # HeyGen recommends LiveAvatar instead ("Interactive Avatar is getting upgraded to LiveAvatar").
     legacy: ClassVar[bool] = True
+    minute_price_usd: ClassVar[float] = 0.10  # one API credit per speaking minute
     key_header: ClassVar[str] = "x-api-key"
 
     def _new_session_body(self, request: SessionRequest) -> dict[str, Any]:

@@ -149,6 +149,7 @@ class KeyedProvider:
     Options: ClassVar[type[ProviderOptions]]
     capabilities: ClassVar[Capabilities]
     legacy: ClassVar[bool] = False
+    minute_price_usd: ClassVar[float]
     key_header: ClassVar[str]
 
     @classmethod

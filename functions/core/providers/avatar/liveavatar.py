@@ -114,6 +114,7 @@ class LiveAvatarProvider(KeyedProvider):
     capabilities: ClassVar[Capabilities] = Capabilities(
         speaks_text=True, takes_audio=True, converses=True, lists_sessions=True
     )
+    minute_price_usd: ClassVar[float] = 0.10  # LITE: one credit per minute at the $0.10 overage
     key_header: ClassVar[str] = "X-API-KEY"
 
     def __init__(

@@ -23,6 +23,7 @@ class LocalAvatarProvider:
     Options: ClassVar[type[ProviderOptions]] = LocalOptions
     capabilities: ClassVar[Capabilities] = Capabilities(takes_audio=True)
     legacy: ClassVar[bool] = False
+    minute_price_usd: ClassVar[float] = 0.0  # it streams nothing
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LocalAvatarProvider":

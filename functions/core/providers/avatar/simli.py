@@ -40,6 +40,7 @@ class SimliProvider(KeyedProvider):
     settings: ClassVar[tuple[str, ...]] = ("SIMLI_API_KEY", "SIMLI_API_BASE")
     Options: ClassVar[type[ProviderOptions]] = SimliOptions
     capabilities: ClassVar[Capabilities] = Capabilities(takes_audio=True)
+    minute_price_usd: ClassVar[float] = 0.05  # the per-minute plan rate
     key_header: ClassVar[str] = "x-simli-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:

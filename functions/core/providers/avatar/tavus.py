@@ -59,6 +59,7 @@ class TavusProvider(KeyedProvider):
     settings: ClassVar[tuple[str, ...]] = ("TAVUS_API_KEY", "TAVUS_API_BASE")
     Options: ClassVar[type[ProviderOptions]] = TavusOptions
     capabilities: ClassVar[Capabilities] = Capabilities(converses=True, lists_sessions=True)
+    minute_price_usd: ClassVar[float] = 0.37  # the per-minute plan rate
     key_header: ClassVar[str] = "x-api-key"
 
     async def create_session(self, request: SessionRequest) -> ProviderSession:
