@@ -236,4 +236,5 @@ def test_a_retried_audio_turn_answers_from_its_stored_question_without_transcrib
         "select content from public.streaming_messages where session_id = %s and role = 'user'", (session_id,)
     ).fetchall()
     assert len(questions) == 1
-    assert words(questions[0]["content"]) == words(SENTENCES[1])
+    heard = words(questions[0]["content"])
+    assert word_error_rate(words(SENTENCES[1]), heard) <= MAX_WORD_ERROR_RATE, heard
