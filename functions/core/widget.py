@@ -92,7 +92,7 @@ async def issue_visitor_token(
     # queries are limited to one avatar by its public id and to this endpoint's rate-limit counters.
     window = RateWindow(now)
     async with db.as_service() as conn:
-        ip_ok = await _hit(
+        ip_ok = await rate_limit_hit(
             conn,
             f"widget-token:ip:{client_ip or 'unknown'}",
             window,
@@ -106,7 +106,7 @@ async def issue_visitor_token(
     site = _check_origin(origin, [*avatar["allowed_origins"], *own_origins])
     returning = _returning_visitor(secret, body.visitor_token, avatar["id"], settings.jwt_audience)
     async with db.as_service() as conn:
-        avatar_ok = await _hit(
+        avatar_ok = await rate_limit_hit(
             conn, f"widget-token:avatar:{avatar['id']}", window, settings.widget_tokens_per_avatar_per_minute
         )
         visitor_id = await _visitor(conn, returning, avatar["id"]) if avatar_ok else None
@@ -143,7 +143,8 @@ async def _captures_contacts(db: Database, visitor: Principal, avatar_id: uuid.U
     return bool(row and row["captures"])
 
 
-async def _hit(conn: Conn, bucket: str, window: RateWindow, limit: int) -> bool:
+async def rate_limit_hit(conn: Conn, bucket: str, window: RateWindow, limit: int) -> bool:
+    """Count one hit of `bucket` in `window` (as service_role); False once `limit` hits are used up."""
     cur = await conn.execute(
         "select private.rate_limit_hit_in(%s, %s, %s) as ok", (bucket, window.starts_at, limit)
     )

@@ -12,7 +12,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import Forbidden, NotFound, SessionEnded
 from functions.core.settings import Settings
-from functions.core.widget import RateLimited, RateWindow
+from functions.core.speech.limits import count_session_request
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^[0-9 +().-]{5,40}$"
@@ -90,19 +90,13 @@ async def leave_contact(
         if not session["live"]:
             raise SessionEnded("this conversation has ended; start a new one to leave your details")
     limit = settings.contacts_per_session_per_minute
-    window = RateWindow(now)
-    # As service_role: the counters are no user's rows; the bucket is a session the caller holds.
-    async with db.as_service() as conn:
-        cur = await conn.execute(
-            "select private.rate_limit_hit_in(%s, %s, %s) as ok",
-            (f"contact:session:{session_id}", window.starts_at, limit),
-        )
-        counted = await cur.fetchone()
-    if counted is None or not counted["ok"]:
-        raise RateLimited(
-            f"this conversation left contact details more than {limit} times this minute; wait a moment",
-            window=window,
-        )
+    await count_session_request(
+        db,
+        f"contact:session:{session_id}",
+        limit,
+        now,
+        f"this conversation left contact details more than {limit} times this minute; wait a moment",
+    )
     async with db.as_user(principal.claims) as conn:
         return ContactSaved(id=await save_contact(conn, session_id, contact))
 
