@@ -12,9 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Response, expect
 
-from functions.core.settings import get_settings
 from tests.browser.conftest import ARTIFACTS, HostPages, screenshot, serious_accessibility_violations
-from tests.functional.loopback import Endpoint, Received, loopback_endpoint
+from tests.functional.loopback import Endpoint, Received, reachable_endpoint
 from tests.functional.turns_support import scripted_llm, stream_turn
 from tests.scripted_llm import Script, calls_then_reply
 
@@ -34,13 +33,8 @@ def lookup(request: Received) -> bytes:
 @pytest.fixture
 def orders(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     """The owner's order system on loopback, which this deployment lets tools reach."""
-    monkeypatch.setenv("TOOL_ALLOWED_HOSTS", '["127.0.0.1/32"]')
-    get_settings.cache_clear()
-    with loopback_endpoint() as state:
-        state.answer = lookup
+    with reachable_endpoint(monkeypatch, lookup) as state:
         yield state
-    monkeypatch.delenv("TOOL_ALLOWED_HOSTS")
-    get_settings.cache_clear()
 
 
 def shot(page: Page, name: str) -> None:

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
+from functions.core.settings import get_settings
+
 
 @dataclass
 class Received:
@@ -89,3 +93,20 @@ def loopback_endpoint() -> Iterator[Endpoint]:
             state.hold.set()
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def reachable_endpoint(
+    monkeypatch: pytest.MonkeyPatch, answer: Callable[[Received], bytes]
+) -> Iterator[Endpoint]:
+    """`loopback_endpoint` answering with `answer`, which this deployment lets tools reach
+    (TOOL_ALLOWED_HOSTS) for the duration."""
+    monkeypatch.setenv("TOOL_ALLOWED_HOSTS", '["127.0.0.1/32"]')
+    get_settings.cache_clear()
+    try:
+        with loopback_endpoint() as state:
+            state.answer = answer
+            yield state
+    finally:
+        monkeypatch.delenv("TOOL_ALLOWED_HOSTS")
+        get_settings.cache_clear()

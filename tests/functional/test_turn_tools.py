@@ -11,10 +11,9 @@ import httpx
 import psycopg
 import pytest
 
-from functions.core.settings import get_settings
 from functions.core.tools.conversation import BRIDGE
 from tests.conftest import User
-from tests.functional.loopback import Endpoint, Received, loopback_endpoint
+from tests.functional.loopback import Endpoint, Received, reachable_endpoint
 from tests.functional.support import Api
 from tests.functional.test_widget_token import SITE, Widget, visitor_headers
 from tests.functional.turns_support import scripted_llm, stream_turn
@@ -37,10 +36,7 @@ def lookup(request: Received) -> bytes:
 @pytest.fixture
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     """The owner's order system on loopback, which the tools may reach in these tests."""
-    monkeypatch.setenv("TOOL_ALLOWED_HOSTS", '["127.0.0.1/32"]')
-    get_settings.cache_clear()
-    with loopback_endpoint() as state:
-        state.answer = lookup
+    with reachable_endpoint(monkeypatch, lookup) as state:
         yield state
 
 
