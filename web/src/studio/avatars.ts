@@ -2,6 +2,7 @@
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import { DEFAULT_VAD } from "../lib/vad";
 import type { OptionSchema, ProviderInfo } from "./config";
 import type { WidgetLookFields } from "./appearance";
 
@@ -25,7 +26,6 @@ export interface Avatar {
   widget?: WidgetLookFields;
 }
 
-const DEFAULT_END_OF_SPEECH_MS = 700;
 const LOOKS = ["ada", "kai", "noor"];
 const LOOK_LABELS: Record<string, string> = {
   ada: "Ada: auburn bob",
@@ -220,7 +220,7 @@ export function avatarForm(
     min: 200,
     max: 3000,
     step: 50,
-    value: String(avatar?.end_of_speech_ms ?? DEFAULT_END_OF_SPEECH_MS),
+    value: String(avatar?.end_of_speech_ms ?? DEFAULT_VAD.endOfSpeechMs),
   });
   const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", (value) => LOOK_LABELS[value] ?? value);
   const theme = h("input", { type: "color", name: "theme", value: avatar?.appearance.theme ?? "#2563eb" });
