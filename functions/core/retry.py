@@ -3,10 +3,12 @@
 What is retried:
 - a connection that failed (refused, or its connect timed out): the request never reached the provider;
 - 429: the provider refused it without doing it;
-- a timeout, a dropped connection before the answer, and 502/503/504, only for an idempotent request
+- a timeout, a dropped connection before the answer, and 500/502/503/504, only for an idempotent request
   (one that changes nothing when repeated: listing, stopping, keep-alive, a chat completion, a
   transcription). Creating a session, a conversation or a token is not retried after it may have
-  reached the provider: a lost answer would leave a second, billed session.
+  reached the provider: a lost answer would leave a second, billed session. A 500 is a provider's
+  transient fault as often as a lasting one (OpenAI's error guide says to retry it), so an idempotent
+  request gets the same few tries; 501 and the 4xx other than 429 never change on a retry.
 
 How long to wait: the provider's `Retry-After` seconds when it sends them (a wait longer than
 `retry_after_cap_s` ends the retries at once: the caller answers 429/503 carrying it instead of
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429})  # retried even when the request is not idempotent
 
 Sleep = Callable[[float], Awaitable[None]]

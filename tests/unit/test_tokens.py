@@ -26,6 +26,7 @@ from functions.core.auth.tokens import (
 )
 from functions.core.errors import Unauthorized
 from functions.core.knowledge.ingest import on_behalf_of
+from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings
 
 SECRET = "x" * 40
@@ -242,12 +243,17 @@ class Keys:
 
 
 class JwksServer:
-    """A JWKS endpoint served through httpx.MockTransport, counting the requests it answers."""
+    """A JWKS endpoint served through httpx.MockTransport, counting the requests it answers and the
+    waits the retry policy asks for between them (recorded, not slept)."""
 
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
         self.requests: list[httpx.Request] = []
+        self.waits: list[float] = []
         self.status = 200
+
+    async def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -269,7 +275,7 @@ def server(keys: Keys) -> JwksServer:
 @pytest.fixture
 async def jwks_cache(server: JwksServer) -> AsyncIterator[JwksCache]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(server.handle)) as http:
-        yield JwksCache(JWKS_URL, 600, client=http)
+        yield JwksCache(JWKS_URL, 600, client=http, policy=RetryPolicy(attempts=3, sleep=server.wait))
 
 
 @pytest.fixture
@@ -377,7 +383,8 @@ async def test_a_failed_refresh_keeps_the_keys_already_fetched(
     server.status = 500
     clock.now += 700
     assert (await verifier.verify(es256(keys, claims()))).user_id == USER_ID
-    assert len(server.requests) == 2
+    assert len(server.requests) == 1 + 3  # the refresh, tried as often as the retry policy allows
+    assert len(server.waits) == 2
 
 
 async def test_unusable_entries_in_the_jwks_are_skipped(jwks_verifier: TokenVerifier, keys: Keys) -> None:

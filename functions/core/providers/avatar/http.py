@@ -4,7 +4,7 @@ Requests go through the app's client factory (`functions.core.http_client`, clos
 down) unless a client is injected, with the one retry policy, error mapping and key redaction.
 
 Idempotent requests: listing, keep-alive and stop change nothing when repeated, so a timeout or a
-502/503/504 is retried for them. Minting tokens and creating sessions, conversations or tasks are
+500/502/503/504 is retried for them. Minting tokens and creating sessions, conversations or tasks are
 not: a lost answer would leave a second, billed or unknown session (Tavus bills from creation) or
 speak a sentence twice.
 """
