@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from functions.core.api import deps
 from functions.core.settings import get_settings
 from functions.core.speech.audio import rms_level
 from functions.core.speech.piper_tts import LocalTts
@@ -331,24 +331,26 @@ def test_a_long_unpunctuated_text_goes_to_elevenlabs_in_bounded_pieces_with_thei
 def test_speech_is_rate_limited_per_session(
     client: httpx.Client, api: Api, owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Windows are reckoned on the app's clock, set here 10 s into a minute: the third request of the
+    minute is refused until the next one starts, and another session keeps its own count."""
+    now = [1_800_000_010.0]
+    monkeypatch.setattr(deps, "wall_clock", lambda: now[0])
     monkeypatch.setenv("TTS_REQUESTS_PER_SESSION_PER_MINUTE", "2")
     get_settings.cache_clear()
     try:
-        other_session = session_for(api, owner)
-        for _ in range(2):  # a second try, on a fresh session, only when the first straddled two minutes
-            session_id = session_for(api, owner)
-            minute = int(time.time() // RATE_WINDOW_SECONDS)
-            answers = [tts(client, owner, session_id, "pcm16_16000", "Hi.") for _ in range(3)]
-            if int(time.time() // RATE_WINDOW_SECONDS) == minute:
-                break
+        session_id, other_session = session_for(api, owner), session_for(api, owner)
+        answers = [tts(client, owner, session_id, "pcm16_16000", "Hi.") for _ in range(3)]
         other = tts(client, owner, other_session, "pcm16_16000", "Hi.")
+        now[0] += RATE_WINDOW_SECONDS - 10
+        next_minute = tts(client, owner, session_id, "pcm16_16000", "Hi.")
     finally:
         get_settings.cache_clear()
 
     assert [answer.status_code for answer in answers[:2]] == [200, 200]
     assert_problem(answers[2], 429, "rate_limited")
-    assert 1 <= int(answers[2].headers["retry-after"]) <= RATE_WINDOW_SECONDS
+    assert answers[2].headers["retry-after"] == str(RATE_WINDOW_SECONDS - 10)
     assert other.status_code == 200, other.text
+    assert next_minute.status_code == 200, next_minute.text
 
 
 def test_memory_of_one_long_unpunctuated_request_is_bounded_and_released() -> None:

@@ -1,7 +1,6 @@
 """How often one session may ask for something: a fixed window per session, counted in Postgres so that it
 holds across stateless function instances."""
 
-import time
 import uuid
 
 from functions.core.db.pool import Database
@@ -20,13 +19,14 @@ async def count_session_request(db: Database, bucket: str, limit: int, now: floa
         raise RateLimited(too_many, window=window)
 
 
-async def count_speech_request(db: Database, session_id: uuid.UUID, settings: Settings) -> None:
-    """Count one speech request of the session; 429 `rate_limited` once its minute is used up."""
+async def count_speech_request(db: Database, session_id: uuid.UUID, settings: Settings, now: float) -> None:
+    """Count one speech request of the session at `now` (epoch seconds); 429 `rate_limited` once its
+    minute is used up."""
     limit = settings.tts_requests_per_session_per_minute
     await count_session_request(
         db,
         f"tts:session:{session_id}",
         limit,
-        time.time(),
+        now,
         f"this session asked for speech more than {limit} times this minute; wait a moment",
     )

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.deps import AppSettings, Clock, CurrentUser, Db
 from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
 from functions.core.avatars import Voice
@@ -73,10 +73,10 @@ async def _session_voice(
     },
 )
 async def text_to_speech(
-    body: SpeechRequest, user: CurrentUser, db: Db, settings: AppSettings
+    body: SpeechRequest, user: CurrentUser, db: Db, settings: AppSettings, clock: Clock
 ) -> StreamingResponse:
     """Speak `text` in the voice of the session's avatar, streamed as it is synthesized."""
     voice = await _session_voice(db, user, body.session_id, settings)
-    await count_speech_request(db, body.session_id, settings)
+    await count_speech_request(db, body.session_id, settings, clock())
     speech = await synthesize(voice, body.text, body.format, settings)
     return StreamingResponse(speech.chunks, media_type=speech.media_type, headers=speech.headers)
