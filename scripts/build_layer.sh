@@ -5,6 +5,9 @@
 # the runtime loads them without comparing them to their sources, and without them it would compile
 # every module it imports at each cold start (/opt is read-only, so nothing it compiles is kept).
 # Skips the work when the layer is newer than the requirements (and this script); FORCE=1 rebuilds anyway.
+# Compiles the functions' own modules too, every time, as checked-hash .pyc files next to their sources
+# (serverless.yml packages them): the runtime hashes a source instead of compiling it, and a source
+# edited since is compiled again, never run stale, on a laptop's CPython 3.12 as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +16,7 @@ layer_root=.build/layer
 target=$layer_root/python
 
 runtime_version=3.12
+runtime_version_tag=${runtime_version/./}
 # The first CPython 3.12 found: PYC_PYTHON, python3.12 on the PATH, or one that pyenv installed.
 pyc_python=
 for candidate in ${PYC_PYTHON:-} "python$runtime_version" \
@@ -28,6 +32,10 @@ if [[ -z $pyc_python ]]; then
   exit 1
 fi
 
+find functions -name "*.cpython-$runtime_version_tag.pyc" -delete
+"$pyc_python" -m compileall -q -j0 --invalidation-mode checked-hash functions >/dev/null
+echo "build_layer: compiled functions/ for CPython $runtime_version (checked-hash)"
+
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
@@ -37,7 +45,7 @@ if [[ "${FORCE:-0}" != 1 && -d $target && $target -nt $requirements && $target -
   exit 0
 fi
 
-echo "build_layer: installing $requirements into $target (manylinux2014_x86_64, cp${runtime_version/./})"
+echo "build_layer: installing $requirements into $target (manylinux2014_x86_64, cp$runtime_version_tag)"
 mkdir -p "$layer_root"
 staging=$(mktemp -d "$layer_root/.python.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
