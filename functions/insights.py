@@ -5,4 +5,13 @@ from functions.core.api.lambda_adapter import lambda_handler
 from functions.core.api.routes import insights
 
 app = create_app([insights.router])
-handler = lambda_handler(app)
+# What the routes import when they first run (the report, the unanswered questions, indexing), held by
+# the snapshot.
+handler = lambda_handler(
+    app,
+    preload=(
+        "functions.core.insights.report",
+        "functions.core.insights.unanswered",
+        "functions.core.knowledge.indexing",
+    ),
+)

@@ -5,4 +5,5 @@ from functions.core.api.lambda_adapter import lambda_handler
 from functions.core.api.routes import knowledge
 
 app = create_app([knowledge.router])
-handler = lambda_handler(app)
+# What the upload route imports when it first runs (indexing), held by the snapshot.
+handler = lambda_handler(app, preload=("functions.core.knowledge.indexing",))

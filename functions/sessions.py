@@ -2,7 +2,8 @@
 
 from functions.core.api.app import create_app
 from functions.core.api.lambda_adapter import lambda_handler
-from functions.core.api.routes import sessions, widget
+from functions.core.api.routes import health, sessions, widget
 
-app = create_app([sessions.router, widget.router])
-handler = lambda_handler(app)
+app = create_app([health.router, sessions.router, widget.router])
+# What the routes import when they first run (GET /v1/config's speech engines), held by the snapshot.
+handler = lambda_handler(app, preload=("functions.core.speech.tts",))

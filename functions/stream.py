@@ -6,6 +6,6 @@ relaying each invocation to it (see functions/stream.sh and serverless.yml).
 """
 
 from functions.core.api.app import create_app
-from functions.core.api.routes import chat, speech, turns
+from functions.core.api.routes import chat, health, speech, turns
 
-app = create_app([turns.router, chat.router, speech.router])
+app = create_app([health.router, turns.router, chat.router, speech.router])

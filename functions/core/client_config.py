@@ -7,8 +7,6 @@ from pydantic import BaseModel
 from functions.core.providers.avatar.base import Capabilities
 from functions.core.providers.avatar.registry import configured, declared_providers, provider_names
 from functions.core.settings import Settings
-from functions.core.speech.stt import voice_input
-from functions.core.speech.tts import AudioFormat
 
 
 class LlmInfo(BaseModel):
@@ -89,6 +87,10 @@ def _embedding_model(settings: Settings) -> str | None:
 
 
 def client_config(settings: Settings) -> ClientConfig:
+    # Speech is imported when the configuration is first asked for, not with the function's routes.
+    from functions.core.speech.stt import voice_input
+    from functions.core.speech.tts import AudioFormat
+
     embedding_model = _embedding_model(settings)
     stt = voice_input(settings, None)
     return ClientConfig(

@@ -21,6 +21,7 @@ from functions.core.api.routes import (
     api_keys,
     avatars,
     chat,
+    health,
     insights,
     knowledge,
     sessions,
@@ -65,6 +66,7 @@ def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | 
     swagger = web_dist / "docs-assets" / "swagger-ui-bundle.js"
     app = create_app(
         [
+            health.router,
             avatars.router,
             api_keys.router,
             knowledge.router,

@@ -5,7 +5,8 @@ resumes every new instance from that snapshot, so the init's work is no longer p
 hooks (registered with the runtime's `snapshot_restore_py`, which only the Lambda runtime provides):
 
 - before the snapshot: import what the routes need on their first request (psycopg and its pool, PyJWT,
-  httpx: a handler module imports them lazily, for functions without SnapStart and for local runs), and
+  httpx, and the modules behind the function's routes that it names: a handler module imports them
+  lazily, for functions without SnapStart and for local runs), and
   close the database pool and the HTTP clients, whose sockets would be stale, and shared by every instance
   restored from the snapshot;
 - after a restore: reseed `random` (otherwise every restored instance draws the same retry jitter) and
@@ -16,6 +17,7 @@ import asyncio
 import importlib
 import logging
 import random
+from collections.abc import Sequence
 
 from functions.core.db.pool import Database, get_database
 from functions.core.http_client import app_clients
@@ -29,8 +31,9 @@ PRELOADED = ("psycopg", "psycopg.rows", "psycopg.types.json", "psycopg_pool", "j
 REOPEN_TIMEOUT_S = 5.0
 
 
-def before_snapshot(database: Database | None = None) -> None:
-    for name in PRELOADED:
+def before_snapshot(database: Database | None = None, modules: Sequence[str] = ()) -> None:
+    """`modules`: what the function's own routes import when they first run."""
+    for name in (*PRELOADED, *modules):
         importlib.import_module(name)
     (database or get_database()).close_idle_loops()
     app_clients().close_idle_loops()
@@ -49,12 +52,13 @@ def after_restore(loop: asyncio.AbstractEventLoop, database: Database | None = N
     log.info("snapstart: random reseeded, database pool reopened after the restore")
 
 
-def register_hooks(loop: asyncio.AbstractEventLoop) -> bool:
-    """Registers both hooks for the handler running on `loop`; False outside the Lambda runtime."""
+def register_hooks(loop: asyncio.AbstractEventLoop, preload: Sequence[str] = ()) -> bool:
+    """Registers both hooks for the handler running on `loop`, the snapshot also importing `preload`;
+    False outside the Lambda runtime."""
     try:
         runtime = importlib.import_module("snapshot_restore_py")
     except ImportError:
         return False
-    runtime.register_before_snapshot(before_snapshot)
+    runtime.register_before_snapshot(before_snapshot, modules=tuple(preload))
     runtime.register_after_restore(after_restore, loop)
     return True

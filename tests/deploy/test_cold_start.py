@@ -1,6 +1,7 @@
 """A handler module's cold start: it imports the framework and our code, and the heavy dependencies only
 when a request needs them (or, with SnapStart, before the snapshot)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -27,6 +28,42 @@ HEAVY = (
     "boto3",
     "botocore",
 )
+# What each HTTP function's routes do not import before they run, by handler module: the logic behind
+# its routes (imported by the route when it first runs, or held by the SnapStart snapshot), and other
+# functions' routes. Settings are read without a settings framework, which would import every source
+# it supports (dotenv, argparse for its command line).
+OFF_THE_COLD_PATH = {
+    "functions.avatars": (
+        "functions.core.api.routes.health",
+        "functions.core.client_config",
+        "functions.core.sessions.lifecycle",
+        "functions.core.speech.tts",
+        "functions.core.turns.models",
+    ),
+    "functions.sessions": (
+        "functions.core.speech.tts",
+        "functions.core.text.sentences",
+        "functions.core.auth.api_keys",
+        "functions.core.tools.runtime",
+    ),
+    "functions.insights": (
+        "functions.core.api.routes.health",
+        "functions.core.insights.report",
+        "functions.core.insights.unanswered",
+        "functions.core.knowledge.indexing",
+        "functions.core.llm.offline",
+        "functions.core.sessions.models",
+        "functions.core.turns.models",
+    ),
+    "functions.knowledge": (
+        "functions.core.api.routes.health",
+        "functions.core.knowledge.indexing",
+        "functions.core.llm.embeddings",
+        "functions.core.text.chunking",
+        "functions.core.sessions.models",
+    ),
+}
+EVERY_FUNCTION_OFF = ("pydantic_settings", "dotenv", "argparse")
 HANDLER_MODULES = sorted(
     f"functions.{path.stem}" for path in (REPO / "functions").glob("*.py") if path.name != "__init__.py"
 )
@@ -39,6 +76,7 @@ heavy = set(sys.argv[2:])
 loaded = lambda: sorted(heavy & {name.split(".")[0] for name in sys.modules})
 importlib.import_module(sys.argv[1])
 at_import = loaded()
+modules_at_import = sorted(sys.modules)
 import snapshot_restore_py
 before = snapshot_restore_py.get_before_snapshot()
 after = snapshot_restore_py.get_after_restore()
@@ -46,9 +84,12 @@ for hook, args, kwargs in before:
     hook(*args, **kwargs)
 print(json.dumps({
     "at_import": at_import,
+    "modules_at_import": modules_at_import,
     "before_snapshot": [f"{hook.__module__}.{hook.__qualname__}" for hook, _, _ in before],
     "after_restore": [f"{hook.__module__}.{hook.__qualname__}" for hook, _, _ in after],
+    "preloaded": [name for _, _, kwargs in before for name in kwargs.get("modules", ())],
     "after_before_snapshot": loaded(),
+    "modules_after_before_snapshot": sorted(sys.modules),
 }))
 """
 
@@ -82,6 +123,18 @@ def test_a_handler_module_imports_no_heavy_dependency_before_its_first_request(m
     assert _import_in_a_fresh_interpreter(module)["at_import"] == []
 
 
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_a_handler_module_imports_only_what_its_own_routes_need_before_they_run(module: str) -> None:
+    imported = set(_import_in_a_fresh_interpreter(module)["modules_at_import"])
+    assert imported & {*EVERY_FUNCTION_OFF, *OFF_THE_COLD_PATH.get(module, ())} == set()
+
+
+def test_the_modules_kept_off_the_cold_path_exist() -> None:
+    """A module renamed or moved would pass the test above for the wrong reason."""
+    for name in {*EVERY_FUNCTION_OFF, *(name for names in OFF_THE_COLD_PATH.values() for name in names)}:
+        assert importlib.util.find_spec(name) is not None, name
+
+
 def _snapstart_functions() -> list[str]:
     return sorted(name for name, function in _functions().items() if function.get("snapStart"))
 
@@ -95,5 +148,9 @@ def test_a_snapstart_handler_registers_its_hooks_and_preloads_before_the_snapsho
     report = _import_in_a_fresh_interpreter(_module_name(_functions()[name]["handler"]))
     assert report["before_snapshot"] == ["functions.core.snapstart.before_snapshot"]
     assert report["after_restore"] == ["functions.core.snapstart.after_restore"]
-    # The snapshot holds what the first request would otherwise import.
+    # The snapshot holds what the first request would otherwise import: drivers, and the modules behind
+    # the function's own routes.
     assert {"psycopg", "psycopg_pool", "jwt", "httpx"} <= set(report["after_before_snapshot"])
+    preloaded = set(report["preloaded"])
+    assert preloaded & set(report["modules_at_import"]) == set()
+    assert preloaded <= set(report["modules_after_before_snapshot"])

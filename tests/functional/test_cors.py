@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 from functions.core.api import cors
 from functions.core.api.app import create_app
 from functions.core.api.cors import CorsMiddleware, OriginCache
-from functions.core.api.routes import avatars, widget
+from functions.core.api.routes import avatars, health, widget
 from functions.core.db.pool import get_database
 from functions.core.settings import get_settings
 from tests.conftest import User
@@ -31,7 +31,7 @@ def app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]
     monkeypatch.setenv("CORS_ORIGINS", f'["{STUDIO}"]')
     get_settings.cache_clear()
     try:
-        yield create_app([avatars.router, widget.router])
+        yield create_app([health.router, avatars.router, widget.router])
     finally:
         get_settings.cache_clear()
 

@@ -17,7 +17,7 @@ import uvicorn
 from psycopg.conninfo import make_conninfo
 
 from functions.core.api.app import create_app
-from functions.core.api.routes import sessions
+from functions.core.api.routes import health, sessions
 from functions.core.db.migrate import prepare_database
 from functions.core.deploy.check import Check, run_checks
 from functions.core.settings import Settings, get_settings
@@ -61,7 +61,7 @@ def deployed_api(database_url: str) -> Iterator[str]:
     mp = pytest.MonkeyPatch()
     mp.setenv("CORS_ORIGINS", json.dumps([STUDIO]))
     get_settings.cache_clear()
-    app = create_app([sessions.router])
+    app = create_app([health.router, sessions.router])
     mp.undo()
     get_settings.cache_clear()
     port = _free_port()

@@ -1,4 +1,6 @@
-"""Builds the FastAPI app that every HTTP function serves (with the routers it needs)."""
+"""Builds the FastAPI app that every HTTP function serves, with only the routers it needs: what a function
+does not route is not imported at its cold start (GET /health and /v1/config are the health router's,
+served by the sessions function and the streaming one)."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -11,7 +13,6 @@ from functions.core.api.body_limit import BodyLimitMiddleware, upload_routes
 from functions.core.api.cors import CorsMiddleware, OriginCache, load_avatar_origins
 from functions.core.api.openapi import install_openapi
 from functions.core.api.problems import install_problem_handlers
-from functions.core.api.routes import health
 from functions.core.db.pool import get_database
 from functions.core.http_client import app_clients
 from functions.core.logs import configure_logging
@@ -43,7 +44,6 @@ def create_app(
         _serve_docs_from(app, docs_assets)
     install_problem_handlers(app)
     install_openapi(app)
-    app.include_router(health.router)
     for router in routers:
         app.include_router(router)
     if settings.is_local:

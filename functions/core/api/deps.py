@@ -1,4 +1,7 @@
-"""Dependencies that keep route signatures short: the verified caller, the database, settings, the clock."""
+"""Dependencies that keep route signatures short: the verified caller, the database, settings, the clock.
+
+Every function's app imports this module, so what only one kind of caller needs (API keys, a session's
+callback token) is imported when such a caller first comes."""
 
 import time
 import uuid
@@ -9,7 +12,6 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from functions.core.auth.api_keys import InvalidApiKey, principal_for_api_key
 from functions.core.auth.tokens import (
     Principal,
     TokenVerifier,
@@ -20,7 +22,6 @@ from functions.core.auth.tokens import (
 from functions.core.db.pool import Database, get_database
 from functions.core.errors import Forbidden, Unauthorized
 from functions.core.origins import normalise_origin
-from functions.core.sessions.lifecycle import session_callback_is_live
 from functions.core.settings import Settings, get_settings
 
 
@@ -95,6 +96,8 @@ async def api_key_principal(
     db: Annotated[Database, Depends(_database)],
     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_api_key)],
 ) -> Principal:
+    from functions.core.auth.api_keys import InvalidApiKey, principal_for_api_key
+
     key = _bearer(request)
     if key is None:
         raise InvalidApiKey("send the avatar's API key as 'Authorization: Bearer sk-avs-...'")
@@ -122,6 +125,8 @@ async def session_caller(
     principal = verify_session_callback_token(
         secret, token, session_id=session_id, audience=settings.jwt_audience
     )
+    from functions.core.sessions.lifecycle import session_callback_is_live
+
     if not await session_callback_is_live(db, principal, session_id):
         raise Unauthorized("this session has ended, and its callback token with it")
     return principal

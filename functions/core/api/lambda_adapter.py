@@ -1,6 +1,7 @@
 """Wraps a FastAPI app for API Gateway HTTP API events."""
 
 import asyncio
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from mangum import Mangum
@@ -11,11 +12,12 @@ from functions.core.snapstart import register_hooks
 TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
 
 
-def lambda_handler(app: FastAPI) -> Mangum:
+def lambda_handler(app: FastAPI, *, preload: Sequence[str] = ()) -> Mangum:
     """Lifespan off: Mangum would run it on every invocation; the pool opens lazily instead.
 
     Mangum runs every invocation on the loop it finds (or sets) here, so SnapStart's hooks close and
-    reopen that loop's pool (functions/core/snapstart.py)."""
+    reopen that loop's pool (functions/core/snapstart.py). `preload`: the modules the app's routes import
+    when they first run, which a SnapStart snapshot holds already."""
     handler = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
-    register_hooks(asyncio.get_event_loop())
+    register_hooks(asyncio.get_event_loop(), preload)
     return handler

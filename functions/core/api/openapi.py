@@ -53,25 +53,26 @@ def _problem(status: int) -> dict[str, Any]:
     return {"description": _DESCRIPTIONS[status], "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}}
 
 
-# Schemas FastAPI does not derive from a route (the events of a stream), by component name.
-_COMPONENTS: dict[str, TypeAdapter[Any]] = {}
+# Schemas FastAPI does not derive from a route (the events of a stream), by component name. Their
+# adapters are made when a document is built, not when a route declares them (at a cold start).
+_COMPONENTS: dict[str, Any] = {}
 _REF = "#/components/schemas/{model}"
 
 
 def component(name: str, annotation: Any) -> dict[str, str]:
     """A `$ref` to `annotation`'s JSON Schema, published as the component `name` in every document that
     refers to it."""
-    _COMPONENTS[name] = TypeAdapter(annotation)
+    _COMPONENTS[name] = annotation
     return {"$ref": _REF.format(model=name)}
 
 
 def document_components(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     paths = json.dumps(schema.get("paths", {}))
-    for name, adapter in _COMPONENTS.items():
+    for name, annotation in _COMPONENTS.items():
         if f'"{_REF.format(model=name)}"' not in paths:
             continue
-        published = adapter.json_schema(ref_template=_REF, mode="serialization")
+        published = TypeAdapter(annotation).json_schema(ref_template=_REF, mode="serialization")
         for model, definition in published.pop("$defs", {}).items():
             components.setdefault(model, definition)
         components[name] = published

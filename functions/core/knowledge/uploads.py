@@ -34,8 +34,6 @@ from functions.core.avatars import require_avatar
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, PayloadTooLarge, ServiceUnavailable
 from functions.core.knowledge.extract import MIME_TYPES, detect_format, inspect_upload
-from functions.core.knowledge.indexing import mark_failed, run_indexing
-from functions.core.knowledge.ingest import on_behalf_of
 from functions.core.settings import Settings, local_secret
 
 log = logging.getLogger(__name__)
@@ -220,6 +218,10 @@ async def index_uploaded(db: Database, storage: UploadStorage, key: str, setting
     Storage events may arrive more than once: a document whose file was taken already is left alone.
     """
     import psycopg
+
+    # The indexing (embeddings, chunking) runs here only: the functions that hand out tickets never import it.
+    from functions.core.knowledge.indexing import mark_failed, run_indexing
+    from functions.core.knowledge.ingest import on_behalf_of
 
     parsed = parse_key(key)
     if parsed is None:

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.text.speakable import citations, speakable
+from functions.core.turns.ids import TURN_ID_PATTERN as TURN_ID_PATTERN
 
-TURN_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 # Some character that is not whitespace, by the reckoning of JSON Schema's regexes and pydantic's alike.
 NOT_BLANK = r"[^\s\x85\ufeff]"
 

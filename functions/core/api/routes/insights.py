@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 
 from functions.core.api.deps import AppSettings, CurrentUser, Db, OwnerUser
-from functions.core.insights import export, feedback, prices, unanswered
+from functions.core.insights import export, feedback, prices
 from functions.core.insights.models import (
     AnsweredGroup,
     AnswerGroup,
@@ -19,10 +19,11 @@ from functions.core.insights.models import (
     Prices,
     UnansweredGroup,
 )
-from functions.core.insights.report import DateRange, insights_report
-from functions.core.knowledge.indexing import run_indexing
-from functions.core.turns.models import TURN_ID_PATTERN
+from functions.core.turns.ids import TURN_ID_PATTERN
 
+# The report, the unanswered questions (with what answering them indexes) and the export are imported by
+# the routes that run them: they reach sessions, knowledge and the language model, which the function's
+# other routes never need at its cold start.
 router = APIRouter(prefix="/v1", tags=["insights"])
 
 TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)]
@@ -52,6 +53,8 @@ async def get_insights(
     end: To = None,
     avatar_id: uuid.UUID | None = None,
 ) -> InsightsReport:
+    from functions.core.insights.report import DateRange, insights_report
+
     return await insights_report(db, user, DateRange(start, end), avatar_id, settings)
 
 
@@ -59,6 +62,9 @@ async def get_insights(
 async def get_unanswered(
     user: OwnerUser, db: Db, start: From = None, end: To = None, avatar_id: uuid.UUID | None = None
 ) -> list[UnansweredGroup]:
+    from functions.core.insights import unanswered
+    from functions.core.insights.report import DateRange
+
     window = DateRange(start, end)
     return await unanswered.unanswered_questions(db, user, window.start, window.end, avatar_id)
 
@@ -68,6 +74,9 @@ async def answer_unanswered(
     body: AnswerGroup, user: OwnerUser, db: Db, settings: AppSettings, background: BackgroundTasks
 ) -> AnsweredGroup:
     """The owner's answer becomes a knowledge entry, indexed like an upload; the group is marked answered."""
+    from functions.core.insights import unanswered
+    from functions.core.knowledge.indexing import run_indexing
+
     upload = unanswered.answer_upload(body, settings.max_upload_bytes)
     answered, needs_indexing = await unanswered.answer_group(db, user, body, upload)
     if needs_indexing:
@@ -85,6 +94,8 @@ async def export_transcripts(
     fmt: Annotated[export.Format, Query(alias="format")] = "csv",
 ) -> StreamingResponse:
     """Every message of the range's conversations, oldest conversation first, as CSV or JSON Lines."""
+    from functions.core.insights.report import DateRange
+
     window = DateRange(start, end)
     name = f"transcripts-{window.start}-{window.end}.{fmt}"
     return StreamingResponse(

@@ -8,7 +8,6 @@ from functions.core.api.deps import AppSettings, Db, OwnerUser
 from functions.core.api.openapi import problems
 from functions.core.knowledge import documents
 from functions.core.knowledge.extract import inspect_upload
-from functions.core.knowledge.indexing import run_indexing
 from functions.core.knowledge.uploads import UploadRequest, UploadTicket, create_ticket, upload_storage
 
 # Where local mode takes the upload form that a storage bucket takes in the cloud.
@@ -30,6 +29,8 @@ async def upload_document(
     title: Annotated[str | None, Form(max_length=300, pattern=r"^[^\x00]*$")] = None,
 ) -> documents.Uploaded:
     """Accept a file at once (202) and index it in the background; poll the document for progress."""
+    from functions.core.knowledge.indexing import run_indexing
+
     upload = inspect_upload(
         file.filename, file.content_type, await file.read(), title=title, max_bytes=settings.max_upload_bytes
     )
