@@ -158,6 +158,17 @@ def test_a_big_table_is_split_into_groups_of_rows_each_under_its_header() -> Non
     assert all(c.heading_path == ("Settings",) for c in chunks)
 
 
+def test_a_table_row_longer_than_the_target_is_split_within_the_limit() -> None:
+    long_row = "| a | " + " ".join(f"clause {i}, and more" for i in range(300)) + " |"
+    doc = "\n".join(["| Key | Value |", "|---|---|", long_row, "| b | short |"])
+    chunks = chunk_document(doc, fmt="markdown", target_tokens=100, overlap_tokens=20, max_tokens=150)
+    assert len(chunks) > 5
+    assert all(c.token_count <= 150 for c in chunks)
+    assert chunks[0].content.startswith("| Key | Value |\n|---|---|\n| a | clause 0,")
+    assert chunks[-1].content == "| Key | Value |\n|---|---|\n| b | short |"
+    assert "".join(c.content for c in chunks[:-1]).replace(" ", "").endswith("clause299,andmore|")
+
+
 def test_lines_starting_with_a_bar_without_a_delimiter_row_are_text() -> None:
     text = "\n".join(f"| not a table row {i}. It goes on a while, sentence {i}." for i in range(40))
     chunks = chunk_document(text, fmt="markdown", target_tokens=60, overlap_tokens=10, max_tokens=90)

@@ -225,7 +225,8 @@ def chunk_document(
     up to about `target_tokens`; paragraphs over the target are split into sentences, and sentences
     over it at clause boundaries. Fenced code blocks stay whole when they fit in `max_tokens`, else
     they split by line. A table (header row, delimiter row, rows) over the target is split into groups
-    of rows, each a chunk of its own under the table's header. Each chunk after the first in a section
+    of rows, each a chunk of its own under the table's header (a row over the target splits at clauses,
+    as text does). Each chunk after the first in a section
     starts with the last sentences of the previous chunk, up to `overlap_tokens`. No chunk exceeds
     `max_tokens`. Plain text has no headings, code blocks or tables.
 
