@@ -165,6 +165,43 @@ def test_full_text_finds_the_words_of_the_headings_above_a_chunk(admin: Admin, c
     assert [row["chunk_id"] for row in rows] == [hours]
 
 
+def test_a_word_in_the_headings_outweighs_the_same_word_said_often_in_the_text(
+    admin: Admin, corpus: Corpus
+) -> None:
+    # Headings are a field of their own: "refunds" naming the section counts once in full, on top of
+    # the chunk's own count, where three mentions in another chunk's text saturate.
+    section = _headed_chunk(
+        admin, corpus, ["Guide", "Refunds"], "Send the form back within thirty days and we pay you."
+    )
+    mentions = _headed_chunk(
+        admin,
+        corpus,
+        ["Guide", "Shipping"],
+        "A refund for shipping is rare; a refund for a late parcel is paid as credit; a refund takes a week.",
+    )
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, '"refund" or "refunds"')
+    assert [row["chunk_id"] for row in rows] == [section, mentions]
+
+
+def test_at_most_two_chunks_of_one_section_come_before_the_other_sections(
+    admin: Admin, corpus: Corpus
+) -> None:
+    table = [
+        _headed_chunk(admin, corpus, ["Guide", "Parcels"], f"| parcel {n} | parcel | parcel |")
+        for n in range(3)
+    ]
+    returns = _headed_chunk(admin, corpus, ["Guide", "Returns"], "A parcel can come back to us for a week.")
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "parcel", limit=3)
+    assert [row["chunk_id"] for row in rows][2] == returns
+    assert {row["chunk_id"] for row in rows[:2]} <= set(table)
+    # The section's third chunk is not dropped: it follows the other sections' chunks.
+    rows = match(admin, corpus.world.owner, corpus.world.avatar_id, "parcel", limit=6)
+    assert len(rows) == 4
+    assert rows[2]["chunk_id"] == returns
+    assert {row["chunk_id"] for row in rows} == {*table, returns}
+    assert rows[3]["fts_rank"] < rows[2]["fts_rank"]
+
+
 def test_full_text_reads_paths_and_identifiers_as_their_words(admin: Admin, corpus: Corpus) -> None:
     route = _headed_chunk(
         admin, corpus, ["API"], "`POST /v1/sessions/{id}/interrupt` keeps what was heard; see docs/api.md."

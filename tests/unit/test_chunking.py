@@ -128,6 +128,61 @@ def test_headings_inside_code_blocks_are_code() -> None:
     assert [(c.heading_path, c.content) for c in chunks] == [(("Real",), "```\n# not a heading\n```")]
 
 
+def table(rows: int) -> str:
+    body = [
+        f"| `PARAM_{i}` | {i} | What parameter {i} changes, in a sentence of its own. |" for i in range(rows)
+    ]
+    return "\n".join(["| Name | Default | What it does |", "| --- | :-: | --- |", *body])
+
+
+def test_a_table_that_fits_stays_whole_with_the_text_around_it() -> None:
+    doc = f"# Settings\nThese are the settings.\n\n{table(3)}\n\nThat is all."
+    chunks = chunk_document(doc, fmt="markdown")
+    assert [c.content for c in chunks] == [f"These are the settings.\n\n{table(3)}\n\nThat is all."]
+
+
+def test_a_big_table_is_split_into_groups_of_rows_each_under_its_header() -> None:
+    header = "| Name | Default | What it does |\n| --- | :-: | --- |"
+    doc = f"# Settings\nThese are the settings.\n\n{table(60)}\n\nThat is all."
+    chunks = chunk_document(doc, fmt="markdown", target_tokens=300, overlap_tokens=50, max_tokens=450)
+    rows = [c for c in chunks if "PARAM_" in c.content]
+    # Each group of rows is a chunk of its own, under the header, about a third of the target long.
+    assert all(c.content.startswith(header + "\n| `PARAM_") for c in rows)
+    assert all(c.token_count <= 300 // 3 for c in rows)
+    assert 60 // 3 <= len(rows) < 60
+    assert chunks[0].content == "These are the settings."
+    assert chunks[-1].content == "That is all."
+    # Every row is in exactly one chunk, in order; no row is cut.
+    found = [line for c in rows for line in c.content.split("\n")[2:]]
+    assert found == table(60).split("\n")[2:]
+    assert all(c.heading_path == ("Settings",) for c in chunks)
+
+
+def test_a_table_row_longer_than_the_target_is_split_within_the_limit() -> None:
+    long_row = "| a | " + " ".join(f"clause {i}, and more" for i in range(300)) + " |"
+    doc = "\n".join(["| Key | Value |", "|---|---|", long_row, "| b | short |"])
+    chunks = chunk_document(doc, fmt="markdown", target_tokens=100, overlap_tokens=20, max_tokens=150)
+    assert len(chunks) > 5
+    assert all(c.token_count <= 150 for c in chunks)
+    assert chunks[0].content.startswith("| Key | Value |\n|---|---|\n| a | clause 0,")
+    assert chunks[-1].content == "| Key | Value |\n|---|---|\n| b | short |"
+    assert "".join(c.content for c in chunks[:-1]).replace(" ", "").endswith("clause299,andmore|")
+
+
+def test_lines_starting_with_a_bar_without_a_delimiter_row_are_text() -> None:
+    text = "\n".join(f"| not a table row {i}. It goes on a while, sentence {i}." for i in range(40))
+    chunks = chunk_document(text, fmt="markdown", target_tokens=60, overlap_tokens=10, max_tokens=90)
+    assert len(chunks) > 3
+    # Text, not row groups: no chunk repeats the first line as a header, and chunks overlap.
+    assert not any(c.content.startswith("| not a table row 0.") for c in chunks[1:])
+    assert all(b.content[:20] in a.content for a, b in itertools.pairwise(chunks))
+
+
+def test_plain_text_has_no_tables() -> None:
+    chunks = chunk_document(table(40), fmt="text", target_tokens=120, overlap_tokens=20, max_tokens=180)
+    assert sum(c.content.startswith("| Name | Default") for c in chunks) == 1
+
+
 def test_cjk_text_is_chunked_at_sentence_ends_within_limits() -> None:
     text = "今天天气很好，我们去公园散步。" * 60
     chunks = chunk_document(text, fmt="text", target_tokens=100, overlap_tokens=20, max_tokens=120)
