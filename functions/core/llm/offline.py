@@ -34,6 +34,7 @@ MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 LONG_WORDS = 32  # about thirteen seconds of speech
 LONG_SHARE = 0.8
+ROW_SHARE = 0.9
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
 PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
@@ -44,6 +45,7 @@ _WORD = re.compile(r"\w+")
 # English endings dropped before two words are compared (longest first); a stem keeps four letters.
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "ly", "s")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
+_HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
@@ -81,6 +83,7 @@ class _Candidate:
     words: int
     sequence: tuple[str, ...]  # its content words in order, for phrases of the question
     quantity: bool  # holds a number, a time or a day
+    row: bool  # a table row: its cells, not a sentence that states something
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -114,10 +117,11 @@ def _table_row(line: str, previous: str, following: str) -> str | None:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _sentences(content: str) -> list[str]:
-    """The passage's quotable sentences in order: prose sentences and table rows, in plain words."""
+def _sentences(content: str) -> list[tuple[str, bool]]:
+    """The passage's quotable sentences in order, in plain words, each with whether it is a table row
+    (a list of cells rather than a statement)."""
     lines = unwrap(content).split("\n")
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     prose: list[str] = []
 
     def flush() -> None:
@@ -131,7 +135,7 @@ def _sentences(content: str) -> list[str]:
             # quoted. Only the passage's first sentence can be one; it starts in lower case.
             tail = not out and sentence.lstrip()[:1].islower()
             if len(_WORD.findall(text)) >= 3 and not tail:
-                out.append(text)
+                out.append((text, False))
         prose.clear()
 
     for n, line in enumerate(lines):
@@ -139,7 +143,7 @@ def _sentences(content: str) -> list[str]:
             flush()
             row = _table_row(line, lines[n - 1] if n else "", lines[n + 1] if n + 1 < len(lines) else "")
             if row is not None and len(_WORD.findall(row)) >= 3:
-                out.append(row)
+                out.append((row, True))
         else:
             prose.append(line)
     flush()
@@ -210,16 +214,25 @@ def _bonus(
     return bonus
 
 
-def _candidate(passage: int, position: int, text: str, headings: frozenset[str]) -> _Candidate:
+def _terms(text: str) -> frozenset[str]:
+    """Content words, and a hyphenated word also as one ("Wi-Fi" meets "wifi", "e-books" "ebooks")."""
+    joined = " ".join(a + b for a, b in _HYPHENATED.findall(text))
+    return frozenset(content_terms(f"{text} {joined}"))
+
+
+def _candidate(
+    passage: int, position: int, text: str, headings: frozenset[str], *, row: bool = False
+) -> _Candidate:
     return _Candidate(
         passage,
         position,
         text,
-        frozenset(content_terms(text)),
+        _terms(text),
         headings,
         len(_WORD.findall(text)),
         _sequence(text),
         bool(_QUANTITY.search(text)),
+        row,
     )
 
 
@@ -249,8 +262,8 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
     out = []
     for i in best:
         headings = frozenset(content_terms(" ".join([passages[i].document_title, *passages[i].heading_path])))
-        for j, text in enumerate(_sentences(passages[i].content)):
-            out.append(_candidate(i, j, text, headings))
+        for j, (text, row) in enumerate(_sentences(passages[i].content)):
+            out.append(_candidate(i, j, text, headings, row=row))
     return out
 
 
@@ -278,15 +291,21 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
 
     def relevance(c: _Candidate) -> float:
         # Among sentences nearly as relevant, one of a passage the retriever ranked higher (it weighs
-        # meaning, not only shared words) wins, and a long one (a reference line) yields to a short one.
+        # meaning, not only shared words) wins, a long one (a reference line) yields to a short one and
+        # a table row to a sentence that states the same.
         prior = 1 / (1 + PASSAGE_DECAY * order[c.passage])
         score = _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
-        return score * prior * (LONG_SHARE if c.words > LONG_WORDS else 1)
+        form = LONG_SHARE if c.words > LONG_WORDS else ROW_SHARE if c.row else 1
+        return score * prior * form
 
     scored = sorted(candidates, key=lambda c: (relevance(c), *rank[id(c)]), reverse=True)
     if _score(wanted, scored[0], weights) == 0:
-        # The retriever judged the passages relevant even without shared words: quote the best one's opening.
-        opening = min(candidates, key=lambda c: (-passages[c.passage].score, c.passage, c.position))
+        # The retriever judged the passages relevant even without shared words: quote the best one's first
+        # statement (a number for "how many"), a table row only when it has none.
+        opening = min(
+            candidates,
+            key=lambda c: (-passages[c.passage].score, c.passage, -relevance(c), c.row, c.position),
+        )
         return _cite(opening.text, opening.passage + 1)
     more = bool(_ASKS_FOR_MORE.search(question))
     budget, limit = (MORE_WORD_BUDGET, MORE_SENTENCES) if more else (WORD_BUDGET, MAX_SENTENCES)
