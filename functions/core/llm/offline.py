@@ -46,6 +46,8 @@ _WORD = re.compile(r"\w+")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "ly", "s")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
 _HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
+# A sentence set wholly in bold (after a list marker): a label such as "**Supabase project.**".
+_LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*|__)\s*$")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
@@ -126,8 +128,8 @@ def _sentences(content: str) -> list[tuple[str, bool]]:
 
     def flush() -> None:
         for sentence in split_sentences("\n".join(prose), max_chars=MAX_SENTENCE_CHARS):
-            if sentence.lstrip().startswith(("#", "```", "~~~")):
-                continue  # a heading is not an answer, and code cannot be said
+            if _LABEL.match(sentence) or sentence.rstrip().endswith(":"):
+                continue  # a label set in bold names what follows, and "Do it in this order:" leads into it
             text = speakable(sentence)
             if text.endswith("?"):
                 continue  # a question (an FAQ entry's own) is not an answer either
@@ -138,8 +140,14 @@ def _sentences(content: str) -> list[tuple[str, bool]]:
                 out.append((text, False))
         prose.clear()
 
+    fenced = False
     for n, line in enumerate(lines):
-        if line.lstrip().startswith("|"):
+        start = line.lstrip()
+        if start.startswith(("```", "~~~")) or fenced or start.startswith("#"):
+            # Code cannot be said and a heading is not an answer: both end the prose before them.
+            flush()
+            fenced ^= start.startswith(("```", "~~~"))
+        elif start.startswith("|"):
             flush()
             row = _table_row(line, lines[n - 1] if n else "", lines[n + 1] if n + 1 < len(lines) else "")
             if row is not None and len(_WORD.findall(row)) >= 3:
@@ -310,16 +318,11 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     more = bool(_ASKS_FOR_MORE.search(question))
     budget, limit = (MORE_WORD_BUDGET, MORE_SENTENCES) if more else (WORD_BUDGET, MAX_SENTENCES)
     if scored[0].words > WORD_BUDGET and not more:
-        # A sentence too long to say in about eight seconds (a reference line of the docs): its clauses
-        # that answer best are said, as a sentence of their own.
+        # A sentence too long to say in about eight seconds (a reference line of the docs) is said from its
+        # start, where its subject and main statement are, to the last clause that fits: a later clause
+        # said alone ("the bill is cancelled when the item comes back") would lose what it depends on.
         best = scored[0]
-        pieces = [
-            _candidate(best.passage, best.position, piece, best.heading_terms)
-            for piece in _clauses(best.text)
-        ]
-        scored[0] = max(
-            pieces, key=lambda c: _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
-        )
+        scored[0] = _candidate(best.passage, best.position, _clauses(best.text)[0], best.heading_terms)
     chosen = [scored[0]]
     words = scored[0].words
     enough = _score(wanted, scored[0], weights) * FOLLOWER_SHARE
