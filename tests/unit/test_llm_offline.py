@@ -1,9 +1,17 @@
 """The offline answerer: a grounded, cited, deterministic reply without any network."""
 
+import re
 import uuid
 
 from functions.core.llm.base import ChatMessage, ChatModel, Passage
-from functions.core.llm.offline import NOT_IN_KNOWLEDGE_BASE, WORD_BUDGET, OfflineAnswerer, compose, unwrap
+from functions.core.llm.offline import (
+    NOT_IN_KNOWLEDGE_BASE,
+    SPEECH_BUDGET,
+    WORD_BUDGET,
+    OfflineAnswerer,
+    compose,
+    unwrap,
+)
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.text.speakable import MARKUP_CHARACTERS, speakable
 
@@ -376,3 +384,21 @@ def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
     schema = speakable(compose("How do I set up the database schema?", [setup], grounded_only=True))
     assert schema.startswith("Create a database, then apply the schema")
     assert "order" not in schema
+
+
+def test_a_line_of_names_and_numbers_is_cut_by_how_long_it_takes_to_say_not_only_by_its_words() -> None:
+    importer = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Release notes",
+        heading_path=["Upgrading"],
+        content=(
+            "The importer reads setting 2019.11.29, setting 2021.03.14 and setting 20261129,"
+            " then writes them out in a single pass."
+        ),
+        score=1.0,
+    )
+    text = speakable(compose("What does the importer read?", [importer], grounded_only=True))
+    assert len(re.findall(r"\w+", importer.content)) <= WORD_BUDGET, "its words alone would fit"
+    assert text.startswith("The importer reads setting 2019.11.29")
+    assert "single pass" not in text
+    assert len(text) + 2 * sum(c.isdigit() for c in text) <= SPEECH_BUDGET

@@ -2,8 +2,9 @@
 
 The reply is short and spoken as it is: whole sentences of the retrieved passages (hard-wrapped lines
 joined first, table rows read as their cells), in plain words, each followed by its `[n]` citation for
-the transcript. A sentence too long to say in about eight seconds is said as its clauses that answer
-best. It does not announce that it is offline: the turn's `done` event says so and the studio shows it.
+the transcript. A sentence too long to say in about eight seconds is said from its start to the last
+clause that fits; fenced code, headings and bold labels are never said. It does not announce that it
+is offline: the turn's `done` event says so and the studio shows it.
 """
 
 import asyncio
@@ -26,9 +27,14 @@ NO_KNOWLEDGE_YET = (
 
 MAX_PASSAGES = 5  # only the best-scored passages are quoted from
 MAX_SENTENCE_CHARS = 400
-# About eight seconds of speech at Piper's pace; a question asking for more gets more.
+# About eight seconds of speech at Piper's pace, in words and in characters (some sixteen a second, a
+# digit counting for three since it is said as a word): a line of names, paths and numbers takes longer
+# than its word count says. A question asking for more gets more.
 WORD_BUDGET = 24
 MORE_WORD_BUDGET = 80
+SPEECH_BUDGET = 130
+MORE_SPEECH_BUDGET = 430
+DIGIT_WEIGHT = 2  # added to the one character a digit is
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
@@ -83,6 +89,7 @@ class _Candidate:
     terms: frozenset[str]
     heading_terms: frozenset[str]
     words: int
+    length: int  # how long it takes to say, in characters (see `_spoken_length`)
     sequence: tuple[str, ...]  # its content words in order, for phrases of the question
     quantity: bool  # holds a number, a time or a day
     row: bool  # a table row: its cells, not a sentence that states something
@@ -238,6 +245,7 @@ def _candidate(
         _terms(text),
         headings,
         len(_WORD.findall(text)),
+        _spoken_length(text),
         _sequence(text),
         bool(_QUANTITY.search(text)),
         row,
@@ -252,13 +260,19 @@ def _as_sentence(clause: str) -> str:
     return clause[:1].upper() + clause[1:]
 
 
+def _spoken_length(text: str) -> int:
+    """How long `text` takes to say, in characters: its length, with each digit counted more."""
+    return len(text) + DIGIT_WEIGHT * sum(c.isdigit() for c in text)
+
+
 def _clauses(sentence: str) -> list[str]:
-    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words, each said as a
-    sentence of its own."""
+    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words and
+    `SPEECH_BUDGET` spoken characters, each said as a sentence of its own."""
     words = len(_WORD.findall(sentence))
-    if words <= WORD_BUDGET:
+    length = _spoken_length(sentence)
+    if words <= WORD_BUDGET and length <= SPEECH_BUDGET:
         return [_as_sentence(sentence)]
-    limit = max(1, len(sentence) * WORD_BUDGET // words)
+    limit = max(1, int(len(sentence) * min(WORD_BUDGET / max(words, 1), SPEECH_BUDGET / length)))
     pieces = split_at_clauses(sentence, limit)
     if len(pieces) == 1:  # nothing left to cut at
         return [_as_sentence(pieces[0])]
@@ -316,8 +330,12 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         )
         return _cite(opening.text, opening.passage + 1)
     more = bool(_ASKS_FOR_MORE.search(question))
-    budget, limit = (MORE_WORD_BUDGET, MORE_SENTENCES) if more else (WORD_BUDGET, MAX_SENTENCES)
-    if scored[0].words > WORD_BUDGET and not more:
+    budget, speech, limit = (
+        (MORE_WORD_BUDGET, MORE_SPEECH_BUDGET, MORE_SENTENCES)
+        if more
+        else (WORD_BUDGET, SPEECH_BUDGET, MAX_SENTENCES)
+    )
+    if (scored[0].words > WORD_BUDGET or scored[0].length > SPEECH_BUDGET) and not more:
         # A sentence too long to say in about eight seconds (a reference line of the docs) is said from its
         # start, where its subject and main statement are, to the last clause that fits: a later clause
         # said alone ("the bill is cancelled when the item comes back") would lose what it depends on.
@@ -325,6 +343,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         scored[0] = _candidate(best.passage, best.position, _clauses(best.text)[0], best.heading_terms)
     chosen = [scored[0]]
     words = scored[0].words
+    length = scored[0].length
     enough = _score(wanted, scored[0], weights) * FOLLOWER_SHARE
     # A further sentence must add to the answer: it is scored on the words not yet answered, unless the
     # question asks for more about the same thing.
@@ -334,10 +353,15 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         open_terms = (
             wanted if more else wanted - {t for t in wanted if any(_matches(t, c.terms) for c in chosen)}
         )
-        fits = words + candidate.words <= budget and candidate.text not in {c.text for c in chosen}
-        if fits and _score(open_terms, candidate, weights) >= enough:
+        fits = words + candidate.words <= budget and length + candidate.length <= speech
+        if (
+            fits
+            and candidate.text not in {c.text for c in chosen}
+            and _score(open_terms, candidate, weights) >= enough
+        ):
             chosen.append(candidate)
             words += candidate.words
+            length += candidate.length
     return " ".join(_cite(c.text, c.passage + 1) for c in chosen)
 
 
