@@ -402,3 +402,18 @@ def test_a_line_of_names_and_numbers_is_cut_by_how_long_it_takes_to_say_not_only
     assert text.startswith("The importer reads setting 2019.11.29")
     assert "single pass" not in text
     assert len(text) + 2 * sum(c.isdigit() for c in text) <= SPEECH_BUDGET
+
+
+def test_a_sentence_cut_short_ends_at_a_clause_outside_brackets() -> None:
+    tokens = Passage(
+        chunk_id=uuid.uuid4(),
+        document_title="Widget",
+        heading_path=["Visitors"],
+        content=(
+            "A returning visitor keeps their token while it is still valid, and the page stores it (in a row"
+            " of the visitors table, never in a user account, for a day) until it expires."
+        ),
+        score=1.0,
+    )
+    text = speakable(compose("Does a returning visitor keep their token?", [tokens], grounded_only=True))
+    assert text == "A returning visitor keeps their token while it is still valid."

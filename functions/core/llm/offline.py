@@ -40,6 +40,7 @@ MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 LONG_WORDS = 32  # about thirteen seconds of speech
 LONG_SHARE = 0.8
+MIN_CLAUSE_WORDS = 4  # a sentence cut short keeps at least this many words
 ROW_SHARE = 0.9
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
@@ -54,6 +55,8 @@ _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ 
 _HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 # A sentence set wholly in bold (after a list marker): a label such as "**Supabase project.**".
 _LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*|__)\s*$")
+# Where a clause ends: after ; : or , (before a space), or at a dash between spaces.
+_CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
@@ -265,18 +268,25 @@ def _spoken_length(text: str) -> int:
     return len(text) + DIGIT_WEIGHT * sum(c.isdigit() for c in text)
 
 
-def _clauses(sentence: str) -> list[str]:
-    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words and
-    `SPEECH_BUDGET` spoken characters, each said as a sentence of its own."""
+def _opening(sentence: str) -> str:
+    """`sentence` from its start to the last clause boundary (outside brackets) that keeps it within
+    `WORD_BUDGET` words and `SPEECH_BUDGET` spoken characters, said as a sentence of its own; with no such
+    boundary, to the last space that does."""
     words = len(_WORD.findall(sentence))
     length = _spoken_length(sentence)
     if words <= WORD_BUDGET and length <= SPEECH_BUDGET:
-        return [_as_sentence(sentence)]
+        return _as_sentence(sentence)
     limit = max(1, int(len(sentence) * min(WORD_BUDGET / max(words, 1), SPEECH_BUDGET / length)))
-    pieces = split_at_clauses(sentence, limit)
-    if len(pieces) == 1:  # nothing left to cut at
-        return [_as_sentence(pieces[0])]
-    return [clause for piece in pieces for clause in _clauses(piece)]
+    head = sentence[: limit + 1]
+    cuts = [
+        m.start()
+        for m in _CLAUSE_BREAK.finditer(head)
+        if len(_WORD.findall(head[: m.start()])) >= MIN_CLAUSE_WORDS
+        and head[: m.start()].count("(") == head[: m.start()].count(")")
+    ]
+    if cuts:
+        return _as_sentence(head[: cuts[-1]])
+    return _as_sentence(split_at_clauses(sentence, limit)[0])
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
@@ -340,7 +350,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         # start, where its subject and main statement are, to the last clause that fits: a later clause
         # said alone ("the bill is cancelled when the item comes back") would lose what it depends on.
         best = scored[0]
-        scored[0] = _candidate(best.passage, best.position, _clauses(best.text)[0], best.heading_terms)
+        scored[0] = _candidate(best.passage, best.position, _opening(best.text), best.heading_terms)
     chosen = [scored[0]]
     words = scored[0].words
     length = scored[0].length
