@@ -27,14 +27,16 @@ NO_KNOWLEDGE_YET = (
 
 MAX_PASSAGES = 5  # only the best-scored passages are quoted from
 MAX_SENTENCE_CHARS = 400
-# About eight seconds of speech at Piper's pace, in words and in characters (some sixteen a second, a
-# digit counting for three since it is said as a word): a line of names, paths and numbers takes longer
-# than its word count says. A question asking for more gets more.
+# About eight seconds of speech at Piper's pace, in words and in spoken length (see `_spoken_length`): a
+# line of names, paths and numbers takes longer than its word count says. A question asking for more
+# gets more.
 WORD_BUDGET = 24
 MORE_WORD_BUDGET = 80
 SPEECH_BUDGET = 130
-MORE_SPEECH_BUDGET = 430
-DIGIT_WEIGHT = 2  # added to the one character a digit is
+MORE_SPEECH_BUDGET = 400
+# Piper takes about 0.08 s a letter, 0.27 s a digit (said as a word) and 0.14 s a sign such as "." or '"'.
+DIGIT_WEIGHT = 3
+SIGN_WEIGHT = 2
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
@@ -92,7 +94,7 @@ class _Candidate:
     terms: frozenset[str]
     heading_terms: frozenset[str]
     words: int
-    length: int  # how long it takes to say, in characters (see `_spoken_length`)
+    length: int  # how long it takes to say, in letters (see `_spoken_length`)
     sequence: tuple[str, ...]  # its content words in order, for phrases of the question
     quantity: bool  # holds a number, a time or a day
     row: bool  # a table row: its cells, not a sentence that states something
@@ -264,13 +266,15 @@ def _as_sentence(clause: str) -> str:
 
 
 def _spoken_length(text: str) -> int:
-    """How long `text` takes to say, in characters: its length, with each digit counted more."""
-    return len(text) + DIGIT_WEIGHT * sum(c.isdigit() for c in text)
+    """How long `text` takes to say, in letters: a digit or a sign counts for more, a space for nothing."""
+    return sum(
+        1 if c.isalpha() else DIGIT_WEIGHT if c.isdigit() else 0 if c.isspace() else SIGN_WEIGHT for c in text
+    )
 
 
 def _opening(sentence: str) -> str:
     """`sentence` from its start to the last clause boundary (outside brackets) that keeps it within
-    `WORD_BUDGET` words and `SPEECH_BUDGET` spoken characters, said as a sentence of its own; with no such
+    `WORD_BUDGET` words and `SPEECH_BUDGET` spoken letters, said as a sentence of its own; with no such
     boundary, to the last space that does."""
     words = len(_WORD.findall(sentence))
     length = _spoken_length(sentence)
