@@ -2,8 +2,9 @@
 
 The reply is short and spoken as it is: whole sentences of the retrieved passages (hard-wrapped lines
 joined first, table rows read as their cells), in plain words, each followed by its `[n]` citation for
-the transcript. A sentence too long to say in about eight seconds is said as its clauses that answer
-best. It does not announce that it is offline: the turn's `done` event says so and the studio shows it.
+the transcript. A sentence too long to say in about eight seconds is said from its start to the last
+clause that fits; fenced code, headings and bold labels are never said. It does not announce that it
+is offline: the turn's `done` event says so and the studio shows it.
 """
 
 import asyncio
@@ -26,14 +27,23 @@ NO_KNOWLEDGE_YET = (
 
 MAX_PASSAGES = 5  # only the best-scored passages are quoted from
 MAX_SENTENCE_CHARS = 400
-# About eight seconds of speech at Piper's pace; a question asking for more gets more.
+# About eight seconds of speech at Piper's pace, in words and in spoken length (see `_spoken_length`): a
+# line of names, paths and numbers takes longer than its word count says. A question asking for more
+# gets more.
 WORD_BUDGET = 24
 MORE_WORD_BUDGET = 80
+SPEECH_BUDGET = 130
+MORE_SPEECH_BUDGET = 400
+# Piper takes about 0.08 s a letter, 0.27 s a digit (said as a word) and 0.14 s a sign such as "." or '"'.
+DIGIT_WEIGHT = 3
+SIGN_WEIGHT = 2
 MAX_SENTENCES = 2
 MORE_SENTENCES = 5
 FOLLOWER_SHARE = 0.2  # a further sentence must add at least this share of the best one's score
 LONG_WORDS = 32  # about thirteen seconds of speech
 LONG_SHARE = 0.8
+MIN_CLAUSE_WORDS = 4  # a sentence cut short keeps at least this many words
+ROW_SHARE = 0.9  # a table row's cells, against a sentence that states the same
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
 PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
@@ -44,6 +54,11 @@ _WORD = re.compile(r"\w+")
 # English endings dropped before two words are compared (longest first); a stem keeps four letters.
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "ly", "s")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
+_HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
+# A sentence set wholly in bold (after a list marker): a label such as "**Supabase project.**".
+_LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*|__)\s*$")
+# Where a clause ends: after ; : or , (before a space), or at a dash between spaces.
+_CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
@@ -79,8 +94,10 @@ class _Candidate:
     terms: frozenset[str]
     heading_terms: frozenset[str]
     words: int
+    length: int  # how long it takes to say, in letters (see `_spoken_length`)
     sequence: tuple[str, ...]  # its content words in order, for phrases of the question
     quantity: bool  # holds a number, a time or a day
+    row: bool  # a table row: its cells, not a sentence that states something
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -114,16 +131,17 @@ def _table_row(line: str, previous: str, following: str) -> str | None:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _sentences(content: str) -> list[str]:
-    """The passage's quotable sentences in order: prose sentences and table rows, in plain words."""
+def _sentences(content: str) -> list[tuple[str, bool]]:
+    """The passage's quotable sentences in order, in plain words, each with whether it is a table row
+    (a list of cells rather than a statement)."""
     lines = unwrap(content).split("\n")
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     prose: list[str] = []
 
     def flush() -> None:
         for sentence in split_sentences("\n".join(prose), max_chars=MAX_SENTENCE_CHARS):
-            if sentence.lstrip().startswith(("#", "```", "~~~")):
-                continue  # a heading is not an answer, and code cannot be said
+            if _LABEL.match(sentence) or sentence.rstrip().endswith(":"):
+                continue  # a label set in bold names what follows, and "Do it in this order:" leads into it
             text = speakable(sentence)
             if text.endswith("?"):
                 continue  # a question (an FAQ entry's own) is not an answer either
@@ -131,15 +149,21 @@ def _sentences(content: str) -> list[str]:
             # quoted. Only the passage's first sentence can be one; it starts in lower case.
             tail = not out and sentence.lstrip()[:1].islower()
             if len(_WORD.findall(text)) >= 3 and not tail:
-                out.append(text)
+                out.append((text, False))
         prose.clear()
 
+    fenced = False
     for n, line in enumerate(lines):
-        if line.lstrip().startswith("|"):
+        start = line.lstrip()
+        if start.startswith(("```", "~~~")) or fenced or start.startswith("#"):
+            # Code cannot be said and a heading is not an answer: both end the prose before them.
+            flush()
+            fenced ^= start.startswith(("```", "~~~"))
+        elif start.startswith("|"):
             flush()
             row = _table_row(line, lines[n - 1] if n else "", lines[n + 1] if n + 1 < len(lines) else "")
             if row is not None and len(_WORD.findall(row)) >= 3:
-                out.append(row)
+                out.append((row, True))
         else:
             prose.append(line)
     flush()
@@ -210,16 +234,26 @@ def _bonus(
     return bonus
 
 
-def _candidate(passage: int, position: int, text: str, headings: frozenset[str]) -> _Candidate:
+def _terms(text: str) -> frozenset[str]:
+    """Content words, and a hyphenated word also as one ("Wi-Fi" meets "wifi", "e-books" "ebooks")."""
+    joined = " ".join(a + b for a, b in _HYPHENATED.findall(text))
+    return frozenset(content_terms(f"{text} {joined}"))
+
+
+def _candidate(
+    passage: int, position: int, text: str, headings: frozenset[str], *, row: bool = False
+) -> _Candidate:
     return _Candidate(
         passage,
         position,
         text,
-        frozenset(content_terms(text)),
+        _terms(text),
         headings,
         len(_WORD.findall(text)),
+        _spoken_length(text),
         _sequence(text),
         bool(_QUANTITY.search(text)),
+        row,
     )
 
 
@@ -231,17 +265,32 @@ def _as_sentence(clause: str) -> str:
     return clause[:1].upper() + clause[1:]
 
 
-def _clauses(sentence: str) -> list[str]:
-    """`sentence` cut at clause boundaries into pieces of at most `WORD_BUDGET` words, each said as a
-    sentence of its own."""
+def _spoken_length(text: str) -> int:
+    """How long `text` takes to say, in letters: a digit or a sign counts for more, a space for nothing."""
+    return sum(
+        1 if c.isalpha() else DIGIT_WEIGHT if c.isdigit() else 0 if c.isspace() else SIGN_WEIGHT for c in text
+    )
+
+
+def _opening(sentence: str) -> str:
+    """`sentence` from its start to the last clause boundary (outside brackets) that keeps it within
+    `WORD_BUDGET` words and `SPEECH_BUDGET` spoken letters, said as a sentence of its own; with no such
+    boundary, to the last space that does."""
     words = len(_WORD.findall(sentence))
-    if words <= WORD_BUDGET:
-        return [_as_sentence(sentence)]
-    limit = max(1, len(sentence) * WORD_BUDGET // words)
-    pieces = split_at_clauses(sentence, limit)
-    if len(pieces) == 1:  # nothing left to cut at
-        return [_as_sentence(pieces[0])]
-    return [clause for piece in pieces for clause in _clauses(piece)]
+    length = _spoken_length(sentence)
+    if words <= WORD_BUDGET and length <= SPEECH_BUDGET:
+        return _as_sentence(sentence)
+    limit = max(1, int(len(sentence) * min(WORD_BUDGET / max(words, 1), SPEECH_BUDGET / length)))
+    head = sentence[: limit + 1]
+    cuts = [
+        m.start()
+        for m in _CLAUSE_BREAK.finditer(head)
+        if len(_WORD.findall(head[: m.start()])) >= MIN_CLAUSE_WORDS
+        and head[: m.start()].count("(") == head[: m.start()].count(")")
+    ]
+    if cuts:
+        return _as_sentence(head[: cuts[-1]])
+    return _as_sentence(split_at_clauses(sentence, limit)[0])
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
@@ -249,8 +298,8 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
     out = []
     for i in best:
         headings = frozenset(content_terms(" ".join([passages[i].document_title, *passages[i].heading_path])))
-        for j, text in enumerate(_sentences(passages[i].content)):
-            out.append(_candidate(i, j, text, headings))
+        for j, (text, row) in enumerate(_sentences(passages[i].content)):
+            out.append(_candidate(i, j, text, headings, row=row))
     return out
 
 
@@ -278,31 +327,37 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
 
     def relevance(c: _Candidate) -> float:
         # Among sentences nearly as relevant, one of a passage the retriever ranked higher (it weighs
-        # meaning, not only shared words) wins, and a long one (a reference line) yields to a short one.
+        # meaning, not only shared words) wins, a long one (a reference line) yields to a short one and
+        # a table row to a sentence that states the same.
         prior = 1 / (1 + PASSAGE_DECAY * order[c.passage])
         score = _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
-        return score * prior * (LONG_SHARE if c.words > LONG_WORDS else 1)
+        form = LONG_SHARE if c.words > LONG_WORDS else ROW_SHARE if c.row else 1
+        return score * prior * form
 
     scored = sorted(candidates, key=lambda c: (relevance(c), *rank[id(c)]), reverse=True)
     if _score(wanted, scored[0], weights) == 0:
-        # The retriever judged the passages relevant even without shared words: quote the best one's opening.
-        opening = min(candidates, key=lambda c: (-passages[c.passage].score, c.passage, c.position))
+        # The retriever judged the passages relevant even without shared words: quote the best one's first
+        # statement (a number for "how many"), a table row only when it has none.
+        opening = min(
+            candidates,
+            key=lambda c: (-passages[c.passage].score, c.passage, -relevance(c), c.row, c.position),
+        )
         return _cite(opening.text, opening.passage + 1)
     more = bool(_ASKS_FOR_MORE.search(question))
-    budget, limit = (MORE_WORD_BUDGET, MORE_SENTENCES) if more else (WORD_BUDGET, MAX_SENTENCES)
-    if scored[0].words > WORD_BUDGET and not more:
-        # A sentence too long to say in about eight seconds (a reference line of the docs): its clauses
-        # that answer best are said, as a sentence of their own.
+    budget, speech, limit = (
+        (MORE_WORD_BUDGET, MORE_SPEECH_BUDGET, MORE_SENTENCES)
+        if more
+        else (WORD_BUDGET, SPEECH_BUDGET, MAX_SENTENCES)
+    )
+    if (scored[0].words > WORD_BUDGET or scored[0].length > SPEECH_BUDGET) and not more:
+        # A sentence too long to say in about eight seconds (a reference line of the docs) is said from its
+        # start, where its subject and main statement are, to the last clause that fits: a later clause
+        # said alone ("the bill is cancelled when the item comes back") would lose what it depends on.
         best = scored[0]
-        pieces = [
-            _candidate(best.passage, best.position, piece, best.heading_terms)
-            for piece in _clauses(best.text)
-        ]
-        scored[0] = max(
-            pieces, key=lambda c: _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
-        )
+        scored[0] = _candidate(best.passage, best.position, _opening(best.text), best.heading_terms)
     chosen = [scored[0]]
     words = scored[0].words
+    length = scored[0].length
     enough = _score(wanted, scored[0], weights) * FOLLOWER_SHARE
     # A further sentence must add to the answer: it is scored on the words not yet answered, unless the
     # question asks for more about the same thing.
@@ -312,10 +367,15 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         open_terms = (
             wanted if more else wanted - {t for t in wanted if any(_matches(t, c.terms) for c in chosen)}
         )
-        fits = words + candidate.words <= budget and candidate.text not in {c.text for c in chosen}
-        if fits and _score(open_terms, candidate, weights) >= enough:
+        fits = words + candidate.words <= budget and length + candidate.length <= speech
+        if (
+            fits
+            and candidate.text not in {c.text for c in chosen}
+            and _score(open_terms, candidate, weights) >= enough
+        ):
             chosen.append(candidate)
             words += candidate.words
+            length += candidate.length
     return " ".join(_cite(c.text, c.passage + 1) for c in chosen)
 
 
