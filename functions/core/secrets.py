@@ -7,6 +7,10 @@ boto3 clients are created on first use, never at import time.
 import json
 import os
 from functools import lru_cache
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import PydanticBaseSettingsSource
 
 
 def _ssm_values(path: str) -> dict[str, str]:
@@ -47,9 +51,23 @@ def load_aws_secrets(ssm_path: str | None, secret_id: str | None) -> dict[str, s
     return values
 
 
-def aws_secrets() -> dict[str, str]:
-    """The secrets of the sources the environment names (SSM_PARAMETER_PATH, SECRETS_MANAGER_SECRET_ID)."""
-    return load_aws_secrets(
-        os.environ.get("SSM_PARAMETER_PATH") or None,
-        os.environ.get("SECRETS_MANAGER_SECRET_ID") or None,
-    )
+class AwsSecretsSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values().get(field_name), field_name, False
+
+    def _values(self) -> dict[str, str]:
+        return load_aws_secrets(
+            os.environ.get("SSM_PARAMETER_PATH") or None,
+            os.environ.get("SECRETS_MANAGER_SECRET_ID") or None,
+        )
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._values()
+        found: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if name in values:
+                value: Any = values[name]
+                if self.field_is_complex(field):
+                    value = self.decode_complex_value(name, field, value)
+                found[name] = value
+        return found

@@ -1,22 +1,15 @@
-"""One settings class for every function, validated at cold start.
+"""One settings class for every function, validated at cold start."""
 
-Each field is read from the environment variable of its name (in any case), or else from AWS (SSM
-Parameter Store, Secrets Manager: functions/core/secrets.py), or else takes its default; values given to
-the constructor win over all of them. A list is written as JSON. A plain pydantic model reading the
-environment itself: a settings framework would add its own imports (every source it supports) to every
-function's cold start."""
-
-import json
 import os
 import secrets
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from functions.core.secrets import aws_secrets
+from functions.core.secrets import AwsSecretsSource
 
 AvatarProviderName = Literal["local", "heygen", "liveavatar", "simli", "tavus"]
 _PLACEHOLDERS = {
@@ -37,11 +30,8 @@ LOCAL_ISSUER = "avatar-studio-local"
 WIDGET_TOKEN_MAX_TTL_SECONDS = 86_400
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**{**_configured(aws_secrets()), **_configured(os.environ), **values})
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     app_mode: Literal["local", "cloud"] = "local"
     log_level: str = "INFO"
@@ -217,22 +207,16 @@ class Settings(BaseModel):
             raise ValueError("SUPABASE_JWT_SECRET is a placeholder or shorter than 32 characters")
         return self
 
-
-def _configured(source: Mapping[str, str]) -> dict[str, Any]:
-    """The settings `source` gives a value, by field name (its names in any case); lists decoded from JSON."""
-    named = {name.lower(): value for name, value in source.items()}
-    values: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
-        if name not in named:
-            continue
-        value: Any = named[name]
-        if get_origin(field.annotation) is list:
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise ValueError(f'{name.upper()} must be a JSON list, e.g. ["a", "b"]') from exc
-        values[name] = value
-    return values
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, AwsSecretsSource(settings_cls), file_secret_settings)
 
 
 def settings_env_names() -> frozenset[str]:

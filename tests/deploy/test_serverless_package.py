@@ -405,6 +405,7 @@ def test_the_function_bundle_holds_only_the_functions_package_and_the_layer_the_
         "psycopg_pool",
         "jwt",
         "pydantic",
+        "pydantic_settings",
         "httpx",
     } <= packages
     # Bytecode for the runtime, compiled as unchecked-hash .pyc files (PEP 552: flags 0b01), next to

@@ -263,25 +263,6 @@ def test_local_mode_needs_no_credentials(tmp_path: Any) -> None:
     assert Settings(app_mode="local", data_dir=tmp_path).hs256_secret() == secret
 
 
-def test_settings_are_read_from_the_environment_in_any_case_and_arguments_win(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
-    monkeypatch.setenv("jwt_audience", "studio")
-    monkeypatch.setenv("CORS_ORIGINS", '["https://app.example.com"]')
-    monkeypatch.setenv("LOCAL_STT", "false")
-    settings = Settings(app_mode="local", log_level="ERROR")
-    assert (settings.log_level, settings.jwt_audience) == ("ERROR", "studio")
-    assert settings.cors_origins == ["https://app.example.com"]
-    assert settings.local_stt is False
-
-
-def test_a_list_setting_that_is_not_json_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com")
-    with pytest.raises(ValueError, match="CORS_ORIGINS must be a JSON list"):
-        Settings(app_mode="local")
-
-
 def test_settings_are_frozen() -> None:
     settings = cloud(supabase_jwt_secret="k" * 40)
     with pytest.raises(ValidationError):
