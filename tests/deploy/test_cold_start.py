@@ -30,8 +30,7 @@ HEAVY = (
 )
 # What each HTTP function's routes do not import before they run, by handler module: the logic behind
 # its routes (imported by the route when it first runs, or held by the SnapStart snapshot), and other
-# functions' routes. Settings are read without a settings framework, which would import every source
-# it supports (dotenv, argparse for its command line).
+# functions' routes.
 OFF_THE_COLD_PATH = {
     "functions.avatars": (
         "functions.core.api.routes.health",
@@ -63,7 +62,6 @@ OFF_THE_COLD_PATH = {
         "functions.core.sessions.models",
     ),
 }
-EVERY_FUNCTION_OFF = ("pydantic_settings", "dotenv", "argparse")
 HANDLER_MODULES = sorted(
     f"functions.{path.stem}" for path in (REPO / "functions").glob("*.py") if path.name != "__init__.py"
 )
@@ -126,12 +124,12 @@ def test_a_handler_module_imports_no_heavy_dependency_before_its_first_request(m
 @pytest.mark.parametrize("module", HANDLER_MODULES)
 def test_a_handler_module_imports_only_what_its_own_routes_need_before_they_run(module: str) -> None:
     imported = set(_import_in_a_fresh_interpreter(module)["modules_at_import"])
-    assert imported & {*EVERY_FUNCTION_OFF, *OFF_THE_COLD_PATH.get(module, ())} == set()
+    assert imported & set(OFF_THE_COLD_PATH.get(module, ())) == set()
 
 
 def test_the_modules_kept_off_the_cold_path_exist() -> None:
     """A module renamed or moved would pass the test above for the wrong reason."""
-    for name in {*EVERY_FUNCTION_OFF, *(name for names in OFF_THE_COLD_PATH.values() for name in names)}:
+    for name in {name for names in OFF_THE_COLD_PATH.values() for name in names}:
         assert importlib.util.find_spec(name) is not None, name
 
 
