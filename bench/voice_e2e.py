@@ -4,7 +4,7 @@ With no key at all, the benchmark starts its own embedded Postgres in a temporar
 app with uvicorn (bench/sessions.py): the offline answerer, retrieval with the local embedding model, Piper
 for speech and Whisper tiny.en for voice input. A local avatar with no greeting gets the handbook of a
 fictional library (bench/data/library, indexed through the product's own path) and the avatar's
-end-of-speech wait (`--end-of-speech-ms`, the product's default 700 unless set).
+end-of-speech wait (`--end-of-speech-ms`; unset, the avatar gets the server's default for a new one).
 
 Piper speaks each question of bench/data/library_questions.json into a WAV file (1 s of silence, the
 question, then silence). For every turn a headless Chromium (Debian's) starts with a fake microphone
@@ -295,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=20, help="measured spoken turns")
     parser.add_argument("--warmup", type=int, default=2, help="spoken turns before measuring")
     parser.add_argument(
-        "--end-of-speech-ms", type=int, default=700, help="the avatar's end-of-speech wait (200-3000)"
+        "--end-of-speech-ms",
+        type=int,
+        default=None,
+        help="the avatar's end-of-speech wait (200-3000); the server's default for a new avatar if unset",
     )
     parser.add_argument(
         "--screenshots", type=Path, default=None, help="after measuring, screenshot one turn here"
@@ -323,14 +326,13 @@ def main(argv: list[str] | None = None) -> int:
             login = httpx.post(f"{base_url}/v1/dev/login", json={"email": EMAIL}, timeout=10)
             login.raise_for_status()
             headers = {"authorization": f"Bearer {login.json()['access_token']}"}
+            wait = {} if args.end_of_speech_ms is None else {"end_of_speech_ms": args.end_of_speech_ms}
             avatar = httpx.post(
-                f"{base_url}/v1/avatars",
-                json={"name": "Librarian", "end_of_speech_ms": args.end_of_speech_ms},
-                headers=headers,
-                timeout=10,
+                f"{base_url}/v1/avatars", json={"name": "Librarian", **wait}, headers=headers, timeout=10
             )
             avatar.raise_for_status()
             avatar_id = uuid.UUID(avatar.json()["id"])
+            end_of_speech_ms = int(avatar.json()["end_of_speech_ms"])
             with psycopg.connect(db.url, autocommit=True) as conn:
                 row = conn.execute(
                     "select owner_id from public.avatars where id = %s", (avatar_id,)
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = asyncio.run(ingest(db.url, row[0], avatar_id, sorted(LIBRARY.glob("*.md"))))
             print(
                 f"library handbook indexed in {seconds:.1f} s; server on port {port}; end-of-speech wait"
-                f" {args.end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, one Chromium each",
+                f" {end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, one Chromium each",
                 flush=True,
             )
             load_before = os.getloadavg()[0]
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 stop_server(server)
-    print_report(results, args.end_of_speech_ms)
+    print_report(results, end_of_speech_ms)
     print(
         f"  load average (1 min): {load_before:.2f} before the browsers, {load_after:.2f} after"
         f" ({os.cpu_count()} CPUs; other work on the machine skews these times)"

@@ -18,7 +18,7 @@ export interface ConversationOptions {
   /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
   appearance?: unknown;
   /** The avatar's end-of-speech wait: how long silence ends an utterance in hands-free voice input. */
-  endOfSpeechMs?: number;
+  endOfSpeechMs: number;
   /** The visitor-facing texts; English by default. */
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */

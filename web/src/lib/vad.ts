@@ -18,11 +18,11 @@ export interface VadOptions {
   floorAdaptation: number;
 }
 
-export const DEFAULT_VAD: VadOptions = {
+/** The detector's tuning; the end-of-speech wait is the avatar's own (the server's default for a new one). */
+export const DEFAULT_VAD: Omit<VadOptions, "endOfSpeechMs"> = {
   startMarginDb: 15,
   stopMarginDb: 9,
   startFrames: 4,
-  endOfSpeechMs: 700,
   minFloorDb: -65,
   floorAdaptation: 0.05,
 };
@@ -44,7 +44,7 @@ export class EnergyVad {
   private quietSince: number | null = null;
   speaking = false;
 
-  constructor(options: Partial<VadOptions> = {}) {
+  constructor(options: Partial<VadOptions> & Pick<VadOptions, "endOfSpeechMs">) {
     this.options = { ...DEFAULT_VAD, ...options };
     this.floorDb = this.options.minFloorDb;
   }

@@ -113,8 +113,8 @@ export function wav(samples: Float32Array, rate: number): Blob {
 }
 
 export interface VoiceOptions {
-  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance); the VAD's default if unset. */
-  endOfSpeechMs?: number;
+  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance). */
+  endOfSpeechMs: number;
   /** The clock frames are stamped with; `performance.now` in a browser. */
   now?: () => number;
 }
@@ -133,10 +133,10 @@ export class VoiceInput {
   private timer: ReturnType<typeof setInterval> | null = null;
   /** The hands-free utterance being spoken, from speech start to speech end. */
   private utterance: UtteranceClip | null = null;
-  private readonly endOfSpeechMs: number | undefined;
+  private readonly endOfSpeechMs: number;
   private readonly now: () => number;
 
-  constructor(handlers: VoiceHandlers, options: VoiceOptions = {}) {
+  constructor(handlers: VoiceHandlers, options: VoiceOptions) {
     this.handlers = handlers;
     this.endOfSpeechMs = options.endOfSpeechMs;
     this.now = options.now ?? (() => performance.now());
@@ -214,7 +214,7 @@ export class VoiceInput {
     // A script processor runs only while connected to the output; it writes nothing, so it plays silence.
     capture.connect(audio.destination);
     const frame = new Float32Array(analyser.fftSize);
-    const vad = new EnergyVad(this.endOfSpeechMs === undefined ? {} : { endOfSpeechMs: this.endOfSpeechMs });
+    const vad = new EnergyVad({ endOfSpeechMs: this.endOfSpeechMs });
     this.audio = audio;
     this.timer = setInterval(() => {
       analyser.getFloatTimeDomainData(frame);
