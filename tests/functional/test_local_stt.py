@@ -162,7 +162,12 @@ def test_an_audio_turn_is_transcribed_locally_and_answered(
         [(["Hours"], "We are open every weekday from nine to five. On Sundays we open from ten until two.")],
     )
     session = api.start_session(owner, avatar["id"])
-    assert session["voice_input"] == {"available": True, "engine": "whisper-tiny.en", "reason": None}
+    assert session["voice_input"] == {
+        "available": True,
+        "engine": "whisper-tiny.en",
+        "reason": None,
+        "ahead": True,
+    }
     with client.stream(
         "POST",
         f"/v1/sessions/{session['session_id']}/turns",

@@ -33,13 +33,27 @@ test("a short click does not start speech", () => {
 });
 
 test("a pause shorter than the end-of-speech wait keeps the utterance, a longer one ends it", () => {
-  const vad = new EnergyVad({ startFrames: 2, endOfSpeechMs: 200 });
+  const vad = new EnergyVad({ startFrames: 2, endOfSpeechMs: 400, pauseMs: 200 });
   feed(vad, -60, 50);
   assert.deepEqual(feed(vad, -20, 5), ["speech-start"]);
   // The silence is timed from its first quiet frame: 10 quiet frames span 180 ms of it, 11 span 200.
   assert.deepEqual(feed(vad, -60, 10), []);
-  assert.deepEqual(feed(vad, -20, 5), []);
-  assert.deepEqual(feed(vad, -60, 11), ["speech-end"]);
+  assert.deepEqual(feed(vad, -60, 1), ["speech-pause"]);
+  assert.deepEqual(feed(vad, -60, 9), []);
+  assert.deepEqual(feed(vad, -20, 5), ["speech-resume"]);
+  // One pause per silence, then the end once the whole wait has passed.
+  assert.deepEqual(feed(vad, -60, 20), ["speech-pause"]);
+  assert.deepEqual(feed(vad, -60, 1), ["speech-end"]);
+});
+
+test("a pause is reported halfway through a wait shorter than twice the pause", () => {
+  const vad = new EnergyVad({ startFrames: 2, endOfSpeechMs: 200, pauseMs: 200 });
+  feed(vad, -60, 10);
+  assert.deepEqual(feed(vad, -20, 2), ["speech-start"]);
+  assert.deepEqual(feed(vad, -60, 5), []);
+  assert.deepEqual(feed(vad, -60, 1), ["speech-pause"]);
+  assert.deepEqual(feed(vad, -60, 4), []);
+  assert.deepEqual(feed(vad, -60, 1), ["speech-end"]);
 });
 
 test("the end-of-speech wait is time on the clock, however often frames come", () => {
@@ -49,8 +63,8 @@ test("the end-of-speech wait is time on the clock, however often frames come", (
     assert.deepEqual(feed(vad, -20, 2), ["speech-start"]);
     const quietFrom = clock.ms + frameMs;
     const transitions: string[] = [];
-    while (transitions.length === 0) transitions.push(...feed(vad, -60, 1, frameMs));
-    assert.deepEqual(transitions, ["speech-end"]);
+    while (!transitions.includes("speech-end")) transitions.push(...feed(vad, -60, 1, frameMs));
+    assert.deepEqual(transitions, ["speech-pause", "speech-end"]);
     assert.ok(clock.ms - quietFrom >= 1000 && clock.ms - quietFrom < 1000 + frameMs, `${frameMs} ms frames`);
   }
 });

@@ -132,3 +132,48 @@ test("a hands-free utterance is 16 kHz WAV with all of the speech and the moment
   const beforeMs = (1000 * before) / UPLOAD_RATE;
   assert.ok(beforeMs >= PRE_ROLL_MS - 100 && beforeMs < PRE_ROLL_MS, `${beforeMs} ms of silence before the speech`);
 });
+
+test("the recording offered at a pause is the utterance, unless the speaker speaks on", async () => {
+  const microphone = fakeMicrophone();
+  const clock = { ms: 0 };
+  const paused: Blob[] = [];
+  const sent: Blob[] = [];
+  const voice = new VoiceInput(
+    { utterance: (audio) => sent.push(audio), speechStart: () => undefined, pause: (audio) => paused.push(audio) },
+    { endOfSpeechMs: 500, now: () => clock.ms },
+  );
+  mock.timers.enable({ apis: ["setInterval"] });
+  const advance = (ms: number): void => {
+    for (let step = 0; step < ms; step += 10) {
+      clock.ms += 10;
+      microphone.hear(10);
+      mock.timers.tick(10);
+    }
+  };
+  const speak = (ms: number): void => {
+    microphone.level.value = 0.3;
+    advance(ms);
+    microphone.level.value = 0;
+  };
+  try {
+    await voice.startHandsFree();
+    advance(500);
+    // A pause within the question: offered ahead, then the speaker goes on; the longer utterance is sent.
+    speak(1000);
+    advance(300);
+    assert.equal(paused.length, 1);
+    assert.equal(sent.length, 0);
+    speak(500);
+    advance(1000);
+    assert.equal(paused.length, 2);
+    assert.equal(sent.length, 1);
+    assert.notEqual(sent[0], paused[0]);
+    // The last pause became the end of speech: what was offered then is what went, the same blob.
+    assert.equal(sent[0], paused[1]);
+    const samples = new Int16Array(await sent[0].arrayBuffer(), 44);
+    assert.equal(samples.reduce((count, sample) => count + (sample > 0 ? 1 : 0), 0), 1.5 * UPLOAD_RATE);
+  } finally {
+    voice.close();
+    mock.timers.reset();
+  }
+});

@@ -426,6 +426,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     {
       utterance: (audio) => void controller?.askAudio(audio),
       speechStart: () => controller?.interrupt(),
+      pause: (audio) => controller?.transcribeAhead(audio),
     },
     { endOfSpeechMs: options.endOfSpeechMs },
   );

@@ -5,6 +5,8 @@
  * (hysteresis, so a pause between words does not cut the utterance). That wait is timed on the clock the
  * frames are stamped with, not counted in frames, so a timer the browser slows down does not stretch it.
  * The floor follows the room noise slowly while nobody speaks.
+ * Part of the way through that wait (`pauseMs`), a pause is reported once, so the utterance so far can be
+ * worked on while the rest of the wait is timed; sound before the wait is over resumes the utterance.
  */
 
 export interface VadOptions {
@@ -13,6 +15,8 @@ export interface VadOptions {
   startFrames: number;
   /** The avatar's end-of-speech wait: how long a silence ends the utterance. */
   endOfSpeechMs: number;
+  /** How long a silence within speech is a pause (at most half the end-of-speech wait is used). */
+  pauseMs: number;
   /** Quietest floor assumed, so a silent fake microphone does not turn a whisper into speech. */
   minFloorDb: number;
   floorAdaptation: number;
@@ -23,11 +27,12 @@ export const DEFAULT_VAD: Omit<VadOptions, "endOfSpeechMs"> = {
   startMarginDb: 15,
   stopMarginDb: 9,
   startFrames: 4,
+  pauseMs: 200,
   minFloorDb: -65,
   floorAdaptation: 0.05,
 };
 
-export type VadTransition = "speech-start" | "speech-end" | null;
+export type VadTransition = "speech-start" | "speech-pause" | "speech-resume" | "speech-end" | null;
 
 export function rmsDb(samples: Float32Array): number {
   let sum = 0;
@@ -42,6 +47,8 @@ export class EnergyVad {
   private above = 0;
   /** When the current silence within speech began (the first quiet frame's time), or null. */
   private quietSince: number | null = null;
+  /** The current silence was reported as a pause. */
+  private paused = false;
   speaking = false;
 
   constructor(options: Partial<VadOptions> & Pick<VadOptions, "endOfSpeechMs">) {
@@ -73,12 +80,24 @@ export class EnergyVad {
     }
     if (levelDb < this.floorDb + o.stopMarginDb) {
       this.quietSince ??= atMs;
-      if (atMs - this.quietSince >= o.endOfSpeechMs) {
+      const quietMs = atMs - this.quietSince;
+      if (quietMs >= o.endOfSpeechMs) {
         this.speaking = false;
         this.quietSince = null;
+        this.paused = false;
         return "speech-end";
       }
-    } else this.quietSince = null;
+      if (!this.paused && quietMs >= Math.min(o.pauseMs, o.endOfSpeechMs / 2)) {
+        this.paused = true;
+        return "speech-pause";
+      }
+      return null;
+    }
+    this.quietSince = null;
+    if (this.paused) {
+      this.paused = false;
+      return "speech-resume";
+    }
     return null;
   }
 
@@ -86,5 +105,6 @@ export class EnergyVad {
     this.speaking = false;
     this.above = 0;
     this.quietSince = null;
+    this.paused = false;
   }
 }
