@@ -16,19 +16,23 @@ with `performance.now()`:
 
 * end of speech: the last microphone sample above -40 dBFS before the recorder was stopped, seen by a
   ScriptProcessorNode (256 frames) on the stream the studio opened;
-* end-of-speech detected: the studio making the utterance's WAV (at the VAD's `speech-end`);
+* the pause: the studio making the utterance's WAV, 200 ms into the silence (the VAD's `speech-pause`),
+  which it sends ahead and, the silence lasting the whole end-of-speech wait, then as the turn;
 * the turn request: `fetch` called with the recording, its response headers, whose `Server-Timing` says
-  how long the server read the upload, transcribed it (stt) and prepared the turn;
+  how long the server read the upload, transcribed it (stt) and prepared the turn. The studio sends the
+  recording ahead 200 ms into the silence (POST .../transcription) and the local engine starts on it
+  then, so `stt` is only what was left of that transcription when the turn came;
 * the first `sentence` event, the first /v1/tts request (sent, body complete), and the first audible
   sound: the first `AudioBufferSourceNode.start()` of the turn mapped onto the performance clock by
   `AudioContext.getOutputTimestamp()`, plus the silence at the head of that buffer (bench/web.py).
 
 Printed: p50 and p90 over the turns of end of speech -> first audible sound (target p50 <= 1.2 s), and
-its parts, which add up to it: end-of-speech detection (the avatar's wait), utterance handed over,
-upload (the request's time outside the server's stt and prepare), STT, retrieval and answer to the first
-sentence (retrieval as the server timed it), TTS of the first words (the local avatar asks for a
-sentence's first clause or phrase alone), playback (TTS body to the first audible sample). Each turn
-runs in a browser of its own, so the turns never overlap.
+its parts, which add up to it: the end-of-speech wait in two (the pause, when the WAV is made and sent
+ahead, and the rest of the wait until the turn is sent), upload (the request's time outside the
+server's stt and prepare), STT, retrieval and answer to the first sentence (retrieval as the server
+timed it), TTS of the first words (the local avatar asks for a sentence's first clause or phrase
+alone), playback (TTS body to the first audible sample). Each turn runs in a browser of its own, so the
+turns never overlap.
 
     make web
     .venv/bin/python bench/voice_e2e.py --turns 20 --warmup 2
@@ -134,10 +138,10 @@ class VoiceTurn:
 
 
 PARTS = (
-    ("detection", "end-of-speech detection (the wait; WAV made)"),
-    ("handover", "utterance handed over (WAV made -> fetch)"),
+    ("detection", "the pause: silence until the WAV is made"),
+    ("handover", "rest of the end-of-speech wait (WAV -> turn sent)"),
     ("upload", "upload (request outside the server's stt, prepare)"),
-    ("stt", "STT (Whisper tiny.en, server)"),
+    ("stt", "STT the turn waited for (started at the pause)"),
     ("answer", "retrieval + answer to the first sentence"),
     ("tts", "TTS of the first words (sentence -> body)"),
     ("playback", "playback (TTS body -> first audible sample)"),
@@ -281,7 +285,7 @@ def print_report(results: list[VoiceTurn], end_of_speech_ms: int) -> None:
     row("end of speech -> first audible sound", [t.total for t in results], TARGET_P50_MS)
     row(
         f"  same, without the end-of-speech wait ({end_of_speech_ms} ms)",
-        [t.total - t.parts["detection"] for t in results],
+        [t.total - t.parts["detection"] - t.parts["handover"] for t in results],
     )
     print("  where it goes (each part's own p50 and p90; the parts add up per turn):")
     for name, label in PARTS:

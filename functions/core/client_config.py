@@ -27,7 +27,7 @@ class SttInfo(BaseModel):
     engine: str | None
 
 
-class VoiceInputInfo(BaseModel):
+class HandsFreeInfo(BaseModel):
     """Hands-free voice input: the end-of-speech wait a new avatar gets (each avatar has its own)."""
 
     end_of_speech_default_ms: int
@@ -60,7 +60,7 @@ class ClientConfig(BaseModel):
     llm: LlmInfo
     embeddings: EmbeddingsInfo
     stt: SttInfo
-    voice_input: VoiceInputInfo
+    hands_free: HandsFreeInfo
     tts: TtsInfo
     providers: dict[str, bool]
     provider_catalog: list[ProviderInfo]
@@ -106,7 +106,7 @@ def client_config(settings: Settings) -> ClientConfig:
         ),
         embeddings=EmbeddingsInfo(enabled=embedding_model is not None, model=embedding_model),
         stt=SttInfo(enabled=stt.available, engine=stt.engine),
-        voice_input=VoiceInputInfo(end_of_speech_default_ms=END_OF_SPEECH_DEFAULT_MS),
+        hands_free=HandsFreeInfo(end_of_speech_default_ms=END_OF_SPEECH_DEFAULT_MS),
         tts=TtsInfo(
             engine=_tts_engine(settings),
             formats=list(get_args(AudioFormat)),

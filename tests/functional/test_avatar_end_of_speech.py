@@ -77,7 +77,7 @@ def test_one_default_the_config_publishes_and_the_database_shares(
     """The web client fills a new avatar's field from /v1/config; a row inserted without the column (SQL,
     not the API) gets the same wait."""
     config = client.get("/v1/config").json()
-    assert config["voice_input"] == {"end_of_speech_default_ms": END_OF_SPEECH_DEFAULT_MS}
+    assert config["hands_free"] == {"end_of_speech_default_ms": END_OF_SPEECH_DEFAULT_MS}
     row = admin.execute(
         "insert into public.avatars (owner_id, name) values (%s, 'Plain') returning end_of_speech_ms",
         (owner.id,),

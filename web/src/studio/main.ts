@@ -150,7 +150,7 @@ class Studio {
           null,
           this.config.provider_catalog,
           this.config.providers,
-          this.config.voice_input?.end_of_speech_default_ms,
+          this.config.hands_free?.end_of_speech_default_ms,
           onSaved,
           () => this.select(null),
         ),
@@ -213,7 +213,7 @@ class Studio {
           avatar,
           this.config.provider_catalog,
           this.config.providers,
-          this.config.voice_input?.end_of_speech_default_ms,
+          this.config.hands_free?.end_of_speech_default_ms,
           (saved) => {
             this.avatars = this.avatars.map((a) => (a.id === saved.id ? saved : a));
             this.flash = `Saved ${saved.name} at ${new Date().toLocaleTimeString()}.`;
