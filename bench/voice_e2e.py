@@ -4,7 +4,7 @@ With no key at all, the benchmark starts its own embedded Postgres in a temporar
 app with uvicorn (bench/sessions.py): the offline answerer, retrieval with the local embedding model, Piper
 for speech and Whisper tiny.en for voice input. A local avatar with no greeting gets the handbook of a
 fictional library (bench/data/library, indexed through the product's own path) and the avatar's
-end-of-speech wait (`--end-of-speech-ms`, the product's default 700 unless set).
+end-of-speech wait (`--end-of-speech-ms`; unset, the avatar gets the server's default for a new one).
 
 Piper speaks each question of bench/data/library_questions.json into a WAV file (1 s of silence, the
 question, then silence). For every turn a headless Chromium (Debian's) starts with a fake microphone
@@ -16,19 +16,23 @@ with `performance.now()`:
 
 * end of speech: the last microphone sample above -40 dBFS before the recorder was stopped, seen by a
   ScriptProcessorNode (256 frames) on the stream the studio opened;
-* end-of-speech detected: the studio making the utterance's WAV (at the VAD's `speech-end`);
+* the pause: the studio making the utterance's WAV, 200 ms into the silence (the VAD's `speech-pause`),
+  which it sends ahead and, the silence lasting the whole end-of-speech wait, then as the turn;
 * the turn request: `fetch` called with the recording, its response headers, whose `Server-Timing` says
-  how long the server read the upload, transcribed it (stt) and prepared the turn;
+  how long the server read the upload, transcribed it (stt) and prepared the turn. The studio sends the
+  recording ahead 200 ms into the silence (POST .../transcription) and the local engine starts on it
+  then, so `stt` is only what was left of that transcription when the turn came;
 * the first `sentence` event, the first /v1/tts request (sent, body complete), and the first audible
   sound: the first `AudioBufferSourceNode.start()` of the turn mapped onto the performance clock by
   `AudioContext.getOutputTimestamp()`, plus the silence at the head of that buffer (bench/web.py).
 
 Printed: p50 and p90 over the turns of end of speech -> first audible sound (target p50 <= 1.2 s), and
-its parts, which add up to it: end-of-speech detection (the avatar's wait), utterance handed over,
-upload (the request's time outside the server's stt and prepare), STT, retrieval and answer to the first
-sentence (retrieval as the server timed it), TTS of the first words (the local avatar asks for a
-sentence's first clause or phrase alone), playback (TTS body to the first audible sample). Each turn
-runs in a browser of its own, so the turns never overlap.
+its parts, which add up to it: the end-of-speech wait in two (the pause, when the WAV is made and sent
+ahead, and the rest of the wait until the turn is sent), upload (the request's time outside the
+server's stt and prepare), STT, retrieval and answer to the first sentence (retrieval as the server
+timed it), TTS of the first words (the local avatar asks for a sentence's first clause or phrase
+alone), playback (TTS body to the first audible sample). Each turn runs in a browser of its own, so the
+turns never overlap.
 
     make web
     .venv/bin/python bench/voice_e2e.py --turns 20 --warmup 2
@@ -134,10 +138,10 @@ class VoiceTurn:
 
 
 PARTS = (
-    ("detection", "end-of-speech detection (the wait; WAV made)"),
-    ("handover", "utterance handed over (WAV made -> fetch)"),
+    ("detection", "the pause: silence until the WAV is made"),
+    ("handover", "rest of the end-of-speech wait (WAV -> turn sent)"),
     ("upload", "upload (request outside the server's stt, prepare)"),
-    ("stt", "STT (Whisper tiny.en, server)"),
+    ("stt", "STT the turn waited for (started at the pause)"),
     ("answer", "retrieval + answer to the first sentence"),
     ("tts", "TTS of the first words (sentence -> body)"),
     ("playback", "playback (TTS body -> first audible sample)"),
@@ -281,7 +285,7 @@ def print_report(results: list[VoiceTurn], end_of_speech_ms: int) -> None:
     row("end of speech -> first audible sound", [t.total for t in results], TARGET_P50_MS)
     row(
         f"  same, without the end-of-speech wait ({end_of_speech_ms} ms)",
-        [t.total - t.parts["detection"] for t in results],
+        [t.total - t.parts["detection"] - t.parts["handover"] for t in results],
     )
     print("  where it goes (each part's own p50 and p90; the parts add up per turn):")
     for name, label in PARTS:
@@ -295,7 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=20, help="measured spoken turns")
     parser.add_argument("--warmup", type=int, default=2, help="spoken turns before measuring")
     parser.add_argument(
-        "--end-of-speech-ms", type=int, default=700, help="the avatar's end-of-speech wait (200-3000)"
+        "--end-of-speech-ms",
+        type=int,
+        default=None,
+        help="the avatar's end-of-speech wait (200-3000); the server's default for a new avatar if unset",
     )
     parser.add_argument(
         "--screenshots", type=Path, default=None, help="after measuring, screenshot one turn here"
@@ -323,14 +330,13 @@ def main(argv: list[str] | None = None) -> int:
             login = httpx.post(f"{base_url}/v1/dev/login", json={"email": EMAIL}, timeout=10)
             login.raise_for_status()
             headers = {"authorization": f"Bearer {login.json()['access_token']}"}
+            wait = {} if args.end_of_speech_ms is None else {"end_of_speech_ms": args.end_of_speech_ms}
             avatar = httpx.post(
-                f"{base_url}/v1/avatars",
-                json={"name": "Librarian", "end_of_speech_ms": args.end_of_speech_ms},
-                headers=headers,
-                timeout=10,
+                f"{base_url}/v1/avatars", json={"name": "Librarian", **wait}, headers=headers, timeout=10
             )
             avatar.raise_for_status()
             avatar_id = uuid.UUID(avatar.json()["id"])
+            end_of_speech_ms = int(avatar.json()["end_of_speech_ms"])
             with psycopg.connect(db.url, autocommit=True) as conn:
                 row = conn.execute(
                     "select owner_id from public.avatars where id = %s", (avatar_id,)
@@ -339,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = asyncio.run(ingest(db.url, row[0], avatar_id, sorted(LIBRARY.glob("*.md"))))
             print(
                 f"library handbook indexed in {seconds:.1f} s; server on port {port}; end-of-speech wait"
-                f" {args.end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, one Chromium each",
+                f" {end_of_speech_ms} ms; {args.warmup} + {args.turns} spoken turns, one Chromium each",
                 flush=True,
             )
             load_before = os.getloadavg()[0]
@@ -360,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 stop_server(server)
-    print_report(results, args.end_of_speech_ms)
+    print_report(results, end_of_speech_ms)
     print(
         f"  load average (1 min): {load_before:.2f} before the browsers, {load_after:.2f} after"
         f" ({os.cpu_count()} CPUs; other work on the machine skews these times)"

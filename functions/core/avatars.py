@@ -80,8 +80,10 @@ def _not_text(value: Any) -> Any:
 # A JSON integer (30 or 30.0), never "30" or true.
 Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
 # How long the visitor's silence ends an utterance in voice input; shorter answers sooner, longer lets
-# slow speakers pause between words.
-END_OF_SPEECH_DEFAULT_MS = 700
+# slow speakers pause between words. 500 ms is what voice agents default to: LiveKit Agents' endpointing
+# `minDelay` and OpenAI Realtime's server VAD `silence_duration_ms` (Pipecat's VAD waits 0.8 s, less with
+# its turn model). The one default: the web client reads it from /v1/config, the database from a migration.
+END_OF_SPEECH_DEFAULT_MS = 500
 EndOfSpeechMs = Annotated[
     int,
     Field(

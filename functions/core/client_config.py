@@ -4,6 +4,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
+from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
 from functions.core.providers.avatar.base import Capabilities
 from functions.core.providers.avatar.registry import configured, declared_providers, provider_names
 from functions.core.settings import Settings
@@ -22,6 +23,12 @@ class EmbeddingsInfo(BaseModel):
 class SttInfo(BaseModel):
     enabled: bool
     engine: str | None
+
+
+class HandsFreeInfo(BaseModel):
+    """Hands-free voice input: the end-of-speech wait a new avatar gets (each avatar has its own)."""
+
+    end_of_speech_default_ms: int
 
 
 class TtsInfo(BaseModel):
@@ -51,6 +58,7 @@ class ClientConfig(BaseModel):
     llm: LlmInfo
     embeddings: EmbeddingsInfo
     stt: SttInfo
+    hands_free: HandsFreeInfo
     tts: TtsInfo
     providers: dict[str, bool]
     provider_catalog: list[ProviderInfo]
@@ -100,6 +108,7 @@ def client_config(settings: Settings) -> ClientConfig:
         ),
         embeddings=EmbeddingsInfo(enabled=embedding_model is not None, model=embedding_model),
         stt=SttInfo(enabled=stt.available, engine=stt.engine),
+        hands_free=HandsFreeInfo(end_of_speech_default_ms=END_OF_SPEECH_DEFAULT_MS),
         tts=TtsInfo(
             engine=_tts_engine(settings),
             formats=list(get_args(AudioFormat)),

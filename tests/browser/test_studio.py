@@ -6,6 +6,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, Route, expect
 
+from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
 from tests.browser.conftest import (
     HostPages,
     screenshot,
@@ -46,6 +47,8 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     screenshot(page, "studio-signed-in")
 
     page.get_by_role("button", name="New avatar").click()
+    # A new avatar's end-of-speech wait is the server's default, as /v1/config publishes it.
+    expect(page.get_by_label("End of speech (ms)")).to_have_value(str(END_OF_SPEECH_DEFAULT_MS))
     page.get_by_label("Name").fill("Keeper")
     page.get_by_label("Greeting").fill("Hello, I keep the lighthouse.")
     page.get_by_role("button", name="Create avatar").click()

@@ -280,8 +280,18 @@ def test_hands_free_sends_an_utterance_when_the_speaker_pauses(page: Page, host_
     with page.expect_response(lambda response: is_turn(response.request), timeout=20_000) as turn:
         hands_free.click()
         expect(hands_free).to_have_attribute("aria-pressed", "true")
-    recorded_audio(turn.value.request, host_pages, hands_free=True)
+    audio = recorded_audio(turn.value.request, host_pages, hands_free=True)
     assert turn.value.status == 200
+    # Sent ahead at the pause after the question, under the turn's id, for the local engine to transcribe
+    # while the end-of-speech wait ran: the very recording the turn then carried.
+    turn_path = urlsplit(turn.value.request.url).path
+    forwarded = {f.path: f for f in host_pages.forwarded if f.method == "POST"}
+    turn_form = form_parts(turn.value.request.headers["content-type"], forwarded[turn_path].body or b"")
+    ahead = forwarded.get(f"{turn_path}/{turn_form['turn_id'].content.decode()}/transcription")
+    assert ahead is not None, list(forwarded)
+    assert ahead.body is not None
+    content_type = next(value for key, value in ahead.headers.items() if key.lower() == "content-type")
+    assert form_parts(content_type, ahead.body)["audio"].content == audio.content
     assert_heard(conversation)
     # The first word, spoken before the detector was sure it was speech, is heard too.
     expect(conversation.locator("li.avs-user .avs-text").last).to_have_text(

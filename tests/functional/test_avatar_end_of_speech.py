@@ -4,18 +4,20 @@ widget token, which hands it to the visitor's voice input."""
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
 from tests.conftest import User, UserFactory
 from tests.functional.support import Api, assert_problem
 from tests.functional.test_widget_token import SITE, Widget
 
 
-def test_the_wait_defaults_to_700_ms_and_is_set_and_changed(
+def test_the_wait_defaults_to_500_ms_and_is_set_and_changed(
     client: httpx.Client, api: Api, owner: User
 ) -> None:
     plain = api.create_avatar(owner)
-    assert plain["end_of_speech_ms"] == 700
+    assert plain["end_of_speech_ms"] == 500
     patient = api.create_avatar(owner, end_of_speech_ms=1500)
     assert patient["end_of_speech_ms"] == 1500
     response = client.patch(
@@ -26,7 +28,7 @@ def test_the_wait_defaults_to_700_ms_and_is_set_and_changed(
     response = client.patch(f"/v1/avatars/{patient['id']}", json={"name": "Renamed"}, headers=owner.headers)
     assert response.json()["end_of_speech_ms"] == 400
     listed = client.get("/v1/avatars", headers=owner.headers).json()
-    assert {a["id"]: a["end_of_speech_ms"] for a in listed} == {plain["id"]: 700, patient["id"]: 400}
+    assert {a["id"]: a["end_of_speech_ms"] for a in listed} == {plain["id"]: 500, patient["id"]: 400}
 
 
 @pytest.mark.parametrize("wait", [199, 3001, 0, -700, "700", True, 700.5, None])
@@ -67,3 +69,17 @@ def test_another_user_can_neither_read_nor_change_the_wait(
 def test_the_widget_token_hands_the_wait_to_the_visitor(client: httpx.Client, api: Api, owner: User) -> None:
     avatar = api.create_avatar(owner, allowed_origins=[SITE], end_of_speech_ms=1100)
     assert Widget(client).token(avatar["public_id"])["avatar"]["end_of_speech_ms"] == 1100
+
+
+def test_one_default_the_config_publishes_and_the_database_shares(
+    client: httpx.Client, admin: psycopg.Connection[dict[str, object]], owner: User
+) -> None:
+    """The web client fills a new avatar's field from /v1/config; a row inserted without the column (SQL,
+    not the API) gets the same wait."""
+    config = client.get("/v1/config").json()
+    assert config["hands_free"] == {"end_of_speech_default_ms": END_OF_SPEECH_DEFAULT_MS}
+    row = admin.execute(
+        "insert into public.avatars (owner_id, name) values (%s, 'Plain') returning end_of_speech_ms",
+        (owner.id,),
+    ).fetchone()
+    assert row == {"end_of_speech_ms": END_OF_SPEECH_DEFAULT_MS}

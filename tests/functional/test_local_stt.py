@@ -13,6 +13,7 @@ import pytest
 from functions.core.errors import AppError
 from functions.core.settings import Settings
 from functions.core.speech import local_stt
+from functions.core.speech.audio import resample_pcm16
 from functions.core.speech.piper_tts import LocalTts
 from functions.core.speech.stt import LocalTranscriber, SpeechToTextUnavailable, transcribe
 from tests.conftest import User
@@ -84,6 +85,35 @@ def test_a_recording_longer_than_the_short_window_is_read_in_whole_windows() -> 
     assert word_error_rate(words(text), words(heard)) <= MAX_WORD_ERROR_RATE, heard
 
 
+def test_a_16_khz_mono_wav_is_read_as_it_is_and_other_audio_through_pyav(
+    recordings: dict[str, bytes],
+) -> None:
+    """What the web client sends needs no decoding, and gives Whisper the samples PyAV would; a WAV at
+    another rate or with two channels is still decoded (and resampled) by PyAV, and still understood."""
+    import numpy as np
+    from faster_whisper.audio import decode_audio
+
+    audio = recordings[SENTENCES[1]]
+    taken = local_stt.whisper_wav(audio)
+    assert taken is not None
+    assert np.array_equal(taken, decode_audio(io.BytesIO(audio), sampling_rate=16000))
+    with wave.open(io.BytesIO(audio)) as recording:
+        pcm = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2")
+    faster = np.frombuffer(resample_pcm16(pcm.tobytes(), 16000, 24000), dtype="<i2")
+    for rate, channels, samples in ((24000, 1, faster), (16000, 2, np.repeat(pcm, 2))):
+        other = io.BytesIO()
+        with wave.open(other, "wb") as wav:
+            wav.setnchannels(channels)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(samples.tobytes())
+        assert local_stt.whisper_wav(other.getvalue()) is None
+        heard = asyncio.run(
+            LocalTranscriber().transcribe(other.getvalue(), filename="q.wav", content_type="audio/wav")
+        )
+        assert word_error_rate(words(SENTENCES[1]), words(heard)) <= MAX_WORD_ERROR_RATE, heard
+
+
 def test_words_that_loop_are_told_from_a_question() -> None:
     # Heard once by the 10 s window's greedy decoding in bench/voice_e2e.py; read again in 30 s windows.
     assert local_stt.loops(" ".join(["Where can I leave my car?"] * 32))
@@ -132,7 +162,12 @@ def test_an_audio_turn_is_transcribed_locally_and_answered(
         [(["Hours"], "We are open every weekday from nine to five. On Sundays we open from ten until two.")],
     )
     session = api.start_session(owner, avatar["id"])
-    assert session["voice_input"] == {"available": True, "engine": "whisper-tiny.en", "reason": None}
+    assert session["voice_input"] == {
+        "available": True,
+        "engine": "whisper-tiny.en",
+        "reason": None,
+        "ahead": True,
+    }
     with client.stream(
         "POST",
         f"/v1/sessions/{session['session_id']}/turns",

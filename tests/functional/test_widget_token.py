@@ -100,7 +100,7 @@ def test_an_allowed_origin_gets_a_visitor_token_bound_to_the_avatar(
         "provider": "local",
         "language": "en",
         "appearance": {"look": "ada", "theme": "#2563eb"},
-        "end_of_speech_ms": 700,
+        "end_of_speech_ms": 500,
         "contact_form": False,
     }
     claims = jwt.decode(

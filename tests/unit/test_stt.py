@@ -225,9 +225,11 @@ def test_voice_input_names_the_engine_or_the_reason() -> None:
     assert voice_input(settings(openai_api_key=KEY), "fr") == VoiceInput(
         available=True, engine="openai", reason=None
     )
+    # Only the engine in this process transcribes ahead of a turn: a provider would be paid twice.
     assert voice_input(settings(), "en-GB") == VoiceInput(
-        available=True, engine="whisper-tiny.en", reason=None
+        available=True, engine="whisper-tiny.en", reason=None, ahead=True
     )
+    assert not voice_input(settings(openai_api_key=KEY), "en").ahead
     french = voice_input(settings(), "fr")
     assert not french.available
     assert french.reason is not None

@@ -15,6 +15,7 @@ interface Call {
   path: string;
   body: unknown;
   accept?: string;
+  form?: FormData;
 }
 
 function fakeServer(turn: [string, object][], answers: Record<string, () => Response> = {}) {
@@ -23,6 +24,7 @@ function fakeServer(turn: [string, object][], answers: Record<string, () => Resp
     const path = new URL(String(input)).pathname;
     const headers = (init?.headers ?? {}) as Record<string, string>;
     calls.push({ method: init?.method ?? "GET", path, body: typeof init?.body === "string" ? JSON.parse(init.body) : null, accept: headers.accept });
+    if (init?.body instanceof FormData) calls[calls.length - 1].form = init.body;
     const key = `${init?.method} ${path.replace(/turn-[\w-]+/, "{turn}")}`;
     if (answers[key]) return answers[key]();
     if (key === "POST /v1/sessions") {
@@ -217,5 +219,38 @@ test("a pause between an answer's sentences is not listening: the status waits f
   stub.finishSentence();
   await turn;
   assert.equal(controller.status, "listening");
+  await controller.end();
+});
+
+test("a recording sent ahead at a pause is sent as the turn of the same id; another recording gets its own", async () => {
+  const session = { session_id: "s1", provider: "stub", credentials: {}, voice_input: { available: true, engine: "whisper-tiny.en", reason: null, ahead: true } };
+  const { controller, calls } = await started(ANSWER, { "POST /v1/sessions": () => Response.json(session, { status: 201 }) });
+  const paused = new Blob(["so far"], { type: "audio/wav" });
+  controller.transcribeAhead(paused);
+  void controller.askAudio(paused);
+  const turns = (): FormData[] => calls.filter((call) => call.path === "/v1/sessions/s1/turns").map((call) => call.form as FormData);
+  await until(() => turns().length === 1);
+  const [aheadCall] = calls.filter((call) => call.path.endsWith("/transcription"));
+  const turnId = /\/turns\/([^/]+)\/transcription$/.exec(aheadCall.path)?.[1];
+  assert.ok(turnId);
+  assert.equal(aheadCall.form?.get("audio") instanceof Blob, true);
+  assert.equal(turns()[0].get("turn_id"), turnId);
+  // The speaker spoke on after a pause: the longer recording is a turn of its own, never the one sent ahead.
+  controller.transcribeAhead(new Blob(["first part"], { type: "audio/wav" }));
+  void controller.askAudio(new Blob(["first part and more"], { type: "audio/wav" }));
+  await until(() => turns().length === 2);
+  const ahead = calls.filter((call) => call.path.endsWith("/transcription")).map((call) => call.path.split("/")[5]);
+  assert.equal(ahead.length, 2);
+  assert.ok(![turnId, ahead[1]].includes(String(turns()[1].get("turn_id"))));
+  await controller.end();
+});
+
+test("a server that does not transcribe ahead gets no recording before the turn", async () => {
+  const { controller, calls } = await started(ANSWER);
+  const paused = new Blob(["so far"], { type: "audio/wav" });
+  controller.transcribeAhead(paused);
+  void controller.askAudio(paused);
+  await until(() => calls.some((call) => call.path === "/v1/sessions/s1/turns"));
+  assert.equal(calls.filter((call) => call.path.endsWith("/transcription")).length, 0);
   await controller.end();
 });

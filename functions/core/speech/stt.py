@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,11 +102,14 @@ class Transcriber(Protocol):
 
 
 class VoiceInput(BaseModel):
-    """Whether the web client may offer voice input for an avatar, with the reason when it may not."""
+    """Whether the web client may offer voice input for an avatar, with the reason when it may not, and
+    whether a recording may be transcribed ahead of its turn (the engine runs in this server's process,
+    which keeps the text for the turn; a provider would be paid twice)."""
 
     available: bool
     engine: str | None
     reason: str | None
+    ahead: bool = False
 
 
 def _check_upload(audio: bytes, content_type: str, filename: str) -> str:
@@ -112,6 +119,40 @@ def _check_upload(audio: bytes, content_type: str, filename: str) -> str:
     if not audio:
         raise EmptyTranscript("The recording is empty; please try again.")
     return extension
+
+
+# Recordings transcribed lately, by the SHA-256 of their bytes: the same recording sent again (a turn
+# whose recording was transcribed ahead, while the visitor's silence was still being timed) takes the
+# text, or waits for the transcription under way, instead of transcribing it twice. A few suffice: one
+# recording is ahead of its turn by a fraction of a second.
+RECENT_RECORDINGS = 16
+_recent: OrderedDict[bytes, Future[str]] = OrderedDict()
+_recent_lock = threading.Lock()
+# One worker: transcriptions take the model's lock one at a time anyway. A transcription runs to its end
+# even when the request that started it goes away, for the turn that may be waiting on it.
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-stt")
+
+
+def _forget_failure(digest: bytes, job: Future[str]) -> None:
+    if job.exception() is not None:
+        with _recent_lock:
+            if _recent.get(digest) is job:
+                del _recent[digest]
+
+
+async def transcribed_locally(audio: bytes) -> str:
+    """`local_stt.transcribe_bytes(audio)`, done once for the same bytes however many ask."""
+    digest = hashlib.sha256(audio).digest()
+    with _recent_lock:
+        job = _recent.get(digest)
+        if job is None:
+            job = _worker.submit(local_stt.transcribe_bytes, audio)
+            _recent[digest] = job
+            while len(_recent) > RECENT_RECORDINGS:
+                _recent.popitem(last=False)
+            job.add_done_callback(lambda done: _forget_failure(digest, done))
+    # Shielded: a request that goes away does not cancel the transcription another may be waiting for.
+    return await asyncio.shield(asyncio.wrap_future(job))
 
 
 class LocalTranscriber:
@@ -129,7 +170,7 @@ class LocalTranscriber:
         _check_upload(audio, content_type, filename)
         if not local_stt.speaks(language):
             raise SpeechToTextUnavailable(ENGLISH_ONLY_REASON)
-        text = await asyncio.to_thread(local_stt.transcribe_bytes, audio)
+        text = await transcribed_locally(audio)
         if not text:
             raise EmptyTranscript()
         return text
@@ -246,4 +287,4 @@ def voice_input(settings: Settings, language: str | None) -> VoiceInput:
         return VoiceInput(available=False, engine=None, reason=NO_STT_REASON)
     if not local_stt.speaks(language):
         return VoiceInput(available=False, engine=None, reason=ENGLISH_ONLY_REASON)
-    return VoiceInput(available=True, engine=local_stt.MODEL, reason=None)
+    return VoiceInput(available=True, engine=local_stt.MODEL, reason=None, ahead=True)

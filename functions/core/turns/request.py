@@ -26,6 +26,29 @@ def _invalid(exc: ValidationError) -> RequestValidationError:
     return RequestValidationError(errors)
 
 
+async def read_recording(request: Request, turn_id: str) -> AudioTurn:
+    """The recording of turn `turn_id`: a multipart form with one file, `audio` (422 without it)."""
+    async with request.form(max_files=1, max_fields=1) as form:
+        audio = form.get("audio")
+        if not isinstance(audio, UploadFile):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "missing",
+                        "loc": ("body", "audio"),
+                        "msg": "a recording is required",
+                        "input": None,
+                    }
+                ]
+            )
+        return AudioTurn(
+            turn_id=turn_id,
+            audio=await audio.read(),
+            filename=audio.filename or "audio",
+            content_type=audio.content_type or "",
+        )
+
+
 def turn_request(turn_id: Any, text: Any) -> TurnRequest:
     """The turn's JSON body, validated as the JSON route validates it (422 problems)."""
     try:

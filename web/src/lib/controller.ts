@@ -51,6 +51,8 @@ export interface VoiceInputInfo {
   available: boolean;
   engine: string | null;
   reason: string | null;
+  /** The server transcribes a recording ahead of its turn (its own engine, no provider to pay twice). */
+  ahead?: boolean;
 }
 
 interface StartedSession {
@@ -72,6 +74,8 @@ export class ConversationController extends Emitter<ControllerEvents> {
   private readonly turns: TurnRunner;
   private readonly recorder: SessionRecorder;
   private keepalive: ReturnType<typeof setInterval> | null = null;
+  /** The recording last sent ahead of its turn, and that turn's id. */
+  private ahead: { audio: Blob; turnId: string } | null = null;
   private readonly options: ControllerOptions;
   private readonly now: () => number;
   private readonly onPageHide = (): void => this.endOnPageHide();
@@ -185,8 +189,27 @@ export class ConversationController extends Emitter<ControllerEvents> {
     return this.runTurn({ turnId: newTurnId(), text }, text);
   }
 
+  /**
+   * The speaker paused: the server transcribes the recording so far under a new turn id while the rest of
+   * the end-of-speech wait is timed. Stores nothing; the turn sent with this same recording takes that id
+   * (and the text), and a recording the speaker went on after is never sent as a turn.
+   */
+  transcribeAhead(audio: Blob): void {
+    const { sessionId } = this;
+    if (!this.voiceInput.ahead || !sessionId || !this.state.live) return;
+    const turnId = newTurnId();
+    this.ahead = { audio, turnId };
+    const form = new FormData();
+    form.append("audio", audio, "speech.wav");
+    const path = `/v1/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/transcription`;
+    // Only a head start: if it fails, the turn transcribes its recording itself and says what went wrong.
+    this.options.api.request("POST", path, form).catch(() => undefined);
+  }
+
   askAudio(audio: Blob): Promise<void> {
-    return this.runTurn({ turnId: newTurnId(), audio }, null);
+    const turnId = this.ahead?.audio === audio ? this.ahead.turnId : newTurnId();
+    this.ahead = null;
+    return this.runTurn({ turnId, audio }, null);
   }
 
   private runTurn(input: TurnInput, text: string | null): Promise<void> {

@@ -18,7 +18,7 @@ export interface ConversationOptions {
   /** The avatar's look (`{look, theme}`): drawn in the stage before and after the conversation. */
   appearance?: unknown;
   /** The avatar's end-of-speech wait: how long silence ends an utterance in hands-free voice input. */
-  endOfSpeechMs?: number;
+  endOfSpeechMs: number;
   /** The visitor-facing texts; English by default. */
   texts?: Texts;
   /** Show each answer's timings (retrieval, first sentence, first audio): for the owner, not visitors. */
@@ -426,6 +426,7 @@ export function mountConversation(root: HTMLElement | ShadowRoot, options: Conve
     {
       utterance: (audio) => void controller?.askAudio(audio),
       speechStart: () => controller?.interrupt(),
+      pause: (audio) => controller?.transcribeAhead(audio),
     },
     { endOfSpeechMs: options.endOfSpeechMs },
   );

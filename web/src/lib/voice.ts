@@ -3,7 +3,9 @@
  *
  * Hands-free keeps the last moments of sound before speech is detected (the detector needs a few frames
  * to be sure), so the first word is not clipped; the utterance goes out as 16 kHz WAV, which the server
- * reads without decoding a codec.
+ * reads without decoding a codec. When the speaker pauses, the utterance so far is offered ahead
+ * (`VoiceHandlers.pause`); if the pause becomes the end of speech, that same recording is the utterance,
+ * so what was done with it ahead (the server transcribing it) is what the turn gets.
  */
 
 import { EnergyVad, rmsDb } from "./vad";
@@ -24,6 +26,11 @@ export interface VoiceHandlers {
   utterance(audio: Blob): void;
   /** The user started speaking (hands-free): a chance to interrupt the avatar. */
   speechStart(): void;
+  /**
+   * The speaker paused (hands-free): the utterance so far. Unless they speak on before the end-of-speech
+   * wait is over, this very blob is handed to `utterance` next.
+   */
+  pause?(audio: Blob): void;
 }
 
 const FRAME_MS = 20;
@@ -59,18 +66,29 @@ export class UtteranceClip {
     this.recording = true;
   }
 
-  /** The utterance with its pre-roll as 16-bit WAV at UPLOAD_RATE; the clip keeps listening for the next. */
-  end(): Blob {
+  /** The utterance so far with its pre-roll as 16-bit WAV at UPLOAD_RATE; recording goes on. */
+  snapshot(): Blob {
     const all = new Float32Array(this.kept);
     let offset = 0;
     for (const chunk of this.chunks) {
       all.set(chunk, offset);
       offset += chunk.length;
     }
+    return wav(resample(all, this.rate, UPLOAD_RATE), UPLOAD_RATE);
+  }
+
+  /** Stops recording the utterance; the clip keeps listening for the next. */
+  discard(): void {
     this.chunks = [];
     this.kept = 0;
     this.recording = false;
-    return wav(resample(all, this.rate, UPLOAD_RATE), UPLOAD_RATE);
+  }
+
+  /** The whole utterance (see `snapshot`), and the clip listens for the next. */
+  end(): Blob {
+    const audio = this.snapshot();
+    this.discard();
+    return audio;
   }
 }
 
@@ -113,8 +131,8 @@ export function wav(samples: Float32Array, rate: number): Blob {
 }
 
 export interface VoiceOptions {
-  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance); the VAD's default if unset. */
-  endOfSpeechMs?: number;
+  /** The avatar's end-of-speech wait (ms of silence that end a hands-free utterance). */
+  endOfSpeechMs: number;
   /** The clock frames are stamped with; `performance.now` in a browser. */
   now?: () => number;
 }
@@ -133,10 +151,12 @@ export class VoiceInput {
   private timer: ReturnType<typeof setInterval> | null = null;
   /** The hands-free utterance being spoken, from speech start to speech end. */
   private utterance: UtteranceClip | null = null;
-  private readonly endOfSpeechMs: number | undefined;
+  /** The utterance as it was when the speaker paused, if they have not spoken on since. */
+  private paused: Blob | null = null;
+  private readonly endOfSpeechMs: number;
   private readonly now: () => number;
 
-  constructor(handlers: VoiceHandlers, options: VoiceOptions = {}) {
+  constructor(handlers: VoiceHandlers, options: VoiceOptions) {
     this.handlers = handlers;
     this.endOfSpeechMs = options.endOfSpeechMs;
     this.now = options.now ?? (() => performance.now());
@@ -214,7 +234,7 @@ export class VoiceInput {
     // A script processor runs only while connected to the output; it writes nothing, so it plays silence.
     capture.connect(audio.destination);
     const frame = new Float32Array(analyser.fftSize);
-    const vad = new EnergyVad(this.endOfSpeechMs === undefined ? {} : { endOfSpeechMs: this.endOfSpeechMs });
+    const vad = new EnergyVad({ endOfSpeechMs: this.endOfSpeechMs });
     this.audio = audio;
     this.timer = setInterval(() => {
       analyser.getFloatTimeDomainData(frame);
@@ -223,14 +243,23 @@ export class VoiceInput {
         this.handlers.speechStart();
         clip.begin();
         this.utterance = clip;
-      } else if (transition === "speech-end") this.sendUtterance();
+      } else if (transition === "speech-pause") {
+        this.paused = clip.snapshot();
+        this.handlers.pause?.(this.paused);
+      } else if (transition === "speech-resume") this.paused = null;
+      else if (transition === "speech-end") this.sendUtterance();
     }, FRAME_MS);
   }
 
+  /** Hands the utterance over: as it was at the pause the speaker did not speak on after, if there was one. */
   private sendUtterance(): void {
     const clip = this.utterance;
+    const paused = this.paused;
     this.utterance = null;
-    if (clip) this.handlers.utterance(clip.end());
+    this.paused = null;
+    if (!clip) return;
+    if (paused) clip.discard();
+    this.handlers.utterance(paused ?? clip.end());
   }
 
   /** Stops listening; an utterance under way is sent as it is. */

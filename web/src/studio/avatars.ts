@@ -2,7 +2,6 @@
 
 import { ApiClient, ApiError, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
-import { DEFAULT_VAD } from "../lib/vad";
 import type { OptionSchema, ProviderInfo } from "./config";
 import type { WidgetLookFields } from "./appearance";
 
@@ -175,6 +174,8 @@ export function avatarForm(
   avatar: Avatar | null,
   catalog: ProviderInfo[],
   available: Record<string, boolean>,
+  /** A new avatar's end-of-speech wait as the server publishes it (/v1/config); empty when it does not. */
+  endOfSpeechDefaultMs: number | undefined,
   saved: (avatar: Avatar) => void,
   deleted: () => void,
 ): HTMLElement {
@@ -220,7 +221,7 @@ export function avatarForm(
     min: 200,
     max: 3000,
     step: 50,
-    value: String(avatar?.end_of_speech_ms ?? DEFAULT_VAD.endOfSpeechMs),
+    value: String(avatar?.end_of_speech_ms ?? endOfSpeechDefaultMs ?? ""),
   });
   const look = select("look", LOOKS, avatar?.appearance.look ?? "ada", (value) => LOOK_LABELS[value] ?? value);
   const theme = h("input", { type: "color", name: "theme", value: avatar?.appearance.theme ?? "#2563eb" });
@@ -302,7 +303,8 @@ export function avatarForm(
       name.focus();
       return;
     }
-    if (!Number.isFinite(endOfSpeech.valueAsNumber)) {
+    const waitGiven = endOfSpeech.value !== "" || endOfSpeech.validity.badInput;
+    if (waitGiven && !Number.isFinite(endOfSpeech.valueAsNumber)) {
       error.textContent = "End of speech: give a number of milliseconds from 200 to 3000.";
       endOfSpeech.focus();
       return;
@@ -317,7 +319,8 @@ export function avatarForm(
       greeting: greeting.value,
       quality: quality.value,
       grounded_only: grounded.checked,
-      end_of_speech_ms: endOfSpeech.valueAsNumber,
+      // Left empty: the server's default for a new avatar, the avatar's own wait unchanged for one saved.
+      ...(waitGiven ? { end_of_speech_ms: endOfSpeech.valueAsNumber } : {}),
       appearance: { look: look.value, theme: theme.value },
       allowed_origins: origins.value.split(/\s+/).filter(Boolean),
     };

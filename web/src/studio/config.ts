@@ -28,6 +28,8 @@ export interface ClientConfig {
   mode: string;
   llm: { offline: boolean; model: string | null };
   stt: { enabled: boolean; engine?: string | null };
+  /** The end-of-speech wait a new avatar gets; a server without /v1/config leaves the studio's field empty. */
+  hands_free?: { end_of_speech_default_ms: number };
   providers: Record<string, boolean>;
   provider_catalog: ProviderInfo[];
   supabase: { url: string | null; anon_key: string | null };

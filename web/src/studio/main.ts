@@ -145,7 +145,15 @@ class Studio {
         { class: "card", "aria-label": title },
         h("h2", { class: "pane-heading", tabindex: -1 }, title),
         intro,
-        avatarForm(this.api, null, this.config.provider_catalog, this.config.providers, onSaved, () => this.select(null)),
+        avatarForm(
+          this.api,
+          null,
+          this.config.provider_catalog,
+          this.config.providers,
+          this.config.hands_free?.end_of_speech_default_ms,
+          onSaved,
+          () => this.select(null),
+        ),
       );
     }
     const tablist = h("div", { role: "tablist", "aria-label": `${avatar.name} sections` });
@@ -205,6 +213,7 @@ class Studio {
           avatar,
           this.config.provider_catalog,
           this.config.providers,
+          this.config.hands_free?.end_of_speech_default_ms,
           (saved) => {
             this.avatars = this.avatars.map((a) => (a.id === saved.id ? saved : a));
             this.flash = `Saved ${saved.name} at ${new Date().toLocaleTimeString()}.`;

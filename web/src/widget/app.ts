@@ -20,7 +20,7 @@ interface WidgetToken {
     language: string;
     appearance?: unknown;
     contact_form?: boolean;
-    end_of_speech_ms?: number;
+    end_of_speech_ms: number;
   };
 }
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from functions.core.api.body_limit import UPLOAD_ROUTE
 from functions.core.api.deps import AppSettings, CurrentUser, Db
 from functions.core.api.openapi import component, problems
+from functions.core.turns.ahead import AheadTranscript, transcribe_ahead
 from functions.core.turns.engine import collect, turn_engine
 from functions.core.turns.interrupts import interrupt_turn
 from functions.core.turns.models import (
@@ -18,7 +19,7 @@ from functions.core.turns.models import (
     TurnRequest,
     TurnResult,
 )
-from functions.core.turns.request import read_turn_request
+from functions.core.turns.request import read_recording, read_turn_request
 from functions.core.turns.sse import SSE_HEADERS, sse_stream
 
 router = APIRouter(prefix="/v1", tags=["turns"])
@@ -90,6 +91,34 @@ async def take_turn(
         )
     result = await collect(turn, engine.events(turn))
     return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.post(
+    "/sessions/{session_id}/turns/{turn_id}/transcription",
+    responses=problems(409, 413, 415, 429, 501),
+    openapi_extra={
+        **UPLOAD_ROUTE,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["audio"],
+                        "properties": {"audio": {"type": "string", "format": "binary"}},
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
+    },
+)
+async def transcription_ahead(
+    session_id: uuid.UUID, turn_id: TurnId, request: Request, user: CurrentUser, db: Db, settings: AppSettings
+) -> AheadTranscript:
+    """Transcribe the recording of a spoken turn not sent yet, so that the turn, sent with the same
+    recording and turn id, finds its question ready; stores nothing (see `functions/core/turns/ahead.py`)."""
+    return await transcribe_ahead(db, settings, user, session_id, await read_recording(request, turn_id))
 
 
 @router.post("/sessions/{session_id}/turns/{turn_id}/interrupt", responses=problems(409))

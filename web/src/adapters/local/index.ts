@@ -9,12 +9,15 @@ import { SpeechPlayer } from "./player";
 
 const SAMPLE_RATE = 24_000;
 const FACE_PIXELS = 400;
+/** Each part of a cut sentence has at least this many words. */
 const CLAUSE_WORDS = 3;
-
-/** A sentence at least this long, with no early clause break, is cut before a linking word instead. */
-const LONG_SENTENCE_WORDS = 10;
-/** The first phrase of such a sentence has at most this many words: its speech is ready sooner. */
+/**
+ * The first part of a cut sentence has at most this many words when it can: the voice's time to the first
+ * sound grows with the length of what it says first, and the rest is synthesised while that part plays.
+ */
 const PHRASE_WORDS = 6;
+/** A sentence of at least this many words, with no early clause break, is cut before a linking word. */
+const LINKED_SENTENCE_WORDS = 2 * CLAUSE_WORDS + 1;
 /** Words that start a phrase: the voice's intonation survives a cut just before one of them. */
 const LINKING_WORDS = new Set(
   ("after and as at because before but by for from if in on or since so than that through to unless until when" +
@@ -22,19 +25,25 @@ const LINKING_WORDS = new Set(
 );
 
 /**
- * The sentence cut after its first clause when both parts have at least a few words; a long sentence with
- * no early clause break is cut before a linking word within its first few words; else it stays whole.
+ * Where a sentence that starts from silence is cut, so its first part is short: after a clause within its
+ * first few words; else, in a sentence long enough, before a linking word within them; else after its first
+ * clause wherever it ends; else nowhere. Both parts keep at least CLAUSE_WORDS words.
  */
 export function splitFirstClause(sentence: string): [string, string] {
   const words = sentence.split(/\s+/);
   const cut = (index: number): [string, string] => [words.slice(0, index + 1).join(" "), words.slice(index + 1).join(" ")];
-  for (let index = CLAUSE_WORDS - 1; index < words.length - CLAUSE_WORDS; index += 1) {
-    if (/[,;:\u2014]$/.test(words[index])) return cut(index);
+  const clauseEnds = (index: number): boolean => /[,;:\u2014]$/.test(words[index]);
+  const last = words.length - CLAUSE_WORDS - 1;
+  for (let index = CLAUSE_WORDS - 1; index <= Math.min(PHRASE_WORDS - 1, last); index += 1) {
+    if (clauseEnds(index)) return cut(index);
   }
-  if (words.length >= LONG_SENTENCE_WORDS) {
-    for (let index = CLAUSE_WORDS; index <= PHRASE_WORDS; index += 1) {
+  if (words.length >= LINKED_SENTENCE_WORDS) {
+    for (let index = CLAUSE_WORDS; index <= Math.min(PHRASE_WORDS, last + 1); index += 1) {
       if (LINKING_WORDS.has(words[index].toLowerCase())) return cut(index - 1);
     }
+  }
+  for (let index = PHRASE_WORDS; index <= last; index += 1) {
+    if (clauseEnds(index)) return cut(index);
   }
   return [sentence, ""];
 }
