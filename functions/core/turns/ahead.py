@@ -34,9 +34,15 @@ class AheadTranscript(BaseModel):
 
 
 async def transcribe_ahead(
-    db: Database, settings: Settings, principal: Principal, session_id: uuid.UUID, audio: AudioTurn
+    db: Database,
+    settings: Settings,
+    principal: Principal,
+    session_id: uuid.UUID,
+    audio: AudioTurn,
+    now: float,
 ) -> AheadTranscript:
     """The question the recording of turn `audio.turn_id` holds; the stored one if the turn was taken.
+    `now` (epoch seconds) places the request in its session's speech rate window.
 
     404 without such a session, 409 once it is over, 429 past the session's speech requests a minute,
     501 when this server does not transcribe ahead (no local engine, or not for the avatar's language),
@@ -51,7 +57,7 @@ async def transcribe_ahead(
         return AheadTranscript(text=asked.question)
     if not voice_input(settings, asked.language).ahead:
         raise SpeechToTextUnavailable(AHEAD_UNAVAILABLE)
-    await count_speech_request(db, session_id, settings)
+    await count_speech_request(db, session_id, settings, now)
     text = await transcribe(
         audio.audio, audio.filename, audio.content_type, settings, language=asked.language
     )

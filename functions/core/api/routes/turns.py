@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from functions.core.api.body_limit import UPLOAD_ROUTE
-from functions.core.api.deps import AppSettings, CurrentUser, Db
+from functions.core.api.deps import AppSettings, Clock, CurrentUser, Db
 from functions.core.api.openapi import component, problems
 from functions.core.turns.ahead import AheadTranscript, transcribe_ahead
 from functions.core.turns.engine import collect, turn_engine
@@ -114,11 +114,18 @@ async def take_turn(
     },
 )
 async def transcription_ahead(
-    session_id: uuid.UUID, turn_id: TurnId, request: Request, user: CurrentUser, db: Db, settings: AppSettings
+    session_id: uuid.UUID,
+    turn_id: TurnId,
+    request: Request,
+    user: CurrentUser,
+    db: Db,
+    settings: AppSettings,
+    clock: Clock,
 ) -> AheadTranscript:
     """Transcribe the recording of a spoken turn not sent yet, so that the turn, sent with the same
     recording and turn id, finds its question ready; stores nothing (see `functions/core/turns/ahead.py`)."""
-    return await transcribe_ahead(db, settings, user, session_id, await read_recording(request, turn_id))
+    recording = await read_recording(request, turn_id)
+    return await transcribe_ahead(db, settings, user, session_id, recording, clock())
 
 
 @router.post("/sessions/{session_id}/turns/{turn_id}/interrupt", responses=problems(409))
