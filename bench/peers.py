@@ -41,7 +41,15 @@ from bench.sessions import (  # noqa: E402
     start_server,
     stop_server,
 )
-from bench.turns import QUESTIONS, add_knowledge, cpu_meter, run, start_llm, stop_llm  # noqa: E402
+from bench.turns import (  # noqa: E402
+    QUESTIONS,
+    add_knowledge,
+    cpu_meter,
+    llm_env,
+    run,
+    start_llm,
+    stop_llm,
+)
 
 TARGET_RATIO = 1.0
 
@@ -121,7 +129,7 @@ def run_ours(
     llm, llm_port = start_llm(llm_dir, ttft_ms, rate)
     server = None
     try:
-        env = {**os.environ, "LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"}
+        env = {**os.environ, **llm_env(llm_port)}
         port = free_port()
         server = start_server(env, port)
         callers = create_clients(db.url, db.secret, clients, shared_owner=False, tag=f"peers{clients}")

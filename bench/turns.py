@@ -67,6 +67,8 @@ KNOWLEDGE = [
     (["Support"], "The help desk answers by chat from eight to six, Monday to Friday."),
 ]
 QUESTIONS = ["How do refunds work?", "When do parcels ship?", "When is the help desk open?"]
+# OpenAI's, which the schema indexes as vector(1536); the scripted server answers it.
+EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 @dataclass(slots=True)
@@ -162,7 +164,24 @@ class SseClient:
             await self.writer.wait_closed()
 
 
+def llm_env(llm_port: int) -> dict[str, str]:
+    """Our server's settings for the scripted server: its chat model and, as a keyed deployment (the
+    cloud functions have no local model) embeds questions, its OpenAI-shaped `/embeddings`."""
+    base = f"http://{HOST}:{llm_port}/v1"
+    return {
+        "LLM_BASE_URL": base,
+        "LLM_MODEL": "scripted",
+        "OPENAI_API_BASE": base,
+        "OPENAI_API_KEY": "scripted-key",
+        "EMBEDDING_MODEL": EMBEDDING_MODEL,
+    }
+
+
 def add_knowledge(url: str, clients: list[Client]) -> None:
+    """Each client's avatar gets the help centre, indexed as the keyed deployment indexes it: every chunk
+    embedded (headings and text) by the scripted server's function under `EMBEDDING_MODEL`."""
+    from tests.scripted_llm import embedding
+
     with psycopg.connect(url, autocommit=True) as conn:
         for client in clients:
             row = conn.execute(
@@ -173,11 +192,12 @@ def add_knowledge(url: str, clients: list[Client]) -> None:
             ).fetchone()
             assert row is not None
             for position, (path, content) in enumerate(KNOWLEDGE):
+                vector = "[" + ",".join(map(repr, embedding("\n".join([*path, content])))) + "]"
                 conn.execute(
-                    "insert into public.knowledge_chunks"
-                    " (document_id, owner_id, avatar_id, position, heading_path, content)"
-                    " values (%s, %s, %s, %s, %s, %s)",
-                    (row[0], row[1], client.avatar_id, position, path, content),
+                    "insert into public.knowledge_chunks (document_id, owner_id, avatar_id, position,"
+                    " heading_path, content, embedding, embedding_model)"
+                    " values (%s, %s, %s, %s, %s, %s, %s::extensions.vector, %s)",
+                    (row[0], row[1], client.avatar_id, position, path, content, vector, EMBEDDING_MODEL),
                 )
 
 
@@ -457,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     with local_database(env=allow) as db:
         llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second, TOOL)
         try:
-            os.environ.update({"LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"})
+            os.environ.update(llm_env(llm_port))
             port = free_port()
             server = start_server(dict(os.environ), port)
             meter = cpu_meter(server.pid, db.data_dir, llm.pid)
