@@ -4,9 +4,9 @@ It answers `POST /embeddings` (any prefix) in OpenAI's documented shape
 (platform.openai.com/docs/api-reference/embeddings/create: `{"object": "list", "data": [{"object":
 "embedding", "index", "embedding"}], "model", "usage"}`) with `EMBEDDING_DIMENSIONS` floats per input,
 a normalised hash of its words (texts sharing words are near), as a keyed deployment's embedding
-service would answer; and any other `POST` as `/chat/completions` with a reply chosen by `reply_for(messages)`,
-streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token with its
-leading space, as LLM APIs stream them (" It", " ships", "."-ended words).
+service would answer. Any other `POST` is a `/chat/completions`: a reply chosen by `reply_for(messages)`,
+streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token
+with its leading space, as LLM APIs stream them (" It", " ships", "."-ended words).
 It can refuse (`fail_status`) or drop the connection after some tokens (`drop_after_tokens`), and it
 records each request and, per request, when the token that completed the first sentence was sent
 (`time.monotonic`, comparable across processes on one machine).
