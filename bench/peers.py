@@ -12,6 +12,14 @@ per system), with the same questions, at 1 and 16 concurrent conversations. Per 
   Postgres and its LLM (our load generator is shown apart: Pipecat has none, its turns start in-process).
 
 The ratios ours / Pipecat are printed with the target (at most 1.0 on lag and on CPU per turn).
+
+Ours runs as the deployment this comparison is about: an OpenAI-compatible LLM with its key, so questions
+are embedded by that service's `/embeddings` (the scripted server answers it in OpenAI's documented shape,
+1536 floats for text-embedding-3-small; its CPU counts as the LLM's, as a hosted service's would not count
+at all) and the knowledge chunks carry vectors of that model, so retrieval is hybrid as in the cloud. The
+local e5 model is what a keyless machine uses (`make dev` without a key); the cloud functions do not ship
+it. Embedding with it on this machine's CPU would put a model's inference into our column that a keyed
+deployment sends to its provider, so that is not the scenario measured here.
 Needs the bench extra: `.venv/bin/pip install -e '.[bench]'` (pipecat-ai).
 
     .venv/bin/python bench/peers.py --clients 1 16 --seconds 15

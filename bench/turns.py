@@ -16,7 +16,9 @@ Per turn it measures, with `time.monotonic` (one clock for all processes on the 
 * turns per second, and messages lost: turns that got `done` but whose two messages are not stored.
 
 It runs at 1 and 16 concurrent sessions by default (the 1-session figure is what one Lambda instance
-sees) and prints the CPU milliseconds per turn of every process involved.
+sees) and prints the CPU milliseconds per turn of every process involved. Questions are embedded as a
+keyed deployment (the cloud) embeds them, by the scripted server's OpenAI-shaped `/embeddings`, and the
+knowledge chunks carry vectors of that model (bench/peers.py says why).
 
     .venv/bin/python bench/turns.py --clients 1 16 --seconds 20 --ttft-ms 20 --tokens-per-second 1000
 """
