@@ -4,6 +4,7 @@ read by our own client, and vectors that rank a text sharing words above one tha
 
 import asyncio
 import math
+from typing import Any
 
 import httpx
 
@@ -16,7 +17,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
 
 
 def test_embeddings_answer_in_openai_shape_and_our_client_reads_them() -> None:
-    async def embed(url: str) -> tuple[list[float], list[list[float]], dict[str, object]]:
+    async def embed(url: str) -> tuple[list[float], list[list[float]], dict[str, Any]]:
         async with httpx.AsyncClient() as client:
             embedder = OpenAIEmbeddings(api_key="scripted-key", client=client, base_url=url)
             query = await embedder.embed_query("How do refunds work?")
@@ -31,10 +32,12 @@ def test_embeddings_answer_in_openai_shape_and_our_client_reads_them() -> None:
         assert llm.embedded_texts == 4
         assert llm.records == []  # embeddings are not chat requests
 
-    assert raw["object"] == "list" and raw["model"] == "text-embedding-3-small"
+    assert raw["object"] == "list"
+    assert raw["model"] == "text-embedding-3-small"
     assert raw["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
-    [item] = raw["data"]  # type: ignore[misc]
-    assert item["object"] == "embedding" and item["index"] == 0
+    [item] = raw["data"]
+    assert item["object"] == "embedding"
+    assert item["index"] == 0
     assert len(query) == len(refunds) == EMBEDDING_DIMENSIONS
     assert math.isclose(_cosine(query, query), 1.0)
     assert _cosine(query, refunds) > 0.15 > 0.01 > abs(_cosine(query, parcels))
