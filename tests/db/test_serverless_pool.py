@@ -1,6 +1,5 @@
-"""The connection pool as Lambda uses it: one connection, checked before use (unless it ended a transaction
-moments ago), fit for a transaction-mode pooler (nothing prepared server-side, nothing left on the
-connection after a transaction)."""
+"""The connection pool as Lambda uses it: one connection, checked before use, fit for a transaction-mode
+pooler (nothing prepared server-side, nothing left on the connection after a transaction)."""
 
 import asyncio
 import uuid
@@ -12,11 +11,9 @@ from tests.db.rls import Admin
 CLAIMS = {"sub": str(uuid.uuid4()), "role": "authenticated", "aud": "authenticated"}
 
 
-def _run(database_url: str, prepare_threshold: int | None, work: Any, *, fresh_s: float = 1.0) -> Any:
+def _run(database_url: str, prepare_threshold: int | None, work: Any) -> Any:
     async def main() -> Any:
-        db = Database(
-            database_url, min_size=1, max_size=1, prepare_threshold=prepare_threshold, fresh_s=fresh_s
-        )
+        db = Database(database_url, min_size=1, max_size=1, prepare_threshold=prepare_threshold)
         try:
             return await work(db)
         finally:
@@ -43,26 +40,7 @@ def test_a_connection_dropped_while_the_container_was_frozen_is_replaced(
         admin.execute("select pg_terminate_backend(%s, 5000)", (first,))
         return first, await _backend_pid(db)
 
-    # A freeze lasts longer than the window in which a connection that just ended a transaction is trusted.
-    first, second = _run(database_url, None, work, fresh_s=0)
-    assert second != first
-
-
-def test_a_connection_used_moments_ago_is_handed_out_unchecked(admin: Admin, database_url: str) -> None:
-    """Within the window the check's round trip is skipped: a connection dropped in it fails the one
-    transaction that gets it, which returns it to be replaced (the next one gets a new backend)."""
-    import psycopg
-
-    async def work(db: Database) -> tuple[int, int]:
-        first = await _backend_pid(db)
-        admin.execute("select pg_terminate_backend(%s, 5000)", (first,))
-        try:
-            await _backend_pid(db)
-        except psycopg.OperationalError:
-            return first, await _backend_pid(db)
-        raise AssertionError("the dropped connection was checked and replaced before use")
-
-    first, second = _run(database_url, None, work, fresh_s=60)
+    first, second = _run(database_url, None, work)
     assert second != first
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -26,20 +25,15 @@ else:
     Conn = Any  # for annotations only; the type checker sees psycopg's connection
 
 OPEN_TIMEOUT_S = 10.0
-# A connection that ended a transaction this recently is handed out unchecked (HikariCP's
-# aliveBypassWindowMs, 500 ms there): a freeze or a pooler's idle timeout takes longer than this.
-FRESH_S = 1.0
 _AS_ROLE = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 class Database:
     """Lazily opened pools, one per event loop (a Lambda container keeps one loop, so one pool).
 
-    Every connection is checked (an empty query) before it is handed out unless it ended a transaction
-    less than `fresh_s` ago: a Lambda container may be frozen for minutes between invocations, long
-    enough for the pooler or the network to drop its connection, and a dead one is then replaced instead
-    of failing the request. A connection in steady use skips that round trip (a turn makes three
-    transactions in quick succession).
+    Every connection is checked (an empty query) before it is handed out: a Lambda container may be
+    frozen for minutes between invocations, long enough for the pooler or the network to drop its
+    connection, and a dead one is then replaced instead of failing the request.
 
     Fit for a transaction-mode pooler (Supabase's on port 6543), which lends a server connection for
     one transaction only: with prepare_threshold None nothing is prepared server-side; the role and
@@ -48,21 +42,12 @@ class Database:
     """
 
     def __init__(
-        self,
-        url: str,
-        *,
-        min_size: int = 1,
-        max_size: int = 10,
-        prepare_threshold: int | None = 5,
-        fresh_s: float = FRESH_S,
+        self, url: str, *, min_size: int = 1, max_size: int = 10, prepare_threshold: int | None = 5
     ) -> None:
         self.url = url
         self._min_size = min_size
         self._max_size = max_size
         self._prepare_threshold = prepare_threshold
-        self._fresh_s = fresh_s
-        # When each connection last ended a transaction cleanly (time.monotonic).
-        self._ended: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Conn]]
         ] = weakref.WeakKeyDictionary()
@@ -97,19 +82,12 @@ class Database:
                 "prepare_threshold": self._prepare_threshold,
             },
             connection_class=AsyncConnection[DictRow],
-            check=self._check,
+            check=AsyncConnectionPool.check_connection,
             open=False,
             name="avatar-studio",
         )
         await pool.open(wait=self._min_size > 0, timeout=within_s)
         return pool
-
-    async def _check(self, conn: Conn) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
-        ended = self._ended.get(conn)
-        if ended is None or time.monotonic() - ended >= self._fresh_s:
-            await AsyncConnectionPool.check_connection(conn)
 
     @asynccontextmanager
     async def as_user(self, claims: Mapping[str, Any]) -> AsyncIterator[Conn]:
@@ -128,15 +106,9 @@ class Database:
     async def _transaction(self, role: str, claims: str) -> AsyncIterator[Conn]:
         pool = await self.pool()
         # Pipeline mode sends BEGIN and the role switch with the first real query: one round trip.
-        async with pool.connection() as conn:
-            try:
-                async with conn.pipeline(), conn.transaction():
-                    await conn.execute(_AS_ROLE, (role, claims))
-                    yield conn
-            except BaseException:
-                self._ended.pop(conn, None)  # checked before its next use, whatever went wrong
-                raise
-            self._ended[conn] = time.monotonic()
+        async with pool.connection() as conn, conn.pipeline(), conn.transaction():
+            await conn.execute(_AS_ROLE, (role, claims))
+            yield conn
 
     async def ping(self) -> None:
         pool = await self.pool()
