@@ -16,7 +16,9 @@ Per turn it measures, with `time.monotonic` (one clock for all processes on the 
 * turns per second, and messages lost: turns that got `done` but whose two messages are not stored.
 
 It runs at 1 and 16 concurrent sessions by default (the 1-session figure is what one Lambda instance
-sees) and prints the CPU milliseconds per turn of every process involved.
+sees) and prints the CPU milliseconds per turn of every process involved. Questions are embedded as a
+keyed deployment (the cloud) embeds them, by the scripted server's OpenAI-shaped `/embeddings`, and the
+knowledge chunks carry vectors of that model (bench/peers.py says why).
 
     .venv/bin/python bench/turns.py --clients 1 16 --seconds 20 --ttft-ms 20 --tokens-per-second 1000
 """
@@ -67,6 +69,8 @@ KNOWLEDGE = [
     (["Support"], "The help desk answers by chat from eight to six, Monday to Friday."),
 ]
 QUESTIONS = ["How do refunds work?", "When do parcels ship?", "When is the help desk open?"]
+# OpenAI's, which the schema indexes as vector(1536); the scripted server answers it.
+EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 @dataclass(slots=True)
@@ -162,7 +166,24 @@ class SseClient:
             await self.writer.wait_closed()
 
 
+def llm_env(llm_port: int) -> dict[str, str]:
+    """Our server's settings for the scripted server: its chat model and, as a keyed deployment (the
+    cloud functions have no local model) embeds questions, its OpenAI-shaped `/embeddings`."""
+    base = f"http://{HOST}:{llm_port}/v1"
+    return {
+        "LLM_BASE_URL": base,
+        "LLM_MODEL": "scripted",
+        "OPENAI_API_BASE": base,
+        "OPENAI_API_KEY": "scripted-key",
+        "EMBEDDING_MODEL": EMBEDDING_MODEL,
+    }
+
+
 def add_knowledge(url: str, clients: list[Client]) -> None:
+    """Each client's avatar gets the help centre, indexed as the keyed deployment indexes it: every chunk
+    embedded (headings and text) by the scripted server's function under `EMBEDDING_MODEL`."""
+    from tests.scripted_llm import embedding
+
     with psycopg.connect(url, autocommit=True) as conn:
         for client in clients:
             row = conn.execute(
@@ -173,11 +194,12 @@ def add_knowledge(url: str, clients: list[Client]) -> None:
             ).fetchone()
             assert row is not None
             for position, (path, content) in enumerate(KNOWLEDGE):
+                vector = "[" + ",".join(map(repr, embedding("\n".join([*path, content])))) + "]"
                 conn.execute(
-                    "insert into public.knowledge_chunks"
-                    " (document_id, owner_id, avatar_id, position, heading_path, content)"
-                    " values (%s, %s, %s, %s, %s, %s)",
-                    (row[0], row[1], client.avatar_id, position, path, content),
+                    "insert into public.knowledge_chunks (document_id, owner_id, avatar_id, position,"
+                    " heading_path, content, embedding, embedding_model)"
+                    " values (%s, %s, %s, %s, %s, %s, %s::extensions.vector, %s)",
+                    (row[0], row[1], client.avatar_id, position, path, content, vector, EMBEDDING_MODEL),
                 )
 
 
@@ -457,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     with local_database(env=allow) as db:
         llm, llm_port = start_llm(db.data_dir, args.ttft_ms, args.tokens_per_second, TOOL)
         try:
-            os.environ.update({"LLM_BASE_URL": f"http://{HOST}:{llm_port}/v1", "LLM_MODEL": "scripted"})
+            os.environ.update(llm_env(llm_port))
             port = free_port()
             server = start_server(dict(os.environ), port)
             meter = cpu_meter(server.pid, db.data_dir, llm.pid)

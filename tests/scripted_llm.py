@@ -1,15 +1,21 @@
 """A scripted OpenAI-compatible chat server for tests and benchmarks: real HTTP, known timing.
 
-It answers `POST /chat/completions` (any prefix) with a reply chosen by `reply_for(messages)`,
-streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token with its
-leading space, as LLM APIs stream them (" It", " ships", "."-ended words).
+It answers `POST /embeddings` (any prefix) in OpenAI's documented shape
+(platform.openai.com/docs/api-reference/embeddings/create: `{"object": "list", "data": [{"object":
+"embedding", "index", "embedding"}], "model", "usage"}`) with `EMBEDDING_DIMENSIONS` floats per input,
+a normalised hash of its words (texts sharing words are near), as a keyed deployment's embedding
+service would answer. Any other `POST` is a `/chat/completions`: a reply chosen by `reply_for(messages)`,
+streamed as `chat.completion.chunk` events after `ttft_s`, at `tokens_per_second`, one word per token
+with its leading space, as LLM APIs stream them (" It", " ships", "."-ended words).
 It can refuse (`fail_status`) or drop the connection after some tokens (`drop_after_tokens`), and it
 records each request and, per request, when the token that completed the first sentence was sent
 (`time.monotonic`, comparable across processes on one machine).
 """
 
 import asyncio
+import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -24,6 +30,9 @@ DEFAULT_REPLY = (
 )
 _TOKEN = re.compile(r"\s*\S+")
 _SENTENCE_END = re.compile(r"[.!?]\s*$")
+# text-embedding-3-small's length, the default EMBEDDING_MODEL's (the schema indexes it as vector(1536)).
+EMBEDDING_DIMENSIONS = 1536
+_WORD = re.compile(r"\w+")
 
 
 def _default_reply(messages: list[dict[str, Any]]) -> str:
@@ -59,6 +68,7 @@ class ScriptedLLM:
     def __init__(self, script: Script | None = None) -> None:
         self.script = script or Script()
         self.records: list[Record] = []
+        self.embedded_texts = 0  # inputs answered by /embeddings (they are not chat records)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._server: asyncio.Server | None = None
@@ -107,11 +117,15 @@ class ScriptedLLM:
                 request_line = await reader.readline()
                 if not request_line:
                     return
+                path = request_line.split(b" ")[1].split(b"?")[0] if b" " in request_line else b""
                 headers: dict[str, str] = {}
                 while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
                     name, _, value = line.decode().partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))) or b"{}")
+                if path.endswith(b"/embeddings"):
+                    await self._embeddings(body, writer)
+                    continue
                 record = Record(body=body, headers=headers, received_at=time.monotonic())
                 self.records.append(record)
                 if not await self._respond(record, writer):
@@ -121,6 +135,29 @@ class ScriptedLLM:
         finally:
             self._connections.discard(task)
             writer.close()
+
+    async def _embeddings(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        texts = body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        self.embedded_texts += len(texts)
+        words = sum(len(_WORD.findall(text)) for text in texts)
+        payload = json.dumps(
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": n, "embedding": embedding(text)}
+                    for n, text in enumerate(texts)
+                ],
+                "model": body.get("model", "text-embedding-3-small"),
+                "usage": {"prompt_tokens": words, "total_tokens": words},
+            }
+        ).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
 
     async def _respond(self, record: Record, writer: asyncio.StreamWriter) -> bool:
         script = self.script
@@ -225,6 +262,16 @@ def calls_then_reply(
         return None if messages and messages[-1].get("role") == "tool" else list(calls)
 
     return decide
+
+
+def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A unit vector of `text`: each lower-cased word adds ±1 at a place its hash picks."""
+    vector = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()):
+        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+        vector[digest % dimensions] += 1.0 if digest >> 63 else -1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
 
 
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:

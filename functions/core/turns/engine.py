@@ -5,6 +5,8 @@ cheapest first: no such session or the session is over (before any audio is tran
 reused for another question; then it commits the user message. `events` then retrieves once and
 yields the turn as `TurnEvent`s (models.py) in the order clients rely on: user, sources,
 delta/sentence..., done or error. Nothing waits for the whole reply before the first sentence goes out.
+`event_batches` yields the same events in the groups they are made in (a delta and the sentences it
+completes come from one read of the model's stream), so a stream sends each group at once.
 
 One generation per turn: the request that claims the turn's question generates its reply, renewing
 the claim while it streams; a duplicate of the same turn_id (a retry racing the first attempt) waits
@@ -214,23 +216,31 @@ class TurnEngine:
     def events(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
         """The turn's events; for an avatar set up so, its provider says each sentence as it comes."""
         if turn.server_speech is None:
-            return self._events(turn)
-        return spoken(self._events(turn), turn.server_speech, self.settings)
+            return _each(self._batches(turn))
+        return spoken(_each(self._batches(turn)), turn.server_speech, self.settings)
 
-    async def _events(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
-        yield UserEvent(
-            data=TurnUser(turn_id=turn.turn_id, message_id=turn.user_message_id, text=turn.question)
-        )
+    def event_batches(self, turn: PreparedTurn) -> AsyncIterator[list[TurnEvent]]:
+        """`events` in the groups they are made in, each as soon as it is complete (an avatar whose
+        provider says the sentences gets one event per group: its speech follows each sentence)."""
+        if turn.server_speech is None:
+            return self._batches(turn)
+        return _one_by_one(self.events(turn))
+
+    async def _batches(self, turn: PreparedTurn) -> AsyncGenerator[list[TurnEvent], None]:
+        yield [
+            UserEvent(
+                data=TurnUser(turn_id=turn.turn_id, message_id=turn.user_message_id, text=turn.question)
+            )
+        ]
         stored = turn.stored
         if stored is None and not turn.claimed:
             try:
                 stored = await self._await_reply(turn)
             except AppError as exc:
-                yield ErrorEvent(data=_problem(exc))
+                yield [ErrorEvent(data=_problem(exc))]
                 return
         if stored is not None:
-            for event in self._replay(stored):
-                yield event
+            yield self._replay(stored)
             return
         timings = Timings()
         reply: list[str] = []
@@ -242,11 +252,11 @@ class TurnEngine:
         try:
             passages = await self._retrieve(turn, timings)
             sources = store.sources_of(passages)
-            yield SourcesEvent(data=TurnSources(sources=sources))
+            yield [SourcesEvent(data=TurnSources(sources=sources))]
             splitter = SentenceSplitter()
             spoken: list[str] = []
 
-            def sentence_events(completed: list[str]) -> list[SentenceEvent]:
+            def sentence_events(completed: list[str]) -> list[TurnEvent]:
                 if completed and timings.first_sentence_ms is None:
                     timings.first_sentence_ms = _ms(turn.started)
                 first = len(spoken)
@@ -260,17 +270,14 @@ class TurnEngine:
                     if timings.llm_first_token_ms is None:
                         timings.llm_first_token_ms = _ms(llm_started)
                     reply.append(delta)
-                    yield DeltaEvent(data=TurnDelta(text=delta))
-                    for event in sentence_events(splitter.feed(delta)):
-                        yield event
+                    yield [DeltaEvent(data=TurnDelta(text=delta)), *sentence_events(splitter.feed(delta))]
                     if perf_counter() - checked >= CHECK_SECONDS:
                         live = await self._renew(turn)
                         checked = perf_counter()
                         if not live:
                             break  # the session ended: closing the stream stops the model
-            if live:
-                for event in sentence_events(splitter.flush()):
-                    yield event
+            if live and (last := sentence_events(splitter.flush())):
+                yield last
             content = "".join(reply).strip()
             timings.total_ms = _ms(turn.started)
             message_id = None
@@ -285,17 +292,19 @@ class TurnEngine:
                     usage=usage,
                 )
             saved = True
-            yield DoneEvent(
-                data=TurnDone(
-                    assistant_message_id=message_id,
-                    reply=content,
-                    timings=timings,
-                    offline=self.chat is None,
-                    interrupted=not live,
-                    tool_calls=tool_log.announced,
-                    action=tool_log.action,
+            yield [
+                DoneEvent(
+                    data=TurnDone(
+                        assistant_message_id=message_id,
+                        reply=content,
+                        timings=timings,
+                        offline=self.chat is None,
+                        interrupted=not live,
+                        tool_calls=tool_log.announced,
+                        action=tool_log.action,
+                    )
                 )
-            )
+            ]
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away mid-reply (an interrupt, a closed tab): keep what was generated.
             if not saved:
@@ -307,7 +316,7 @@ class TurnEngine:
                 log.exception("turn %s of session %s failed", turn.turn_id, turn.session_id)
             problem = _problem(exc)
             await self._record_failure(turn, problem)
-            yield ErrorEvent(data=problem)
+            yield [ErrorEvent(data=problem)]
 
     def _replay(self, stored: store.StoredReply) -> list[TurnEvent]:
         sentences = split_sentences(stored.content)
@@ -496,6 +505,19 @@ class TurnEngine:
                 await store.release(conn, turn.session_id, turn.turn_id)
         except Exception:
             log.exception("recording the failure of turn %s failed", turn.turn_id)
+
+
+async def _each(batches: AsyncGenerator[list[TurnEvent], None]) -> AsyncIterator[TurnEvent]:
+    """The events of `batches` one by one; closing this closes `batches` (a cut-off reply is stored)."""
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            for event in batch:
+                yield event
+
+
+async def _one_by_one(events: AsyncIterator[TurnEvent]) -> AsyncIterator[list[TurnEvent]]:
+    async for event in events:
+        yield [event]
 
 
 async def collect(turn: PreparedTurn, events: AsyncIterator[TurnEvent]) -> TurnResult:

@@ -4,7 +4,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from functions.core.turns.models import TurnEvent
+from functions.core.turns.models import DeltaEvent, TurnEvent
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -15,7 +15,16 @@ def sse_event(event: str | None, data: Any) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
-async def sse_stream(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:
-    """A turn's events as sent: the event's name, and its `data` as JSON."""
-    async for event in events:
-        yield sse_event(event.event, event.data.model_dump(mode="json"))
+def turn_event(event: TurnEvent) -> bytes:
+    """One event as sent: its name, and its `data` as JSON. A delta, most of a turn's events, is framed
+    without a model dump: its data is one string, and the bytes are the same as `sse_event`'s."""
+    if isinstance(event, DeltaEvent):
+        text = json.dumps(event.data.text, ensure_ascii=False)
+        return f'event: delta\ndata: {{"text":{text}}}\n\n'.encode()
+    return sse_event(event.event, event.data.model_dump(mode="json"))
+
+
+async def sse_stream(batches: AsyncIterator[list[TurnEvent]]) -> AsyncIterator[bytes]:
+    """A turn's events as sent, each group of events made together in one piece (one write)."""
+    async for batch in batches:
+        yield b"".join(map(turn_event, batch))

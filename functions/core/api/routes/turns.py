@@ -85,7 +85,7 @@ async def take_turn(
     )
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            sse_stream(engine.events(turn)),
+            sse_stream(engine.event_batches(turn)),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, "Server-Timing": timing},
         )
