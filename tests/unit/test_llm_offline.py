@@ -29,6 +29,13 @@ SHIPPING = Passage(
 )
 
 
+def made_up(content: str, title: str = "", heading: list[str] | None = None, score: float = 1.0) -> Passage:
+    """A retrieved passage of a knowledge base made up for one test."""
+    return Passage(
+        chunk_id=uuid.uuid4(), document_title=title, heading_path=heading or [], content=content, score=score
+    )
+
+
 async def reply(question: str, passages: list[Passage], *, grounded_only: bool = True) -> list[str]:
     return [p async for p in OfflineAnswerer().answer(question, passages, grounded_only=grounded_only)]
 
@@ -177,11 +184,8 @@ async def test_it_can_stand_in_wherever_a_chat_model_is_expected() -> None:
 
 
 def test_a_question_in_a_passage_is_not_quoted_as_the_answer() -> None:
-    passage = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="FAQ",
-        content="What are your opening hours?\n\nThe shop opens at nine and closes at six.",
-        score=1.0,
+    passage = made_up(
+        "What are your opening hours?\n\nThe shop opens at nine and closes at six.", title="FAQ"
     )
     reply = compose("What are your opening hours?", [passage], grounded_only=True)
     assert reply == "The shop opens at nine and closes at six [1]."
@@ -209,9 +213,7 @@ def test_a_sentence_opening_with_code_is_quoted_and_only_a_passages_first_tail_i
         split_sentences(text)[0]
         == "make dev starts an embedded Postgres under.data/, then serves the studio [1]."
     )
-    tail = Passage(
-        chunk_id=uuid.uuid4(), document_title="", content="then serves the studio on port 8000.", score=1.0
-    )
+    tail = made_up("then serves the studio on port 8000.")
     assert compose("Which port does the studio use?", [tail], grounded_only=True) == NOT_IN_KNOWLEDGE_BASE
 
 
@@ -222,14 +224,10 @@ def test_a_table_row_is_quoted_as_its_cells_and_the_header_row_is_not() -> None:
 
 
 def test_forms_of_a_word_meet_beyond_a_plural() -> None:
-    reservations = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Borrowing",
-        content=(
-            "Books can be renewed online. A reservation waits on the shelf for seven days. "
-            "Late books cost nothing."
-        ),
-        score=1.0,
+    reservations = made_up(
+        "Books can be renewed online. A reservation waits on the shelf for seven days. "
+        "Late books cost nothing.",
+        title="Borrowing",
     )
     text = compose("How long is a reserved book kept?", [reservations], grounded_only=True)
     assert split_sentences(text)[0] == "A reservation waits on the shelf for seven days [1]."
@@ -242,40 +240,29 @@ async def test_the_weekend_is_answered_by_the_days_that_make_it() -> None:
 
 
 def test_a_when_question_is_answered_by_a_sentence_with_a_time() -> None:
-    passage = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Events",
-        content="The book club meets in the reading room. The book club meets every Thursday at 6 pm.",
-        score=1.0,
+    passage = made_up(
+        "The book club meets in the reading room. The book club meets every Thursday at 6 pm.", title="Events"
     )
     text = compose("When does the book club meet?", [passage], grounded_only=True)
     assert split_sentences(text)[0] == "The book club meets every Thursday at 6 pm [1]."
 
 
 def test_the_question_s_words_side_by_side_win_over_the_same_words_apart() -> None:
-    passage = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Keys",
-        content=(
-            "Each provider has a key of its own, and the manager keeps the secrets. "
-            "The secrets manager holds every provider key."
-        ),
-        score=1.0,
+    passage = made_up(
+        "Each provider has a key of its own, and the manager keeps the secrets. "
+        "The secrets manager holds every provider key.",
+        title="Keys",
     )
     text = compose("Where is the secrets manager?", [passage], grounded_only=True)
     assert split_sentences(text)[0] == "The secrets manager holds every provider key [1]."
 
 
 def test_a_sentence_too_long_to_say_in_eight_seconds_is_said_from_its_start() -> None:
-    long = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Sessions",
-        content=(
-            "Sessions are owned by the backend: a session expires an hour after it starts, ends after five"
-            " minutes without activity, and the cleanup function, which runs on a schedule in the cloud and"
-            " in the server locally, ends both kinds every five minutes and records why each one ended."
-        ),
-        score=1.0,
+    long = made_up(
+        "Sessions are owned by the backend: a session expires an hour after it starts, ends after five"
+        " minutes without activity, and the cleanup function, which runs on a schedule in the cloud and"
+        " in the server locally, ends both kinds every five minutes and records why each one ended.",
+        title="Sessions",
     )
     text = speakable(compose("When does an idle session end without activity?", [long], grounded_only=True))
     assert "ends after five minutes without activity" in text
@@ -287,26 +274,17 @@ def test_a_sentence_too_long_to_say_in_eight_seconds_is_said_from_its_start() ->
 
 
 def test_the_question_s_own_word_counts_a_little_more_than_another_form_of_it() -> None:
-    passage = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Services",
-        content="Printing costs 10p per page. You can print at the front desk.",
-        score=1.0,
-    )
+    passage = made_up("Printing costs 10p per page. You can print at the front desk.", title="Services")
     text = compose("Where can I print?", [passage], grounded_only=True)
     assert split_sentences(text)[0] == "You can print at the front desk [1]."
 
 
 def test_a_long_sentence_is_not_said_as_a_later_clause_that_lost_its_subject() -> None:
-    overdue = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Tool library",
-        heading_path=["Late returns"],
-        content=(
-            "If a tool is more than four weeks overdue we treat it as lost and charge you for a new one,"
-            " and the charge is cancelled when the tool comes back to any of our three sheds."
-        ),
-        score=1.0,
+    overdue = made_up(
+        "If a tool is more than four weeks overdue we treat it as lost and charge you for a new one,"
+        " and the charge is cancelled when the tool comes back to any of our three sheds.",
+        title="Tool library",
+        heading=["Late returns"],
     )
     text = speakable(compose("What if I never bring the drill back?", [overdue], grounded_only=True))
     assert text.startswith("If a tool is more than four weeks overdue we treat it as lost")
@@ -314,15 +292,11 @@ def test_a_long_sentence_is_not_said_as_a_later_clause_that_lost_its_subject() -
 
 
 def test_a_table_row_yields_to_a_sentence_that_states_the_same() -> None:
-    rooms = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Community centre",
-        heading_path=["Rooms"],
-        content=(
-            "| Room | Seats |\n|---|---|\n| Oak room | 12 seats |\n| Elm hall | 40 seats |\n\n"
-            "The Oak room seats 12 people around one table."
-        ),
-        score=1.0,
+    rooms = made_up(
+        "| Room | Seats |\n|---|---|\n| Oak room | 12 seats |\n| Elm hall | 40 seats |\n\n"
+        "The Oak room seats 12 people around one table.",
+        title="Community centre",
+        heading=["Rooms"],
     )
     text = speakable(compose("How many seats does the Oak room have?", [rooms], grounded_only=True))
     assert text.startswith("The Oak room seats 12 people")
@@ -331,45 +305,35 @@ def test_a_table_row_yields_to_a_sentence_that_states_the_same() -> None:
 
 
 def test_a_hyphenated_word_meets_the_same_word_written_as_one() -> None:
-    cafe = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="The Corner Bakery",
-        heading_path=["Café"],
-        content="The café opens at 8 am on weekdays. Free Wi-Fi covers the café and the garden.",
-        score=1.0,
+    cafe = made_up(
+        "The café opens at 8 am on weekdays. Free Wi-Fi covers the café and the garden.",
+        title="The Corner Bakery",
+        heading=["Café"],
     )
     text = speakable(compose("Is there wifi in the café?", [cafe], grounded_only=True))
     assert text.startswith("Free Wi-Fi covers the café")
 
 
 def test_with_no_word_shared_the_first_statement_answers_before_a_table_row() -> None:
-    loans = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Tool library",
-        heading_path=["Loans"],
-        content=(
-            "| Item | Loan |\n|---|---|\n| Drills | 1 week |\n| Ladders | 2 days |\n\n"
-            "Members can have up to 3 things out at a time."
-        ),
-        score=1.0,
+    loans = made_up(
+        "| Item | Loan |\n|---|---|\n| Drills | 1 week |\n| Ladders | 2 days |\n\n"
+        "Members can have up to 3 things out at a time.",
+        title="Tool library",
+        heading=["Loans"],
     )
     text = speakable(compose("How many can I take home together?", [loans], grounded_only=True))
     assert text == "Members can have up to 3 things out at a time."
 
 
 def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
-    setup = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Garden planner",
-        heading_path=["Setting up"],
-        content=(
-            "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
-            "make run    # installs what is missing, then serves the planner on port 8000\n"
-            "make test   # runs the checks and the whole test suite\n```\n\n"
-            "Do it in this order:\n\n"
-            "1. **Database and schema.** Create a database, then apply the schema with the setup command.\n"
-        ),
-        score=1.0,
+    setup = made_up(
+        "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
+        "make run    # installs what is missing, then serves the planner on port 8000\n"
+        "make test   # runs the checks and the whole test suite\n```\n\n"
+        "Do it in this order:\n\n"
+        "1. **Database and schema.** Create a database, then apply the schema with the setup command.\n",
+        title="Garden planner",
+        heading=["Setting up"],
     )
     checks = speakable(compose("What does the test suite check?", [setup], grounded_only=True))
     assert "runs the checks" not in checks
@@ -380,15 +344,11 @@ def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
 
 
 def test_a_line_of_names_and_numbers_is_cut_by_how_long_it_takes_to_say_not_only_by_its_words() -> None:
-    importer = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Release notes",
-        heading_path=["Upgrading"],
-        content=(
-            "The importer reads setting 2019.11.29, setting 2021.03.14 and setting 20261129,"
-            " then writes them out in a single pass."
-        ),
-        score=1.0,
+    importer = made_up(
+        "The importer reads setting 2019.11.29, setting 2021.03.14 and setting 20261129,"
+        " then writes them out in a single pass.",
+        title="Release notes",
+        heading=["Upgrading"],
     )
     text = speakable(compose("What does the importer read?", [importer], grounded_only=True))
     assert len(re.findall(r"\w+", importer.content)) <= WORD_BUDGET, "its words alone would fit"
@@ -397,30 +357,22 @@ def test_a_line_of_names_and_numbers_is_cut_by_how_long_it_takes_to_say_not_only
 
 
 def test_a_sentence_cut_short_ends_at_a_clause_outside_brackets() -> None:
-    tokens = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Widget",
-        heading_path=["Visitors"],
-        content=(
-            "A returning visitor keeps their token while it is still valid, and the page stores it (in a row"
-            " of the visitors table, never in a user account, for a day) until it expires."
-        ),
-        score=1.0,
+    tokens = made_up(
+        "A returning visitor keeps their token while it is still valid, and the page stores it (in a row"
+        " of the visitors table, never in a user account, for a day) until it expires.",
+        title="Widget",
+        heading=["Visitors"],
     )
     text = speakable(compose("Does a returning visitor keep their token?", [tokens], grounded_only=True))
     assert text == "A returning visitor keeps their token while it is still valid."
 
 
 def test_a_two_part_question_gets_both_sentences_of_ordinary_prose_within_the_budget() -> None:
-    ferry = Passage(
-        chunk_id=uuid.uuid4(),
-        document_title="Island ferry",
-        heading_path=["Timetable"],
-        content=(
-            "The Kestrel island ferry departs the harbour every Thursday at noon with the post.\n"
-            "Passengers wait in the sheltered room beside the eastern quay."
-        ),
-        score=1.0,
+    ferry = made_up(
+        "The Kestrel island ferry departs the harbour every Thursday at noon with the post.\n"
+        "Passengers wait in the sheltered room beside the eastern quay.",
+        title="Island ferry",
+        heading=["Timetable"],
     )
     question = "When does the Kestrel island ferry depart, and where do passengers wait?"
     text = speakable(compose(question, [ferry], grounded_only=True))
