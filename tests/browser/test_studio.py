@@ -88,6 +88,9 @@ def test_owner_builds_an_avatar_talks_to_it_and_finds_the_session_in_history(
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(growing)), growing
     assert "Tuesday" in growing[-1]
     expect(page.locator("[data-part=latency]")).to_contain_text("first audio")
+    for name in ("Helpful answer", "Unhelpful answer"):  # drawn, not an emoji that needs the visitor's fonts
+        expect(answer.get_by_role("button", name=name, exact=True).locator("svg path")).to_be_visible()
+        expect(answer.get_by_role("button", name=name, exact=True)).to_have_text("")
     answer.get_by_role("button", name="Unhelpful answer").click()
     expect(answer.locator(".avs-feedback [role=status]")).to_have_text("Thanks for the feedback.")
     answer.get_by_label("Comment on this answer").fill("It missed the sardines")

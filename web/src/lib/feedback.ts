@@ -3,10 +3,27 @@
 import { ApiClient, humanMessage } from "./api";
 import { h } from "./dom";
 
+// A thumb drawn in the button's text colour: an emoji would hang on the visitor's fonts (a box without one).
+const THUMB = "M2 10h4v11H2zM8 21h9.4a2 2 0 0 0 2-1.6l1.5-7.2A2 2 0 0 0 19 10h-5.4l.9-4.3a2.1 2.1 0 0 0-3.8-1.6L8 10z";
+
+function thumb(pointing: "up" | "down"): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const icon = document.createElementNS(ns, "svg");
+  for (const [name, value] of Object.entries({ viewBox: "0 0 24 24", width: "16", height: "16", "aria-hidden": "true", focusable: "false" })) {
+    icon.setAttribute(name, value);
+  }
+  const shape = document.createElementNS(ns, "path");
+  shape.setAttribute("d", THUMB);
+  shape.setAttribute("fill", "currentColor");
+  if (pointing === "down") shape.setAttribute("transform", "rotate(180 12 12)");
+  icon.append(shape);
+  return icon;
+}
+
 export function feedbackControls(api: ApiClient, messageId: string): HTMLElement {
   const path = `/v1/messages/${encodeURIComponent(messageId)}/feedback`;
-  const up = h("button", { type: "button", class: "avs-rate", "aria-pressed": "false", "aria-label": "Helpful answer" }, "👍");
-  const down = h("button", { type: "button", class: "avs-rate", "aria-pressed": "false", "aria-label": "Unhelpful answer" }, "👎");
+  const up = h("button", { type: "button", class: "avs-rate", "aria-pressed": "false", "aria-label": "Helpful answer" }, thumb("up"));
+  const down = h("button", { type: "button", class: "avs-rate", "aria-pressed": "false", "aria-label": "Unhelpful answer" }, thumb("down"));
   const comment = h("input", { type: "text", maxlength: 2000, placeholder: "What was wrong? (optional)", "aria-label": "Comment on this answer", hidden: true });
   const status = h("span", { class: "avs-rate-status", role: "status" });
   let rating: "up" | "down" | null = null;
