@@ -122,6 +122,21 @@ def test_a_16_khz_mono_wav_is_read_as_it_is_and_other_audio_through_pyav(
     assert np.corrcoef(back[:length], taken[:length])[0, 1] > 0.999
 
 
+def test_a_question_heard_twice_in_a_row_is_kept_once_and_other_words_as_they_were() -> None:
+    # Heard by the 10 s window's greedy decoding in bench/voice_e2e.py, the question again after it.
+    assert local_stt.without_repeats("Where can I leave my car? Where can I leave my car?") == (
+        "Where can I leave my car?"
+    )
+    assert local_stt.without_repeats("Is it open? Is it open") == "Is it open?"
+    for heard in (
+        "Is it open? Is it open on Sunday?",
+        "Call me at 5 p.m. today. Thanks.",
+        "what is the wifi",
+        "",
+    ):
+        assert local_stt.without_repeats(heard) == heard
+
+
 def test_words_that_loop_are_told_from_a_question() -> None:
     # Heard once by the 10 s window's greedy decoding in bench/voice_e2e.py; read again in 30 s windows.
     assert local_stt.loops(" ".join(["Where can I leave my car?"] * 32))

@@ -12,6 +12,7 @@ tiny.en understands English only: `available_for` says so for an avatar of anoth
 
 import importlib.util
 import io
+import re
 import threading
 import wave
 from typing import Any
@@ -152,7 +153,25 @@ def _transcribe_short(model: Any, samples: Any) -> str | None:
     if result.no_speech_prob > NO_SPEECH_PROBABILITY and average < LOG_PROBABILITY:
         return ""
     text: str = tokenizer.decode(tokens).strip()
-    return None if loops(text) else text
+    return None if loops(text) else without_repeats(text)
+
+
+def without_repeats(text: str) -> str:
+    """`text` with a sentence said again right after itself kept once. Greedy decoding of a window longer
+    than the speech sometimes fills the silence after a question with the same question again ("Where
+    can I leave my car? Where can I leave my car?"), too short a repeat for the compression test."""
+    from functions.core.text.sentences import split_sentences
+
+    kept: list[str] = []
+    for sentence in split_sentences(text):
+        if kept and _same_words(kept[-1], sentence):
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
+
+
+def _same_words(one: str, other: str) -> bool:
+    return re.findall(r"\w+", one.lower()) == re.findall(r"\w+", other.lower())
 
 
 def loops(text: str) -> bool:
