@@ -227,6 +227,15 @@ RECORDERS = """(() => {
       window.__recorders.push(this);
     }
   };
+  // Counts the microphone requests and those the browser has answered: once every one is answered, the
+  // page's own code has taken the stream (or let it go) in the microtasks that follow.
+  const devices = navigator.mediaDevices;
+  const open = devices.getUserMedia.bind(devices);
+  window.__microphone = { asked: 0, answered: 0 };
+  devices.getUserMedia = (...args) => {
+    window.__microphone.asked += 1;
+    return open(...args).finally(() => (window.__microphone.answered += 1));
+  };
 })()"""
 
 
@@ -239,7 +248,9 @@ def test_a_tap_released_before_the_microphone_opens_records_nothing(
 
     talk.click()  # pressed and released at once, while the microphone is still being opened
     expect(talk).to_have_attribute("data-recording", "false")
-    page.wait_for_timeout(1000)
+    page.wait_for_function(
+        "window.__microphone.asked > 0 && window.__microphone.answered === window.__microphone.asked"
+    )
     recording = page.evaluate("window.__recorders.filter(r => r.state !== 'inactive').length")
     assert recording == 0, "the microphone kept recording after the talk button was released"
     assert not [f for f in host_pages.forwarded if f.path.endswith("/turns")]
