@@ -16,12 +16,10 @@ from pydantic import BaseModel
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
-from functions.core.errors import NotFound
-from functions.core.sessions.lifecycle import refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.limits import count_speech_request
 from functions.core.speech.stt import SpeechToTextUnavailable, transcribe, voice_input
-from functions.core.turns import store
+from functions.core.turns.engine import asked_in_live_session
 from functions.core.turns.request import AudioTurn
 
 AHEAD_UNAVAILABLE = "This server transcribes a recording with its turn only: send the turn instead."
@@ -47,12 +45,7 @@ async def transcribe_ahead(
     404 without such a session, 409 once it is over, 429 past the session's speech requests a minute,
     501 when this server does not transcribe ahead (no local engine, or not for the avatar's language),
     and the problems of a transcription (413, 415, 422)."""
-    async with db.as_user(principal.claims) as conn:
-        asked = await store.asked(conn, session_id, audio.turn_id)
-    if asked is None:
-        raise NotFound("no such session")
-    if not asked.live:
-        await refuse_ended_session(db, principal, session_id, settings)
+    asked = await asked_in_live_session(db, settings, principal, session_id, audio.turn_id)
     if asked.question is not None:
         return AheadTranscript(text=asked.question)
     if not voice_input(settings, asked.language).ahead:

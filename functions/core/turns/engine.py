@@ -101,6 +101,20 @@ def _problem(exc: Exception) -> Problem:
     return Problem(status=500, code="internal_error", detail="the reply failed; please ask again")
 
 
+async def asked_in_live_session(
+    db: Database, settings: Settings, principal: Principal, session_id: uuid.UUID, turn_id: str
+) -> store.Asked:
+    """What turn `turn_id` of the session asked already, if anything, and the avatar's language: 404
+    without such a session (or not the principal's), 409 once it is over."""
+    async with db.as_user(principal.claims) as conn:
+        asked = await store.asked(conn, session_id, turn_id)
+    if asked is None:
+        raise NotFound("no such session")
+    if not asked.live:
+        await refuse_ended_session(db, principal, session_id, settings)
+    return asked
+
+
 class TurnEngine:
     def __init__(
         self,
@@ -181,12 +195,7 @@ class TurnEngine:
     ) -> tuple[TurnRequest, float | None]:
         """The question of an audio turn: what its first attempt stored, else the paid transcription,
         which is asked for only once the session is found live; and how long that took in ms."""
-        async with self.db.as_user(principal.claims) as conn:
-            asked = await store.asked(conn, session_id, audio.turn_id)
-        if asked is None:
-            raise NotFound("no such session")
-        if not asked.live:
-            await refuse_ended_session(self.db, principal, session_id, self.settings)
+        asked = await asked_in_live_session(self.db, self.settings, principal, session_id, audio.turn_id)
         if asked.question is not None:
             return turn_request(audio.turn_id, asked.question), None
         transcribing = perf_counter()
