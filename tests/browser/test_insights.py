@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot
 
@@ -156,3 +156,45 @@ def test_an_owner_reads_a_month_in_charts_and_tables_and_answers_an_unanswered_q
     page.get_by_role("tab", name="Insights").click()
     expect(page.locator(".unanswered > li")).to_have_count(2)
     expect(page.locator(".unanswered")).not_to_contain_text("Peru")
+
+
+def test_a_late_answer_to_an_earlier_choice_never_replaces_the_newer_one(
+    page: Page, base_url: str, admin: Admin
+) -> None:
+    """The owner switches to all avatars while the first avatar's figures are still on their way: when
+    those arrive last, the page keeps showing all avatars' figures."""
+    email = "insights-switcher@example.test"
+    page.goto(f"{base_url}/studio/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+    seed_month(admin, email)
+    held: list[Route] = []
+
+    def hold_the_first_avatars(route: Route) -> None:
+        if "avatar_id=" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/v1/insights**", hold_the_first_avatars)
+    page.reload()
+    page.get_by_role("button", name="Ava", exact=True).click()
+    page.get_by_role("tab", name="Insights").click()
+    page.wait_for_function(
+        "() => document.querySelector('.insights-body')?.getAttribute('aria-busy') === 'true'"
+    )
+    page.get_by_label("Which avatars").select_option(label="All my avatars")
+    tiles = page.locator(".tiles")
+    expect(tiles).to_contain_text("23 % of 195")
+
+    # Ava's own figures (report and unanswered questions) arrive now, after the newer ones.
+    assert len(held) == 2
+    for route in held:
+        with page.expect_response(lambda response, url=route.request.url: response.url == url) as late:
+            route.continue_()
+        late.value.finished()
+    # Two frames: the page has handled what arrived before it paints again.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    expect(tiles).to_contain_text("23 % of 195")
+    expect(page.locator(".insights-body")).to_have_attribute("aria-busy", "false")

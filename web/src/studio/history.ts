@@ -2,6 +2,7 @@
 
 import { ApiClient, humanMessage } from "../lib/api";
 import { h } from "../lib/dom";
+import { newestOnly } from "../lib/newest";
 import type { Source } from "../lib/turns";
 
 interface SessionSummary {
@@ -131,10 +132,12 @@ export function historyPanel(api: ApiClient, avatarId: string): HTMLElement {
         ` ${u.active_sessions} of ${u.concurrent_sessions_limit} concurrent sessions in use.`),
     (failure: unknown) => (error.textContent = humanMessage(failure)),
   );
+  const latest = newestOnly();
   const load = (): void => {
     const query = new URLSearchParams({ limit: "50", avatar_id: avatarId });
     if (search.value.trim()) query.set("q", search.value.trim());
-    api.json<{ items: SessionSummary[] }>("GET", `/v1/sessions?${query}`).then(
+    latest(
+      api.json<{ items: SessionSummary[] }>("GET", `/v1/sessions?${query}`),
       ({ items }) => {
         sessions.replaceChildren(...items.map((session) => sessionItem(api, session)));
         if (items.length === 0) sessions.append(h("li", {}, search.value.trim() ? "No conversation mentions that." : "No conversations yet."));

@@ -3,6 +3,7 @@
 
 import { ApiClient, humanMessage } from "../../lib/api";
 import { h } from "../../lib/dom";
+import { newestOnly } from "../../lib/newest";
 import { formatNumber, lines, stackedBars } from "./charts";
 import css from "./insights.css";
 import { unansweredList, type UnansweredGroup } from "./unanswered";
@@ -252,13 +253,15 @@ export function insightsPanel(api: ApiClient, avatarId: string, avatarNames: Map
     if (scope.value) query.set("avatar_id", scope.value);
     return query;
   };
+  const latest = newestOnly();
   const load = (): void => {
     const query = rangeQuery();
     body.setAttribute("aria-busy", "true");
-    Promise.all([
-      api.json<Report>("GET", `/v1/insights?${query}`),
-      api.json<UnansweredGroup[]>("GET", `/v1/insights/unanswered?${query}`),
-    ]).then(
+    latest(
+      Promise.all([
+        api.json<Report>("GET", `/v1/insights?${query}`),
+        api.json<UnansweredGroup[]>("GET", `/v1/insights/unanswered?${query}`),
+      ]),
       ([report, unanswered]) => {
         body.replaceChildren(
           h("section", { class: "insights-section", "aria-label": "Success measures" }, h("h4", {}, "Success measures"), measures(report.measures)),

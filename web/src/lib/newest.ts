@@ -1,0 +1,19 @@
+/**
+ * Overlapping loads of one view, of which only the newest may show: when the owner changes a filter while
+ * the answer to the previous one is still on its way, that answer is dropped when it lands, instead of
+ * replacing the newer one it arrived after.
+ */
+export function newestOnly(): <T>(work: Promise<T>, show: (value: T) => void, fail: (failure: unknown) => void) => void {
+  let newest = 0;
+  return (work, show, fail) => {
+    const ticket = ++newest;
+    work.then(
+      (value) => {
+        if (ticket === newest) show(value);
+      },
+      (failure: unknown) => {
+        if (ticket === newest) fail(failure);
+      },
+    );
+  };
+}
