@@ -97,15 +97,18 @@ def seed_month(admin: Admin, owner_email: str) -> None:
                 admin.execute(statement.encode(), {"owner": row["id"], "tag": owner_email.split("@")[0]})
 
 
-def test_an_owner_reads_a_month_in_charts_and_tables_and_answers_an_unanswered_question(
-    page: Page, base_url: str, admin: Admin
-) -> None:
-    email = "insights-owner@example.test"
+def sign_in_with_a_month(page: Page, base_url: str, admin: Admin, email: str) -> None:
     page.goto(f"{base_url}/studio/")
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
     seed_month(admin, email)
+
+
+def test_an_owner_reads_a_month_in_charts_and_tables_and_answers_an_unanswered_question(
+    page: Page, base_url: str, admin: Admin
+) -> None:
+    sign_in_with_a_month(page, base_url, admin, "insights-owner@example.test")
     page.reload()
     page.get_by_role("button", name="Ava", exact=True).click()
     page.get_by_role("tab", name="Insights").click()
@@ -163,12 +166,7 @@ def test_a_late_answer_to_an_earlier_choice_never_replaces_the_newer_one(
 ) -> None:
     """The owner switches to all avatars while the first avatar's figures are still on their way: when
     those arrive last, the page keeps showing all avatars' figures."""
-    email = "insights-switcher@example.test"
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
-    seed_month(admin, email)
+    sign_in_with_a_month(page, base_url, admin, "insights-switcher@example.test")
     held: list[Route] = []
 
     def hold_the_first_avatars(route: Route) -> None:
