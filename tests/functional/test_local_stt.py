@@ -294,5 +294,6 @@ def test_a_retried_audio_turn_answers_from_its_stored_question_without_transcrib
         "select content from public.streaming_messages where session_id = %s and role = 'user'", (session_id,)
     ).fetchall()
     assert len(questions) == 1
-    heard = words(questions[0]["content"])
-    assert word_error_rate(words(SENTENCES[1]), heard) <= MAX_WORD_ERROR_RATE, heard
+    # What Whisper hears in this recording (greedy decoding: the same words for the same bytes), not the
+    # text Piper read, which Whisper may mishear in a word ("How long" as "How on").
+    assert words(questions[0]["content"]) == words(local_stt.transcribe_bytes(recordings[SENTENCES[1]]))
