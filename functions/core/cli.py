@@ -63,7 +63,7 @@ def _serve(host: str, port: int) -> int:
     async def prepare() -> Demo:
         db = get_database()
         try:
-            return await seed_demo(db)
+            return await seed_demo(db, port)
         finally:
             await db.close()
 

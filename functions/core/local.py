@@ -135,18 +135,19 @@ class Demo:
     avatar_id: uuid.UUID
 
 
-async def seed_demo(db: Database) -> Demo:
-    """A demo owner with one local avatar, made once (its knowledge: `index_demo_knowledge`)."""
+async def seed_demo(db: Database, port: int) -> Demo:
+    """A demo owner with one local avatar, made once (its knowledge: `index_demo_knowledge`). Its widget
+    may be shown by pages of this machine served on `port`, the port the local server runs on."""
     owner_id = await ensure_local_user(db, DEMO_EMAIL)
+    origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
     pool = await db.pool()
     async with pool.connection() as conn:
         await conn.execute(
             "insert into public.avatars (owner_id, name, persona, greeting, allowed_origins)"
             " select %s, 'Ava', 'You are Ava, the friendly guide to Interactive Avatar Studio.',"
-            " 'Hi, I am Ava. Ask me anything about Interactive Avatar Studio.',"
-            " array['http://127.0.0.1:8000', 'http://localhost:8000']"
+            " 'Hi, I am Ava. Ask me anything about Interactive Avatar Studio.', %s"
             " where not exists (select 1 from public.avatars where owner_id = %s)",
-            (owner_id, owner_id),
+            (owner_id, origins, owner_id),
         )
         cur = await conn.execute(
             "select id from public.avatars where owner_id = %s order by created_at, id limit 1", (owner_id,)

@@ -20,17 +20,20 @@ from tests.functional.support import session_row
 def test_the_demo_owner_and_avatar_are_seeded_once(database_url: str, admin: psycopg.Connection) -> None:
     async def seed_twice() -> None:
         db = Database(database_url)
-        await seed_demo(db)
-        await seed_demo(db)
+        await seed_demo(db, 8620)
+        await seed_demo(db, 8000)
         await db.close()
 
     asyncio.run(seed_twice())
     rows = admin.execute(
-        "select a.name, a.provider from public.avatars a join auth.users u on u.id = a.owner_id"
-        " where u.email = %s",
+        "select a.name, a.provider, a.allowed_origins from public.avatars a"
+        " join auth.users u on u.id = a.owner_id where u.email = %s",
         (DEMO_EMAIL,),
     ).fetchall()
-    assert rows == [{"name": "Ava", "provider": "local"}]
+    # The widget's allowed origins are those of the port the server first ran on; later runs leave the
+    # avatar as its owner may have edited it.
+    origins = ["http://127.0.0.1:8620", "http://localhost:8620"]
+    assert rows == [{"name": "Ava", "provider": "local", "allowed_origins": origins}]
 
 
 def test_dev_login_returns_the_same_user_for_the_same_email(client: httpx.Client) -> None:
