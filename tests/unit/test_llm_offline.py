@@ -211,7 +211,7 @@ def test_a_sentence_opening_with_code_is_quoted_and_only_a_passages_first_tail_i
     text = compose("What does make dev start?", [REFERENCE], grounded_only=True)
     assert (
         split_sentences(text)[0]
-        == "make dev starts an embedded Postgres under.data/, then serves the studio [1]."
+        == "make dev starts an embedded Postgres under dot data, then serves the studio [1]."
     )
     tail = made_up("then serves the studio on port 8000.")
     assert compose("Which port does the studio use?", [tail], grounded_only=True) == NOT_IN_KNOWLEDGE_BASE

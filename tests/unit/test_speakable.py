@@ -32,6 +32,16 @@ from functions.core.text.speakable import MARKUP_CHARACTERS, citations, speakabl
         ("The <b>bold</b> move -> the next one.", "The bold move to the next one."),
         ("Sources say so【3†guide】.", "Sources say so."),
         ("> Quoted *advice* here.", "Quoted advice here."),
+        # Names in docs: a dotted name, a folder, a route with its placeholder, a path with a tag-like part.
+        (
+            "It installs into `.venv` and reads .env files.",
+            "It installs into dot venv and reads dot env files.",
+        ),
+        ("The client is in `web/`, the tests in tests/.", "The client is in web, the tests in tests."),
+        ("`POST /v1/avatars/{id}/api-keys` makes one.", "POST v1 avatars id api keys makes one."),
+        ("Secrets live under `/avatar-studio/<stage>/`.", "Secrets live under avatar studio stage."),
+        ("See `https://example.com/setup` first.", "See example.com first."),
+        ("Keys stay in SSM / Secrets Manager.", "Keys stay in SSM or Secrets Manager."),
     ],
 )
 def test_markup_becomes_plain_words(written: str, said: str) -> None:

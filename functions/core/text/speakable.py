@@ -21,9 +21,17 @@ _CITATION = re.compile(
 _CITED_NUMBER = re.compile(r"\d{1,3}")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _URL = re.compile(r"\b(?:https?|wss?)://(?:www\.)?([^/\s:?#]+?)(?:[/:?#][^\s)]*?)?(?=[.,;:!?]*(?:\s|\)|$))")
-# A path: two or more slash-separated names ("docs/PROVIDERS.md", "/work/data", "./run").
-_PATH = re.compile(r"(?<![\w/])(?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)+/?")
+# A path: two or more slash-separated names ("docs/PROVIDERS.md", "/work/data", "./run",
+# "/v1/avatars/{id}/knowledge", "/app/<stage>/"), or one name ending in a slash (a folder: "web/").
+_NAME = r"[.-]*(?:\w|\{\w+\}|<\w+>)(?:[.-]*(?:\w|\{\w+\}|<\w+>))*"  # dots and hyphens only inside
+_PATH = re.compile(
+    rf"(?<![\w/.}}>-])(?:(?:\.{{0,2}}/)?{_NAME}(?:/{_NAME})+/?|\.{{1,2}}/{_NAME}|{_NAME}/(?![\w/]))"
+)
+# A name that starts with a dot (".venv", ".env", ".NET") is said with it: "dot venv".
+_DOT_NAME = re.compile(r"(?<![\w.])\.(?=[A-Za-z])")
 _EXTENSION = re.compile(r"\.(\w{1,5})$")
+# A slash between spaces offers a choice ("SSM / Secrets Manager"): said "or".
+_CHOICE = re.compile(r"[ \t]+/[ \t]+")
 _EMPHASIS = (
     re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"),
     re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"),
@@ -59,15 +67,15 @@ def citations(text: str) -> list[int]:
 def _path_words(match: re.Match[str]) -> str:
     if not any(c.isalpha() for c in match.group()):
         return match.group()  # "24/7", "1/2": a number, not a path
-    names = [name for name in match.group().split("/") if name.strip(".")]
+    names = [name.strip("{}<>") for name in match.group().split("/") if name.strip(".")]
     if not names:
         return " "
     names[-1] = _EXTENSION.sub(r" dot \1", names[-1])
-    return " ".join(name.replace("_", " ").replace("-", " ") for name in names)
+    return " ".join(_DOT_NAME.sub("dot ", name).replace("_", " ").replace("-", " ") for name in names)
 
 
 def _code_words(match: re.Match[str]) -> str:
-    code = match.group(2).strip()
+    code = _URL.sub(r"\1", match.group(2).strip())
     code = _PATH.sub(_path_words, code)
     return code.replace("_", " ")
 
@@ -92,17 +100,19 @@ def speakable(text: str) -> str:
     """`text` as words a voice can say: no Markdown, code spans, link syntax, citations, tables or paths.
 
     Link and image text stays and their addresses go; a URL is read as its host; a code span keeps its
-    words; a path is read as its names ("docs/setup.md" becomes "docs setup dot md"); fenced code is
-    dropped; a table row becomes its cells separated by commas. The result holds none of
-    `MARKUP_CHARACTERS`, and applying `speakable` again changes nothing.
+    words; a path is read as its names ("docs/setup.md" becomes "docs setup dot md", "/v1/avatars/{id}"
+    "v1 avatars id"), a name that starts with a dot is said with it ("dot venv") and a slash between
+    spaces as "or"; fenced code is dropped; a table row becomes its cells separated by commas. The
+    result holds none of `MARKUP_CHARACTERS`, and applying `speakable` again changes nothing.
     """
     text = _FENCED.sub("\n", text)
+    # Code first: what a code span holds is literal ("/app/<stage>/" is a path, not an HTML tag).
+    text = _CODE_SPAN.sub(_code_words, text)
     text = _HTML_TAG.sub(" ", text)
     text = _IMAGE.sub(r"\1", text)
     text = _CITATION.sub("", text)
     text = _LINK.sub(r"\1", text)
     text = _URL.sub(r"\1", text)
-    text = _CODE_SPAN.sub(_code_words, text)
     for pattern in _EMPHASIS:
         text = pattern.sub(lambda m: m.group(m.lastindex or 1), text)
     text = _TABLE_RULE.sub("", text)
@@ -110,6 +120,8 @@ def speakable(text: str) -> str:
     text = _HEADING.sub(r"\1", text)
     text = _LINE_MARKER.sub("", text)
     text = _PATH.sub(_path_words, text)
+    text = _DOT_NAME.sub("dot ", text)
+    text = _CHOICE.sub(" or ", text)
     text = _lines_as_sentences(text)
     text = _NUMBER_SIGN.sub("number ", text)
     text = _ARROW.sub(" to ", text)
