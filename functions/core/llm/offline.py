@@ -57,8 +57,9 @@ _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ 
 _HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 # A sentence set wholly in bold (after a list marker): a label such as "**Supabase project.**".
 _LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*|__)\s*$")
-# Where a clause ends: after ; : or , (before a space), or at a dash between spaces.
-_CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)")
+# Where a clause ends: after ; : or , (before a space), at a dash between spaces, or before an aside in
+# brackets ("keeps the same visitor (a row of ...").
+_CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)|\s(?=\()")
 _PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
