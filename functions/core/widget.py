@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import Principal, sign_visitor_token, verify_visitor_token, widget_key
-from functions.core.avatars import Appearance
+from functions.core.avatar_basics import Appearance
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from functions.core.origins import normalise_origin

@@ -41,6 +41,8 @@ OFF_THE_COLD_PATH = {
         "functions.core.turns.models",
     ),
     "functions.sessions": (
+        "functions.core.avatars",
+        "functions.core.turns.models",
         "functions.core.speech.tts",
         "functions.core.text.sentences",
         "functions.core.auth.api_keys",
@@ -48,6 +50,7 @@ OFF_THE_COLD_PATH = {
     ),
     "functions.insights": (
         "functions.core.api.routes.health",
+        "functions.core.avatars",
         "functions.core.insights.report",
         "functions.core.insights.unanswered",
         "functions.core.knowledge.indexing",
@@ -57,6 +60,7 @@ OFF_THE_COLD_PATH = {
     ),
     "functions.knowledge": (
         "functions.core.api.routes.health",
+        "functions.core.avatars",
         "functions.core.knowledge.indexing",
         "functions.core.llm.embeddings",
         "functions.core.text.chunking",
