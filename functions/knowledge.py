@@ -8,5 +8,7 @@ with long_lived_init():
     from functions.core.api.routes import knowledge
 
     app = create_app([knowledge.router])
-# What the upload route imports when it first runs (indexing), held by the snapshot.
-handler = lambda_handler(app, preload=("functions.core.knowledge.indexing",))
+# What the upload route imports when it first runs (indexing, and HTML's reader), held by the snapshot.
+handler = lambda_handler(
+    app, preload=("functions.core.knowledge.indexing", "functions.core.knowledge.html_text")
+)

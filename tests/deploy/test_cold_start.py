@@ -61,6 +61,7 @@ OFF_THE_COLD_PATH = {
     "functions.knowledge": (
         "functions.core.api.routes.health",
         "functions.core.avatars",
+        "functions.core.knowledge.html_text",
         "functions.core.knowledge.indexing",
         "functions.core.llm.embeddings",
         "functions.core.text.chunking",
