@@ -8,4 +8,5 @@ with long_lived_init():
     from functions.core.api.routes import api_keys, avatars, tools
 
     app = create_app([avatars.router, api_keys.router, tools.router])
-handler = lambda_handler(app)
+# What the tool test route imports when it first runs (a tool's request), held by the snapshot.
+handler = lambda_handler(app, preload=("functions.core.tools.runtime",))

@@ -38,6 +38,8 @@ OFF_THE_COLD_PATH = {
         "functions.core.client_config",
         "functions.core.sessions.lifecycle",
         "functions.core.speech.tts",
+        "functions.core.tools.outbound",
+        "functions.core.tools.runtime",
         "functions.core.turns.models",
     ),
     "functions.sessions": (

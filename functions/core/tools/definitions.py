@@ -192,6 +192,21 @@ class ToolCreated(ToolOut):
     )
 
 
+class ToolTest(BaseModel):
+    """The owner's "test this tool" (the route runs it with functions/core/tools/runtime.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
+
+
+class ToolTestResult(BaseModel):
+    ok: bool
+    status: int | None
+    result: Any
+    elapsed_ms: float
+
+
 def check_patch(kind: ToolKind, changes: dict[str, Any], headers: dict[str, str] | None) -> None:
     """What a change may touch: an http tool anything (but never lose its method or url), the handoff its
     webhook's url and headers, the other built-in tools their description and whether they are on."""
