@@ -57,6 +57,7 @@ OFF_THE_COLD_PATH = {
         "functions.core.insights.unanswered",
         "functions.core.knowledge.indexing",
         "functions.core.llm.offline",
+        "functions.core.providers.avatar.registry",
         "functions.core.sessions.models",
         "functions.core.turns.models",
     ),
