@@ -70,6 +70,10 @@ OFF_THE_COLD_PATH = {
         "functions.core.text.chunking",
         "functions.core.sessions.models",
     ),
+    "functions.stream": (
+        "functions.core.avatars",
+        "functions.core.text.chunking",
+    ),
 }
 HANDLER_MODULES = sorted(
     f"functions.{path.stem}" for path in (REPO / "functions").glob("*.py") if path.name != "__init__.py"
