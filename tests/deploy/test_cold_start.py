@@ -41,6 +41,7 @@ OFF_THE_COLD_PATH = {
         "functions.core.tools.outbound",
         "functions.core.tools.runtime",
         "functions.core.turns.models",
+        "functions.core.widget",
     ),
     "functions.sessions": (
         "functions.core.avatars",
@@ -73,6 +74,7 @@ OFF_THE_COLD_PATH = {
     "functions.stream": (
         "functions.core.avatars",
         "functions.core.text.chunking",
+        "functions.core.widget",
     ),
 }
 HANDLER_MODULES = sorted(
