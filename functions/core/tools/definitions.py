@@ -192,9 +192,8 @@ class ToolCreated(ToolOut):
     )
 
 
+# The owner's "test this tool": its body and answer (the route runs it with functions/core/tools/runtime.py).
 class ToolTest(BaseModel):
-    """The owner's "test this tool" (the route runs it with functions/core/tools/runtime.py)."""
-
     model_config = ConfigDict(extra="forbid")
 
     arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
