@@ -50,7 +50,7 @@ def _status_mib(field: str) -> float:
 
 
 async def _speak(text: str) -> tuple[float, float, int]:
-    from functions.core.avatars import Voice
+    from functions.core.avatar_basics import Voice
     from functions.core.settings import Settings
     from functions.core.speech.tts import synthesize
 

@@ -5,7 +5,12 @@ function, behind a Function URL in RESPONSE_STREAM mode, with the AWS Lambda Web
 relaying each invocation to it (see functions/stream.sh and serverless.yml).
 """
 
-from functions.core.api.app import create_app
-from functions.core.api.routes import chat, health, speech, turns
+from fastapi import FastAPI
 
-app = create_app([health.router, turns.router, chat.router, speech.router])
+from functions.core.api.init import long_lived_init
+
+with long_lived_init():
+    from functions.core.api.app import create_app
+    from functions.core.api.routes import chat, health, speech, turns
+
+    app: FastAPI = create_app([health.router, turns.router, chat.router, speech.router])

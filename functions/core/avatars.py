@@ -15,7 +15,8 @@ from pydantic import (
 )
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database, jsonb
+from functions.core.avatar_basics import END_OF_SPEECH_DEFAULT_MS, Appearance, Voice
+from functions.core.db.pool import Database, jsonb
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.origins import site_origin
 from functions.core.providers.avatar.registry import options_model
@@ -46,26 +47,6 @@ def checked_options(provider: str, options: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-class Voice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    provider: Literal[AvatarProviderName, "elevenlabs"] = "local"
-    voice_id: str | None = Field(default=None, max_length=200)
-    settings: dict[str, Any] = Field(default_factory=dict)
-
-
-Look = Literal["ada", "kai", "noor"]
-
-
-class Appearance(BaseModel):
-    """How the built-in avatar looks: an illustrated character and the theme colour of its clothes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    look: Look = "ada"
-    theme: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
-
-
 # A site address; `_origin` keeps its scheme, host and port (a pasted page's path is dropped) and says in
 # words what is wrong with anything that is not one.
 Origin = Annotated[str, Field(max_length=300)]
@@ -79,11 +60,6 @@ def _not_text(value: Any) -> Any:
 
 # A JSON integer (30 or 30.0), never "30" or true.
 Seconds = Annotated[int, Field(ge=30, le=7200), BeforeValidator(_not_text)]
-# How long the visitor's silence ends an utterance in voice input; shorter answers sooner, longer lets
-# slow speakers pause between words. 500 ms is what voice agents default to: LiveKit Agents' endpointing
-# `minDelay` and OpenAI Realtime's server VAD `silence_duration_ms` (Pipecat's VAD waits 0.8 s, less with
-# its turn model). The one default: the web client reads it from /v1/config, the database from a migration.
-END_OF_SPEECH_DEFAULT_MS = 500
 EndOfSpeechMs = Annotated[
     int,
     Field(
@@ -262,10 +238,3 @@ async def delete_avatar(db: Database, principal: Principal, avatar_id: uuid.UUID
         if row["live"]:
             raise Conflict("this avatar has a live conversation; end it before deleting the avatar")
         await conn.execute("delete from public.avatars where id = %s", (avatar_id,))
-
-
-async def require_avatar(conn: Conn, avatar_id: uuid.UUID) -> None:
-    """404 unless the caller may see the avatar (RLS hides other owners' avatars)."""
-    cur = await conn.execute("select 1 from public.avatars where id = %s", (avatar_id,))
-    if await cur.fetchone() is None:
-        raise NotFound("no such avatar")

@@ -4,7 +4,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
+from functions.core.avatar_basics import END_OF_SPEECH_DEFAULT_MS
 from functions.core.providers.avatar.base import Capabilities
 from functions.core.providers.avatar.registry import configured, declared_providers, provider_names
 from functions.core.settings import Settings

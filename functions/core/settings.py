@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=0)
 
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default=[])
     # The proxies in front of `avatar-studio dev` whose X-Forwarded-For is believed (uvicorn's
     # comma-separated FORWARDED_ALLOW_IPS). None by default: a client cannot choose its own address.
     # On Lambda the address is API Gateway's requestContext sourceIp, whatever the headers say.
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
 
     # Owners' tools: hosts, IPs or networks (CIDR) a tool may reach although they are not public, for tests
     # and private deployments; and the largest tool answer read.
-    tool_allowed_hosts: list[str] = Field(default_factory=list)
+    tool_allowed_hosts: list[str] = Field(default=[])
     tool_response_max_bytes: int = Field(default=65_536, ge=1024, le=4_194_304)
     # Contact details one session may leave per minute (the widget's form, or its capture_contact tool).
     contacts_per_session_per_minute: int = Field(default=5, ge=1)

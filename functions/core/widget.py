@@ -2,43 +2,22 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import Principal, sign_visitor_token, verify_visitor_token, widget_key
-from functions.core.avatars import Appearance
+from functions.core.avatar_basics import Appearance
 from functions.core.db.pool import Conn, Database
-from functions.core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from functions.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from functions.core.origins import normalise_origin
+from functions.core.rate_limits import RateLimited, RateWindow, rate_limit_hit
 from functions.core.settings import WIDGET_TOKEN_MAX_TTL_SECONDS, Settings
-
-RATE_WINDOW_SECONDS = 60
 
 
 class OriginNotAllowed(Forbidden):
     code = "origin_not_allowed"
-
-
-class RateLimited(AppError):
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, detail: str, *, window: "RateWindow") -> None:
-        super().__init__(detail, headers={"Retry-After": str(window.seconds_left)})
-
-
-class RateWindow:
-    """The fixed window of RATE_WINDOW_SECONDS that `now` (seconds since the epoch) falls in."""
-
-    def __init__(self, now: float) -> None:
-        self.start = int(now) - int(now) % RATE_WINDOW_SECONDS
-        self.seconds_left = max(1, self.start + RATE_WINDOW_SECONDS - int(now))
-
-    @property
-    def starts_at(self) -> datetime:
-        return datetime.fromtimestamp(self.start, UTC)
 
 
 class WidgetTokenRequest(BaseModel):
@@ -141,17 +120,6 @@ async def _captures_contacts(db: Database, visitor: Principal, avatar_id: uuid.U
         )
         row = await cur.fetchone()
     return bool(row and row["captures"])
-
-
-async def rate_limit_hit(conn: Conn, bucket: str, window: RateWindow, limit: int) -> bool:
-    """Count one hit of `bucket` in `window` (as service_role); False once `limit` hits are used up."""
-    cur = await conn.execute(
-        "select private.rate_limit_hit_in(%s, %s, %s) as ok", (bucket, window.starts_at, limit)
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    ok: bool = row["ok"]
-    return ok
 
 
 async def _visitor(conn: Conn, returning: uuid.UUID | None, avatar_id: uuid.UUID) -> uuid.UUID:

@@ -6,7 +6,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, Route, expect
 
-from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
+from functions.core.avatar_basics import END_OF_SPEECH_DEFAULT_MS
 from tests.browser.conftest import (
     HostPages,
     screenshot,

@@ -7,7 +7,7 @@ import httpx
 import psycopg
 import pytest
 
-from functions.core.avatars import END_OF_SPEECH_DEFAULT_MS
+from functions.core.avatar_basics import END_OF_SPEECH_DEFAULT_MS
 from tests.conftest import User, UserFactory
 from tests.functional.support import Api, assert_problem
 from tests.functional.test_widget_token import SITE, Widget

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from functions.core.api import deps
+from functions.core.rate_limits import RATE_WINDOW_SECONDS
 from functions.core.settings import get_settings
 from functions.core.speech.audio import rms_level
 from functions.core.speech.piper_tts import LocalTts
 from functions.core.speech.tts import ELEVENLABS_PIECE_CHARS
-from functions.core.widget import RATE_WINDOW_SECONDS
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem
 

@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from functions.core.text.chunking import Chunk, chunk_document, estimate_tokens
+from functions.core.text.chunking import Chunk, chunk_document
 from functions.core.text.sentences import split_sentences
+from functions.core.text.tokens import estimate_tokens
 
 MARKDOWN = """Intro before any heading.
 

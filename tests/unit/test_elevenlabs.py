@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.core.avatars import Voice
+from functions.core.avatar_basics import Voice
 from functions.core.errors import ProviderError
 from functions.core.retry import RetryPolicy
 from functions.core.settings import Settings

@@ -7,8 +7,6 @@ from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
-from functions.core.snapstart import register_hooks
-
 TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
 
 
@@ -18,6 +16,10 @@ def lambda_handler(app: FastAPI, *, preload: Sequence[str] = ()) -> Mangum:
     Mangum runs every invocation on the loop it finds (or sets) here, so SnapStart's hooks close and
     reopen that loop's pool (functions/core/snapstart.py). `preload`: the modules the app's routes import
     when they first run, which a SnapStart snapshot holds already."""
+    # Imported here: a handler imports this module with the framework, before its paused init
+    # (functions/core/api/init.py) imports our code.
+    from functions.core.snapstart import register_hooks
+
     handler = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
     register_hooks(asyncio.get_event_loop(), preload)
     return handler

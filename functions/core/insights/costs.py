@@ -4,7 +4,6 @@ from functools import cache
 from typing import Any
 
 from functions.core.insights.models import Cost, Prices
-from functions.core.providers.avatar.registry import declared_providers
 
 
 @cache
@@ -12,6 +11,10 @@ def default_prices() -> Prices:
     """Published prices as of this writing, in US dollars; each owner may replace them (PUT
     /v1/insights/prices). Each avatar provider declares its price per streamed minute; OpenAI gpt-4o-mini
     tokens, ElevenLabs Flash characters and OpenAI transcription per audio minute are here."""
+    # Here, not at import: only the report and the prices need the provider declarations (they import
+    # each provider's module), the function's other routes do not.
+    from functions.core.providers.avatar.registry import declared_providers
+
     return Prices(
         provider_minute={provider.name: provider.minute_price_usd for provider in declared_providers()},
         llm_input_per_million_tokens=0.15,

@@ -7,7 +7,6 @@ from pathlib import PurePath
 from typing import Literal
 
 from functions.core.errors import AppError, PayloadTooLarge
-from functions.core.knowledge.html_text import html_to_markdown
 
 Format = Literal["markdown", "text", "html", "pdf"]
 
@@ -188,5 +187,9 @@ def extract_text(upload: Upload) -> tuple[str, Literal["markdown", "text"]]:
         return pdf_to_text(upload.data), "text"
     text = decode_text(upload.data)
     if upload.fmt == "html":
+        # Here, not at import: the knowledge routes import this module, and only indexing an HTML file
+        # needs the HTML parser.
+        from functions.core.knowledge.html_text import html_to_markdown
+
         return _check_text_size(html_to_markdown(text)), "markdown"
     return _check_text_size(text), upload.fmt

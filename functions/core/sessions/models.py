@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.speech.stt import VoiceInput
-from functions.core.turns.models import Source, Timings
+from functions.core.turns.reply_parts import Source, Timings
 
 MAX_EVENT_DATA_BYTES = 2048
 MAX_EVENT_DATA_FIELDS = 20

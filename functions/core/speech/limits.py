@@ -4,8 +4,8 @@ holds across stateless function instances."""
 import uuid
 
 from functions.core.db.pool import Database
+from functions.core.rate_limits import RateLimited, RateWindow, rate_limit_hit
 from functions.core.settings import Settings
-from functions.core.widget import RateLimited, RateWindow, rate_limit_hit
 
 
 async def count_session_request(db: Database, bucket: str, limit: int, now: float, too_many: str) -> None:

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
-from functions.core.avatars import Voice
+from functions.core.avatar_basics import Voice
 from functions.core.errors import ServiceUnavailable
 from functions.core.http_client import app_clients
 from functions.core.settings import Settings

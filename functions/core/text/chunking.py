@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from functions.core.text.sentences import split_at_clauses, split_sentences
+from functions.core.text.tokens import estimate_tokens
 
-_CJK = re.compile(r"[\u2e80-\u2fff\u3001-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uffef]")
-_PIECE = re.compile(r"\w{1,8}|[^\w\s]")
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 # A line break inside a paragraph is only wrapping, unless the next line is a list item, quote or table.
@@ -42,16 +41,6 @@ class _Unit:
 class _Section:
     path: tuple[str, ...]
     blocks: list[_Block]  # "paragraph", "code" or "table", and its text
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimate the token count without a tokenizer, deterministically.
-
-    Every CJK character and every punctuation mark counts as one token; a run of letters and digits
-    counts one token per started 8 characters ("the" is 1, "internationalisation" is 3).
-    """
-    cjk = len(_CJK.findall(text))
-    return cjk + len(_PIECE.findall(_CJK.sub(" ", text) if cjk else text))
 
 
 def _is_table(lines: list[str]) -> bool:

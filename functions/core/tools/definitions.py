@@ -14,7 +14,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.auth.tokens import Principal
-from functions.core.avatars import require_avatar
+from functions.core.avatar_basics import require_avatar
 from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import Conflict, NotFound
 
@@ -190,6 +190,20 @@ class ToolCreated(ToolOut):
     signing_secret: str = Field(
         description="Verifies the X-Avatar-Studio-Signature of the tool's requests; shown only now"
     )
+
+
+# The owner's "test this tool": its body and answer (the route runs it with functions/core/tools/runtime.py).
+class ToolTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
+
+
+class ToolTestResult(BaseModel):
+    ok: bool
+    status: int | None
+    result: Any
+    elapsed_ms: float
 
 
 def check_patch(kind: ToolKind, changes: dict[str, Any], headers: dict[str, str] | None) -> None:

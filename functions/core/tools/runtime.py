@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
@@ -20,7 +20,7 @@ from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.http_client import app_clients
 from functions.core.settings import Settings
 from functions.core.tools.contacts import ContactIn, save_contact
-from functions.core.tools.definitions import ToolKind
+from functions.core.tools.definitions import ToolKind, ToolTest, ToolTestResult
 from functions.core.tools.outbound import AllowList, call_tool
 
 if TYPE_CHECKING:
@@ -165,19 +165,6 @@ async def _request(context: CallContext, tool: SessionTool, arguments: dict[str,
     ok = 200 <= answer.status < 300
     result = answer.body if ok else {"error": f"the tool answered {answer.status}", "body": answer.body}
     return ToolOutcome(tool.name, arguments, ok, result, answer.elapsed_ms, answer.status)
-
-
-class ToolTest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
-
-
-class ToolTestResult(BaseModel):
-    ok: bool
-    status: int | None
-    result: Any
-    elapsed_ms: float
 
 
 async def try_tool(

@@ -20,7 +20,7 @@ from functions.core.db.pool import Database
 from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
 from functions.core.sessions.lifecycle import add_event
-from functions.core.text.chunking import estimate_tokens
+from functions.core.text.tokens import estimate_tokens
 from functions.core.turns.engine import PreparedTurn, TurnEngine, collect
 from functions.core.turns.models import DeltaEvent, DoneEvent, ErrorEvent, TurnEvent, TurnRequest
 from functions.core.turns.sse import sse_event

@@ -45,9 +45,7 @@ from functions.core.turns.models import (
     Problem,
     Sentence,
     SentenceEvent,
-    Source,
     SourcesEvent,
-    Timings,
     TurnDelta,
     TurnDone,
     TurnEvent,
@@ -58,6 +56,7 @@ from functions.core.turns.models import (
     UserEvent,
 )
 from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
+from functions.core.turns.reply_parts import Source, Timings
 from functions.core.turns.request import AudioTurn, turn_request
 from functions.core.turns.server_speech import ServerSpeech, spoken
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.text.speakable import citations, speakable
 from functions.core.turns.ids import TURN_ID_PATTERN as TURN_ID_PATTERN
+from functions.core.turns.reply_parts import Source, Timings
 
 # Some character that is not whitespace, by the reckoning of JSON Schema's regexes and pydantic's alike.
 NOT_BLANK = r"[^\s\x85\ufeff]"
@@ -33,17 +34,6 @@ class Interrupt(BaseModel):
     heard_text: str = Field(default="", max_length=20000)
 
 
-class Source(BaseModel):
-    """A knowledge-base chunk the reply was given, numbered as the prompt numbered it."""
-
-    index: int
-    chunk_id: uuid.UUID
-    document_id: uuid.UUID | None
-    title: str
-    heading_path: list[str]
-    excerpt: str
-
-
 class Sentence(BaseModel):
     """One sentence of a reply: `text` as written (for the transcript, citations included), `speech` as it
     is to be said (no markup, no citation markers) and the source numbers it cites."""
@@ -56,16 +46,6 @@ class Sentence(BaseModel):
     @classmethod
     def of(cls, index: int, text: str) -> "Sentence":
         return cls(index=index, text=text, speech=speakable(text), citations=citations(text))
-
-
-class Timings(BaseModel):
-    """Milliseconds: retrieval's own duration, the model's time to its first token, and from the start
-    of the turn to the first complete sentence and to the stored reply."""
-
-    retrieval_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    first_sentence_ms: float | None = None
-    total_ms: float | None = None
 
 
 class TurnResult(BaseModel):

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from functions.core.api.deps import AppSettings, Clock, CurrentUser, Db
 from functions.core.api.openapi import problems
 from functions.core.auth.tokens import Principal
-from functions.core.avatars import Voice
+from functions.core.avatar_basics import Voice
 from functions.core.db.pool import Database
 from functions.core.errors import NotFound
 from functions.core.sessions.lifecycle import refuse_ended_session

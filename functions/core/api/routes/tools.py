@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 
 from functions.core.api.deps import AppSettings, Clock, CurrentUser, Db, OwnerUser
 from functions.core.api.openapi import problems
-from functions.core.tools import contacts, definitions, runtime
+from functions.core.tools import contacts, definitions
 
 router = APIRouter(prefix="/v1", tags=["tools"])
 
@@ -45,11 +45,14 @@ async def delete_tool(avatar_id: uuid.UUID, tool_id: uuid.UUID, user: OwnerUser,
 async def test_tool(
     avatar_id: uuid.UUID,
     tool_id: uuid.UUID,
-    body: runtime.ToolTest,
+    body: definitions.ToolTest,
     user: OwnerUser,
     db: Db,
     settings: AppSettings,
-) -> runtime.ToolTestResult:
+) -> definitions.ToolTestResult:
+    # Here, not at import: only this route of the function makes a tool's request (the snapshot holds it).
+    from functions.core.tools import runtime
+
     return await runtime.try_tool(db, user, avatar_id, tool_id, body, settings)
 
 

@@ -46,8 +46,15 @@ class ProviderClass(Protocol):
     minute_price_usd: ClassVar[float]
 
 
+# The models of a provider call are built when a session first needs one (`defer_build`), not at the cold
+# start of every function that imports the provider declarations.
+_BUILT_ON_FIRST_USE = ConfigDict(defer_build=True)
+
+
 class AvatarSpec(BaseModel):
     """What a provider needs to know about the avatar a session is held with."""
+
+    model_config = _BUILT_ON_FIRST_USE
 
     avatar_id: uuid.UUID
     provider_avatar_id: str | None = None
@@ -62,6 +69,8 @@ class AvatarSpec(BaseModel):
 
 
 class SessionRequest(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     session_id: uuid.UUID
     avatar: AvatarSpec
     expires_at: datetime
@@ -78,6 +87,8 @@ class SessionRequest(BaseModel):
 class ProviderSession(BaseModel):
     """A provider's answer, normalised: what the browser needs, and the provider's own session id."""
 
+    model_config = _BUILT_ON_FIRST_USE
+
     provider: str
     provider_session_id: str | None = None
     credentials: dict[str, Any] = Field(default_factory=dict)
@@ -88,6 +99,8 @@ class ProviderSession(BaseModel):
 
 
 class LiveSession(BaseModel):
+    model_config = _BUILT_ON_FIRST_USE
+
     provider_session_id: str
     status: str | None = None
     created_at: datetime | None = None
