@@ -77,7 +77,17 @@ def test_piper_sentences_come_back_as_their_words(recordings: dict[str, bytes]) 
 
 
 def test_a_recording_longer_than_the_short_window_is_read_in_whole_windows() -> None:
-    text = " ".join(SENTENCES * 2)
+    # Eight different sentences: the same four said twice made a text whose repeats Whisper's loop check
+    # could take for a decoding loop, depending on where Piper's timing put the window's end.
+    text = " ".join(
+        [
+            *SENTENCES,
+            "My parcel arrived with a broken handle.",
+            "Could you send a new one before Friday?",
+            "I would also like a gift receipt for it.",
+            "Thank you for your help today.",
+        ]
+    )
     audio = spoken_wav(text)
     with wave.open(io.BytesIO(audio)) as recording:
         assert recording.getnframes() / recording.getframerate() > local_stt.SHORT_WINDOW_S
