@@ -3,14 +3,16 @@ back), tests it against their own system on loopback, sees its calls in History;
 details through the widget's form, and the owner finds them under Contacts."""
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import APIResponse, Page, Response, Route, expect
 
 from tests.browser.conftest import ARTIFACTS, HostPages, screenshot, serious_accessibility_violations
 from tests.functional.loopback import Endpoint, Received, reachable_endpoint
@@ -273,3 +275,54 @@ def test_a_visitor_leaves_their_details_in_the_widget_and_the_owner_sees_them(
     assert (listed["name"], listed["email"]) == ("Ada Lovelace", "ada@example.com")
     assert serious_accessibility_violations(page) == []
     shot(page, "contacts")
+
+
+def test_a_deleted_contact_stays_gone_when_an_older_list_arrives_last(
+    page: Page, base_url: str, admin: psycopg.Connection[Any]
+) -> None:
+    """Two deletions in a row reload the list twice; the first reload, which still lists the second
+    contact, answers last. The list keeps showing neither."""
+    email = f"contacts-{uuid.uuid4().hex[:8]}@example.test"
+    with httpx.Client(base_url=base_url, headers=owner_headers(base_url, email), timeout=10) as client:
+        avatar = client.post("/v1/avatars", json={"name": "Keeper"}).json()
+    with admin.transaction():
+        # As a restore would write them: the trigger that takes the owner from a live session is off.
+        admin.execute("set local session_replication_role = replica")
+        for name in ("Ada Lovelace", "Grace Hopper"):
+            admin.execute(
+                "insert into public.contacts (owner_id, avatar_id, name, email)"
+                " select owner_id, id, %s, %s from public.avatars where id = %s",
+                (name, f"{name.split()[0].lower()}@example.com", avatar["id"]),
+            )
+    sign_in(page, base_url, email)
+    page.get_by_role("tab", name="Contacts").click()
+    contacts = page.locator(".contacts li[data-contact]")
+    expect(contacts).to_have_count(2)
+
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_first_reload(route: Route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))  # answered by the server now, delivered later
+        else:
+            route.continue_()
+
+    page.route("**/v1/contacts?*", hold_the_first_reload)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete the contact Ada Lovelace").click()
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)  # lets Playwright route the reload the deletion asks for
+    assert held, "the first deletion reloaded no list"
+    page.get_by_role("button", name="Delete the contact Grace Hopper").click()
+    expect(page.locator(".contacts")).to_contain_text("No contacts yet.")
+
+    # The first reload's list (Grace Hopper still in it) arrives now, after the newer empty one.
+    [(route, stale)] = held
+    with page.expect_response(lambda response: response.url == route.request.url) as late:
+        route.fulfill(response=stale)
+    late.value.finished()
+    # Two frames: the page has handled what arrived before it paints again.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    expect(contacts).to_have_count(0)
+    expect(page.locator(".contacts")).to_contain_text("No contacts yet.")

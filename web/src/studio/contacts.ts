@@ -3,6 +3,7 @@
 import { ApiClient, humanMessage } from "../lib/api";
 import type { components } from "../api/schema";
 import { h } from "../lib/dom";
+import { newestOnly } from "../lib/newest";
 
 type ContactOut = components["schemas"]["ContactOut"];
 
@@ -46,9 +47,13 @@ export function contactsPanel(api: ApiClient, avatarId: string): HTMLElement {
     );
   }
 
+  // Each deletion reloads the list: a reload that answers after a later one's must not bring back what
+  // that later deletion removed.
+  const latest = newestOnly();
   function load(): Promise<void> {
     const query = new URLSearchParams({ avatar_id: avatarId, limit: String(LIST_LIMIT) });
-    return api.json<Contact[]>("GET", `/v1/contacts?${query}`).then(
+    return latest(
+      api.json<Contact[]>("GET", `/v1/contacts?${query}`),
       (found) => {
         contacts = found;
         list.replaceChildren(...found.map(item));
