@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -67,6 +67,14 @@ def any_tab(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     phone: dict[str, Any] = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
     with new_tab(browser, **(phone if request.param == "phone" else {})) as tab:
         yield tab
+
+
+def sign_in(page: Page, base_url: str, email: str) -> None:
+    """Into the studio with local mode's email sign-in."""
+    page.goto(f"{base_url}/studio/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from functions.core.settings import get_settings
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.scripted_llm import Script, ScriptedLLM
 
 REPLY = (
@@ -35,13 +35,6 @@ def slow_model() -> Iterator[ScriptedLLM]:
 
 def shoot(locator: Locator, name: str) -> None:
     locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
 def test_each_look_and_theme_is_previewed_in_the_settings_and_before_the_conversation(

@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 Admin = psycopg.Connection[Any]
 
@@ -98,10 +98,7 @@ def seed_month(admin: Admin, owner_email: str) -> None:
 
 
 def sign_in_with_a_month(page: Page, base_url: str, admin: Admin, email: str) -> None:
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+    sign_in(page, base_url, email)
     seed_month(admin, email)
 
 

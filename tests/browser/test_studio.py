@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     screenshot,
     serious_accessibility_violations,
     shot,
+    sign_in,
     within_viewport,
 )
 
@@ -162,13 +163,6 @@ def test_the_provider_form_is_built_from_the_providers_declarations(page: Page, 
         "llm_model": "bakery-guide",
     }
     screenshot(page, "studio-provider-options")
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
 def test_a_new_owner_is_guided_to_a_first_avatar_that_works_without_any_key(

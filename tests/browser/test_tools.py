@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from playwright.sync_api import APIResponse, Page, Response, Route, expect
 
-from tests.browser.conftest import ARTIFACTS, HostPages, screenshot, serious_accessibility_violations
+from tests.browser.conftest import ARTIFACTS, HostPages, screenshot, serious_accessibility_violations, sign_in
 from tests.functional.loopback import Endpoint, Received, reachable_endpoint
 from tests.functional.turns_support import scripted_llm, stream_turn
 from tests.scripted_llm import Script, calls_then_reply
@@ -43,13 +43,6 @@ def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     screenshot(page, f"h18/{name}-{'phone' if size and size['width'] < 600 else 'desktop'}")
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/studio/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
 def owner_headers(base_url: str, email: str) -> dict[str, str]:
