@@ -1,7 +1,7 @@
 """Chromium (Debian's, driven by Playwright), a signed-in owner, and host pages served from other origins."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -75,6 +75,15 @@ def sign_in(page: Page, base_url: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def delivered_late(page: Page, route: Route, deliver: Callable[[], None]) -> None:
+    """Deliver a held response (`deliver` continues or fulfils `route`) and return once the page has
+    received it and had two frames to handle it before it paints again."""
+    with page.expect_response(lambda response: response.url == route.request.url) as late:
+        deliver()
+    late.value.finished()
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def screenshot(page: Page, name: str) -> None:

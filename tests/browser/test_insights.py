@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import delivered_late, screenshot, sign_in
 
 Admin = psycopg.Connection[Any]
 
@@ -186,10 +186,6 @@ def test_a_late_answer_to_an_earlier_choice_never_replaces_the_newer_one(
     # Ava's own figures (report and unanswered questions) arrive now, after the newer ones.
     assert len(held) == 2
     for route in held:
-        with page.expect_response(lambda response, url=route.request.url: response.url == url) as late:
-            route.continue_()
-        late.value.finished()
-    # Two frames: the page has handled what arrived before it paints again.
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        delivered_late(page, route, route.continue_)
     expect(tiles).to_contain_text("23 % of 195")
     expect(page.locator(".insights-body")).to_have_attribute("aria-busy", "false")

@@ -14,7 +14,14 @@ import psycopg
 import pytest
 from playwright.sync_api import APIResponse, Page, Response, Route, expect
 
-from tests.browser.conftest import ARTIFACTS, HostPages, screenshot, serious_accessibility_violations, sign_in
+from tests.browser.conftest import (
+    ARTIFACTS,
+    HostPages,
+    delivered_late,
+    screenshot,
+    serious_accessibility_violations,
+    sign_in,
+)
 from tests.functional.loopback import Endpoint, Received, reachable_endpoint
 from tests.functional.turns_support import scripted_llm, stream_turn
 from tests.scripted_llm import Script, calls_then_reply
@@ -312,10 +319,6 @@ def test_a_deleted_contact_stays_gone_when_an_older_list_arrives_last(
 
     # The first reload's list (Grace Hopper still in it) arrives now, after the newer empty one.
     [(route, stale)] = held
-    with page.expect_response(lambda response: response.url == route.request.url) as late:
-        route.fulfill(response=stale)
-    late.value.finished()
-    # Two frames: the page has handled what arrived before it paints again.
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    delivered_late(page, route, lambda: route.fulfill(response=stale))
     expect(contacts).to_have_count(0)
     expect(page.locator(".contacts")).to_contain_text("No contacts yet.")
