@@ -71,7 +71,7 @@ def _path_words(match: re.Match[str]) -> str:
     if not names:
         return " "
     names[-1] = _EXTENSION.sub(r" dot \1", names[-1])
-    return " ".join(_DOT_NAME.sub("dot ", name).replace("_", " ").replace("-", " ") for name in names)
+    return " ".join(name.replace("_", " ").replace("-", " ") for name in names)
 
 
 def _code_words(match: re.Match[str]) -> str:
