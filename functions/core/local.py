@@ -21,6 +21,7 @@ from functions.core.api.routes import (
     api_keys,
     avatars,
     chat,
+    config,
     health,
     insights,
     knowledge,
@@ -67,6 +68,7 @@ def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | 
     app = create_app(
         [
             health.router,
+            config.router,
             avatars.router,
             api_keys.router,
             knowledge.router,

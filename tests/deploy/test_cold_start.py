@@ -73,7 +73,11 @@ OFF_THE_COLD_PATH = {
     ),
     "functions.stream": (
         "functions.core.avatars",
+        "functions.core.client_config",
         "functions.core.text.chunking",
+        "functions.core.tools.conversation",
+        "functions.core.tools.definitions",
+        "functions.core.tools.runtime",
         "functions.core.widget",
     ),
 }

@@ -1,6 +1,6 @@
 """Builds the FastAPI app that every HTTP function serves, with only the routers it needs: what a function
-does not route is not imported at its cold start (GET /health and /v1/config are the health router's,
-served by the sessions function and the streaming one)."""
+does not route is not imported at its cold start (GET /health is served by the sessions function and the
+streaming one, whose Web Adapter checks it; GET /v1/config by the sessions function alone)."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager

@@ -10,52 +10,17 @@ Closing the reply (an interrupt, a closed tab, the session ending) cancels the c
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.llm.base import ChatMessage, TokenUsage, ToolCall, ToolCallingChat
-from functions.core.tools.runtime import (
-    SessionTool,
-    ToolArgumentsInvalid,
-    ToolOutcome,
-    openai_tools,
-    parse_arguments,
-)
+from functions.core.tools.runtime import ToolArgumentsInvalid, openai_tools, parse_arguments
+from functions.core.tools.turn_tools import SessionTool, ToolLog, ToolOutcome
 
 MAX_ROUNDS = 3
 BRIDGE_AFTER_S = 0.8
 BRIDGE = "One moment while I check that."
-RECORDED_RESULT_CHARS = 2000
 
 RunTool = Callable[[SessionTool, dict[str, Any]], Awaitable[ToolOutcome]]
-
-
-@dataclass
-class ToolLog:
-    """What the reply's calls did, kept with the reply; and what the conversation does next."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    action: str | None = None
-
-    def add(self, outcome: ToolOutcome) -> None:
-        self.calls.append(
-            {
-                "name": outcome.name,
-                "arguments": outcome.arguments,
-                "ok": outcome.ok,
-                "status": outcome.status,
-                "elapsed_ms": round(outcome.elapsed_ms, 2),
-                "result": outcome.for_llm()[:RECORDED_RESULT_CHARS],
-            }
-        )
-        if outcome.action is not None and outcome.ok:
-            self.action = outcome.action
-
-    @property
-    def announced(self) -> list[dict[str, Any]]:
-        """The calls as the turn's caller sees them (a visitor, perhaps): without the endpoints' answers,
-        which reach the LLM and the owner's History, never the visitor verbatim."""
-        return [{key: value for key, value in call.items() if key != "result"} for call in self.calls]
 
 
 async def converse(

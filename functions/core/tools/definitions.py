@@ -8,7 +8,6 @@ import re
 import secrets
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +16,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.avatar_basics import require_avatar
 from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import Conflict, NotFound
+from functions.core.tools.turn_tools import ToolKind
 
 NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,100}$")
@@ -25,13 +25,6 @@ RESERVED_HEADERS = frozenset(
     {"host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"}
 )
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-class ToolKind(StrEnum):
-    HTTP = "http"
-    CAPTURE_CONTACT = "capture_contact"
-    HANDOFF_TO_HUMAN = "handoff_to_human"
-    END_CONVERSATION = "end_conversation"
 
 
 def _arguments(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:

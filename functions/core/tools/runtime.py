@@ -10,73 +10,27 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from functions.core.auth.tokens import Principal
-from functions.core.db.pool import Conn, Database
+from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.http_client import app_clients
 from functions.core.settings import Settings
 from functions.core.tools.contacts import ContactIn, save_contact
-from functions.core.tools.definitions import ToolKind, ToolTest, ToolTestResult
+from functions.core.tools.definitions import ToolTest, ToolTestResult
 from functions.core.tools.outbound import AllowList, call_tool
+from functions.core.tools.turn_tools import SessionTool, ToolKind, ToolOutcome, session_tools
 
 if TYPE_CHECKING:
     import httpx
-
-# What of a tool's answer the LLM is shown.
-RESULT_CHARS = 4000
 
 
 class ToolArgumentsInvalid(AppError):
     status = 422
     code = "tool_arguments_invalid"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionTool:
-    id: uuid.UUID
-    kind: ToolKind
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    method: str | None
-    url: str | None
-    timeout_ms: int
-    signing_secret: str
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolOutcome:
-    """One call: what the LLM gets back, and what is kept with the turn."""
-
-    name: str
-    arguments: dict[str, Any]
-    ok: bool
-    result: Any
-    elapsed_ms: float
-    status: int | None = None
-    # What the conversation does after the reply: hand over to a person, or end.
-    action: Literal["handoff", "end"] | None = None
-
-    def for_llm(self) -> str:
-        text = self.result if isinstance(self.result, str) else json.dumps(self.result, ensure_ascii=False)
-        return text[:RESULT_CHARS]
-
-
-async def session_tools(conn: Conn, avatar_id: uuid.UUID) -> list[SessionTool]:
-    """The enabled tools of an avatar the caller may use (its owner, or a visitor bound to it), each with its
-    signing secret and header values: for the server's requests, never for a response."""
-    cur = await conn.execute("select * from private.session_tools(%s)", (avatar_id,))
-    return [session_tool(row) for row in await cur.fetchall()]
-
-
-def session_tool(row: dict[str, Any]) -> SessionTool:
-    """A row of private.session_tools."""
-    return SessionTool(**{**row, "kind": ToolKind(row["kind"])})
 
 
 def openai_tools(tools: list[SessionTool]) -> list[dict[str, Any]]:

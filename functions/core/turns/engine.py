@@ -35,8 +35,7 @@ from functions.core.sessions.lifecycle import add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.stt import transcribe
 from functions.core.text.sentences import SentenceSplitter, split_sentences
-from functions.core.tools.conversation import ToolLog, converse
-from functions.core.tools.runtime import SessionTool, ToolOutcome, call_context, run_tool
+from functions.core.tools.turn_tools import SessionTool, ToolLog, ToolOutcome
 from functions.core.turns import store
 from functions.core.turns.models import (
     DeltaEvent,
@@ -415,30 +414,43 @@ class TurnEngine:
         usage: TokenUsage,
     ) -> AsyncGenerator[str, None]:
         """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
-        tools = list(turn.tools)
+        max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
+        if turn.tools:
+            stream = self._converse(chat, turn, messages, tool_log, usage)
+        else:
+            stream = chat.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage)
+        async with contextlib.aclosing(stream):
+            async for piece in stream:
+                yield piece
+
+    def _converse(
+        self,
+        chat: ToolCallingChat,
+        turn: PreparedTurn,
+        messages: list[ChatMessage],
+        tool_log: ToolLog,
+        usage: TokenUsage,
+    ) -> AsyncGenerator[str, None]:
+        # Imported by the first turn that offers a tool: most avatars have none, and the streaming function
+        # has no snapshot to hold it.
+        from functions.core.tools.conversation import converse
+        from functions.core.tools.runtime import call_context, run_tool
+
         context = call_context(self.db, turn.principal, turn.session_id, self.settings)
 
         async def run(tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
             return await run_tool(context, tool, arguments)
 
-        max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
-        stream = (
-            converse(
-                chat,
-                messages,
-                tools,
-                run,
-                tool_log,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                usage=usage,
-            )
-            if tools
-            else chat.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage)
+        return converse(
+            chat,
+            messages,
+            list(turn.tools),
+            run,
+            tool_log,
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+            usage=usage,
         )
-        async with contextlib.aclosing(stream):
-            async for piece in stream:
-                yield piece
 
     async def _save(
         self,

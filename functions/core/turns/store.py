@@ -7,7 +7,7 @@ from typing import Any
 from functions.core.db.pool import Conn, jsonb
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage
 from functions.core.text.terms import full_text_query
-from functions.core.tools.runtime import SessionTool, session_tool
+from functions.core.tools.turn_tools import SessionTool, session_tool
 from functions.core.turns.prompt import Persona
 from functions.core.turns.reply_parts import Source, Timings
 

@@ -1,10 +1,9 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from functions.core.api.deps import AppSettings, Db
+from functions.core.api.deps import Db
 from functions.core.api.openapi import problems
 from functions.core.api.problems import problem_response
-from functions.core.client_config import ClientConfig, client_config
 
 router = APIRouter(tags=["health"])
 
@@ -21,9 +20,3 @@ async def health(db: Db) -> dict[str, str] | JSONResponse:
             database="down",
         )
     return {"status": "ok", "database": "ok"}
-
-
-@router.get("/v1/config")
-async def config(settings: AppSettings) -> ClientConfig:
-    """What the web client may know about this deployment: which parts run offline, which providers."""
-    return client_config(settings)
