@@ -74,6 +74,7 @@ OFF_THE_COLD_PATH = {
     "functions.stream": (
         "functions.core.avatars",
         "functions.core.client_config",
+        "functions.core.llm.offline",
         "functions.core.text.chunking",
         "functions.core.tools.conversation",
         "functions.core.tools.definitions",

@@ -1,5 +1,7 @@
 """The chat-model interface: stream an answer's text as it is generated, and the tool calls it makes."""
 
+import asyncio
+import re
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
+_PIECE = re.compile(r"\S+\s*")
 
 
 class ToolCall(BaseModel):
@@ -110,3 +113,10 @@ class ToolCallingChat(ChatModel, Protocol):
         """Like `stream`, with `tools` offered in OpenAI's function format; each complete call is yielded
         once its arguments have fully arrived, after the text deltas."""
         ...
+
+
+async def stream_words(text: str) -> AsyncGenerator[str, None]:
+    """A fixed text streamed as a model streams its answer, a word at a time."""
+    for m in _PIECE.finditer(text):
+        yield m.group()
+        await asyncio.sleep(0)  # let the consumer speak a finished sentence while the rest is "generated"

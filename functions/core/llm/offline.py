@@ -7,14 +7,13 @@ clause that fits; fenced code, headings and bold labels are never said. It does 
 is offline: the turn's `done` event says so and the studio shows it.
 """
 
-import asyncio
 import itertools
 import math
 import re
 from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass
 
-from functions.core.llm.base import ChatMessage, Passage, TokenUsage
+from functions.core.llm.base import ChatMessage, Passage, TokenUsage, stream_words
 from functions.core.text.sentences import split_at_clauses, split_sentences
 from functions.core.text.speakable import speakable
 from functions.core.text.terms import STOP_WORDS, content_terms
@@ -60,7 +59,6 @@ _LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*
 # Where a clause ends: after ; : or , (before a space), at a dash between spaces, or before an aside in
 # brackets ("keeps the same visitor (a row of ...").
 _CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)|\s(?=\()")
-_PIECE = re.compile(r"\S+\s*")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
 _BLOCK = re.compile(r"[ \t]*(?:#|[-*+•][ \t]|\d{1,3}[.)][ \t]|[>|]|```|~~~)")
@@ -378,12 +376,6 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
             words += candidate.words
             length += candidate.length
     return " ".join(_cite(c.text, c.passage + 1) for c in chosen)
-
-
-async def stream_words(text: str) -> AsyncGenerator[str, None]:
-    for m in _PIECE.finditer(text):
-        yield m.group()
-        await asyncio.sleep(0)  # let the consumer speak a finished sentence while the rest is "generated"
 
 
 class OfflineAnswerer:

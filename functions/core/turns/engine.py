@@ -27,10 +27,9 @@ from typing import Any
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Conflict, NotFound
-from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage, ToolCallingChat
+from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage, ToolCallingChat, stream_words
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
-from functions.core.llm.offline import OfflineAnswerer, stream_words
 from functions.core.sessions.lifecycle import add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.stt import transcribe
@@ -126,7 +125,6 @@ class TurnEngine:
         self.settings = settings
         self.chat = chat
         self.embedder = embedder
-        self.offline = OfflineAnswerer()
 
     async def start(
         self,
@@ -392,7 +390,10 @@ class TurnEngine:
     ) -> AsyncGenerator[str, None]:
         grounded_only = turn.persona.grounded_only
         if self.chat is None:
-            return self.offline.answer(turn.question, passages, grounded_only=grounded_only)
+            # Imported by the first turn without an LLM key: with one, the streaming function never needs it.
+            from functions.core.llm.offline import OfflineAnswerer
+
+            return OfflineAnswerer().answer(turn.question, passages, grounded_only=grounded_only)
         if grounded_only and not passages:
             return stream_words(GROUNDED_REFUSAL)
         messages = build_messages(turn.persona, passages, turn.history, turn.question)
