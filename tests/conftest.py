@@ -30,7 +30,18 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="avatar-studio-tests-"))
 _TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 for _name in settings_env_names():
     os.environ.pop(_name, None)
-os.environ.update({"APP_MODE": "local", "DATA_DIR": str(_DATA_DIR), "SESSION_IDLE_SECONDS": "300"})
+# Every browser and client of the suite is 127.0.0.1: many visitors behind one address, so the per-address
+# widget token limit (10 a minute by default) would refuse a later test's visitor depending on where the
+# minute boundaries fall. The limit itself is tested with its own settings (test_widget_token.py,
+# test_client_ip.py).
+os.environ.update(
+    {
+        "APP_MODE": "local",
+        "DATA_DIR": str(_DATA_DIR),
+        "SESSION_IDLE_SECONDS": "300",
+        "WIDGET_TOKENS_PER_IP_PER_MINUTE": "10000",
+    }
+)
 
 from functions.core.auth.tokens import sign_local_token  # noqa: E402
 from functions.core.db.embedded import start_embedded_postgres  # noqa: E402
