@@ -6,6 +6,7 @@ const common = { bundle: true, minify: true, target: "es2022", sourcemap: true, 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/studio", { recursive: true });
 cpSync("src/index.html", "dist/index.html");
+cpSync("src/favicon.svg", "dist/favicon.svg");
 cpSync("src/studio/index.html", "dist/studio/index.html");
 cpSync("src/studio/studio.css", "dist/studio/studio.css");
 cpSync("src/widget/widget-demo.html", "dist/widget-demo.html");

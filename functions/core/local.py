@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
@@ -83,6 +83,13 @@ def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | 
         docs_assets="/docs-assets" if swagger.is_file() else None,
     )
     if web_dist.is_dir():
+
+        @app.get("/config.json", include_in_schema=False)
+        async def site_addresses(request: Request) -> dict[str, str]:
+            """What `make site` writes next to the deployed pages: here this server answers both."""
+            origin = str(request.base_url).rstrip("/")
+            return {"api": origin, "stream": origin}
+
         app.router.routes.append(WebMount(StaticFiles(directory=web_dist, html=True)))
     else:
 

@@ -10,7 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Request,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -84,6 +94,31 @@ def delivered_late(page: Page, route: Route, deliver: Callable[[], None]) -> Non
         deliver()
     late.value.finished()
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def page_problems(page: Page) -> list[str]:
+    """What an owner with the browser's console open would see go wrong from now on: a request answered
+    with an error, a request that failed (not one the page cancelled itself, as ending a conversation
+    cancels its speech), a console error or an uncaught exception (filled as they come)."""
+    problems: list[str] = []
+
+    def failed(request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"failed {request.method} {request.url}: {request.failure}")
+
+    def answered(response: Response) -> None:
+        if response.status >= 400:
+            problems.append(f"{response.status} {response.request.method} {response.url}")
+
+    def logged(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text} ({message.location['url']})")
+
+    page.on("response", answered)
+    page.on("requestfailed", failed)
+    page.on("console", logged)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, Route, expect
 from functions.core.avatar_basics import END_OF_SPEECH_DEFAULT_MS
 from tests.browser.conftest import (
     HostPages,
+    page_problems,
     screenshot,
     serious_accessibility_violations,
     shot,
@@ -244,10 +245,11 @@ def test_the_demo_page_link_shows_a_working_widget_out_of_the_box(any_tab: Page,
     shot(page, "studio-demo-page")
 
 
-def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phone(
+def test_every_studio_panel_passes_axe_without_an_error_and_the_stage_is_above_the_fold_on_a_phone(
     any_tab: Page, base_url: str
 ) -> None:
     page = any_tab
+    problems = page_problems(page)
     sign_in(page, base_url, f"axe-{uuid.uuid4().hex[:8]}@example.test")
     page.get_by_role("button", name="Create avatar").click()
     for tab in ("Conversation", "Settings", "Knowledge", "Tools", "Contacts", "Widget & API keys", "History"):
@@ -265,6 +267,8 @@ def test_every_studio_panel_passes_axe_and_the_stage_is_above_the_fold_on_a_phon
     page.get_by_role("button", name="End the conversation").click()
     expect(conversation).to_have_attribute("data-status", "ended")
     expect(page.get_by_role("button", name="Start")).to_be_focused()
+    page.wait_for_load_state("networkidle")
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_concurrent_session_limit_reads_plainly_and_leaves_the_conversation_ready(

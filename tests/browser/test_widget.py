@@ -5,13 +5,15 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
     HostPages,
+    page_problems,
     screenshot,
     serious_accessibility_violations,
     shot,
     within_viewport,
 )
 
-HOST_PAGE = """<!doctype html><html><head><title>Host</title>
+# A site has an icon of its own (without one, Chromium asks the site for /favicon.ico).
+HOST_PAGE = """<!doctype html><html><head><title>Host</title><link rel="icon" href="data:,">
 <style>button{all:unset;color:red} div{font-size:40px}</style></head>
 <body><h1>A site with the widget</h1>
 <script src="/widget.js" data-avatar="{public_id}" async></script></body></html>"""
@@ -34,6 +36,7 @@ def test_widget_on_an_allowed_origin_completes_a_turn(
 ) -> None:
     origin = host_pages.serve()
     host_pages.pages["/site.html"] = HOST_PAGE.replace("{public_id}", _avatar(base_url, owner_token, origin))
+    problems = page_problems(page)
     chunks: list[str] = []
     page.on("request", lambda request: "/chunks/" in request.url and chunks.append(request.url))
     page.goto(f"{origin}/site.html")
@@ -52,6 +55,7 @@ def test_widget_on_an_allowed_origin_completes_a_turn(
     expect(conversation).to_have_attribute("data-status", "listening", timeout=60_000)
     assert any(url.endswith("/chunks/widget-app.js") for url in chunks)
     assert any("/chunks/local-" in url for url in chunks), "the local adapter chunk was not loaded"
+    assert problems == [], "\n".join(problems)
     screenshot(page, "widget-allowed")
 
 

@@ -119,3 +119,13 @@ def test_the_local_server_sweeps_the_sessions_of_tabs_closed_without_ending(
     row = session_row(admin, started["session_id"])
     assert row["status"] == "ended"
     assert row["end_reason"] == "idle_timeout"
+
+
+def test_the_local_server_tells_its_pages_where_the_api_is_as_a_deployed_site_does(
+    client: httpx.Client, base_url: str
+) -> None:
+    """The studio reads config.json next to its page (`make site` writes it); the local server, which
+    serves the pages and the API on one origin, answers it with that origin for both."""
+    reply = client.get("/config.json")
+    assert reply.status_code == 200
+    assert reply.json() == {"api": base_url.rstrip("/"), "stream": base_url.rstrip("/")}
