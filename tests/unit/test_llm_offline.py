@@ -328,19 +328,37 @@ def test_with_no_word_shared_the_first_statement_answers_before_a_table_row() ->
 def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
     setup = made_up(
         "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
-        "make run    # installs what is missing, then serves the planner on port 8000\n"
-        "make test   # runs the checks and the whole test suite\n```\n\n"
+        ".venv/bin/planner --config planner.toml serve   # serves the planner on port 8000\n"
+        "planner check --all   # checks the whole test suite\n```\n\n"
+        "```python\nplanner.check(everything=True)  # checks the test suite from Python\n```\n\n"
         "Do it in this order:\n\n"
         "1. **Database and schema.** Create a database, then apply the schema with the setup command.\n",
         title="Garden planner",
         heading=["Setting up"],
     )
-    checks = speakable(compose("What does the test suite check?", [setup], grounded_only=True))
-    assert "runs the checks" not in checks
-    assert "make" not in checks
+    served = speakable(compose("Which port serves the planner?", [setup], grounded_only=True))
+    assert "serves the planner" not in served, "a command of paths and options is not said"
+    checks = speakable(compose("How do I check the test suite from Python?", [setup], grounded_only=True))
+    assert "from Python" not in checks, "a Python block is code, whatever its comments say"
     schema = speakable(compose("How do I set up the database schema?", [setup], grounded_only=True))
     assert schema.startswith("Create a database, then apply the schema")
     assert "order" not in schema
+
+
+def test_a_short_shell_command_is_said_with_what_its_comment_says_it_does() -> None:
+    quick_start = made_up(
+        "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
+        "make run    # installs what is missing, then serves the planner on port 8000\n"
+        "make test   # runs the checks and the whole test suite\n"
+        "$ make seed  # Sample beds and plants for a first look\n```\n",
+        title="Garden planner",
+        heading=["Setting up"],
+    )
+    tests = speakable(compose("How do I run the tests?", [quick_start], grounded_only=True))
+    assert tests == "make test runs the checks and the whole test suite."
+    sample = speakable(compose("Is there sample data for a first look?", [quick_start], grounded_only=True))
+    assert sample == "make seed: Sample beds and plants for a first look."
+    assert unwrap(quick_start.content).count("\nmake ") == 2, "the block's lines are not joined"
 
 
 def test_a_line_of_names_and_numbers_is_cut_by_how_long_it_takes_to_say_not_only_by_its_words() -> None:

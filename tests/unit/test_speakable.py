@@ -41,6 +41,8 @@ from functions.core.text.speakable import MARKUP_CHARACTERS, citations, speakabl
         ("`POST /v1/avatars/{id}/api-keys` makes one.", "POST v1 avatars id api keys makes one."),
         ("Secrets live under `/avatar-studio/<stage>/`.", "Secrets live under avatar studio stage."),
         ("See `https://example.com/setup` first.", "See example.com first."),
+        # A port is part of where to go: a local server is found by it.
+        ("It serves on http://127.0.0.1:8000/studio/.", "It serves on 127.0.0.1 port 8000."),
         ("Keys stay in SSM / Secrets Manager.", "Keys stay in SSM or Secrets Manager."),
     ],
 )

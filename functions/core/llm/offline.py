@@ -3,8 +3,9 @@
 The reply is short and spoken as it is: whole sentences of the retrieved passages (hard-wrapped lines
 joined first, table rows read as their cells), in plain words, each followed by its `[n]` citation for
 the transcript. A sentence too long to say in about eight seconds is said from its start to the last
-clause that fits; fenced code, headings and bold labels are never said. It does not announce that it
-is offline: the turn's `done` event says so and the studio shows it.
+clause that fits; fenced code (but for a shell command's comment, said with the command), headings
+and bold labels are never said. It does not announce that it is offline: the turn's `done` event says
+so and the studio shows it.
 """
 
 import itertools
@@ -12,6 +13,7 @@ import math
 import re
 from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass
+from typing import Literal
 
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage, stream_words
 from functions.core.text.sentences import split_at_clauses, split_sentences
@@ -45,6 +47,7 @@ MIN_CLAUSE_WORDS = 4  # a sentence cut short keeps at least this many words
 ROW_SHARE = 0.9  # a table row's cells, against a sentence that states the same
 PHRASE_WEIGHT = 0.5  # two words of the question side by side in a sentence count half again
 QUANTITY_WEIGHT = 0.5  # a number or time, when the question asks when or how much
+COMMAND_WEIGHT = 0.5  # a command to run, when the question asks how to do something
 PASSAGE_DECAY = 0.25  # the n-th best passage's sentences count 1 / (1 + 0.25 n)
 FORM_WEIGHT = 0.8  # another form of a word of the question ("printing" for "print") counts a little less
 HEADING_WEIGHT = 0.5  # a word of the headings above a passage counts for all of its sentences, at half weight
@@ -80,9 +83,23 @@ _QUANTITY = re.compile(
     r"|free|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekends?|weekdays?)\b",
     re.IGNORECASE,
 )
+# A short command in a shell block with what it does in a comment ("make test    # runs the test suite"):
+# how a README says what to run, said as a sentence. A command of paths or options, and other code, is
+# never said.
+_SHELLS = frozenset({"", "sh", "bash", "shell", "console", "zsh"})
+_COMMENTED_COMMAND = re.compile(
+    r"^\s*(?:\$\s+)?(?P<command>[\w.+@=-]+(?:[ \t]+[\w.+@=-]+){0,3})[ \t]+#\s+(?P<comment>\w.*\S)\s*$"
+)
+# "How do I run the tests?" is answered by the command that runs them, where there is one.
+_ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would) (?:i|we|you|one)\b|\bhow to\b", re.IGNORECASE)
 _ASKS_FOR_MORE = re.compile(
     r"\b(?:more|details?|detailed|explain|everything|all about|in depth|elaborate|list)\b", re.IGNORECASE
 )
+
+
+# What a quoted sentence is: a statement of the text, a table row's cells, or a shell command said with
+# what its comment says it does.
+Kind = Literal["statement", "row", "command"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class _Candidate:
     length: int  # how long it takes to say, in letters (see `_spoken_length`)
     sequence: tuple[str, ...]  # its content words in order, for phrases of the question
     quantity: bool  # holds a number, a time or a day
-    row: bool  # a table row: its cells, not a sentence that states something
+    kind: Kind
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -108,15 +125,18 @@ def _cite(sentence: str, n: int) -> str:
 
 
 def unwrap(content: str) -> str:
-    """Join the lines a hard-wrapped paragraph or list item was broken into; blocks keep their lines."""
+    """Join the lines a hard-wrapped paragraph or list item was broken into; blocks and fenced code keep
+    their lines."""
     lines: list[str] = []
+    fenced = False
     for line in content.split("\n"):
         previous = lines[-1] if lines else ""
-        joins = previous.strip() and line.strip() and not _BLOCK.match(line)
+        joins = previous.strip() and line.strip() and not _BLOCK.match(line) and not fenced
         if joins and not previous.lstrip().startswith(("#", "|", "```", "~~~")):
             lines[-1] = f"{previous.rstrip()} {line.strip()}"
         else:
             lines.append(line)
+        fenced ^= line.lstrip().startswith(("```", "~~~"))
     return "\n".join(lines)
 
 
@@ -130,11 +150,10 @@ def _table_row(line: str, previous: str, following: str) -> str | None:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _sentences(content: str) -> list[tuple[str, bool]]:
-    """The passage's quotable sentences in order, in plain words, each with whether it is a table row
-    (a list of cells rather than a statement)."""
+def _sentences(content: str) -> list[tuple[str, Kind]]:
+    """The passage's quotable sentences in order, in plain words, each with its kind."""
     lines = unwrap(content).split("\n")
-    out: list[tuple[str, bool]] = []
+    out: list[tuple[str, Kind]] = []
     prose: list[str] = []
 
     def flush() -> None:
@@ -148,25 +167,40 @@ def _sentences(content: str) -> list[tuple[str, bool]]:
             # quoted. Only the passage's first sentence can be one; it starts in lower case.
             tail = not out and sentence.lstrip()[:1].islower()
             if len(_WORD.findall(text)) >= 3 and not tail:
-                out.append((text, False))
+                out.append((text, "statement"))
         prose.clear()
 
     fenced = False
+    shell = False
     for n, line in enumerate(lines):
         start = line.lstrip()
-        if start.startswith(("```", "~~~")) or fenced or start.startswith("#"):
+        command = _COMMENTED_COMMAND.match(line) if fenced and shell else None
+        if command is not None:
+            out.append((_said_command(command.group("command"), command.group("comment")), "command"))
+        elif start.startswith(("```", "~~~")) or fenced or start.startswith("#"):
             # Code cannot be said and a heading is not an answer: both end the prose before them.
             flush()
-            fenced ^= start.startswith(("```", "~~~"))
+            if start.startswith(("```", "~~~")):
+                fenced = not fenced
+                shell = start[3:].strip().lower() in _SHELLS
         elif start.startswith("|"):
             flush()
             row = _table_row(line, lines[n - 1] if n else "", lines[n + 1] if n + 1 < len(lines) else "")
             if row is not None and len(_WORD.findall(row)) >= 3:
-                out.append((row, True))
+                out.append((row, "row"))
         else:
             prose.append(line)
     flush()
     return out
+
+
+def _said_command(command: str, comment: str) -> str:
+    """A shell line and its comment as a sentence: "make test  # runs the whole test suite" is said "make
+    test runs the whole test suite." (the comment's verb has the command as its subject)."""
+    comment = comment.strip().rstrip(".")
+    first = comment.split()[0]
+    joined = f"{command} {comment}" if first.islower() and first.endswith("s") else f"{command}: {comment}"
+    return speakable(joined) + "."
 
 
 def _stem(word: str) -> str:
@@ -224,12 +258,19 @@ def _score(wanted: set[str], candidate: _Candidate, weights: dict[str, float]) -
 
 
 def _bonus(
-    question: tuple[str, ...], asks_quantity: bool, candidate: _Candidate, weights: dict[str, float]
+    question: tuple[str, ...],
+    asks: tuple[bool, bool],
+    candidate: _Candidate,
+    weights: dict[str, float],
 ) -> float:
-    """Words of the question said in the same order, and a number or time for "when" and "how much"."""
+    """Words of the question said in the same order, a number or time for "when" and "how much", and a
+    command for "how do I" (`asks`: whether the question asks for a quantity, and how to do something)."""
     bonus = sum((weights[a] + weights[b]) * PHRASE_WEIGHT for a, b in _phrases(question, candidate.sequence))
+    asks_quantity, asks_how = asks
     if asks_quantity and candidate.quantity:
         bonus += max(weights.values(), default=0.0) * QUANTITY_WEIGHT
+    if asks_how and candidate.kind == "command":
+        bonus += max(weights.values(), default=0.0) * COMMAND_WEIGHT
     return bonus
 
 
@@ -240,7 +281,7 @@ def _terms(text: str) -> frozenset[str]:
 
 
 def _candidate(
-    passage: int, position: int, text: str, headings: frozenset[str], *, row: bool = False
+    passage: int, position: int, text: str, headings: frozenset[str], *, kind: Kind = "statement"
 ) -> _Candidate:
     return _Candidate(
         passage,
@@ -252,7 +293,7 @@ def _candidate(
         _spoken_length(text),
         _sequence(text),
         bool(_QUANTITY.search(text)),
-        row,
+        kind,
     )
 
 
@@ -297,8 +338,8 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
     out = []
     for i in best:
         headings = frozenset(content_terms(" ".join([passages[i].document_title, *passages[i].heading_path])))
-        for j, (text, row) in enumerate(_sentences(passages[i].content)):
-            out.append(_candidate(i, j, text, headings, row=row))
+        for j, (text, kind) in enumerate(_sentences(passages[i].content)):
+            out.append(_candidate(i, j, text, headings, kind=kind))
     return out
 
 
@@ -321,7 +362,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
     }
     rank = {id(c): (passages[c.passage].score, -c.passage, -c.position) for c in candidates}
     sequence = _sequence(question)
-    asks_quantity = bool(_ASKS_QUANTITY.search(question))
+    asks = (bool(_ASKS_QUANTITY.search(question)), bool(_ASKS_HOW.search(question)))
     order = {i: n for n, i in enumerate(sorted(range(len(passages)), key=lambda i: (-passages[i].score, i)))}
 
     def relevance(c: _Candidate) -> float:
@@ -329,8 +370,8 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         # meaning, not only shared words) wins, a long one (a reference line) yields to a short one and
         # a table row to a sentence that states the same.
         prior = 1 / (1 + PASSAGE_DECAY * order[c.passage])
-        score = _score(wanted, c, weights) + _bonus(sequence, asks_quantity, c, weights)
-        form = LONG_SHARE if c.words > LONG_WORDS else ROW_SHARE if c.row else 1
+        score = _score(wanted, c, weights) + _bonus(sequence, asks, c, weights)
+        form = LONG_SHARE if c.words > LONG_WORDS else ROW_SHARE if c.kind == "row" else 1
         return score * prior * form
 
     scored = sorted(candidates, key=lambda c: (relevance(c), *rank[id(c)]), reverse=True)
@@ -339,7 +380,7 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         # statement (a number for "how many"), a table row only when it has none.
         opening = min(
             candidates,
-            key=lambda c: (-passages[c.passage].score, c.passage, -relevance(c), c.row, c.position),
+            key=lambda c: (-passages[c.passage].score, c.passage, -relevance(c), c.kind == "row", c.position),
         )
         return _cite(opening.text, opening.passage + 1)
     more = bool(_ASKS_FOR_MORE.search(question))

@@ -20,7 +20,9 @@ _CITATION = re.compile(
 )
 _CITED_NUMBER = re.compile(r"\d{1,3}")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_URL = re.compile(r"\b(?:https?|wss?)://(?:www\.)?([^/\s:?#]+?)(?:[/:?#][^\s)]*?)?(?=[.,;:!?]*(?:\s|\)|$))")
+_URL = re.compile(
+    r"\b(?:https?|wss?)://(?:www\.)?([^/\s:?#]+?)(?::(\d{1,5}))?(?:[/?#][^\s)]*?)?(?=[.,;:!?]*(?:\s|\)|$))"
+)
 # A path: two or more slash-separated names ("docs/PROVIDERS.md", "/work/data", "./run",
 # "/v1/avatars/{id}/knowledge", "/app/<stage>/"), or one name ending in a slash (a folder: "web/").
 _NAME = r"[.-]*(?:\w|\{\w+\}|<\w+>)(?:[.-]*(?:\w|\{\w+\}|<\w+>))*"  # dots and hyphens only inside
@@ -74,8 +76,14 @@ def _path_words(match: re.Match[str]) -> str:
     return " ".join(name.replace("_", " ").replace("-", " ") for name in names)
 
 
+def _url_words(match: re.Match[str]) -> str:
+    """A URL as its host, and its port when it names one ("127.0.0.1 port 8000")."""
+    host, port = match.group(1), match.group(2)
+    return f"{host} port {port}" if port else host
+
+
 def _code_words(match: re.Match[str]) -> str:
-    code = _URL.sub(r"\1", match.group(2).strip())
+    code = _URL.sub(_url_words, match.group(2).strip())
     code = _PATH.sub(_path_words, code)
     return code.replace("_", " ")
 
@@ -99,11 +107,12 @@ def _lines_as_sentences(text: str) -> str:
 def speakable(text: str) -> str:
     """`text` as words a voice can say: no Markdown, code spans, link syntax, citations, tables or paths.
 
-    Link and image text stays and their addresses go; a URL is read as its host; a code span keeps its
-    words; a path is read as its names ("docs/setup.md" becomes "docs setup dot md", "/v1/avatars/{id}"
-    "v1 avatars id"), a name that starts with a dot is said with it ("dot venv") and a slash between
-    spaces as "or"; fenced code is dropped; a table row becomes its cells separated by commas. The
-    result holds none of `MARKUP_CHARACTERS`, and applying `speakable` again changes nothing.
+    Link and image text stays and their addresses go; a URL is read as its host, and its port when it
+    names one; a code span keeps its words; a path is read as its names ("docs/setup.md" becomes "docs
+    setup dot md", "/v1/avatars/{id}" "v1 avatars id"), a name that starts with a dot is said with it
+    ("dot venv") and a slash between spaces as "or"; fenced code is dropped; a table row becomes its
+    cells separated by commas. The result holds none of `MARKUP_CHARACTERS`, and applying `speakable`
+    again changes nothing.
     """
     text = _FENCED.sub("\n", text)
     # Code first: what a code span holds is literal ("/app/<stage>/" is a path, not an HTML tag).
@@ -112,7 +121,7 @@ def speakable(text: str) -> str:
     text = _IMAGE.sub(r"\1", text)
     text = _CITATION.sub("", text)
     text = _LINK.sub(r"\1", text)
-    text = _URL.sub(r"\1", text)
+    text = _URL.sub(_url_words, text)
     for pattern in _EMPHASIS:
         text = pattern.sub(lambda m: m.group(m.lastindex or 1), text)
     text = _TABLE_RULE.sub("", text)
