@@ -12,6 +12,7 @@ import pytest
 from functions.core.turns.prompt import GROUNDED_REFUSAL
 from tests.conftest import User
 from tests.functional.support import Api, assert_problem, event_types, session_row
+from tests.functional.test_widget_token import SITE, Widget, visitor_headers
 from tests.functional.turns_support import (
     Admin,
     add_knowledge,
@@ -477,3 +478,48 @@ def test_messages_route_shows_sources_timings_and_interruptions(
     assert messages[1]["sources"][0]["title"] == "Help centre"
     assert messages[1]["timings"]["total_ms"] > 0
     assert messages[1]["interrupted"] is False
+
+
+def test_a_visitor_asking_what_something_is_hears_the_opening_of_the_document_titled_after_it(
+    client: httpx.Client, api: Api, admin: Admin, owner: User
+) -> None:
+    avatar = api.create_avatar(
+        owner, allowed_origins=[SITE], persona="You are Max, the host of Acme Bakery. Answer briefly."
+    )
+    # Every other section names the bakery more often than its opening does, so the words of "What is Acme
+    # Bakery?" rank them first: the opening is found through the title, read as the visitor (RLS).
+    sections = [
+        (["Bread"], "Acme Bakery bakes rye at the Acme Bakery ovens; Acme Bakery rye is sold out by noon."),
+        (["Cakes"], "Acme Bakery cakes are ordered at the Acme Bakery counter two days ahead."),
+        (["Delivery"], "Acme Bakery delivers in Leeds; Acme Bakery vans leave at seven."),
+        (["Jobs"], "Acme Bakery hires bakers; Acme Bakery shifts start at four."),
+        (["Gifts"], "Acme Bakery gift cards work at every Acme Bakery shop."),
+    ]
+    add_knowledge(
+        admin,
+        avatar["id"],
+        "Acme Bakery",
+        [
+            (
+                ["Acme Bakery"],
+                "We bake sourdough in Leeds as a family business since 1952. The shop is on Kirkgate.",
+            ),
+            *((["Acme Bakery", *heading], text) for heading, text in sections),
+        ],
+    )
+    visitor = visitor_headers(Widget(client).token(avatar["public_id"])["token"])
+    started = client.post("/v1/sessions", json={"avatar_id": avatar["id"]}, headers=visitor)
+    assert started.status_code == 201, started.text
+    session_id = started.json()["session_id"]
+
+    def said(turn_id: str, question: str) -> tuple[list[dict[str, Any]], list[str]]:
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for name, data, _ in stream_turn(client, visitor, session_id, turn_id, question):
+            by_name.setdefault(name, []).append(data)
+        return by_name["sources"][0]["sources"], [s["speech"] for s in by_name["sentence"]]
+
+    sources, sentences = said("t1", "What is Acme Bakery?")
+    assert sources[0]["heading_path"] == ["Acme Bakery"]
+    assert sentences[0] == "We bake sourdough in Leeds as a family business since 1952."
+    # Asked who it is, the avatar introduces itself from its persona, not from the knowledge base.
+    assert said("t2", "Who are you?")[1] == ["I am Max, the host of Acme Bakery."]

@@ -4,9 +4,11 @@ import re
 import uuid
 
 from functions.core.llm.base import ChatMessage, ChatModel, Passage
+from functions.core.llm.definition import defined
 from functions.core.llm.offline import NOT_IN_KNOWLEDGE_BASE, WORD_BUDGET, OfflineAnswerer, compose, unwrap
 from functions.core.text.sentences import SentenceSplitter, split_sentences
 from functions.core.text.speakable import MARKUP_CHARACTERS, speakable
+from functions.core.turns.prompt import Persona, introduction
 
 RETURNS = Passage(
     chunk_id=uuid.UUID(int=1),
@@ -397,3 +399,39 @@ def test_a_two_part_question_gets_both_sentences_of_ordinary_prose_within_the_bu
     text = speakable(compose(question, [ferry], grounded_only=True))
     assert "every Thursday at noon" in text
     assert "sheltered room beside the eastern quay" in text
+
+
+def test_a_question_asking_what_something_is_is_answered_by_the_opening_of_the_document_titled_after_it() -> (
+    None
+):
+    opening = made_up(
+        "Open every day in Leeds, we lend tools to our members. Membership is free.",
+        title="About",
+        heading=["Tool library"],
+        score=0.5,
+    )
+    drills = made_up("The tool library lends drills for a week; tool library members book them.", "Loans")
+    assert defined("What is the tool library?", [drills, opening]) is opening
+    assert defined("Tell me about the Tool Library", [drills, opening]) is opening
+    assert defined("What is the fee?", [drills, opening]) is None, "no title names a fee"
+    assert defined("Who are you?", [drills, opening]) is None
+    first = made_up(opening.content, opening.document_title, opening.heading_path, score=1.0)
+    said = speakable(compose("What is the tool library?", [first, drills], grounded_only=True))
+    assert said.startswith("Open every day in Leeds, we lend tools to our members.")
+
+
+def test_asked_who_it_is_the_avatar_introduces_itself_from_its_persona() -> None:
+    ava = Persona(
+        name="Ava",
+        persona="You are Ava, the guide to the tool library. Be brief.",
+        language="en",
+        grounded_only=True,
+    )
+    plain = Persona(name="Max", persona="Answer as the library's host.", language="en", grounded_only=True)
+    assert introduction(ava) == "I am Ava, the guide to the tool library."
+    assert introduction(plain) == "I am Max."
+    for question in ("Who are you?", "What's your name?", "Please introduce yourself"):
+        assert compose(question, [HOURS], grounded_only=True, introduction=introduction(ava)) == introduction(
+            ava
+        )
+    assert compose("Who are you?", [HOURS], grounded_only=True) != introduction(ava), "without one, it quotes"

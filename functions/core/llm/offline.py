@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage, stream_words
+from functions.core.llm.definition import defined
 from functions.core.text.sentences import split_at_clauses, split_sentences
 from functions.core.text.speakable import speakable
 from functions.core.text.terms import STOP_WORDS, content_terms
@@ -92,6 +93,11 @@ _COMMENTED_COMMAND = re.compile(
 )
 # "How do I run the tests?" is answered by the command that runs them, where there is one.
 _ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would) (?:i|we|you|one)\b|\bhow to\b", re.IGNORECASE)
+# "Who are you?": the avatar introduces itself rather than quoting its knowledge base.
+_ASKS_WHO = re.compile(
+    r"^\W*(?:who|what)\s+are\s+you\W*$|\bwhat(?:'s|\s+is)\s+your\s+name\b|\bintroduce\s+yourself\b",
+    re.IGNORECASE,
+)
 _ASKS_FOR_MORE = re.compile(
     r"\b(?:more|details?|detailed|explain|everything|all about|in depth|elaborate|list)\b", re.IGNORECASE
 )
@@ -343,13 +349,26 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
     return out
 
 
-def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> str:
+def _lead(question: str, passages: list[Passage], candidates: list[_Candidate]) -> _Candidate | None:
+    """The first statement of the best-ranked passage, when it is of the document titled after what the
+    question asks about (retrieval puts that document's opening there)."""
+    best = min(range(len(passages)), key=lambda i: (-passages[i].score, i))
+    if defined(question, passages) is not passages[best]:
+        return None
+    return next((c for c in candidates if c.passage == best and c.kind == "statement"), None)
+
+
+def compose(
+    question: str, passages: list[Passage], *, grounded_only: bool, introduction: str | None = None
+) -> str:
     """The whole offline reply: the sentences that best answer `question`, each with its citation.
 
     A word of the question counts for more the fewer sentences contain it, so "Are you open on Sunday?"
     picks the sentence about Sunday over the many about opening hours. The best sentence is always
     said whole; others nearly as relevant follow while the reply stays within about eight seconds of speech.
     """
+    if introduction is not None and _ASKS_WHO.search(question):
+        return introduction
     if not passages:
         return NOT_IN_KNOWLEDGE_BASE if grounded_only else NO_KNOWLEDGE_YET
     candidates = _candidates(passages)
@@ -375,15 +394,20 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
         return score * prior * form
 
     scored = sorted(candidates, key=lambda c: (relevance(c), *rank[id(c)]), reverse=True)
-    if _score(wanted, scored[0], weights) == 0:
+    lead = _lead(question, passages, candidates)
+    if lead is not None:
+        # "What is Acme?" with the document titled Acme ranked first: what it says first is the answer.
+        scored.remove(lead)
+        scored.insert(0, lead)
+    more = bool(_ASKS_FOR_MORE.search(question))
+    if lead is None and _score(wanted, scored[0], weights) == 0:
         # The retriever judged the passages relevant even without shared words: quote the best one's first
-        # statement (a number for "how many"), a table row only when it has none.
+        # statement (a number for "how many"), a table row only when it has none, within the same budget.
         opening = min(
             candidates,
             key=lambda c: (-passages[c.passage].score, c.passage, -relevance(c), c.kind == "row", c.position),
         )
-        return _cite(opening.text, opening.passage + 1)
-    more = bool(_ASKS_FOR_MORE.search(question))
+        return _cite(opening.text if more else _opening(opening.text), opening.passage + 1)
     budget, speech, limit = (
         (MORE_WORD_BUDGET, MORE_SPEECH_BUDGET, MORE_SENTENCES)
         if more
@@ -408,11 +432,8 @@ def compose(question: str, passages: list[Passage], *, grounded_only: bool) -> s
             wanted if more else wanted - {t for t in wanted if any(_matches(t, c.terms) for c in chosen)}
         )
         fits = words + candidate.words <= budget and length + candidate.length <= speech
-        if (
-            fits
-            and candidate.text not in {c.text for c in chosen}
-            and _score(open_terms, candidate, weights) >= enough
-        ):
+        adds = _score(open_terms, candidate, weights)
+        if fits and candidate.text not in {c.text for c in chosen} and adds >= enough and adds > 0:
             chosen.append(candidate)
             words += candidate.words
             length += candidate.length
@@ -432,10 +453,13 @@ class OfflineAnswerer:
         pass
 
     def answer(
-        self, question: str, passages: list[Passage], *, grounded_only: bool
+        self, question: str, passages: list[Passage], *, grounded_only: bool, introduction: str | None = None
     ) -> AsyncGenerator[str, None]:
-        """Stream a short grounded reply to `question` from `passages`, a word at a time."""
-        return stream_words(compose(question, passages, grounded_only=grounded_only))
+        """Stream a short grounded reply to `question` from `passages`, a word at a time (`introduction`:
+        what the avatar says when asked who it is)."""
+        return stream_words(
+            compose(question, passages, grounded_only=grounded_only, introduction=introduction)
+        )
 
     def stream(
         self,

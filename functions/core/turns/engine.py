@@ -53,7 +53,7 @@ from functions.core.turns.models import (
     TurnUser,
     UserEvent,
 )
-from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages
+from functions.core.turns.prompt import GROUNDED_REFUSAL, Persona, build_messages, introduction
 from functions.core.turns.reply_parts import Source, Timings
 from functions.core.turns.request import AudioTurn, turn_request
 from functions.core.turns.server_speech import ServerSpeech, spoken
@@ -393,7 +393,9 @@ class TurnEngine:
             # Imported by the first turn without an LLM key: with one, the streaming function never needs it.
             from functions.core.llm.offline import OfflineAnswerer
 
-            return OfflineAnswerer().answer(turn.question, passages, grounded_only=grounded_only)
+            return OfflineAnswerer().answer(
+                turn.question, passages, grounded_only=grounded_only, introduction=introduction(turn.persona)
+            )
         if grounded_only and not passages:
             return stream_words(GROUNDED_REFUSAL)
         messages = build_messages(turn.persona, passages, turn.history, turn.question)

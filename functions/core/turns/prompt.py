@@ -1,5 +1,6 @@
 """The prompt of a turn: the avatar's persona, numbered sources and a bounded window of history."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ _OPEN = (
     "say so when you are unsure."
 )
 MAX_SOURCE_CHARS = 2400
+_YOU_ARE = re.compile(r"^\s*you\s+are\s+(?P<who>[^.!?\n]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,13 @@ class Persona:
     persona: str
     language: str
     grounded_only: bool
+
+
+def introduction(persona: Persona) -> str:
+    """How the avatar says who it is without a model: the persona's opening "You are ..." in the first
+    person ("You are Ava, the friendly guide." is "I am Ava, the friendly guide."), else its name."""
+    you_are = _YOU_ARE.match(persona.persona)
+    return f"I am {you_are.group('who').strip()}." if you_are else f"I am {persona.name}."
 
 
 def _source_block(passages: Sequence[Passage]) -> str:

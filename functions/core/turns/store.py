@@ -6,6 +6,7 @@ from typing import Any
 
 from functions.core.db.pool import Conn, jsonb
 from functions.core.llm.base import ChatMessage, Passage, TokenUsage
+from functions.core.llm.definition import defined
 from functions.core.text.terms import full_text_query
 from functions.core.tools.turn_tools import SessionTool, session_tool
 from functions.core.turns.prompt import Persona
@@ -114,6 +115,13 @@ added as (
 select id from added union all select id from prior
 """
 _MATCH = "select * from public.match_chunks(%s, %s, %s::extensions.vector, %s, %s)"
+# A document's opening chunk, read as the caller (a visitor reads their avatar's chunks through RLS).
+_LEAD = (
+    "select c.id as chunk_id, c.document_id,"
+    " private.knowledge_document_title(c.document_id) as document_title, c.heading_path, c.content"
+    " from public.knowledge_chunks c"
+    " where c.avatar_id = %s and c.document_id = %s order by c.position limit 1"
+)
 # The tools the session's avatar offers, sent with the statements of `begin` (no round trip of its own).
 _TOOLS = (
     "select * from private.session_tools((select avatar_id from public.streaming_sessions where id = %s))"
@@ -256,11 +264,22 @@ async def retrieve(
     embedding_model: str | None,
     limit: int,
 ) -> list[Passage]:
+    """The hybrid search's best `limit` passages; for a question asking what something is, the opening of
+    the document titled after it comes first (see `functions.core.llm.definition`)."""
     vector = None if embedding is None else vector_literal(embedding)
     cur = await conn.execute(
         _MATCH, (avatar_id, full_text_query(query), vector, embedding_model if vector else None, limit)
     )
-    return _passages(await cur.fetchall())
+    passages = _passages(await cur.fetchall())
+    title = defined(query, passages)
+    if title is None:
+        return passages
+    cur = await conn.execute(_LEAD, (avatar_id, title.document_id))
+    row = await cur.fetchone()
+    if row is None:
+        return passages
+    lead = _passages([{**row, "score": passages[0].score}])[0]
+    return [lead, *(p for p in passages if p.chunk_id != lead.chunk_id)][:limit]
 
 
 def _passages(rows: list[dict[str, Any]]) -> list[Passage]:
