@@ -327,16 +327,22 @@ def test_with_no_word_shared_the_first_statement_answers_before_a_table_row() ->
     assert text == "Members can have up to 3 things out at a time."
 
 
+def garden_setup(shell: str, after: str = "") -> Passage:
+    """The garden planner's quick start, with `shell` as its shell block and `after` following it."""
+    return made_up(
+        f"## Quick start\n\nNeeds Python and a browser.\n\n```sh\n{shell}```\n\n{after}",
+        title="Garden planner",
+        heading=["Setting up"],
+    )
+
+
 def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
-    setup = made_up(
-        "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
+    setup = garden_setup(
         ".venv/bin/planner --config planner.toml serve   # serves the planner on port 8000\n"
-        "planner check --all   # checks the whole test suite\n```\n\n"
+        "planner check --all   # checks the whole test suite\n",
         "```python\nplanner.check(everything=True)  # checks the test suite from Python\n```\n\n"
         "Do it in this order:\n\n"
         "1. **Database and schema.** Create a database, then apply the schema with the setup command.\n",
-        title="Garden planner",
-        heading=["Setting up"],
     )
     served = speakable(compose("Which port serves the planner?", [setup], grounded_only=True))
     assert "serves the planner" not in served, "a command of paths and options is not said"
@@ -348,13 +354,10 @@ def test_code_blocks_labels_and_lead_ins_are_not_quoted() -> None:
 
 
 def test_a_short_shell_command_is_said_with_what_its_comment_says_it_does() -> None:
-    quick_start = made_up(
-        "## Quick start\n\nNeeds Python and a browser.\n\n```sh\n"
+    quick_start = garden_setup(
         "make run    # installs what is missing, then serves the planner on port 8000\n"
         "make test   # runs the checks and the whole test suite\n"
-        "$ make seed  # Sample beds and plants for a first look\n```\n",
-        title="Garden planner",
-        heading=["Setting up"],
+        "$ make seed  # Sample beds and plants for a first look\n"
     )
     tests = speakable(compose("How do I run the tests?", [quick_start], grounded_only=True))
     assert tests == "make test runs the checks and the whole test suite."

@@ -419,41 +419,31 @@ class TurnEngine:
         """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
         max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
         if turn.tools:
-            stream = self._converse(chat, turn, messages, tool_log, usage)
+            # Imported by the first turn that offers a tool: most avatars have none, and the streaming
+            # function has no snapshot to hold it.
+            from functions.core.tools.conversation import converse
+            from functions.core.tools.runtime import call_context, run_tool
+
+            context = call_context(self.db, turn.principal, turn.session_id, self.settings)
+
+            async def run(tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
+                return await run_tool(context, tool, arguments)
+
+            stream = converse(
+                chat,
+                messages,
+                list(turn.tools),
+                run,
+                tool_log,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                usage=usage,
+            )
         else:
             stream = chat.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage)
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 yield piece
-
-    def _converse(
-        self,
-        chat: ToolCallingChat,
-        turn: PreparedTurn,
-        messages: list[ChatMessage],
-        tool_log: ToolLog,
-        usage: TokenUsage,
-    ) -> AsyncGenerator[str, None]:
-        # Imported by the first turn that offers a tool: most avatars have none, and the streaming function
-        # has no snapshot to hold it.
-        from functions.core.tools.conversation import converse
-        from functions.core.tools.runtime import call_context, run_tool
-
-        context = call_context(self.db, turn.principal, turn.session_id, self.settings)
-
-        async def run(tool: SessionTool, arguments: dict[str, Any]) -> ToolOutcome:
-            return await run_tool(context, tool, arguments)
-
-        return converse(
-            chat,
-            messages,
-            list(turn.tools),
-            run,
-            tool_log,
-            max_tokens=self.settings.llm_max_tokens,
-            temperature=self.settings.llm_temperature,
-            usage=usage,
-        )
 
     async def _save(
         self,
