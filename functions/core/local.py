@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
@@ -85,10 +85,11 @@ def create_local_app(web_dist: Path = WEB_DIST, *, sweep_every_seconds: float | 
     if web_dist.is_dir():
 
         @app.get("/config.json", include_in_schema=False)
-        async def site_addresses(request: Request) -> dict[str, str]:
-            """What `make site` writes next to the deployed pages: here this server answers both."""
-            origin = str(request.base_url).rstrip("/")
-            return {"api": origin, "stream": origin}
+        async def site_addresses() -> dict[str, None]:
+            """What `make site` writes next to the deployed pages. Here the pages and the API share an
+            origin, which only the browser knows (a proxy in front may give this server another host
+            name), so neither address is named and the pages use their own origin for both."""
+            return {"api": None, "stream": None}
 
         app.router.routes.append(WebMount(StaticFiles(directory=web_dist, html=True)))
     else:

@@ -113,7 +113,7 @@ test("streaming routes go to the streaming address and every other route to the 
   ]);
 });
 
-test("the deployed site's config.json gives both addresses; without one both are the page's origin", async () => {
+test("the deployed site's config.json gives both addresses; naming none, or without one, both are the page's origin", async () => {
   const deployed = await loadAddresses("https://d1.cloudfront.test", async (input) => {
     assert.equal(String(input), "https://d1.cloudfront.test/config.json");
     return new Response(JSON.stringify({ api: "https://a.test", stream: "https://s.test" }), { status: 200 });
@@ -121,6 +121,9 @@ test("the deployed site's config.json gives both addresses; without one both are
   assert.deepEqual(deployed, { api: "https://a.test", stream: "https://s.test" });
   const local = await loadAddresses("http://127.0.0.1:8000", async () => new Response("not found", { status: 404 }));
   assert.deepEqual(local, { api: "http://127.0.0.1:8000", stream: "http://127.0.0.1:8000" });
+  // The local server's answer: it serves the pages and the API on whatever origin the browser sees.
+  const proxied = await loadAddresses("https://dev.tunnel.test", async () => Response.json({ api: null, stream: null }));
+  assert.deepEqual(proxied, { api: "https://dev.tunnel.test", stream: "https://dev.tunnel.test" });
   const offline = await loadAddresses("http://127.0.0.1:8000", async () => {
     throw new TypeError("Failed to fetch");
   });

@@ -111,7 +111,8 @@ export interface ApiAddresses {
 
 /**
  * The addresses the static site was deployed with (`config.json` next to the page, written by
- * `avatar-studio deploy site`); where there is none (the local server), both are the page's origin.
+ * `avatar-studio deploy site`); where it names none (the local server answers nulls: the pages and the
+ * API share whatever origin the browser sees) or there is none, both are the page's origin.
  */
 export async function loadAddresses(pageOrigin: string, fetcher: Fetch = (input, init) => fetch(input, init)): Promise<ApiAddresses> {
   try {
