@@ -200,3 +200,32 @@ def test_the_site_sets_the_widgets_text_colour_position_size_and_language_with_d
     assert launcher_box is not None
     assert launcher_box["x"] == 20
     assert launcher.evaluate("(b) => getComputedStyle(b).color") == "rgb(255, 255, 255)"
+
+
+TRANSCRIPT_AT_ITS_END = "list => list.scrollHeight - list.scrollTop - list.clientHeight < 2"
+
+
+def test_the_newest_answer_stays_in_view_as_it_grows_past_the_transcripts_height(
+    any_tab: Page, base_url: str, owner_token: str, host_pages: HostPages
+) -> None:
+    page = any_tab
+    site = host_pages.serve()
+    host_pages.pages["/"] = site_page(base_url, _avatar(base_url, owner_token, site))
+    page.goto(f"{site}/")
+    page.get_by_role("button", name="Talk to our avatar").click()
+    page.get_by_role("button", name="Start").click()
+    conversation = page.locator(".avs-conversation")
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    transcript = page.locator(".avs-transcript")
+    # Each answer is added as an empty line, then grows by a few lines as its sentences arrive: once the
+    # transcript scrolls, the end of the answer must still be what it shows.
+    for question in ("Where are you?", "When do you open?", "Do you deliver?", "Can I pay by card?"):
+        page.get_by_label("Your question").fill(question)
+        page.get_by_label("Your question").press("Enter")
+        expect(page.locator("li.avs-avatar[data-turn] .avs-text").last).not_to_be_empty(timeout=30_000)
+        expect(conversation).to_have_attribute("data-status", "listening", timeout=60_000)
+        assert transcript.evaluate(TRANSCRIPT_AT_ITS_END), question
+    assert transcript.evaluate("list => list.scrollHeight > list.clientHeight"), (
+        "the transcript never scrolled"
+    )
+    shot(page, "widget-transcript-end")

@@ -28,6 +28,8 @@ export interface ConversationOptions {
 }
 
 const PORTRAIT_PIXELS = 400;
+// How near its end the transcript counts as showing it (a fraction of a line: rounding, not reading).
+const END_SLACK_PX = 8;
 
 function formatDuration(seconds: number): string {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
@@ -186,14 +188,29 @@ class Notice {
   }
 }
 
-/** The transcript's lines; an answer's line is found again by its turn. */
+/**
+ * The transcript's lines; an answer's line is found again by its turn. While its end is in view, it stays
+ * in view as an answer grows and its sources arrive; scrolled up to read, it is left where it is.
+ */
 class TranscriptLines {
   private readonly answers = new Map<string, { text: HTMLElement; item: HTMLElement }>();
+  private atEnd = true;
 
   constructor(
     private readonly list: HTMLElement,
     private readonly avatarName: string,
-  ) {}
+  ) {
+    list.addEventListener(
+      "scroll",
+      () => {
+        this.atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < END_SLACK_PX;
+      },
+      { passive: true },
+    );
+    new MutationObserver(() => {
+      if (this.atEnd) list.scrollTop = list.scrollHeight;
+    }).observe(list, { childList: true, subtree: true, characterData: true });
+  }
 
   clear(): void {
     this.list.replaceChildren();
