@@ -205,7 +205,7 @@ def test_the_site_sets_the_widgets_text_colour_position_size_and_language_with_d
 TRANSCRIPT_AT_ITS_END = "list => list.scrollHeight - list.scrollTop - list.clientHeight < 2"
 
 
-def test_the_newest_answer_stays_in_view_as_it_grows_past_the_transcripts_height(
+def test_the_newest_answer_stays_in_view_as_it_grows_and_reading_back_is_left_alone(
     any_tab: Page, base_url: str, owner_token: str, host_pages: HostPages
 ) -> None:
     page = any_tab
@@ -229,3 +229,10 @@ def test_the_newest_answer_stays_in_view_as_it_grows_past_the_transcripts_height
         "the transcript never scrolled"
     )
     shot(page, "widget-transcript-end")
+    # Scrolled up to read while an answer arrives, the visitor is left where they are.
+    page.get_by_label("Your question").fill("Is there parking?")
+    page.get_by_label("Your question").press("Enter")
+    expect(conversation).to_have_attribute("data-status", "speaking", timeout=30_000)
+    transcript.evaluate("list => list.scrollTo(0, 0)")
+    expect(conversation).to_have_attribute("data-status", "listening", timeout=60_000)
+    assert transcript.evaluate("list => list.scrollTop") == 0
