@@ -1,7 +1,7 @@
 """The embeddable widget on other sites: an allowed origin completes a turn, another is refused visibly."""
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import (
     HostPages,
@@ -140,10 +140,11 @@ def test_a_site_sees_the_refusal_in_the_widget_then_talks_at_once_after_its_orig
     shot(page, "widget-cross-origin-talking")
 
 
-def test_escape_interrupts_the_avatar_then_closes_the_widget_and_end_keeps_focus_in_it(
-    any_tab: Page, base_url: str, owner_token: str, host_pages: HostPages
-) -> None:
-    page = any_tab
+def talk_on_a_site(
+    page: Page, base_url: str, owner_token: str, host_pages: HostPages
+) -> tuple[Locator, Locator]:
+    """Opens a site embedding a new avatar's widget and starts talking: the launcher and the conversation,
+    listening."""
     site = host_pages.serve()
     host_pages.pages["/"] = site_page(base_url, _avatar(base_url, owner_token, site))
     page.goto(f"{site}/")
@@ -152,6 +153,14 @@ def test_escape_interrupts_the_avatar_then_closes_the_widget_and_end_keeps_focus
     page.get_by_role("button", name="Start").click()
     conversation = page.locator(".avs-conversation")
     expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    return launcher, conversation
+
+
+def test_escape_interrupts_the_avatar_then_closes_the_widget_and_end_keeps_focus_in_it(
+    any_tab: Page, base_url: str, owner_token: str, host_pages: HostPages
+) -> None:
+    page = any_tab
+    launcher, conversation = talk_on_a_site(page, base_url, owner_token, host_pages)
     page.get_by_label("Your question").fill("Tell me everything about the knowledge base and the widget.")
     page.get_by_label("Your question").press("Enter")
     expect(conversation).to_have_attribute("data-status", "speaking", timeout=30_000)
@@ -209,13 +218,7 @@ def test_the_newest_answer_stays_in_view_as_it_grows_and_reading_back_is_left_al
     any_tab: Page, base_url: str, owner_token: str, host_pages: HostPages
 ) -> None:
     page = any_tab
-    site = host_pages.serve()
-    host_pages.pages["/"] = site_page(base_url, _avatar(base_url, owner_token, site))
-    page.goto(f"{site}/")
-    page.get_by_role("button", name="Talk to our avatar").click()
-    page.get_by_role("button", name="Start").click()
-    conversation = page.locator(".avs-conversation")
-    expect(conversation).to_have_attribute("data-status", "listening", timeout=30_000)
+    _, conversation = talk_on_a_site(page, base_url, owner_token, host_pages)
     transcript = page.locator(".avs-transcript")
     # Each answer is added as an empty line, then grows by a few lines as its sentences arrive: once the
     # transcript scrolls, the end of the answer must still be what it shows.
