@@ -64,6 +64,7 @@ _LABEL = re.compile(r"\s*(?:[-*+\u2022]|\d{1,3}[.)])?\s*(?:\*\*|__)[^*_]+(?:\*\*
 # brackets ("keeps the same visitor (a row of ...").
 _CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s[\u2013\u2014-](?=\s)|\s(?=\()")
 _TRAILING_TERMINATOR = re.compile("[.!?…]+[\"'\u201d\u2019)\\]]*$")
+_FENCES = ("```", "~~~")  # what opens and closes a block of code
 # A line that starts a block of its own: a heading, list item, quote, table row or code fence.
 _BLOCK = re.compile(r"[ \t]*(?:#|[-*+•][ \t]|\d{1,3}[.)][ \t]|[>|]|```|~~~)")
 # Days said by name meet the words that stand for them ("Are you open at the weekend?" and "Sundays").
@@ -138,11 +139,11 @@ def unwrap(content: str) -> str:
     for line in content.split("\n"):
         previous = lines[-1] if lines else ""
         joins = previous.strip() and line.strip() and not _BLOCK.match(line) and not fenced
-        if joins and not previous.lstrip().startswith(("#", "|", "```", "~~~")):
+        if joins and not previous.lstrip().startswith(("#", "|", *_FENCES)):
             lines[-1] = f"{previous.rstrip()} {line.strip()}"
         else:
             lines.append(line)
-        fenced ^= line.lstrip().startswith(("```", "~~~"))
+        fenced ^= line.lstrip().startswith(_FENCES)
     return "\n".join(lines)
 
 
@@ -183,10 +184,10 @@ def _sentences(content: str) -> list[tuple[str, Kind]]:
         command = _COMMENTED_COMMAND.match(line) if fenced and shell else None
         if command is not None:
             out.append((_said_command(command.group("command"), command.group("comment")), "command"))
-        elif start.startswith(("```", "~~~")) or fenced or start.startswith("#"):
+        elif start.startswith(_FENCES) or fenced or start.startswith("#"):
             # Code cannot be said and a heading is not an answer: both end the prose before them.
             flush()
-            if start.startswith(("```", "~~~")):
+            if start.startswith(_FENCES):
                 fenced = not fenced
                 shell = start[3:].strip().lower() in _SHELLS
         elif start.startswith("|"):
@@ -339,8 +340,13 @@ def _opening(sentence: str) -> str:
     return _as_sentence(split_at_clauses(sentence, limit)[0])
 
 
+def _ranked(passages: list[Passage]) -> list[int]:
+    """The passages' indexes, best score first (the earlier of two with one score first)."""
+    return sorted(range(len(passages)), key=lambda i: (-passages[i].score, i))
+
+
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
-    best = sorted(range(len(passages)), key=lambda i: (-passages[i].score, i))[:MAX_PASSAGES]
+    best = _ranked(passages)[:MAX_PASSAGES]
     out = []
     for i in best:
         headings = frozenset(content_terms(" ".join([passages[i].document_title, *passages[i].heading_path])))
@@ -352,7 +358,7 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
 def _lead(question: str, passages: list[Passage], candidates: list[_Candidate]) -> _Candidate | None:
     """The first statement of the best-ranked passage, when it is of the document titled after what the
     question asks about (retrieval puts that document's opening there)."""
-    best = min(range(len(passages)), key=lambda i: (-passages[i].score, i))
+    best = _ranked(passages)[0]
     if defined(question, passages) is not passages[best]:
         return None
     return next((c for c in candidates if c.passage == best and c.kind == "statement"), None)
@@ -382,7 +388,7 @@ def compose(
     rank = {id(c): (passages[c.passage].score, -c.passage, -c.position) for c in candidates}
     sequence = _sequence(question)
     asks = (bool(_ASKS_QUANTITY.search(question)), bool(_ASKS_HOW.search(question)))
-    order = {i: n for n, i in enumerate(sorted(range(len(passages)), key=lambda i: (-passages[i].score, i)))}
+    order = {i: n for n, i in enumerate(_ranked(passages))}
 
     def relevance(c: _Candidate) -> float:
         # Among sentences nearly as relevant, one of a passage the retriever ranked higher (it weighs
