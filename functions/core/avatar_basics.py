@@ -23,7 +23,7 @@ class Voice(BaseModel):
 
     provider: Literal[AvatarProviderName, "elevenlabs"] = "local"
     voice_id: str | None = Field(default=None, max_length=200)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default={})
 
 
 Look = Literal["ada", "kai", "noor"]

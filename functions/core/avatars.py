@@ -80,7 +80,7 @@ class AvatarFields(BaseModel):
     provider_avatar_id: str | None = Field(default=None, max_length=200)
     voice: Voice = Field(default_factory=Voice)
     # Typed by the provider's options model (see /v1/config `provider_catalog`).
-    provider_options: dict[str, Any] = Field(default_factory=dict)
+    provider_options: dict[str, Any] = Field(default={})
     appearance: Appearance = Field(default_factory=Appearance)
     persona: str = Field(default="", max_length=8000)
     greeting: str = Field(default="", max_length=1000)
@@ -90,7 +90,7 @@ class AvatarFields(BaseModel):
     )
     max_session_seconds: Seconds = 600
     end_of_speech_ms: EndOfSpeechMs = END_OF_SPEECH_DEFAULT_MS
-    allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
+    allowed_origins: list[Origin] = Field(default=[], max_length=50)
     grounded_only: bool = Field(default=False, strict=True)
     widget: WidgetLook = Field(default_factory=WidgetLook)
 

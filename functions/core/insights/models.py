@@ -35,7 +35,7 @@ Price = Annotated[float, Field(ge=0, strict=True)]
 class Prices(StrictBody):
     """US dollars. Provider prices are per streamed minute; the rest per unit named."""
 
-    provider_minute: dict[str, Price] = Field(default_factory=dict)
+    provider_minute: dict[str, Price] = Field(default={})
     llm_input_per_million_tokens: Price
     llm_output_per_million_tokens: Price
     tts_per_thousand_characters: Price

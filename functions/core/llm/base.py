@@ -52,7 +52,7 @@ class Passage(BaseModel):
     chunk_id: uuid.UUID
     document_id: uuid.UUID | None = None
     document_title: str
-    heading_path: list[str] = Field(default_factory=list)
+    heading_path: list[str] = Field(default=[])
     content: str
     score: float
 

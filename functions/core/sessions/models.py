@@ -37,7 +37,7 @@ class EndSession(StrictBody):
 class ClientEvent(StrictBody):
     type: ClientEventType
     # A few fields of context (provider, fallback...), not a payload: visitors can send events too.
-    data: dict[str, Any] = Field(default_factory=dict, max_length=MAX_EVENT_DATA_FIELDS)
+    data: dict[str, Any] = Field(default={}, max_length=MAX_EVENT_DATA_FIELDS)
 
     @field_validator("data")
     @classmethod
@@ -98,7 +98,7 @@ class MessageOut(BaseModel):
     audio_duration_ms: int | None
     created_at: datetime
     tool_calls: list[dict[str, Any]] = Field(
-        default_factory=list,
+        default=[],
         description="The reply's tool calls (name, arguments, ok, status, elapsed_ms, result); for the owner,"
         " empty for a visitor",
     )

@@ -189,7 +189,7 @@ class ToolCreated(ToolOut):
 class ToolTest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    arguments: dict[str, Any] = Field(default_factory=dict, description="As the LLM would give them")
+    arguments: dict[str, Any] = Field(default={}, description="As the LLM would give them")
 
 
 class ToolTestResult(BaseModel):

@@ -63,7 +63,7 @@ class TurnResult(BaseModel):
         " `reply` is what was generated before that. A replay of such a turn says so too.",
     )
     tool_calls: list[dict[str, Any]] = Field(
-        default_factory=list,
+        default=[],
         description="The avatar's tool calls in this reply: name, arguments, ok, status, elapsed_ms (the"
         " endpoints' answers are kept for the owner's History, not sent to the caller)",
     )
@@ -102,7 +102,7 @@ class TurnDone(BaseModel):
     timings: Timings
     offline: bool
     interrupted: bool
-    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = Field(default=[])
     action: Literal["handoff", "end"] | None = None
 
 

@@ -58,8 +58,8 @@ class AvatarSpec(BaseModel):
 
     avatar_id: uuid.UUID
     provider_avatar_id: str | None = None
-    voice: dict[str, Any] = Field(default_factory=dict)
-    options: dict[str, Any] = Field(default_factory=dict)
+    voice: dict[str, Any] = Field(default={})
+    options: dict[str, Any] = Field(default={})
     persona: str = ""
     greeting: str = ""
     quality: str = "medium"
@@ -81,7 +81,7 @@ class SessionRequest(BaseModel):
     chat_api_key: str | None = Field(default=None, repr=False)
     # What this deployment imported at the provider earlier, by `kind:source id` (LiveAvatar:
     # `voice:<ElevenLabs voice id>` -> LiveAvatar voice id), so it is imported once.
-    assets: dict[str, str] = Field(default_factory=dict)
+    assets: dict[str, str] = Field(default={})
 
 
 class ProviderSession(BaseModel):
@@ -91,11 +91,11 @@ class ProviderSession(BaseModel):
 
     provider: str
     provider_session_id: str | None = None
-    credentials: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Any] = Field(default={})
     # What the provider created beside the session and must delete when it ends (`release`).
-    resources: dict[str, str] = Field(default_factory=dict, exclude=True)
+    resources: dict[str, str] = Field(default={}, exclude=True)
     # What it imported for good, to reuse next time (see `SessionRequest.assets`).
-    assets: dict[str, str] = Field(default_factory=dict, exclude=True)
+    assets: dict[str, str] = Field(default={}, exclude=True)
 
 
 class LiveSession(BaseModel):
