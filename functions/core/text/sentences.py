@@ -5,6 +5,8 @@
 
 import re
 
+from functions.core.text.cjk import is_cjk
+
 _CJK_TERMINATORS = "。！？｡"
 _CLOSERS = "\"'”’»)]}」』）】〉》*_"
 _CLUSTER = frozenset(".!?…" + _CJK_TERMINATORS + _CLOSERS)
@@ -15,7 +17,6 @@ _SPECIAL = re.compile(r"[\n.!?…。！？｡)•‣⁃◦▪]")
 _NONSPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")
 _LETTERS = re.compile(r"[^\W\d_]+")
-_CJK = re.compile(r"[\u2e80-\u2fff\u3001-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uffef]")
 _LIST_MARKER = re.compile(r"\d{1,3}|[A-Za-z]")
 _MARKER_STYLES = frozenset({".", ".)", ")"})
 _DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")  # u.s, a.m, p.m, u.s.a
@@ -267,7 +268,7 @@ class SentenceSplitter:
         cluster = buf[k:j]
         if any(c in _CJK_TERMINATORS for c in cluster):
             return True, j
-        if j < n and not buf[j].isspace() and not _CJK.match(buf[j]):
+        if j < n and not buf[j].isspace() and not is_cjk(buf[j]):
             return False, j  # 3.14, v2.1.0, example.com, a.b?x=1, Jr.'s
         if k > self._start and buf[k - 1] in "[(":
             return False, j  # an omission, "[...]"
