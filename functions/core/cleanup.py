@@ -23,7 +23,7 @@ from functions.core.knowledge.documents import fail_stuck_documents
 from functions.core.knowledge.uploads import fail_abandoned_uploads
 from functions.core.providers.avatar.base import AvatarProvider, LiveSession
 from functions.core.providers.avatar.registry import get_provider, provider_names
-from functions.core.sessions.lifecycle import (
+from functions.core.sessions.state import (
     add_event,
     close_session,
     release_provider_resources,

@@ -22,6 +22,7 @@ from functions.core.auth.tokens import (
 from functions.core.db.pool import Database, get_database
 from functions.core.errors import Forbidden, Unauthorized
 from functions.core.origins import normalise_origin
+from functions.core.sessions.state import session_callback_is_live
 from functions.core.settings import Settings, get_settings
 
 
@@ -125,8 +126,6 @@ async def session_caller(
     principal = verify_session_callback_token(
         secret, token, session_id=session_id, audience=settings.jwt_audience
     )
-    from functions.core.sessions.lifecycle import session_callback_is_live
-
     if not await session_callback_is_live(db, principal, session_id):
         raise Unauthorized("this session has ended, and its callback token with it")
     return principal

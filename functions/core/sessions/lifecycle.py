@@ -3,11 +3,11 @@
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from functions.core.auth.tokens import Principal, sign_session_callback_token, widget_key
-from functions.core.db.pool import Conn, Database, jsonb
-from functions.core.errors import NotFound, ProviderError, SessionEnded
+from functions.core.db.pool import Database, jsonb
+from functions.core.errors import NotFound, ProviderError
 from functions.core.providers.avatar.base import AvatarSpec, ProviderSession, SessionRequest
 from functions.core.providers.avatar.registry import get_provider
 from functions.core.sessions.models import (
@@ -18,24 +18,24 @@ from functions.core.sessions.models import (
     StartSession,
 )
 from functions.core.sessions.quota import enforce_quota, enforce_visitor_caps, usage_from_row
+from functions.core.sessions.state import (
+    SESSION_NOT_FOUND,
+    add_event,
+    close_session,
+    lock_own_session,
+    refuse_ended_session,
+    stop_provider_session,
+)
 from functions.core.settings import Settings
 from functions.core.speech.stt import voice_input
 
 log = logging.getLogger(__name__)
 
-_SESSION_NOT_FOUND = "no such session"
 # The avatar and its owner's usage in one round trip; the lock serialises starts per owner.
 _AVATAR_WITH_USAGE = (
     "select a.*, u.* from private.session_avatar(%s) a"
     " left join lateral private.owner_usage(a.owner_id, true) u on true"
 )
-
-
-async def add_event(conn: Conn, session_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> None:
-    await conn.execute(
-        "insert into public.avatar_session_events (session_id, event_type, data) values (%s, %s, %s)",
-        (session_id, event_type, jsonb(data)),
-    )
 
 
 async def start_session(
@@ -161,7 +161,7 @@ async def reconnect_session(
     session is stopped first. A failure leaves the session active (the browser goes on with the
     built-in avatar) and is recorded as an `error` event."""
     async with db.as_user(principal.claims) as conn:
-        session = await _lock_own_session(conn, session_id)
+        session = await lock_own_session(conn, session_id)
         cur = await conn.execute("select * from private.session_avatar(%s)", (session["avatar_id"],))
         avatar = await cur.fetchone()
     if not session["live"]:
@@ -222,18 +222,6 @@ def _chat_callback(
     return {"chat_completions_base_url": f"{base}/v1/sessions/{session['id']}", "chat_api_key": token}
 
 
-async def session_callback_is_live(db: Database, principal: Principal, session_id: uuid.UUID) -> bool:
-    """Whether the session a callback token is bound to is still running: the token dies with it."""
-    async with db.as_user(principal.claims) as conn:
-        cur = await conn.execute(
-            "select private.session_is_live(s) as live from public.streaming_sessions s"
-            " where id = %s and user_id = (select auth.uid()) and channel = 'avatar'",
-            (session_id,),
-        )
-        row = await cur.fetchone()
-    return row is not None and bool(row["live"])
-
-
 async def _fail_session(
     db: Database, principal: Principal, session_id: uuid.UUID, exc: ProviderError
 ) -> None:
@@ -251,91 +239,12 @@ async def _fail_session(
         )
 
 
-async def _lock_own_session(conn: Conn, session_id: uuid.UUID) -> dict[str, Any]:
-    cur = await conn.execute(
-        "select id, avatar_id, quality, status, end_reason, duration_seconds, provider,"
-        " provider_session_id, expires_at, private.session_is_live(s) as live"
-        " from public.streaming_sessions s where id = %s and user_id = (select auth.uid()) for update",
-        (session_id,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound(_SESSION_NOT_FOUND)
-    return row
-
-
 def _ended(session: dict[str, Any]) -> EndedSession:
     return EndedSession(
         status=session["status"],
         duration_seconds=session["duration_seconds"],
         end_reason=session["end_reason"],
     )
-
-
-async def close_session(conn: Conn, session_id: uuid.UUID, reason: str) -> dict[str, Any] | None:
-    """End the session if it is still active (as `expired` once past its end) and record `ended`.
-
-    Returns the ended row with its provider session, or None where RLS hides it or it had ended.
-    """
-    cur = await conn.execute(
-        "update public.streaming_sessions"
-        " set status = 'ended', end_reason = case when expires_at <= now() then 'expired' else %s end"
-        " where id = %s and status = 'active'"
-        " returning status, duration_seconds, end_reason, provider, provider_session_id",
-        (reason, session_id),
-    )
-    ended = await cur.fetchone()
-    if ended is not None:
-        await add_event(
-            conn,
-            session_id,
-            "ended",
-            {"reason": ended["end_reason"], "duration_seconds": ended["duration_seconds"]},
-        )
-    return ended
-
-
-async def stop_provider_session(
-    db: Database, settings: Settings, session_id: uuid.UUID, provider: str, provider_session_id: str | None
-) -> None:
-    """Stop the provider's side once our row has ended, then delete what was made beside it; a failure
-    is logged, and left to reconciliation and the cleanup job."""
-    if provider_session_id is not None:
-        try:
-            await get_provider(provider, settings).stop_session(provider_session_id)
-        except ProviderError as exc:
-            log.warning("stopping %s session %s failed: %s", provider, provider_session_id, exc.detail)
-    await release_provider_resources(db, settings, session_id)
-
-
-async def release_provider_resources(db: Database, settings: Settings, session_id: uuid.UUID) -> None:
-    """Delete at the provider what a session made beside it (LiveAvatar: its secret, LLM configuration
-    and context); what could not be deleted stays recorded for the next cleanup."""
-    async with db.as_service() as conn:
-        cur = await conn.execute(
-            "delete from private.provider_resources where session_id = %s returning provider, resources",
-            (session_id,),
-        )
-        rows = await cur.fetchall()
-    left_over: list[tuple[str, dict[str, str]]] = []
-    for row in rows:
-        try:
-            left = await get_provider(row["provider"], settings).release(row["resources"])
-        except ProviderError as exc:
-            log.warning(
-                "releasing %s resources of session %s failed: %s", row["provider"], session_id, exc.detail
-            )
-            left = row["resources"]
-        if left:
-            left_over.append((row["provider"], left))
-    if left_over:
-        async with db.as_service() as conn:
-            for provider, left in left_over:
-                await conn.execute(
-                    "insert into private.provider_resources (session_id, provider, resources)"
-                    " values (%s, %s, %s)",
-                    (session_id, provider, jsonb(left)),
-                )
 
 
 async def end_session(
@@ -351,25 +260,10 @@ async def end_session(
             )
             earlier = await cur.fetchone()
             if earlier is None:
-                raise NotFound(_SESSION_NOT_FOUND)
+                raise NotFound(SESSION_NOT_FOUND)
             return _ended(earlier)
     await stop_provider_session(db, settings, session_id, ended["provider"], ended["provider_session_id"])
     return _ended(ended)
-
-
-async def refuse_ended_session(
-    db: Database, principal: Principal, session_id: uuid.UUID, settings: Settings
-) -> NoReturn:
-    """Answer 409 for a session that is over; one found past its end is ended here, as `expired`,
-    rather than waiting for the cleanup job."""
-    async with db.as_user(principal.claims) as conn:
-        session = await _lock_own_session(conn, session_id)
-        ended = await close_session(conn, session_id, "expired") or session
-    if session["status"] == "active":
-        await stop_provider_session(
-            db, settings, session_id, session["provider"], session["provider_session_id"]
-        )
-    raise SessionEnded(f"this session has {ended['status']} ({ended['end_reason']}); start a new one")
 
 
 async def _touch_live_session(
@@ -381,7 +275,7 @@ async def _touch_live_session(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Mark activity on a live session (and record a client event); 409 once it has ended."""
     async with db.as_user(principal.claims) as conn:
-        session = await _lock_own_session(conn, session_id)
+        session = await lock_own_session(conn, session_id)
         if session["live"]:
             cur = await conn.execute(
                 "update public.streaming_sessions set last_activity_at = now() where id = %s"

@@ -19,7 +19,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
-from functions.core.sessions.lifecycle import add_event
+from functions.core.sessions.state import add_event
 from functions.core.text.tokens import estimate_tokens
 from functions.core.turns.engine import PreparedTurn, TurnEngine, collect
 from functions.core.turns.models import DeltaEvent, DoneEvent, ErrorEvent, TurnEvent, TurnRequest

@@ -30,7 +30,7 @@ from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage, ToolCallingChat, stream_words
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
-from functions.core.sessions.lifecycle import add_event, refuse_ended_session
+from functions.core.sessions.state import add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.stt import transcribe
 from functions.core.text.sentences import SentenceSplitter, split_sentences

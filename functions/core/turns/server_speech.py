@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from functions.core.errors import ProviderError
-from functions.core.providers.avatar.registry import get_provider
 from functions.core.settings import Settings
 from functions.core.turns.models import SentenceEvent, TurnEvent
 
@@ -37,6 +36,9 @@ async def spoken(
     Speaking never holds an event back. A turn that runs to its end waits for its last sentence to
     be handed over; one cut short (the client left, or interrupted) sends nothing more.
     """
+    # Only avatars set up so need the providers (this one's module loads with it, as for a session start).
+    from functions.core.providers.avatar.registry import get_provider
+
     provider = get_provider(speech.provider, settings)
     if not isinstance(provider, SpeakingProvider):
         # The setting means nothing to this provider; the turn itself must not fail over it.

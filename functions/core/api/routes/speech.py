@@ -10,7 +10,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.avatar_basics import Voice
 from functions.core.db.pool import Database
 from functions.core.errors import NotFound
-from functions.core.sessions.lifecycle import refuse_ended_session
+from functions.core.sessions.state import refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.limits import count_speech_request
 from functions.core.speech.tts import AudioFormat, synthesize
