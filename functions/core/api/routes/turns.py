@@ -25,6 +25,8 @@ from functions.core.turns.sse import SSE_HEADERS, sse_stream
 router = APIRouter(prefix="/v1", tags=["turns"])
 
 TurnId = Annotated[str, Path(min_length=1, max_length=100, pattern=TURN_ID_PATTERN)]
+# A turn's JSON body; a multipart body has the same fields, with a recording in place of the text.
+_TURN_REQUEST = TurnRequest.model_json_schema()
 
 
 def server_timing(*, read_ms: float, stt_ms: float | None, prepare_ms: float) -> str:
@@ -51,16 +53,16 @@ def server_timing(*, read_ms: float, stt_ms: float | None, prepare_ms: float) ->
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": TurnRequest.model_json_schema()},
+                "application/json": {"schema": _TURN_REQUEST},
                 # A recording to transcribe (or, without one, the text itself).
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
                         "required": ["turn_id"],
                         "properties": {
-                            "turn_id": TurnRequest.model_json_schema()["properties"]["turn_id"],
+                            "turn_id": _TURN_REQUEST["properties"]["turn_id"],
                             "audio": {"type": "string", "format": "binary"},
-                            "text": TurnRequest.model_json_schema()["properties"]["text"],
+                            "text": _TURN_REQUEST["properties"]["text"],
                         },
                         "additionalProperties": False,
                     }
