@@ -87,6 +87,7 @@ FIRST_REQUESTS = {
     "functions.sessions": "/v1/sessions",
     "functions.insights": "/v1/insights",
     "functions.knowledge": "/v1/avatars/{avatar_id}/knowledge",
+    "functions.tools": "/v1/avatars/{avatar_id}/tools",
 }
 EVENT = REPO_ROOT / "tests" / "events" / "http_api_get_health.json"
 

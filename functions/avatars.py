@@ -1,12 +1,11 @@
-"""Lambda: avatar configuration, API keys, tools and contacts (API Gateway HTTP API through Mangum)."""
+"""Lambda: avatar configuration and API keys (API Gateway HTTP API through Mangum)."""
 
 from functions.core.api.init import long_lived_init
 from functions.core.api.lambda_adapter import lambda_handler
 
 with long_lived_init():
     from functions.core.api.app import create_app
-    from functions.core.api.routes import api_keys, avatars, tools
+    from functions.core.api.routes import api_keys, avatars
 
-    app = create_app([avatars.router, api_keys.router, tools.router])
-# What the tool test route imports when it first runs (a tool's request), held by the snapshot.
-handler = lambda_handler(app, preload=("functions.core.tools.runtime",))
+    app = create_app([avatars.router, api_keys.router])
+handler = lambda_handler(app)

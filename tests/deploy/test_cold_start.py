@@ -38,6 +38,16 @@ OFF_THE_COLD_PATH = {
         "functions.core.client_config",
         "functions.core.sessions.lifecycle",
         "functions.core.speech.tts",
+        "functions.core.tools.contacts",
+        "functions.core.tools.definitions",
+        "functions.core.turns.models",
+        "functions.core.widget",
+    ),
+    "functions.tools": (
+        "functions.core.api.routes.health",
+        "functions.core.api_key_management",
+        "functions.core.avatars",
+        "functions.core.sessions.lifecycle",
         "functions.core.tools.outbound",
         "functions.core.tools.runtime",
         "functions.core.turns.models",
@@ -174,7 +184,7 @@ def _snapstart_functions() -> list[str]:
 
 
 def test_the_http_api_functions_start_from_a_snapshot() -> None:
-    assert _snapstart_functions() == ["avatars", "insights", "knowledge", "sessions"]
+    assert _snapstart_functions() == ["avatars", "insights", "knowledge", "sessions", "tools"]
 
 
 @pytest.mark.parametrize("name", _snapstart_functions())
