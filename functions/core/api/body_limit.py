@@ -22,7 +22,6 @@ from functions.core.api.problems import problem_response
 # `openapi_extra` of a route that takes uploads (a multipart form with a file).
 UPLOAD_ROUTE = {"x-upload": True}
 _MULTIPART = b"multipart/form-data"
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
@@ -140,16 +139,30 @@ def _refusal(body: bytes) -> str | None:
     while stack:
         where, value = stack.pop()
         if isinstance(value, str):
-            if _UNSTORABLE.search(value):
+            if _unstorable(value):
                 return f"{where}: text must not contain NUL characters or unpaired surrogates"
         elif isinstance(value, dict):
             for key, item in value.items():
-                if _UNSTORABLE.search(key):
+                if _unstorable(key):
                     return f"{where}: a key must not contain NUL characters or unpaired surrogates"
                 stack.append((f"{where}.{_printable(key)}", item))
         elif isinstance(value, list):
             stack.extend((f"{where}.{index}", item) for index, item in enumerate(value))
     return None
+
+
+def _unstorable(text: str) -> bool:
+    """Whether Postgres would refuse the text: a NUL character, or an unpaired surrogate (which has no
+    UTF-8 encoding). No regex: a class of the surrogate range takes the compiler half a millisecond."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _printable(key: str) -> str:
