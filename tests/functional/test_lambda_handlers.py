@@ -131,6 +131,14 @@ def avatars_handler(lambda_loop: asyncio.AbstractEventLoop) -> Handler:
 
 
 @pytest.fixture(scope="module")
+def tools_handler(lambda_loop: asyncio.AbstractEventLoop) -> Handler:
+    import functions.tools
+
+    handler: Handler = functions.tools.handler
+    return handler
+
+
+@pytest.fixture(scope="module")
 def cleanup_handler(database_url: str) -> Iterator[Handler]:
     import functions.cleanup
 
@@ -227,6 +235,34 @@ def test_an_avatar_created_through_the_avatars_function_is_stored(
     )
     assert listed["statusCode"] == 200
     assert [item["id"] for item in response_json(listed)] == [avatar["id"]]
+
+
+def test_a_tool_added_through_the_tools_function_is_listed_for_its_avatar(
+    avatars_handler: Handler, tools_handler: Handler, avatars_context: Any, admin: Admin, owner: User
+) -> None:
+    avatar = response_json(
+        avatars_handler(load_event("http_api_post_avatars", token=owner.token), avatars_context)
+    )
+    tools_path = f"/v1/avatars/{avatar['id']}/tools"
+    tools_context = lambda_context("tools")
+    created = tools_handler(
+        load_event(
+            "http_api_post_avatars", token=owner.token, path=tools_path, body={"kind": "capture_contact"}
+        ),
+        tools_context,
+    )
+    assert created["statusCode"] == 201, created
+    tool = response_json(created)
+    row = admin.execute(
+        "select avatar_id, kind from public.avatar_tools where id = %s", (tool["id"],)
+    ).fetchone()
+    assert row == {"avatar_id": uuid.UUID(avatar["id"]), "kind": "capture_contact"}
+
+    listed = tools_handler(
+        load_event("http_api_get_sessions", token=owner.token, path=tools_path, query=""), tools_context
+    )
+    assert listed["statusCode"] == 200, listed
+    assert [item["id"] for item in response_json(listed)] == [tool["id"]]
 
 
 def test_a_session_starts_and_ends_through_the_sessions_function(
