@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.api_keys import API_KEY_PREFIX, hash_api_key
 from functions.core.auth.tokens import Principal
-from functions.core.avatar_basics import require_avatar
+from functions.core.avatar_access import require_avatar
 from functions.core.db.pool import Database
 from functions.core.errors import NotFound
 

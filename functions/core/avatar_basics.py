@@ -1,14 +1,11 @@
 """What the other functions know of an avatar without its configuration models (functions/core/avatars.py,
-which only the avatars function routes): its voice and the built-in avatar's appearance, the voice input
-default, and whether the caller may see it."""
+which only the avatars function routes): its voice and the built-in avatar's appearance, and the voice
+input default."""
 
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.db.pool import Conn
-from functions.core.errors import NotFound
 from functions.core.settings import AvatarProviderName
 
 # How long the visitor's silence ends an utterance in voice input; shorter answers sooner, longer lets
@@ -36,10 +33,3 @@ class Appearance(BaseModel):
 
     look: Look = "ada"
     theme: str = Field(default="#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
-
-
-async def require_avatar(conn: Conn, avatar_id: uuid.UUID) -> None:
-    """404 unless the caller may see the avatar (RLS hides other owners' avatars)."""
-    cur = await conn.execute("select 1 from public.avatars where id = %s", (avatar_id,))
-    if await cur.fetchone() is None:
-        raise NotFound("no such avatar")

@@ -46,6 +46,7 @@ OFF_THE_COLD_PATH = {
     "functions.tools": (
         "functions.core.api.routes.health",
         "functions.core.api_key_management",
+        "functions.core.avatar_basics",
         "functions.core.avatars",
         "functions.core.sessions.lifecycle",
         "functions.core.tools.outbound",
@@ -74,6 +75,7 @@ OFF_THE_COLD_PATH = {
     ),
     "functions.knowledge": (
         "functions.core.api.routes.health",
+        "functions.core.avatar_basics",
         "functions.core.avatars",
         "functions.core.knowledge.html_text",
         "functions.core.knowledge.indexing",

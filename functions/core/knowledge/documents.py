@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from functions.core.auth.tokens import Principal
-from functions.core.avatar_basics import require_avatar
+from functions.core.avatar_access import require_avatar
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import Conflict, NotFound
 from functions.core.knowledge.extract import Upload

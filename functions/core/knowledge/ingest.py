@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.core.auth.tokens import Principal
-from functions.core.avatar_basics import require_avatar
+from functions.core.avatar_access import require_avatar
 from functions.core.db.pool import Database
 from functions.core.knowledge.documents import DocumentOut, add_document, get_document
 from functions.core.knowledge.extract import inspect_upload

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.auth.tokens import Principal
-from functions.core.avatar_basics import require_avatar
+from functions.core.avatar_access import require_avatar
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import AppError, Forbidden, PayloadTooLarge, ServiceUnavailable
 from functions.core.knowledge.extract import MIME_TYPES, detect_format, inspect_upload

@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.auth.tokens import Principal
-from functions.core.avatar_basics import require_avatar
+from functions.core.avatar_access import require_avatar
 from functions.core.db.pool import Conn, Database, jsonb
 from functions.core.errors import Conflict, NotFound
 from functions.core.tools.turn_tools import ToolKind
