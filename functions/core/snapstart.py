@@ -11,6 +11,10 @@ hooks (registered with the runtime's `snapshot_restore_py`, which only the Lambd
   restored from the snapshot;
 - after a restore: reseed `random` (otherwise every restored instance draws the same retry jitter) and
   open the database pool again on the handler's loop, so the first request finds a live connection.
+
+The streaming function runs its app under uvicorn behind the Lambda Web Adapter, in a process of its
+own that the runtime's hooks never reach; from v1.1.0 the adapter calls two paths of the app instead
+(`functions/core/api/routes/snapstart.py`), which do the same on the app's running loop.
 """
 
 import asyncio
@@ -31,25 +35,34 @@ PRELOADED = ("psycopg", "psycopg.rows", "psycopg.types.json", "psycopg_pool", "j
 REOPEN_TIMEOUT_S = 5.0
 
 
-def before_snapshot(database: Database | None = None, modules: Sequence[str] = ()) -> None:
-    """`modules`: what the function's own routes import when they first run."""
+def preload(modules: Sequence[str]) -> None:
+    """Import the drivers every request needs and `modules`, what the function's own routes import
+    when they first run."""
     for name in (*PRELOADED, *modules):
         importlib.import_module(name)
+
+
+def before_snapshot(database: Database | None = None, modules: Sequence[str] = ()) -> None:
+    preload(modules)
     (database or get_database()).close_idle_loops()
     app_clients().close_idle_loops()
     log.info("snapstart: modules preloaded, database pool and HTTP clients closed before the snapshot")
 
 
-def after_restore(loop: asyncio.AbstractEventLoop, database: Database | None = None) -> None:
+async def renew(database: Database) -> None:
+    """What a restored instance does before its first request, on the loop that serves it."""
     random.seed()
-    db = database or get_database()
     try:
-        loop.run_until_complete(db.open(REOPEN_TIMEOUT_S))
+        await database.open(REOPEN_TIMEOUT_S)
     except Exception as exc:
         # The first request opens the pool itself, or answers a problem if it cannot.
         log.warning("snapstart: the database pool did not reopen after the restore: %s", exc)
         return
     log.info("snapstart: random reseeded, database pool reopened after the restore")
+
+
+def after_restore(loop: asyncio.AbstractEventLoop, database: Database | None = None) -> None:
+    loop.run_until_complete(renew(database or get_database()))
 
 
 def register_hooks(loop: asyncio.AbstractEventLoop, preload: Sequence[str] = ()) -> bool:

@@ -185,11 +185,22 @@ def _snapstart_functions() -> list[str]:
     return sorted(name for name, function in _functions().items() if function.get("snapStart"))
 
 
-def test_the_http_api_functions_start_from_a_snapshot() -> None:
-    assert _snapstart_functions() == ["avatars", "insights", "knowledge", "sessions", "tools"]
+def _runtime_hooked_functions() -> list[str]:
+    """The SnapStart functions that the Python runtime runs (not the Web Adapter), with its hooks."""
+    return [name for name in _snapstart_functions() if not _functions()[name]["handler"].endswith(".sh")]
 
 
-@pytest.mark.parametrize("name", _snapstart_functions())
+def test_the_http_api_functions_and_the_streaming_one_start_from_a_snapshot() -> None:
+    assert _snapstart_functions() == ["avatars", "insights", "knowledge", "sessions", "stream", "tools"]
+
+
+def test_the_streaming_snapshot_preloads_what_its_routes_import_on_first_use() -> None:
+    import functions.stream
+
+    assert set(functions.stream.SNAPSHOT_PRELOAD) <= set(OFF_THE_COLD_PATH["functions.stream"])
+
+
+@pytest.mark.parametrize("name", _runtime_hooked_functions())
 def test_a_snapstart_handler_registers_its_hooks_and_preloads_before_the_snapshot(name: str) -> None:
     report = _import_in_a_fresh_interpreter(_module_name(_functions()[name]["handler"]))
     assert report["before_snapshot"] == ["functions.core.snapstart.before_snapshot"]

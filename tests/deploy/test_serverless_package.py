@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from functions.core.api.routes.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 from functions.core.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +29,9 @@ PREFLIGHT_ROUTE = "OPTIONS /{proxy+}"
 # The first Python runtime with SnapStart; scripts/build_layer.sh compiles the layer's bytecode for it.
 RUNTIME = "python3.12"
 PYC_TAG = "cpython-312"
+# The Lambda Web Adapter relays SnapStart's hooks to the app from v1.1.0 (aws/aws-lambda-web-adapter#837);
+# its layer's version 28 is v1.0.1, so 1.1.0 is 29 or later.
+FIRST_ADAPTER_LAYER_WITH_SNAPSTART = 29
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -172,7 +176,7 @@ def test_the_http_api_functions_start_from_snapshots_and_the_api_invokes_their_s
 ) -> None:
     lambda_ids = _lambda_ids_by_handler(template)
     snapstart = {name for name, function in _functions().items() if function.get("snapStart")}
-    assert snapstart == {name for name in _http_functions()}
+    assert snapstart == {*_http_functions(), "stream"}
     resources = template["Resources"]
     aliases = _resources(template, "AWS::Lambda::Alias")
     versions = _resources(template, "AWS::Lambda::Version")
@@ -196,6 +200,8 @@ def test_the_http_api_functions_start_from_snapshots_and_the_api_invokes_their_s
         assert alias["Name"] == "snapstart"
         version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
         assert versions[version_id]["Properties"]["FunctionName"] == {"Ref": logical_id}
+        if name == "stream":
+            continue  # reached through its URL, which points at the alias (the test below)
         # Every route reaches the published version (the snapshot), never $LATEST.
         assert (logical_id, None) not in targets
         assert (logical_id, "snapstart") in targets
@@ -463,6 +469,19 @@ def test_the_streaming_function_serves_its_app_through_the_web_adapter_behind_a_
     assert any("LambdaAdapterLayer" in str(layer) for layer in function["layers"])
     urls = _resources(template, "AWS::Lambda::Url")
     assert [url["Properties"]["InvokeMode"] for url in urls.values()] == ["RESPONSE_STREAM"]
+    # The URL invokes the published version (the snapshot) through its alias, never $LATEST.
+    (url,) = urls.values()
+    stream_id = _lambda_ids_by_handler(template)[function["handler"]]
+    assert _integrated_function(url["Properties"]["TargetFunctionArn"]) == (stream_id, "snapstart")
+    # The adapter relays SnapStart's hooks to the app's paths for them (1.1.0 and later).
+    assert function["environment"]["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] == BEFORE_CHECKPOINT_PATH
+    assert function["environment"]["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] == AFTER_RESTORE_PATH
+    assert (
+        int(_service()["params"]["default"]["lambdaAdapterLayerVersion"])
+        >= FIRST_ADAPTER_LAYER_WITH_SNAPSTART
+    )
+    routes = _app_routes(_streaming_app_module())
+    assert {("POST", BEFORE_CHECKPOINT_PATH), ("POST", AFTER_RESTORE_PATH)} <= routes
     with zipfile.ZipFile(PACKAGE_DIR / "avatar-studio.zip") as bundle:
         mode = bundle.getinfo(function["handler"]).external_attr >> 16
     assert mode & 0o111, "the adapter runs the handler script, so it must be executable"

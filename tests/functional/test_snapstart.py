@@ -1,19 +1,28 @@
-"""SnapStart's runtime hooks (functions/core/snapstart.py), called directly against the test Postgres."""
+"""SnapStart's hooks against the test Postgres: the runtime's (functions/core/snapstart.py), called
+directly, and the streaming app's, called over HTTP as the Lambda Web Adapter calls them."""
 
 import asyncio
+import os
 import random
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from functions.core import snapstart
+from functions.core.api.routes.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 from functions.core.db.pool import Database
 from functions.core.http_client import app_clients
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -125,3 +134,64 @@ def test_an_unreachable_database_does_not_hold_the_restore_past_its_time_limit(
 
     assert time.monotonic() - began < 5, "Lambda allows the after-restore hooks 10 s in all"
     assert "did not reopen" in caplog.text
+
+
+# --- the streaming function: the Web Adapter's hooks ----------------------------------------------
+
+
+@pytest.fixture
+def streaming_function(tagged: tuple[str, str]) -> Iterator[str]:
+    """functions/stream.sh as the Web Adapter starts it, in the cloud's mode, on a port of its own; its
+    database sessions carry the `tagged` application name. Yields the base URL the adapter calls."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PORT": str(port),
+        "APP_MODE": "cloud",
+        "DATABASE_URL": tagged[0],
+        "SUPABASE_JWT_SECRET": "streaming-snapstart-test-secret-of-forty-chars",
+    }
+    process = subprocess.Popen(["sh", "functions/stream.sh"], cwd=REPO, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # The adapter's readiness check: the snapshot is taken only once the app answers it.
+        assert _until(lambda: _answers(f"{url}/health"), timeout_s=60), "the streaming app did not start"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_the_web_adapter_hooks_close_the_streaming_apps_pool_before_the_snapshot_and_reopen_it_after(
+    streaming_function: str, tagged: tuple[str, str], admin: psycopg.Connection[dict[str, object]]
+) -> None:
+    name = tagged[1]
+    assert _until(lambda: _sessions(admin, name) >= 1), "the readiness check reached the database"
+
+    before = httpx.post(f"{streaming_function}{BEFORE_CHECKPOINT_PATH}", timeout=30)
+
+    assert before.status_code == 204, before.text
+    assert _until(lambda: _sessions(admin, name) == 0), "the snapshot would hold live connections"
+
+    after = httpx.post(f"{streaming_function}{AFTER_RESTORE_PATH}", timeout=30)
+
+    assert after.status_code == 204, after.text
+    # Opened by the hook, before the adapter lets the first request in.
+    assert _until(lambda: _sessions(admin, name) >= 1)
+    assert httpx.get(f"{streaming_function}/health", timeout=10).json() == {"status": "ok", "database": "ok"}
+
+
+def test_the_streaming_apps_hooks_are_not_part_of_its_api(streaming_function: str) -> None:
+    document = httpx.get(f"{streaming_function}/openapi.json", timeout=10).json()
+    assert "/v1/sessions/{session_id}/turns" in document["paths"]
+    assert BEFORE_CHECKPOINT_PATH not in document["paths"]
+    assert AFTER_RESTORE_PATH not in document["paths"]
