@@ -13,6 +13,7 @@ from functions.core.api.init import long_lived_init
 # What a turn imports when it first needs it (the tool runtime, the offline answerer, the avatar
 # providers), held by the snapshot.
 SNAPSHOT_PRELOAD = (
+    "functions.core.tools.conversation",
     "functions.core.tools.runtime",
     "functions.core.llm.offline",
     "functions.core.providers.avatar.registry",

@@ -419,8 +419,8 @@ class TurnEngine:
         """The avatar's tools are offered when it has any; calls run as the caller, through RLS."""
         max_tokens, temperature = self.settings.llm_max_tokens, self.settings.llm_temperature
         if turn.tools:
-            # Imported by the first turn that offers a tool: most avatars have none, and the streaming
-            # function has no snapshot to hold it.
+            # Imported by the first turn that offers a tool (most avatars have none), or held by the
+            # streaming function's snapshot.
             from functions.core.tools.conversation import converse
             from functions.core.tools.runtime import call_context, run_tool
 
