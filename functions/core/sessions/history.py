@@ -8,6 +8,7 @@ from functions.core.db.pool import Database
 from functions.core.errors import NotFound
 from functions.core.sessions.models import MessageOut, SessionOut, SessionPage, Usage
 from functions.core.sessions.quota import owner_usage
+from functions.core.sessions.state import SESSION_NOT_FOUND
 from functions.core.settings import Settings
 
 _SESSION_COLUMNS = (
@@ -78,7 +79,7 @@ async def get_session(db: Database, principal: Principal, session_id: uuid.UUID)
         )
         row = await cur.fetchone()
     if row is None:
-        raise NotFound("no such session")
+        raise NotFound(SESSION_NOT_FOUND)
     return SessionOut(**row)
 
 
@@ -86,7 +87,7 @@ async def list_messages(db: Database, principal: Principal, session_id: uuid.UUI
     async with db.as_user(principal.claims) as conn:
         cur = await conn.execute("select 1 from public.streaming_sessions where id = %s", (session_id,))
         if await cur.fetchone() is None:
-            raise NotFound("no such session")
+            raise NotFound(SESSION_NOT_FOUND)
         cur = await conn.execute(
             "select id, session_id, role, content, turn_id, sources, timings, interrupted, heard_content,"
             " audio_duration_ms, created_at, tool_calls from public.streaming_messages"

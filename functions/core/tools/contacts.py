@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Conn, Database
 from functions.core.errors import Forbidden, NotFound, SessionEnded
+from functions.core.sessions.state import SESSION_NOT_FOUND
 from functions.core.settings import Settings
 from functions.core.speech.limits import count_session_request
 
@@ -84,7 +85,7 @@ async def leave_contact(
         )
         session = await cur.fetchone()
         if session is None:
-            raise NotFound("no such session")
+            raise NotFound(SESSION_NOT_FOUND)
         if not session["own"]:
             raise Forbidden("a contact can be left only in a conversation of your own")
         if not session["live"]:

@@ -19,7 +19,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.db.pool import Database
 from functions.core.errors import AppError, Forbidden, NotFound, SessionEnded
 from functions.core.llm.base import ChatMessage
-from functions.core.sessions.state import add_event
+from functions.core.sessions.state import SESSION_NOT_FOUND, add_event
 from functions.core.text.tokens import estimate_tokens
 from functions.core.turns.engine import PreparedTurn, TurnEngine, collect
 from functions.core.turns.models import DeltaEvent, DoneEvent, ErrorEvent, TurnEvent, TurnRequest
@@ -95,7 +95,7 @@ async def session_greeting(db: Database, principal: Principal, session_id: uuid.
         )
         row = await cur.fetchone()
     if row is None:
-        raise NotFound("no such session")
+        raise NotFound(SESSION_NOT_FOUND)
     if not row["live"]:
         raise SessionEnded("this session has ended; start a new one")
     return str(row["greeting"] or "")

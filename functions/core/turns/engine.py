@@ -30,7 +30,7 @@ from functions.core.errors import AppError, Conflict, NotFound
 from functions.core.llm.base import ChatMessage, ChatModel, Passage, TokenUsage, ToolCallingChat, stream_words
 from functions.core.llm.embeddings import Embedder, embedder_from_settings
 from functions.core.llm.factory import chat_model_from_settings
-from functions.core.sessions.state import add_event, refuse_ended_session
+from functions.core.sessions.state import SESSION_NOT_FOUND, add_event, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.stt import transcribe
 from functions.core.text.sentences import SentenceSplitter, split_sentences
@@ -106,7 +106,7 @@ async def asked_in_live_session(
     async with db.as_user(principal.claims) as conn:
         asked = await store.asked(conn, session_id, turn_id)
     if asked is None:
-        raise NotFound("no such session")
+        raise NotFound(SESSION_NOT_FOUND)
     if not asked.live:
         await refuse_ended_session(db, principal, session_id, settings)
     return asked
@@ -146,7 +146,7 @@ class TurnEngine:
         try:
             begun = await self._begin(principal, session_id, request)
             if begun is None:
-                raise NotFound("no such session")
+                raise NotFound(SESSION_NOT_FOUND)
             if not begun.live:
                 # Retried or not, stored reply or not: nothing more is taken once the session is over.
                 await refuse_ended_session(self.db, principal, session_id, self.settings)

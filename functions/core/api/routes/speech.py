@@ -10,7 +10,7 @@ from functions.core.auth.tokens import Principal
 from functions.core.avatar_basics import Voice
 from functions.core.db.pool import Database
 from functions.core.errors import NotFound
-from functions.core.sessions.state import refuse_ended_session
+from functions.core.sessions.state import SESSION_NOT_FOUND, refuse_ended_session
 from functions.core.settings import Settings
 from functions.core.speech.limits import count_speech_request
 from functions.core.speech.tts import AudioFormat, synthesize
@@ -55,7 +55,7 @@ async def _session_voice(
         cur = await conn.execute(_SESSION_VOICE, (session_id,))
         row = await cur.fetchone()
     if row is None:
-        raise NotFound("no such session")
+        raise NotFound(SESSION_NOT_FOUND)
     if not row["live"]:
         await refuse_ended_session(db, principal, session_id, settings)
     return Voice.model_validate(row["voice"] or {})
