@@ -28,8 +28,11 @@ verifies the token); the bare handler answers its GET /health. Each round also r
 once more with its SnapStart hooks run between the import and the first request, as Lambda runs them
 around a snapshot and a restore (the `snapshot_restore_py` package stands in for the runtime's): that
 first request is what a deployed instance answers after its restore, with the drivers preloaded and the
-pool open (its import counts with the others'). ``--no-first-request`` skips both (and the database):
-DATABASE_URL then names a port nothing listens on.
+pool open (its import counts with the others'). The streaming function has no Lambda handler: it is
+started as the Web Adapter starts it (functions/stream.sh, uvicorn), as many times again with its
+SnapStart hooks called over HTTP before the first turn, and its first turns are timed (a JSON turn in a
+session of the bench user's, answered offline). ``--no-first-request`` skips all of it (and the
+database): DATABASE_URL then names a port nothing listens on.
 
 Then each module is imported once more under ``-X importtime`` and the slowest top-level packages
 by cumulative import time (each counted where it is first imported, so including what it imports)
@@ -46,6 +49,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import statistics
 import string
 import subprocess
@@ -68,6 +72,7 @@ from functions.core.settings import settings_env_names  # noqa: E402
 TARGET_MS = 300.0
 TARGET_RATIO = 1.15
 BARE_MODULE = "bare_handler"
+STREAM_MODULE = "functions.stream"
 # The peer: the least a FastAPI function on Lambda imports.
 BARE_HANDLER = """from fastapi import FastAPI
 from mangum import Mangum
@@ -193,8 +198,15 @@ def bench_database() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def first_request_events(url: str, secret: str) -> dict[str, str]:
-    """Each HTTP handler's first request, as an API Gateway event (JSON) of the bench user's."""
+@dataclass(frozen=True)
+class BenchUser:
+    user_id: uuid.UUID
+    avatar_id: uuid.UUID
+    token: str  # HS256, signed with the children's SUPABASE_JWT_SECRET
+
+
+def bench_user(url: str, secret: str) -> BenchUser:
+    """A user with an avatar in the bench database, and an access token of theirs."""
     import psycopg
 
     from functions.core.auth.tokens import sign_local_token
@@ -208,15 +220,19 @@ def first_request_events(url: str, secret: str) -> dict[str, str]:
             "insert into public.avatars (owner_id, name) values (%s, 'bench') returning id", (user_id,)
         ).fetchone()
         assert row is not None
-    token = sign_local_token(secret, user_id, email, ttl_seconds=3600)
+    return BenchUser(user_id, row[0], sign_local_token(secret, user_id, email, ttl_seconds=3600))
+
+
+def first_request_events(user: BenchUser) -> dict[str, str]:
+    """Each HTTP handler's first request, as an API Gateway event (JSON) of the bench user's."""
     events = {}
     for module, path in FIRST_REQUESTS.items():
         event: dict[str, Any] = json.loads(EVENT.read_text())
-        path = path.format(avatar_id=row[0])
+        path = path.format(avatar_id=user.avatar_id)
         event["rawPath"] = event["requestContext"]["http"]["path"] = path
         event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {path}"
         if module != BARE_MODULE:
-            event["headers"]["authorization"] = f"Bearer {token}"
+            event["headers"]["authorization"] = f"Bearer {user.token}"
         events[module] = json.dumps(event)
     return events
 
@@ -303,19 +319,121 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-bare-handler-") as bare_dir, _database(args) as url:
         (Path(bare_dir) / f"{BARE_MODULE}.py").write_text(BARE_HANDLER)
         env = cloud_env(Path(bare_dir), url)
-        events = first_request_events(url, env["SUPABASE_JWT_SECRET"]) if url else {}
+        user = bench_user(url, env["SUPABASE_JWT_SECRET"]) if url else None
+        events = first_request_events(user) if user else {}
         print(describe())
         print(
             f"{args.runs} fresh interpreters per module, interleaved with a bare FastAPI + Mangum handler;"
             f" target: at most {TARGET_RATIO:.2f}x the bare handler"
         )
         failed = report(measure([BARE_MODULE, *modules], env, args.runs, events), modules)
+        if user is not None and STREAM_MODULE in modules:
+            report_stream_turns(stream_turns(env, url, user, args.runs), args.runs)
         for module in modules:
             _, log = spawn(module, env, "-X", "importtime")
             print(f"\nslowest top-level imports of {module} (cumulative ms, one run under -X importtime):")
             for package, ms in slowest_packages(log, exclude="functions", top=args.top):
                 print(f"  {package:<28}{ms:>8.1f}")
     return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    ready_ms: float  # from the process's start to its readiness check answering 200
+    first_ms: float  # the first turn
+    second_ms: float  # the next turn, on a warm instance
+    restored: bool
+
+
+def stream_turns(env: dict[str, str], url: str, user: BenchUser, rounds: int) -> list[StreamRun]:
+    """The streaming function started as the Web Adapter starts it (functions/stream.sh), each round once
+    as at a cold start and once with its SnapStart hooks called in between, as after a restore."""
+    import psycopg
+
+    runs = []
+    for _ in range(rounds):
+        for restored in (False, True):
+            with psycopg.connect(url, autocommit=True) as conn:
+                row = conn.execute(
+                    "insert into public.streaming_sessions"
+                    " (user_id, owner_id, avatar_id, provider, expires_at)"
+                    " values (%s, %s, %s, 'local', now() + interval '1 hour') returning id",
+                    (user.user_id, user.user_id, user.avatar_id),
+                ).fetchone()
+                assert row is not None
+            runs.append(_stream_run(env, row[0], user.token, restored=restored))
+    return runs
+
+
+def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, restored: bool) -> StreamRun:
+    import httpx
+
+    from functions.core.api.routes.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        ["sh", "functions/stream.sh"],
+        cwd=REPO_ROOT,
+        env={**env, "PORT": str(port), "PATH": path},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            ready_ms = _until_ready(client, began)
+            if restored:
+                for hook in (BEFORE_CHECKPOINT_PATH, AFTER_RESTORE_PATH):
+                    client.post(hook).raise_for_status()
+            turns = []
+            for number in (1, 2):
+                started = time.perf_counter()
+                answer = client.post(
+                    f"/v1/sessions/{session_id}/turns",
+                    json={"turn_id": f"bench-{number}", "text": "What can you tell me about the bench?"},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                turns.append((time.perf_counter() - started) * 1000)
+                answer.raise_for_status()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return StreamRun(ready_ms, turns[0], turns[1], restored)
+
+
+def _until_ready(client: Any, began: float) -> float:
+    """What the Web Adapter waits for before it relays the first request: GET /health answering 200."""
+    import httpx
+
+    deadline = began + 60
+    while time.perf_counter() < deadline:
+        try:
+            if client.get("/health").status_code == 200:
+                return (time.perf_counter() - began) * 1000
+        except httpx.TransportError:
+            time.sleep(0.01)  # not listening yet
+    raise RuntimeError("the streaming function did not become ready within 60 s")
+
+
+def report_stream_turns(runs: list[StreamRun], rounds: int) -> None:
+    def p50(values: list[float]) -> str:
+        return f"{statistics.median(values):8.1f}"
+
+    fresh = [run for run in runs if not run.restored]
+    restored = [run for run in runs if run.restored]
+    print(
+        f"\n{STREAM_MODULE}: started {rounds} times as the Web Adapter starts it (functions/stream.sh),"
+        f" {rounds} times more with its SnapStart hooks\ncalled before the first turn as after a restore;"
+        " each turn a JSON POST /v1/sessions/<id>/turns, answered offline (no LLM key). p50 ms:"
+    )
+    print(f"  process start -> readiness check answered {p50([run.ready_ms for run in fresh])}")
+    print(f"  first turn, as at a cold start              {p50([run.first_ms for run in fresh])}")
+    print(f"  first turn, after a restore                 {p50([run.first_ms for run in restored])}")
+    print(f"  second turn                                 {p50([run.second_ms for run in runs])}")
 
 
 @contextmanager
