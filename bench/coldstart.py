@@ -31,8 +31,10 @@ first request is what a deployed instance answers after its restore, with the dr
 pool open (its import counts with the others'). The streaming function has no Lambda handler: it is
 started as the Web Adapter starts it (functions/stream.sh, uvicorn), as many times again with its
 SnapStart hooks called over HTTP before the first turn, and its first turns are timed (a JSON turn in a
-session of the bench user's, answered offline). ``--no-first-request`` skips all of it (and the
-database): DATABASE_URL then names a port nothing listens on.
+session of the bench user's, answered offline). Where the `local` extra is installed (not in the Lambda
+layer), that first turn also loads the local e5 embedding model for the question, which its retrieval time
+shows. ``--no-first-request`` skips all of it (and the database): DATABASE_URL then names a port nothing
+listens on.
 
 Then each module is imported once more under ``-X importtime`` and the slowest top-level packages
 by cumulative import time (each counted where it is first imported, so including what it imports)
@@ -341,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
 class StreamRun:
     ready_ms: float  # from the process's start to its readiness check answering 200
     first_ms: float  # the first turn
+    first_retrieval_ms: float  # its retrieval, as the turn's own timings report it
     second_ms: float  # the next turn, on a warm instance
     restored: bool
 
@@ -389,7 +392,7 @@ def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, resto
             if restored:
                 for hook in (BEFORE_CHECKPOINT_PATH, AFTER_RESTORE_PATH):
                     client.post(hook).raise_for_status()
-            turns = []
+            turns, retrieval = [], []
             for number in (1, 2):
                 started = time.perf_counter()
                 answer = client.post(
@@ -399,10 +402,11 @@ def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, resto
                 )
                 turns.append((time.perf_counter() - started) * 1000)
                 answer.raise_for_status()
+                retrieval.append(float(answer.json()["timings"]["retrieval_ms"]))
     finally:
         process.terminate()
         process.wait(timeout=10)
-    return StreamRun(ready_ms, turns[0], turns[1], restored)
+    return StreamRun(ready_ms, turns[0], retrieval[0], turns[1], restored)
 
 
 def _until_ready(client: Any, began: float) -> float:
@@ -433,6 +437,8 @@ def report_stream_turns(runs: list[StreamRun], rounds: int) -> None:
     print(f"  process start -> readiness check answered {p50([run.ready_ms for run in fresh])}")
     print(f"  first turn, as at a cold start              {p50([run.first_ms for run in fresh])}")
     print(f"  first turn, after a restore                 {p50([run.first_ms for run in restored])}")
+    retrieval = [run.first_retrieval_ms for run in restored]
+    print(f"    of which retrieval                        {p50(retrieval)}")
     print(f"  second turn                                 {p50([run.second_ms for run in runs])}")
 
 
