@@ -33,6 +33,7 @@ PRELOADED = ("psycopg", "psycopg.rows", "psycopg.types.json", "psycopg_pool", "j
 # Lambda gives the after-restore hooks 10 s in all; a database still unreachable by then is left to the
 # first request, which opens the pool itself.
 REOPEN_TIMEOUT_S = 5.0
+_RELEASED = "snapstart: modules preloaded, database pool and HTTP clients closed before the snapshot"
 
 
 def preload(modules: Sequence[str]) -> None:
@@ -43,10 +44,19 @@ def preload(modules: Sequence[str]) -> None:
 
 
 def before_snapshot(database: Database | None = None, modules: Sequence[str] = ()) -> None:
+    """The runtime's hook: it runs between invocations, when the handler's loop is idle."""
     preload(modules)
     (database or get_database()).close_idle_loops()
     app_clients().close_idle_loops()
-    log.info("snapstart: modules preloaded, database pool and HTTP clients closed before the snapshot")
+    log.info(_RELEASED)
+
+
+async def release(database: Database, modules: Sequence[str]) -> None:
+    """The same, on the loop that serves the app (the Web Adapter's hook is a request to it)."""
+    preload(modules)
+    await database.close()
+    await app_clients().aclose()
+    log.info(_RELEASED)
 
 
 async def renew(database: Database) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Request, Response
 
 from functions.core.db.pool import get_database
-from functions.core.snapstart import preload, renew
+from functions.core.snapstart import release, renew
 
 BEFORE_CHECKPOINT_PATH = "/snapstart/before-checkpoint"
 AFTER_RESTORE_PATH = "/snapstart/after-restore"
@@ -29,9 +29,7 @@ def snapstart_router(modules: Sequence[str]) -> APIRouter:
     signatures, a validator per parameter) would add to the app's import for nothing."""
 
     async def before_checkpoint(request: Request) -> Response:
-        preload(modules)
-        await get_database().close()
-        await request.app.state.http_clients.aclose()
+        await release(get_database(), modules)
         return Response(status_code=204)
 
     async def after_restore(request: Request) -> Response:
