@@ -51,7 +51,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import string
 import subprocess
@@ -371,11 +370,10 @@ def stream_turns(env: dict[str, str], url: str, user: BenchUser, rounds: int) ->
 def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, restored: bool) -> StreamRun:
     import httpx
 
+    from bench.sessions import HOST, free_port, stop_server, wait_until_ready
     from functions.core.api.routes.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     path = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
     began = time.perf_counter()
     process = subprocess.Popen(
@@ -384,11 +382,12 @@ def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, resto
         env={**env, "PORT": str(port), "PATH": path},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            ready_ms = _until_ready(client, began)
+        wait_until_ready(process, port, poll_s=0.01)
+        ready_ms = (time.perf_counter() - began) * 1000
+        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=60) as client:
             if restored:
                 for hook in (BEFORE_CHECKPOINT_PATH, AFTER_RESTORE_PATH):
                     client.post(hook).raise_for_status()
@@ -404,23 +403,8 @@ def _stream_run(env: dict[str, str], session_id: uuid.UUID, token: str, *, resto
                 answer.raise_for_status()
                 retrieval.append(float(answer.json()["timings"]["retrieval_ms"]))
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_server(process)
     return StreamRun(ready_ms, turns[0], retrieval[0], turns[1], restored)
-
-
-def _until_ready(client: Any, began: float) -> float:
-    """What the Web Adapter waits for before it relays the first request: GET /health answering 200."""
-    import httpx
-
-    deadline = began + 60
-    while time.perf_counter() < deadline:
-        try:
-            if client.get("/health").status_code == 200:
-                return (time.perf_counter() - began) * 1000
-        except httpx.TransportError:
-            time.sleep(0.01)  # not listening yet
-    raise RuntimeError("the streaming function did not become ready within 60 s")
 
 
 def report_stream_turns(runs: list[StreamRun], rounds: int) -> None:

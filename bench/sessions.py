@@ -219,6 +219,15 @@ def start_server(
         "--no-access-log",
     ]
     server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
+    wait_until_ready(server, port, timeout=timeout)
+    return server
+
+
+def wait_until_ready(
+    server: subprocess.Popen[bytes], port: int, *, timeout: float = 60.0, poll_s: float = 0.1
+) -> None:
+    """Until the server's GET /health answers 200 (what the Lambda Web Adapter waits for too); a server
+    that exits first, or is not ready in time, is an error (and is stopped)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -226,10 +235,10 @@ def start_server(
         try:
             response = httpx.get(f"http://{HOST}:{port}/health", timeout=2.0)
             if response.status_code == 200:
-                return server
+                return
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
+        time.sleep(poll_s)
     stop_server(server)
     raise RuntimeError(f"the server was not ready within {timeout:.0f} s")
 
