@@ -2,7 +2,6 @@
 here as the real command) ignores X-Forwarded-For unless FORWARDED_ALLOW_IPS declares the proxy."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,13 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import User
+from tests.conftest import User, _free_port
 from tests.functional.support import Api, assert_problem
 from tests.functional.test_widget_token import SITE
 
 Admin = psycopg.Connection[Any]
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -4,7 +4,6 @@ directly, and the streaming app's, called over HTTP as the Lambda Web Adapter ca
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from functions.core import snapstart
 from functions.core.api.routes.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 from functions.core.db.pool import Database
 from functions.core.http_client import app_clients
+from tests.conftest import _free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,9 +123,7 @@ def test_every_restored_instance_draws_its_own_random_numbers(
 def test_an_unreachable_database_does_not_hold_the_restore_past_its_time_limit(
     loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()  # a port nothing listens on
     monkeypatch.setattr(snapstart, "REOPEN_TIMEOUT_S", 0.5)
     database = Database(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=1", min_size=1)
     began = time.monotonic()
@@ -143,9 +141,7 @@ def test_an_unreachable_database_does_not_hold_the_restore_past_its_time_limit(
 def streaming_function(tagged: tuple[str, str]) -> Iterator[str]:
     """functions/stream.sh as the Web Adapter starts it, in the cloud's mode, on a port of its own; its
     database sessions carry the `tagged` application name. Yields the base URL the adapter calls."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "PORT": str(port),
