@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from functions.core.settings import settings_env_names
-from tests.deploy.test_serverless_package import _functions, _module_name
+from tests.deploy.test_serverless_package import _functions, _mangum_functions, _module_name
 
 REPO = Path(__file__).resolve().parents[2]
 # What a route imports on its first request: drivers, token verification, HTTP, schema checks, PDFs.
@@ -187,7 +187,7 @@ def _snapstart_functions() -> list[str]:
 
 def _runtime_hooked_functions() -> list[str]:
     """The SnapStart functions that the Python runtime runs (not the Web Adapter), with its hooks."""
-    return [name for name in _snapstart_functions() if not _functions()[name]["handler"].endswith(".sh")]
+    return [name for name in _snapstart_functions() if name in _mangum_functions()]
 
 
 def test_the_http_api_functions_and_the_streaming_one_start_from_a_snapshot() -> None:
